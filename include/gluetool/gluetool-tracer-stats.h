@@ -1,0 +1,58 @@
+/* gluetool-tracer-stats.h: what a tracer has done with the spans it was given
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#if !defined(__GLUETOOL_H_INSIDE__) && !defined(GLUETOOL_COMPILATION)
+#error "Only <gluetool/gluetool.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+
+#include <gluetool/gluetool-version.h>
+
+G_BEGIN_DECLS
+
+#define GLUETOOL_TYPE_TRACER_STATS (gluetool_tracer_stats_get_type ())
+
+/**
+ * GluetoolTracerStats:
+ * @spans_reported: spans handed to the tracer by finished actions
+ * @spans_sent: spans inside datagrams that the socket accepted
+ * @datagrams_sent: `emitBatch` datagrams that the socket accepted
+ * @spans_dropped_queue_full: spans dropped because the queue was full
+ *   (Jaeger's `fullQueueDroppedSpans`)
+ * @spans_dropped_too_large: spans dropped because one alone does not fit
+ *   a datagram (Jaeger's `tooLargeDroppedSpans`)
+ * @spans_failed_to_send: spans in datagrams that could not be sent, or that
+ *   were still queued when the tracer was closed (Jaeger's `failedToEmitSpans`)
+ *
+ * Counters since the tracer was made. Every reported span ends in exactly one
+ * of `spans_sent`, the three loss counters, or is still queued, so
+ * `spans_reported - spans_sent - losses` is the number still on the way.
+ *
+ * Since: 0.1
+ */
+typedef struct {
+  guint64 spans_reported;
+  guint64 spans_sent;
+  guint64 datagrams_sent;
+  guint64 spans_dropped_queue_full;
+  guint64 spans_dropped_too_large;
+  guint64 spans_failed_to_send;
+} GluetoolTracerStats;
+
+GLUETOOL_AVAILABLE_IN_0_1
+GType                gluetool_tracer_stats_get_type (void) G_GNUC_CONST;
+GLUETOOL_AVAILABLE_IN_0_1
+GluetoolTracerStats *gluetool_tracer_stats_copy     (const GluetoolTracerStats *stats);
+GLUETOOL_AVAILABLE_IN_0_1
+void                 gluetool_tracer_stats_free     (GluetoolTracerStats       *stats);
+GLUETOOL_AVAILABLE_IN_0_1
+guint64              gluetool_tracer_stats_get_lost (const GluetoolTracerStats *stats);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GluetoolTracerStats, gluetool_tracer_stats_free)
+
+G_END_DECLS

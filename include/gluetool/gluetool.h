@@ -1,0 +1,15 @@
+/* gluetool.h: the one header to include
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#define __GLUETOOL_H_INSIDE__
+
+#include <gluetool/gluetool-version.h>
+#include <gluetool/gluetool-tracer-stats.h>
+#include <gluetool/gluetool-tracer.h>
+#include <gluetool/gluetool-action.h>
+
+#undef __GLUETOOL_H_INSIDE__

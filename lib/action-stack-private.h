@@ -1,0 +1,48 @@
+/* action-stack-private.h: each thread's stack of unfinished actions
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * As in gluetool, every thread has a stack of the actions it started and has
+ * not finished; the top is the "current" action. An action is removed by
+ * identity from anywhere in the stack, so actions may finish out of order.
+ *
+ * Entries pushed by gluetool_action_stack_push() are borrowed: an action
+ * removes itself before it goes away, so the stack never keeps an unfinished
+ * action alive and dropping the last reference can finish it. The entry set
+ * by gluetool_action_stack_reset() is owned: a thread's root usually comes
+ * from another thread and must stay alive while this one works under it.
+ *
+ * A stack is owned by its thread and by every action that started on it, so
+ * an action that finishes or goes away in another thread can still take
+ * itself off. Each stack has its own lock; the owner thread is nearly always
+ * the only one to take it, so it costs an uncontended lock per operation.
+ */
+
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+typedef struct _GluetoolActionStack GluetoolActionStack;
+
+/* The calling thread's stack, made on first use. (transfer none) */
+GluetoolActionStack *gluetool_action_stack_get_for_thread (void);
+
+GluetoolActionStack *gluetool_action_stack_ref    (GluetoolActionStack *stack);
+void                 gluetool_action_stack_unref  (GluetoolActionStack *stack);
+
+void                 gluetool_action_stack_push   (GluetoolActionStack *stack,
+                                                   GObject             *action);
+/* Removes @action wherever it is; FALSE when it is not there. */
+gboolean             gluetool_action_stack_remove (GluetoolActionStack *stack,
+                                                   GObject             *action);
+/* The top of the stack, or NULL. (transfer none) */
+GObject             *gluetool_action_stack_peek   (GluetoolActionStack *stack);
+/* Empties the stack, then holds @root (owned) as its only entry if not NULL. */
+void                 gluetool_action_stack_reset  (GluetoolActionStack *stack,
+                                                   GObject             *root);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GluetoolActionStack, gluetool_action_stack_unref)
+
+G_END_DECLS

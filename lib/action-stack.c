@@ -1,0 +1,160 @@
+/* action-stack.c: each thread's stack of unfinished actions
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include "action-stack-private.h"
+
+typedef struct {
+  GObject  *action;
+  gboolean  owned;
+} Entry;
+
+struct _GluetoolActionStack {
+  gatomicrefcount ref_count;
+  GMutex          lock;
+  GArray         *entries;  /* (element-type Entry) under @lock */
+};
+
+static void thread_stack_free (gpointer data);
+
+static GPrivate thread_stack = G_PRIVATE_INIT (thread_stack_free);
+
+static GluetoolActionStack *
+gluetool_action_stack_new (void)
+{
+  GluetoolActionStack *stack = g_new0 (GluetoolActionStack, 1);
+
+  g_atomic_ref_count_init (&stack->ref_count);
+  g_mutex_init (&stack->lock);
+  stack->entries = g_array_sized_new (FALSE, FALSE, sizeof (Entry), 8);
+  return stack;
+}
+
+GluetoolActionStack *
+gluetool_action_stack_ref (GluetoolActionStack *stack)
+{
+  g_atomic_ref_count_inc (&stack->ref_count);
+  return stack;
+}
+
+void
+gluetool_action_stack_unref (GluetoolActionStack *stack)
+{
+  if (!g_atomic_ref_count_dec (&stack->ref_count))
+    return;
+
+  /* Only owned entries can be left: a borrowed one belongs to an action,
+   * and that action holds a reference to this stack. */
+  gluetool_action_stack_reset (stack, NULL);
+  g_array_unref (stack->entries);
+  g_mutex_clear (&stack->lock);
+  g_free (stack);
+}
+
+static void
+thread_stack_free (gpointer data)
+{
+  GluetoolActionStack *stack = data;
+
+  /* The thread is gone: its root is released now rather than when the last
+   * of its actions goes, which also breaks the cycle of a root that started
+   * on this very thread. */
+  gluetool_action_stack_reset (stack, NULL);
+  gluetool_action_stack_unref (stack);
+}
+
+GluetoolActionStack *
+gluetool_action_stack_get_for_thread (void)
+{
+  GluetoolActionStack *stack = g_private_get (&thread_stack);
+
+  if (G_UNLIKELY (stack == NULL))
+    {
+      stack = gluetool_action_stack_new ();
+      g_private_set (&thread_stack, stack);
+    }
+  return stack;
+}
+
+void
+gluetool_action_stack_push (GluetoolActionStack *stack,
+                            GObject             *action)
+{
+  Entry entry = { action, FALSE };
+
+  g_mutex_lock (&stack->lock);
+  g_array_append_val (stack->entries, entry);
+  g_mutex_unlock (&stack->lock);
+}
+
+gboolean
+gluetool_action_stack_remove (GluetoolActionStack *stack,
+                              GObject             *action)
+{
+  Entry removed = { NULL, FALSE };
+  gboolean found = FALSE;
+
+  g_mutex_lock (&stack->lock);
+  /* From the top down: the action finishing is nearly always the last one
+   * started. */
+  for (guint i = stack->entries->len; i > 0; i--)
+    {
+      Entry *entry = &g_array_index (stack->entries, Entry, i - 1);
+
+      if (entry->action == action)
+        {
+          removed = *entry;
+          g_array_remove_index (stack->entries, i - 1);
+          found = TRUE;
+          break;
+        }
+    }
+  g_mutex_unlock (&stack->lock);
+
+  /* Unref outside the lock: it may finalize the action, and an action that
+   * goes away takes itself off its stack. */
+  if (removed.owned)
+    g_object_unref (removed.action);
+  return found;
+}
+
+GObject *
+gluetool_action_stack_peek (GluetoolActionStack *stack)
+{
+  GObject *top = NULL;
+
+  g_mutex_lock (&stack->lock);
+  if (stack->entries->len > 0)
+    top = g_array_index (stack->entries, Entry, stack->entries->len - 1).action;
+  g_mutex_unlock (&stack->lock);
+  return top;
+}
+
+void
+gluetool_action_stack_reset (GluetoolActionStack *stack,
+                             GObject             *root)
+{
+  g_autoptr(GArray) old_entries = NULL;
+
+  if (root != NULL)
+    g_object_ref (root);
+
+  g_mutex_lock (&stack->lock);
+  old_entries = g_steal_pointer (&stack->entries);
+  stack->entries = g_array_sized_new (FALSE, FALSE, sizeof (Entry), 8);
+  if (root != NULL)
+    {
+      Entry entry = { root, TRUE };
+      g_array_append_val (stack->entries, entry);
+    }
+  g_mutex_unlock (&stack->lock);
+
+  for (guint i = 0; i < old_entries->len; i++)
+    {
+      Entry *entry = &g_array_index (old_entries, Entry, i);
+
+      if (entry->owned)
+        g_object_unref (entry->action);
+    }
+}

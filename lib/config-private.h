@@ -1,0 +1,61 @@
+/* config-private.h: a tracer's settings, from arguments, GLUETOOL_TRACING_*
+ * variables and defaults, checked once
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define GLUETOOL_DEFAULT_SERVICE_NAME    "gluetool"
+#define GLUETOOL_DEFAULT_REPORTING_HOST  "127.0.0.1"
+#define GLUETOOL_DEFAULT_REPORTING_PORT  6831
+#define GLUETOOL_DEFAULT_FLUSH_TIMEOUT_S 30.0
+#define GLUETOOL_DEFAULT_FLUSH_INTERVAL_S 1.0
+#define GLUETOOL_DEFAULT_QUEUE_SIZE      (4 * 1024 * 1024)
+#define GLUETOOL_DEFAULT_MAX_PACKET_SIZE 65000
+
+#define GLUETOOL_MIN_QUEUE_SIZE          512
+#define GLUETOOL_MAX_QUEUE_SIZE          ((gsize) 1 << 30)
+#define GLUETOOL_MIN_MAX_PACKET_SIZE     512
+/* The largest UDP payload IPv4 can carry. */
+#define GLUETOOL_MAX_MAX_PACKET_SIZE     65507
+#define GLUETOOL_MIN_FLUSH_INTERVAL_S    0.001
+#define GLUETOOL_MAX_FLUSH_INTERVAL_S    3600.0
+
+typedef struct {
+  gboolean  disabled;
+  char     *service_name;       /* (owned) */
+  char     *reporting_host;     /* (owned) without [] around an IPv6 literal */
+  guint     reporting_port;
+  double    flush_timeout_s;
+  double    flush_interval_s;
+  gsize     queue_size;         /* bytes */
+  guint     max_packet_size;    /* bytes */
+} GluetoolConfig;
+
+/* What the caller asked for; "unset" values (NULL, 0) fall back to the
+ * environment, then to the defaults. */
+typedef struct {
+  const char *service_name;
+  const char *reporting_host;
+  guint       reporting_port;
+  double      flush_timeout_s;
+  double      flush_interval_s;
+  gsize       queue_size;
+  guint       max_packet_size;
+} GluetoolConfigRequest;
+
+gboolean gluetool_config_load  (GluetoolConfig              *config,
+                                const GluetoolConfigRequest *request,
+                                GError                     **error);
+void     gluetool_config_clear (GluetoolConfig              *config);
+
+/* GLUETOOL_TRACING_FLUSH_TIMEOUT, else 30 s, for a close() given <= 0. */
+gboolean gluetool_config_flush_timeout_from_env (double  *timeout_s,
+                                                 GError **error);
+
+G_END_DECLS

@@ -1,0 +1,800 @@
+/* gluetool-action.c: a piece of work with a label, a start and an end
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "action-stack-private.h"
+#include "debug-private.h"
+#include "encoder-private.h"
+#include "gluetool-tracer-private.h"
+#include "ids-private.h"
+#include "tag-set-private.h"
+
+/**
+ * GluetoolAction:
+ *
+ * An action is a piece of work with a label, a start and an end, a parent and
+ * tags, as in gluetool's `gluetool.action`. It starts when it is made and is
+ * pushed on the calling thread's stack of unfinished actions;
+ * [func@Gluetool.Action.get_current] is the top of that stack.
+ * [method@Gluetool.Action.finish] takes it off and emits
+ * [signal@Gluetool.Action::finished], whose class handler reports the action
+ * as a Jaeger span to the default [class@Gluetool.Tracer].
+ *
+ * An action without a parent starts a new trace. The parent is never taken
+ * from the thread's stack implicitly, as in gluetool; pass
+ * [func@Gluetool.Action.get_current] to nest under the current action.
+ *
+ * Dropping the last reference to an unfinished action finishes it, so
+ * `g_autoptr(GluetoolAction)` works as Python's `with` block does:
+ *
+ * ```c
+ * {
+ *   g_autoptr(GluetoolAction) action = gluetool_action_new ("some label", NULL);
+ *
+ *   gluetool_action_set_tag_string (action, "foo", "bar");
+ *   do_the_work ();
+ * } // finished and reported here
+ * ```
+ *
+ * An action's tags and logs may be set from one thread at a time;
+ * finishing may happen from any thread.
+ *
+ * Since: 0.1
+ */
+
+struct _GluetoolAction {
+  GObject              parent_instance;
+
+  char                *label;              /* (owned) */
+  GluetoolAction      *parent;             /* (owned) (nullable) */
+  GluetoolActionStack *home_stack;         /* (owned) the stack it was pushed on */
+
+  guint64              trace_id_high;
+  guint64              trace_id_low;
+  guint64              span_id;
+  guint64              parent_span_id;     /* 0 for a root */
+  gint64               start_time_us;      /* wall clock, for the span */
+  gint64               start_monotonic_us; /* for the duration */
+  gint64               duration_us;
+
+  atomic_bool          finished;
+  gboolean             started;
+  gboolean             sealed;             /* the span is encoded: no more tags */
+
+  GluetoolTagSet       tags;
+  GluetoolBuffer       logs;               /* encoded Log structs */
+  guint                n_logs;
+};
+
+enum {
+  PROP_0,
+  PROP_LABEL,
+  PROP_PARENT,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+enum {
+  FINISHED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (GluetoolAction, gluetool_action, G_TYPE_OBJECT)
+
+G_DEFINE_QUARK (gluetool-action-error-quark, gluetool_action_error)
+
+/* The const sampler's tags, which other clients put on every root span:
+ * sampler.type = "const" and sampler.param = true. Encoded once. */
+static GluetoolEncodedList
+get_sampler_tags (void)
+{
+  static guint8 storage[64];
+  static GluetoolEncodedList sampler_tags;
+  static gsize initialized = 0;
+
+  if (g_once_init_enter (&initialized))
+    {
+      GluetoolBuffer buffer;
+
+      gluetool_buffer_init (&buffer, storage, sizeof storage);
+      gluetool_encode_tag_string (&buffer, "sampler.type", strlen ("sampler.type"),
+                                  "const", strlen ("const"));
+      gluetool_encode_tag_bool (&buffer, "sampler.param", strlen ("sampler.param"), TRUE);
+      g_assert (buffer.data == storage);
+      sampler_tags = (GluetoolEncodedList) { storage, buffer.len, 2 };
+      g_once_init_leave (&initialized, 1);
+    }
+  return sampler_tags;
+}
+
+/* Jaeger requires UTF-8. Invalid bytes are replaced rather than the text
+ * refused, so the span still arrives, and the caller is told. */
+static char *
+dup_valid_utf8 (const char *what,
+                const char *text)
+{
+  if (G_LIKELY (g_utf8_validate (text, -1, NULL)))
+    return NULL;
+  g_warning ("%s is not valid UTF-8; invalid bytes were replaced", what);
+  return g_utf8_make_valid (text, -1);
+}
+
+/* ---- The span -------------------------------------------------------------- */
+
+/* Where a finishing thread encodes its span: big enough for nearly every
+ * span, so encoding allocates only for unusually large ones. */
+#define SCRATCH_BYTES 2048
+static _Thread_local guint8 scratch_storage[SCRATCH_BYTES];
+
+static void
+gluetool_action_real_finished (GluetoolAction *self)
+{
+  GluetoolTracer *tracer = gluetool_tracer_get_reporting_default ();
+  GluetoolBuffer buffer;
+  GluetoolSpanFields span;
+
+  self->sealed = TRUE;
+  if (tracer == NULL)
+    return;
+
+  span = (GluetoolSpanFields) {
+    .trace_id_low = self->trace_id_low,
+    .trace_id_high = self->trace_id_high,
+    .span_id = self->span_id,
+    .parent_span_id = self->parent_span_id,
+    .operation_name = self->label,
+    .operation_name_len = strlen (self->label),
+    .flags = 1, /* sampled: the const sampler samples everything */
+    .start_time_us = self->start_time_us,
+    .duration_us = self->duration_us,
+    .tags = gluetool_tag_set_as_list (&self->tags),
+    .logs = { self->logs.data, self->logs.len, self->n_logs },
+  };
+  if (self->parent_span_id == 0)
+    span.tags_head = get_sampler_tags ();
+
+  gluetool_buffer_init (&buffer, scratch_storage, sizeof scratch_storage);
+  gluetool_encode_span (&buffer, &span);
+  gluetool_tracer_report_span_mp (tracer, buffer.data, buffer.len);
+  gluetool_buffer_clear (&buffer);
+}
+
+/* ---- Life cycle ------------------------------------------------------------ */
+
+/* Actions start in their constructor functions, not in constructed(): an
+ * action is made for every unit of work, and GObject's construct-property
+ * machinery (a notify queue, a GValue per property) would cost more than
+ * the rest of the action. So "label" and "parent" are read-only properties
+ * and gluetool_action_new() is the way to make one. */
+static void
+start (GluetoolAction *self,
+       const char     *label,
+       GluetoolAction *parent)
+{
+  self->label = dup_valid_utf8 ("Action label", label);
+  if (self->label == NULL)
+    self->label = g_strdup (label);
+  self->parent = parent != NULL ? g_object_ref (parent) : NULL;
+
+  self->start_time_us = g_get_real_time ();
+  self->start_monotonic_us = g_get_monotonic_time ();
+
+  if (self->parent != NULL)
+    {
+      self->trace_id_high = self->parent->trace_id_high;
+      self->trace_id_low = self->parent->trace_id_low;
+      self->parent_span_id = self->parent->span_id;
+    }
+  else
+    gluetool_ids_next_trace_id (&self->trace_id_high, &self->trace_id_low);
+  self->span_id = gluetool_ids_next_span_id ();
+
+  self->home_stack = gluetool_action_stack_ref (gluetool_action_stack_get_for_thread ());
+  gluetool_action_stack_push (self->home_stack, G_OBJECT (self));
+  self->started = TRUE;
+
+  GLUETOOL_DEBUG ("Action '%s' started (trace %016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x"
+           ", span %016" G_GINT64_MODIFIER "x, parent %016" G_GINT64_MODIFIER "x)",
+           self->label, self->trace_id_high, self->trace_id_low, self->span_id,
+           self->parent_span_id);
+}
+
+static void
+gluetool_action_dispose (GObject *object)
+{
+  GluetoolAction *self = GLUETOOL_ACTION (object);
+
+  /* The last reference to an unfinished action is gone: it is finished now,
+   * as leaving a Python `with` block would. From another thread it is not on
+   * that thread's stack, which is no mistake here. */
+  if (self->started && !atomic_load_explicit (&self->finished, memory_order_acquire))
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!gluetool_action_finish (self, &error)
+          && !g_error_matches (error, GLUETOOL_ACTION_ERROR, GLUETOOL_ACTION_ERROR_NOT_ACTIVE))
+        GLUETOOL_DEBUG ("Action '%s' dropped: %s", self->label, error->message);
+    }
+
+  G_OBJECT_CLASS (gluetool_action_parent_class)->dispose (object);
+}
+
+static void
+gluetool_action_finalize (GObject *object)
+{
+  GluetoolAction *self = GLUETOOL_ACTION (object);
+
+  g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
+  g_clear_object (&self->parent);
+  g_free (self->label);
+  gluetool_tag_set_clear (&self->tags);
+  gluetool_buffer_clear (&self->logs);
+
+  G_OBJECT_CLASS (gluetool_action_parent_class)->finalize (object);
+}
+
+static void
+gluetool_action_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  GluetoolAction *self = GLUETOOL_ACTION (object);
+
+  switch (prop_id)
+    {
+    case PROP_LABEL:
+      g_value_set_string (value, self->label);
+      break;
+    case PROP_PARENT:
+      g_value_set_object (value, self->parent);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gluetool_action_class_init (GluetoolActionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = gluetool_action_dispose;
+  object_class->finalize = gluetool_action_finalize;
+  object_class->get_property = gluetool_action_get_property;
+
+  /**
+   * GluetoolAction:label:
+   *
+   * What the action does; the span's operation name.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_LABEL] =
+    g_param_spec_string ("label", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GluetoolAction:parent:
+   *
+   * The action this one is part of, or %NULL for the first action of a new
+   * trace.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_PARENT] =
+    g_param_spec_object ("parent", NULL, NULL, GLUETOOL_TYPE_ACTION,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * GluetoolAction::finished:
+   * @self: the action
+   *
+   * Emitted once, when the action is finished, in the thread that finishes
+   * it. The class handler, which runs last, reports the span to the default
+   * tracer; a handler connected with g_signal_connect() sees the action's
+   * final tags and can still add some.
+   *
+   * Since: 0.1
+   */
+  signals[FINISHED] =
+    g_signal_new_class_handler ("finished",
+                                G_TYPE_FROM_CLASS (klass),
+                                G_SIGNAL_RUN_LAST,
+                                G_CALLBACK (gluetool_action_real_finished),
+                                NULL, NULL,
+                                g_cclosure_marshal_VOID__VOID,
+                                G_TYPE_NONE, 0);
+}
+
+static void
+gluetool_action_init (GluetoolAction *self)
+{
+  atomic_init (&self->finished, false);
+  gluetool_tag_set_init (&self->tags);
+  gluetool_buffer_init (&self->logs, NULL, 0);
+}
+
+/* ---- Public API ------------------------------------------------------------ */
+
+/**
+ * gluetool_action_new:
+ * @label: what the action does: the span's operation name
+ * @parent: (nullable): the action this one is part of, or %NULL to start a
+ *   new trace
+ *
+ * Starts an action and pushes it on the calling thread's stack of
+ * unfinished actions.
+ *
+ * Returns: (transfer full): the new action
+ *
+ * Since: 0.1
+ */
+GluetoolAction *
+gluetool_action_new (const char     *label,
+                     GluetoolAction *parent)
+{
+  return gluetool_action_new_with_tags (label, parent, NULL);
+}
+
+/**
+ * gluetool_action_new_with_tags:
+ * @label: what the action does: the span's operation name
+ * @parent: (nullable): the action this one is part of, or %NULL to start a
+ *   new trace
+ * @tags: (nullable): tags to start with, a dictionary (`a{sv}`); a floating
+ *   reference is taken
+ *
+ * Starts an action with tags; see [ctor@Gluetool.Action.new] and
+ * [method@Gluetool.Action.set_tags].
+ *
+ * Returns: (transfer full): the new action
+ *
+ * Since: 0.1
+ */
+GluetoolAction *
+gluetool_action_new_with_tags (const char     *label,
+                               GluetoolAction *parent,
+                               GVariant       *tags)
+{
+  g_autoptr(GVariant) owned_tags = NULL;
+  GluetoolAction *self;
+
+  g_return_val_if_fail (label != NULL, NULL);
+  g_return_val_if_fail (parent == NULL || GLUETOOL_IS_ACTION (parent), NULL);
+  g_return_val_if_fail (tags == NULL || g_variant_is_of_type (tags, G_VARIANT_TYPE_VARDICT), NULL);
+
+  if (tags != NULL)
+    owned_tags = g_variant_ref_sink (tags);
+
+  self = g_object_new (GLUETOOL_TYPE_ACTION, NULL);
+  start (self, label, parent);
+  if (owned_tags != NULL)
+    gluetool_action_set_tags (self, owned_tags);
+  return self;
+}
+
+/**
+ * gluetool_action_finish:
+ * @self: an action
+ * @error: return location for a #GError
+ *
+ * Ends the action, takes it off the calling thread's stack wherever it is in
+ * it (actions may finish out of order) and emits
+ * [signal@Gluetool.Action::finished], which reports it.
+ *
+ * Returns: %TRUE on success; %FALSE with %GLUETOOL_ACTION_ERROR_NOT_ACTIVE
+ *   when the action was not on the calling thread's stack (it is finished
+ *   and reported all the same), or with %GLUETOOL_ACTION_ERROR_FINISHED when
+ *   it was finished already (nothing is reported again)
+ *
+ * Since: 0.1
+ */
+gboolean
+gluetool_action_finish (GluetoolAction *self,
+                        GError        **error)
+{
+  g_autoptr(GluetoolAction) keep_alive = NULL;
+  GluetoolActionStack *stack;
+  gboolean was_active;
+
+  g_return_val_if_fail (GLUETOOL_IS_ACTION (self), FALSE);
+  g_return_val_if_fail (self->started, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* acq_rel: of two threads finishing at once, exactly one goes on, and it
+   * sees everything the other did to the action before. */
+  if (atomic_exchange_explicit (&self->finished, true, memory_order_acq_rel))
+    {
+      g_set_error (error, GLUETOOL_ACTION_ERROR, GLUETOOL_ACTION_ERROR_FINISHED,
+                   "Action '%s' was finished already", self->label);
+      return FALSE;
+    }
+
+  self->duration_us = g_get_monotonic_time () - self->start_monotonic_us;
+
+  /* A thread's root holds a reference; taking it off may drop the last one
+   * while the signal is still to be emitted. */
+  keep_alive = g_object_ref (self);
+
+  stack = gluetool_action_stack_get_for_thread ();
+  was_active = gluetool_action_stack_remove (stack, G_OBJECT (self));
+  /* Finished in another thread (as that thread's root, or not on its stack
+   * at all): the stack it started on must not keep its borrowed pointer. */
+  if (self->home_stack != stack)
+    gluetool_action_stack_remove (self->home_stack, G_OBJECT (self));
+
+  GLUETOOL_DEBUG ("Action '%s' finished after %" G_GINT64_FORMAT " us", self->label, self->duration_us);
+  /* Emitting costs a closure invocation and a marshaller; with no handler
+   * connected, only the class handler would run, so it is called directly. */
+  if (g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE))
+    g_signal_emit (self, signals[FINISHED], 0);
+  else
+    gluetool_action_real_finished (self);
+  self->sealed = TRUE;
+
+  if (!was_active)
+    {
+      g_set_error (error, GLUETOOL_ACTION_ERROR, GLUETOOL_ACTION_ERROR_NOT_ACTIVE,
+                   "Action '%s' is not active in this thread; it was reported anyway",
+                   self->label);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * gluetool_action_is_finished:
+ * @self: an action
+ *
+ * Whether [method@Gluetool.Action.finish] was called.
+ *
+ * Returns: %TRUE once finished
+ *
+ * Since: 0.1
+ */
+gboolean
+gluetool_action_is_finished (GluetoolAction *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_ACTION (self), FALSE);
+
+  return atomic_load_explicit (&self->finished, memory_order_acquire);
+}
+
+/* Tags set after the span was encoded would be lost without a word. Handlers
+ * of ::finished run before that and may still set some. */
+#define RETURN_IF_FINISHED(self)                                                \
+  G_STMT_START {                                                                \
+    if (G_UNLIKELY ((self)->sealed))                                            \
+      {                                                                         \
+        g_critical ("%s: action '%s' is finished; a tag or log set now would "  \
+                    "never be reported", G_STRFUNC, (self)->label);             \
+        return;                                                                 \
+      }                                                                         \
+  } G_STMT_END
+
+/**
+ * gluetool_action_set_tag:
+ * @self: an action
+ * @name: the tag's name
+ * @value: the tag's value; a floating reference is taken
+ *
+ * Sets a tag, replacing one of the same name. Booleans become Jaeger `BOOL`
+ * tags; integers of every width `LONG` (a `uint64` beyond the `int64` range
+ * is sent as its decimal text); doubles `DOUBLE`; strings, object paths and
+ * signatures `STRING`; a variant is unwrapped first; anything else is sent as
+ * its printed text (g_variant_print()).
+ *
+ * Since: 0.1
+ */
+void
+gluetool_action_set_tag (GluetoolAction *self,
+                         const char     *name,
+                         GVariant       *value)
+{
+  g_autoptr(GVariant) owned_value = NULL;
+  g_autofree char *valid_name = NULL;
+
+  g_return_if_fail (GLUETOOL_IS_ACTION (self));
+  g_return_if_fail (name != NULL);
+  g_return_if_fail (value != NULL);
+
+  owned_value = g_variant_ref_sink (value);
+  RETURN_IF_FINISHED (self);
+  valid_name = dup_valid_utf8 ("Tag name", name);
+  gluetool_tag_set_add_variant (&self->tags, valid_name != NULL ? valid_name : name, owned_value);
+}
+
+/**
+ * gluetool_action_set_tags:
+ * @self: an action
+ * @tags: a dictionary (`a{sv}`) of tags; a floating reference is taken
+ *
+ * Sets every tag in @tags as [method@Gluetool.Action.set_tag] does.
+ *
+ * Since: 0.1
+ */
+void
+gluetool_action_set_tags (GluetoolAction *self,
+                          GVariant       *tags)
+{
+  g_autoptr(GVariant) owned_tags = NULL;
+  GVariantIter iter;
+  const char *name;
+  GVariant *value;
+
+  g_return_if_fail (GLUETOOL_IS_ACTION (self));
+  g_return_if_fail (tags != NULL);
+  g_return_if_fail (g_variant_is_of_type (tags, G_VARIANT_TYPE_VARDICT));
+
+  owned_tags = g_variant_ref_sink (tags);
+  RETURN_IF_FINISHED (self);
+
+  g_variant_iter_init (&iter, owned_tags);
+  while (g_variant_iter_loop (&iter, "{&sv}", &name, &value))
+    gluetool_tag_set_add_variant (&self->tags, name, value);
+}
+
+/**
+ * gluetool_action_set_tag_string:
+ * @self: an action
+ * @name: the tag's name
+ * @value: the tag's value
+ *
+ * Sets a `STRING` tag, replacing one of the same name. Bytes that are not
+ * valid UTF-8 are replaced (Jaeger requires UTF-8), with a warning.
+ *
+ * Since: 0.1
+ */
+void
+gluetool_action_set_tag_string (GluetoolAction *self,
+                                const char     *name,
+                                const char     *value)
+{
+  g_autofree char *valid_name = NULL;
+  g_autofree char *valid_value = NULL;
+
+  g_return_if_fail (GLUETOOL_IS_ACTION (self));
+  g_return_if_fail (name != NULL);
+  g_return_if_fail (value != NULL);
+  RETURN_IF_FINISHED (self);
+
+  valid_name = dup_valid_utf8 ("Tag name", name);
+  valid_value = dup_valid_utf8 ("Tag value", value);
+  gluetool_tag_set_add_string (&self->tags, valid_name != NULL ? valid_name : name,
+                               valid_value != NULL ? valid_value : value);
+}
+
+/**
+ * gluetool_action_set_tag_int64:
+ * @self: an action
+ * @name: the tag's name
+ * @value: the tag's value
+ *
+ * Sets a `LONG` tag, replacing one of the same name.
+ *
+ * Since: 0.1
+ */
+void
+gluetool_action_set_tag_int64 (GluetoolAction *self,
+                               const char     *name,
+                               gint64          value)
+{
+  g_autofree char *valid_name = NULL;
+
+  g_return_if_fail (GLUETOOL_IS_ACTION (self));
+  g_return_if_fail (name != NULL);
+  RETURN_IF_FINISHED (self);
+
+  valid_name = dup_valid_utf8 ("Tag name", name);
+  gluetool_tag_set_add_long (&self->tags, valid_name != NULL ? valid_name : name, value);
+}
+
+/**
+ * gluetool_action_set_tag_double:
+ * @self: an action
+ * @name: the tag's name
+ * @value: the tag's value
+ *
+ * Sets a `DOUBLE` tag, replacing one of the same name.
+ *
+ * Since: 0.1
+ */
+void
+gluetool_action_set_tag_double (GluetoolAction *self,
+                                const char     *name,
+                                double          value)
+{
+  g_autofree char *valid_name = NULL;
+
+  g_return_if_fail (GLUETOOL_IS_ACTION (self));
+  g_return_if_fail (name != NULL);
+  RETURN_IF_FINISHED (self);
+
+  valid_name = dup_valid_utf8 ("Tag name", name);
+  gluetool_tag_set_add_double (&self->tags, valid_name != NULL ? valid_name : name, value);
+}
+
+/**
+ * gluetool_action_set_tag_boolean:
+ * @self: an action
+ * @name: the tag's name
+ * @value: the tag's value
+ *
+ * Sets a `BOOL` tag, replacing one of the same name.
+ *
+ * Since: 0.1
+ */
+void
+gluetool_action_set_tag_boolean (GluetoolAction *self,
+                                 const char     *name,
+                                 gboolean        value)
+{
+  g_autofree char *valid_name = NULL;
+
+  g_return_if_fail (GLUETOOL_IS_ACTION (self));
+  g_return_if_fail (name != NULL);
+  RETURN_IF_FINISHED (self);
+
+  valid_name = dup_valid_utf8 ("Tag name", name);
+  gluetool_tag_set_add_bool (&self->tags, valid_name != NULL ? valid_name : name, value);
+}
+
+/**
+ * gluetool_action_add_log:
+ * @self: an action
+ * @fields: a dictionary (`a{sv}`) of fields; a floating reference is taken
+ *
+ * Adds a log to the span, stamped with the current time; its fields are
+ * typed as tags are (see [method@Gluetool.Action.set_tag]).
+ *
+ * Since: 0.1
+ */
+void
+gluetool_action_add_log (GluetoolAction *self,
+                         GVariant       *fields)
+{
+  g_autoptr(GVariant) owned_fields = NULL;
+  GluetoolTagSet encoded_fields;
+  GluetoolEncodedList list;
+  GVariantIter iter;
+  const char *name;
+  GVariant *value;
+
+  g_return_if_fail (GLUETOOL_IS_ACTION (self));
+  g_return_if_fail (fields != NULL);
+  g_return_if_fail (g_variant_is_of_type (fields, G_VARIANT_TYPE_VARDICT));
+
+  owned_fields = g_variant_ref_sink (fields);
+  RETURN_IF_FINISHED (self);
+
+  gluetool_tag_set_init (&encoded_fields);
+  g_variant_iter_init (&iter, owned_fields);
+  while (g_variant_iter_loop (&iter, "{&sv}", &name, &value))
+    gluetool_tag_set_add_variant (&encoded_fields, name, value);
+
+  list = gluetool_tag_set_as_list (&encoded_fields);
+  gluetool_encode_log (&self->logs, g_get_real_time (), list.data, list.len, list.count);
+  self->n_logs++;
+  gluetool_tag_set_clear (&encoded_fields);
+}
+
+/**
+ * gluetool_action_get_label:
+ * @self: an action
+ *
+ * What the action does.
+ *
+ * Returns: (transfer none): the label
+ *
+ * Since: 0.1
+ */
+const char *
+gluetool_action_get_label (GluetoolAction *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_ACTION (self), NULL);
+
+  return self->label;
+}
+
+/**
+ * gluetool_action_get_parent:
+ * @self: an action
+ *
+ * The action this one is part of.
+ *
+ * Returns: (transfer none) (nullable): the parent, or %NULL for a root
+ *
+ * Since: 0.1
+ */
+GluetoolAction *
+gluetool_action_get_parent (GluetoolAction *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_ACTION (self), NULL);
+
+  return self->parent;
+}
+
+/**
+ * gluetool_action_dup_trace_id:
+ * @self: an action
+ *
+ * The trace id, as Jaeger shows it: 32 lower-case hex digits.
+ *
+ * Returns: (transfer full): the trace id
+ *
+ * Since: 0.1
+ */
+char *
+gluetool_action_dup_trace_id (GluetoolAction *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_ACTION (self), NULL);
+
+  return g_strdup_printf ("%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x",
+                          self->trace_id_high, self->trace_id_low);
+}
+
+/**
+ * gluetool_action_get_span_id:
+ * @self: an action
+ *
+ * The span id, never 0.
+ *
+ * Returns: the span id
+ *
+ * Since: 0.1
+ */
+guint64
+gluetool_action_get_span_id (GluetoolAction *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_ACTION (self), 0);
+
+  return self->span_id;
+}
+
+/**
+ * gluetool_action_get_current:
+ *
+ * The action on top of the calling thread's stack: the one started last and
+ * not finished yet, or the thread's root.
+ *
+ * Returns: (transfer none) (nullable): the current action, or %NULL when the
+ *   stack is empty
+ *
+ * Since: 0.1
+ */
+GluetoolAction *
+gluetool_action_get_current (void)
+{
+  return (GluetoolAction *) gluetool_action_stack_peek (gluetool_action_stack_get_for_thread ());
+}
+
+/**
+ * gluetool_action_set_thread_root:
+ * @action: (nullable): the action to work under, or %NULL for an empty stack
+ *
+ * Replaces the calling thread's stack with [@action], as gluetool does when a
+ * worker thread starts on behalf of an action of another thread. The thread
+ * keeps a reference to @action until its stack is replaced again or the
+ * thread ends. Actions that were on the stack stay unfinished; finishing them
+ * later in this thread fails with %GLUETOOL_ACTION_ERROR_NOT_ACTIVE.
+ *
+ * Since: 0.1
+ */
+void
+gluetool_action_set_thread_root (GluetoolAction *action)
+{
+  g_return_if_fail (action == NULL || GLUETOOL_IS_ACTION (action));
+
+  gluetool_action_stack_reset (gluetool_action_stack_get_for_thread (), (GObject *) action);
+}

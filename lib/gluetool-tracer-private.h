@@ -1,0 +1,24 @@
+/* gluetool-tracer-private.h: what actions need of the tracer
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#include <gluetool/gluetool.h>
+
+G_BEGIN_DECLS
+
+/* The default tracer as the calling thread last saw it, or NULL when there is
+ * none or it is disabled or closed. The thread keeps it alive until its next
+ * call. Reading it costs one atomic load while the default does not change:
+ * no lock and no reference count is touched per action. (transfer none) */
+GluetoolTracer *gluetool_tracer_get_reporting_default (void);
+
+/* Hands one encoded Span struct to the tracer's queue. Any thread; never
+ * blocks. FALSE when it was dropped (and counted). */
+gboolean        gluetool_tracer_report_span_mp        (GluetoolTracer *self,
+                                                       const guint8   *span,
+                                                       gsize           len);
+
+G_END_DECLS

@@ -1,0 +1,753 @@
+/* gluetool-tracer.c: where finished actions go
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "config-private.h"
+#include "debug-private.h"
+#include "gluetool-tracer-private.h"
+#include "reporter-private.h"
+
+/**
+ * GluetoolTracer:
+ *
+ * A tracer sends every finished [class@Gluetool.Action] to a Jaeger agent
+ * (or an OpenTelemetry Collector with the `jaeger` receiver's
+ * `thrift_compact` protocol) as a span, over UDP.
+ *
+ * Each setting comes from the argument or property when one is given, else
+ * from its `GLUETOOL_TRACING_*` environment variable, else from its default:
+ *
+ * | setting | variable | default |
+ * | --- | --- | --- |
+ * | service name | `GLUETOOL_TRACING_SERVICE_NAME` | `gluetool` |
+ * | reporting host | `GLUETOOL_TRACING_REPORTING_HOST` | `127.0.0.1` |
+ * | reporting port | `GLUETOOL_TRACING_REPORTING_PORT` | 6831 |
+ * | flush timeout of close() | `GLUETOOL_TRACING_FLUSH_TIMEOUT` | 30 s |
+ * | flush interval | `GLUETOOL_TRACING_FLUSH_INTERVAL` | 1 s |
+ * | queue size | `GLUETOOL_TRACING_QUEUE_SIZE` | 4 MiB |
+ * | max packet size | `GLUETOOL_TRACING_MAX_PACKET_SIZE` | 65000 bytes |
+ *
+ * A value that cannot be used (a port of `abc`, `0` or `70000`, an empty
+ * service name) makes the constructor fail with
+ * %GLUETOOL_TRACER_ERROR_INVALID_CONFIG; no value is ever replaced by a
+ * default silently. `GLUETOOL_TRACING_DISABLE` set to anything but the empty
+ * string makes a disabled tracer: no socket, no thread, actions report
+ * nothing.
+ *
+ * The first tracer made becomes the process default, which every action
+ * reports to, until it is closed. Spans are queued by the finishing thread
+ * without blocking and sent by the tracer's own thread, which resolves the
+ * host (again after failures) and packs spans into datagrams no larger than
+ * the max packet size. Nothing is lost silently: every span is counted as
+ * sent or as lost (see [method@Gluetool.Tracer.get_stats]), and
+ * [method@Gluetool.Tracer.flush] says when any was lost.
+ *
+ * Since: 0.1
+ */
+
+struct _GluetoolTracer {
+  GObject              parent_instance;
+
+  GluetoolConfigRequest request;        /* construct properties; strings owned */
+  GluetoolConfig        config;         /* in force once initialised */
+  char                 *client_uuid;    /* (owned) */
+  GluetoolReporter     *reporter;       /* (owned) (nullable) NULL when disabled */
+  atomic_bool           closed;
+  gboolean              initialized;
+};
+
+enum {
+  PROP_0,
+  PROP_SERVICE_NAME,
+  PROP_REPORTING_HOST,
+  PROP_REPORTING_PORT,
+  PROP_FLUSH_TIMEOUT,
+  PROP_FLUSH_INTERVAL,
+  PROP_QUEUE_SIZE,
+  PROP_MAX_PACKET_SIZE,
+  PROP_ENABLED,
+  PROP_CLIENT_UUID,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void gluetool_tracer_initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (GluetoolTracer, gluetool_tracer, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      gluetool_tracer_initable_iface_init))
+
+G_DEFINE_QUARK (gluetool-tracer-error-quark, gluetool_tracer_error)
+
+/* ---- The process default --------------------------------------------------- */
+
+/* The default is read on every finish, so it is cached per thread and only
+ * re-read, under the lock, when @default_generation moves. The generation is
+ * bumped under the lock after the pointer changes; the release/acquire pair
+ * on it means a thread that sees the new number and then takes the lock sees
+ * the new pointer (the lock alone would do; the atomic is what lets the
+ * common path skip the lock). */
+G_LOCK_DEFINE_STATIC (default_tracer);
+static GluetoolTracer *default_tracer;          /* (owned) (nullable) under the lock */
+static atomic_uint default_generation = 1;
+
+typedef struct {
+  guint           generation;
+  GluetoolTracer *tracer;                        /* (owned) (nullable) */
+} DefaultCache;
+
+static void
+default_cache_free (gpointer data)
+{
+  DefaultCache *cache = data;
+
+  g_clear_object (&cache->tracer);
+  g_free (cache);
+}
+
+static GPrivate default_cache = G_PRIVATE_INIT (default_cache_free);
+
+static DefaultCache *
+get_default_cache (void)
+{
+  DefaultCache *cache = g_private_get (&default_cache);
+
+  if (G_UNLIKELY (cache == NULL))
+    {
+      cache = g_new0 (DefaultCache, 1);
+      g_private_set (&default_cache, cache);
+    }
+  return cache;
+}
+
+static void
+refresh_default_cache (DefaultCache *cache)
+{
+  GluetoolTracer *old_tracer = cache->tracer;
+
+  G_LOCK (default_tracer);
+  cache->tracer = default_tracer != NULL ? g_object_ref (default_tracer) : NULL;
+  cache->generation = atomic_load_explicit (&default_generation, memory_order_relaxed);
+  G_UNLOCK (default_tracer);
+
+  /* Outside the lock: this may be the last reference, and disposing a tracer
+   * takes the lock. */
+  g_clear_object (&old_tracer);
+}
+
+GluetoolTracer *
+gluetool_tracer_get_reporting_default (void)
+{
+  DefaultCache *cache = get_default_cache ();
+
+  /* Acquire pairs with the release increments in set_default()/unset_default(). */
+  if (G_UNLIKELY (cache->generation
+                  != atomic_load_explicit (&default_generation, memory_order_acquire)))
+    refresh_default_cache (cache);
+
+  if (cache->tracer == NULL || cache->tracer->reporter == NULL
+      || atomic_load_explicit (&cache->tracer->closed, memory_order_relaxed))
+    return NULL;
+  return cache->tracer;
+}
+
+static void
+become_default_if_none (GluetoolTracer *self)
+{
+  G_LOCK (default_tracer);
+  if (default_tracer == NULL)
+    {
+      default_tracer = g_object_ref (self);
+      atomic_fetch_add_explicit (&default_generation, 1, memory_order_release);
+    }
+  G_UNLOCK (default_tracer);
+}
+
+static void
+stop_being_default (GluetoolTracer *self)
+{
+  g_autoptr(GluetoolTracer) old_default = NULL;
+
+  G_LOCK (default_tracer);
+  if (default_tracer == self)
+    {
+      old_default = g_steal_pointer (&default_tracer);
+      atomic_fetch_add_explicit (&default_generation, 1, memory_order_release);
+    }
+  G_UNLOCK (default_tracer);
+
+  /* This thread's cache would otherwise keep the closed tracer until its
+   * next action finishes. */
+  refresh_default_cache (get_default_cache ());
+}
+
+/**
+ * gluetool_tracer_get_default:
+ *
+ * The process default tracer: the first tracer made, until it is closed.
+ *
+ * Returns: (transfer none) (nullable): the default tracer, or %NULL
+ *
+ * Since: 0.1
+ */
+GluetoolTracer *
+gluetool_tracer_get_default (void)
+{
+  GluetoolTracer *tracer;
+
+  G_LOCK (default_tracer);
+  tracer = default_tracer;
+  G_UNLOCK (default_tracer);
+  return tracer;
+}
+
+/* ---- GObject ----------------------------------------------------------------- */
+
+static gboolean
+gluetool_tracer_initable_init (GInitable     *initable,
+                               GCancellable  *cancellable,
+                               GError       **error)
+{
+  GluetoolTracer *self = GLUETOOL_TRACER (initable);
+
+  g_return_val_if_fail (!self->initialized, FALSE);
+
+  if (!gluetool_config_load (&self->config, &self->request, error))
+    return FALSE;
+
+  gluetool_debug_refresh ();
+  self->initialized = TRUE;
+  self->client_uuid = g_uuid_string_random ();
+  if (!self->config.disabled)
+    self->reporter = gluetool_reporter_new (&self->config, self->client_uuid);
+
+  GLUETOOL_DEBUG ("Tracer for service '%s' %s %s:%u", self->config.service_name,
+           self->config.disabled ? "disabled; would report to" : "reporting to",
+           self->config.reporting_host, self->config.reporting_port);
+
+  become_default_if_none (self);
+  return TRUE;
+}
+
+static void
+gluetool_tracer_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = gluetool_tracer_initable_init;
+}
+
+static void
+gluetool_tracer_dispose (GObject *object)
+{
+  GluetoolTracer *self = GLUETOOL_TRACER (object);
+
+  /* The default tracer holds a reference to itself until closed, so this is a
+   * tracer that was never the default, or was closed already. */
+  if (self->initialized && !atomic_load_explicit (&self->closed, memory_order_relaxed))
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (!gluetool_tracer_close (self, 0.0, &error))
+        g_warning ("Tracer for '%s' dropped without close(): %s",
+                   self->config.service_name, error->message);
+    }
+
+  G_OBJECT_CLASS (gluetool_tracer_parent_class)->dispose (object);
+}
+
+static void
+gluetool_tracer_finalize (GObject *object)
+{
+  GluetoolTracer *self = GLUETOOL_TRACER (object);
+
+  g_clear_pointer (&self->reporter, gluetool_reporter_unref);
+  gluetool_config_clear (&self->config);
+  g_free ((char *) self->request.service_name);
+  g_free ((char *) self->request.reporting_host);
+  g_free (self->client_uuid);
+
+  G_OBJECT_CLASS (gluetool_tracer_parent_class)->finalize (object);
+}
+
+static void
+gluetool_tracer_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  GluetoolTracer *self = GLUETOOL_TRACER (object);
+
+  /* Once initialised, the settings in force; before, what was asked for. */
+  switch (prop_id)
+    {
+    case PROP_SERVICE_NAME:
+      g_value_set_string (value, self->initialized ? self->config.service_name
+                                                   : self->request.service_name);
+      break;
+    case PROP_REPORTING_HOST:
+      g_value_set_string (value, self->initialized ? self->config.reporting_host
+                                                   : self->request.reporting_host);
+      break;
+    case PROP_REPORTING_PORT:
+      g_value_set_uint (value, self->initialized ? self->config.reporting_port
+                                                 : self->request.reporting_port);
+      break;
+    case PROP_FLUSH_TIMEOUT:
+      g_value_set_double (value, self->initialized ? self->config.flush_timeout_s
+                                                   : self->request.flush_timeout_s);
+      break;
+    case PROP_FLUSH_INTERVAL:
+      g_value_set_double (value, self->initialized ? self->config.flush_interval_s
+                                                   : self->request.flush_interval_s);
+      break;
+    case PROP_QUEUE_SIZE:
+      g_value_set_uint64 (value, self->initialized ? self->config.queue_size
+                                                   : self->request.queue_size);
+      break;
+    case PROP_MAX_PACKET_SIZE:
+      g_value_set_uint (value, self->initialized ? self->config.max_packet_size
+                                                 : self->request.max_packet_size);
+      break;
+    case PROP_ENABLED:
+      g_value_set_boolean (value, self->reporter != NULL);
+      break;
+    case PROP_CLIENT_UUID:
+      g_value_set_string (value, self->client_uuid);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gluetool_tracer_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  GluetoolTracer *self = GLUETOOL_TRACER (object);
+
+  switch (prop_id)
+    {
+    case PROP_SERVICE_NAME:
+      g_free ((char *) self->request.service_name);
+      self->request.service_name = g_value_dup_string (value);
+      break;
+    case PROP_REPORTING_HOST:
+      g_free ((char *) self->request.reporting_host);
+      self->request.reporting_host = g_value_dup_string (value);
+      break;
+    case PROP_REPORTING_PORT:
+      self->request.reporting_port = g_value_get_uint (value);
+      break;
+    case PROP_FLUSH_TIMEOUT:
+      self->request.flush_timeout_s = g_value_get_double (value);
+      break;
+    case PROP_FLUSH_INTERVAL:
+      self->request.flush_interval_s = g_value_get_double (value);
+      break;
+    case PROP_QUEUE_SIZE:
+      self->request.queue_size = (gsize) MIN (g_value_get_uint64 (value), G_MAXSIZE);
+      break;
+    case PROP_MAX_PACKET_SIZE:
+      self->request.max_packet_size = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gluetool_tracer_class_init (GluetoolTracerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  /* Out-of-range values are accepted here and refused by initialisation
+   * with a GError, which a property's range check cannot give. */
+  GParamFlags construct = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
+
+  object_class->dispose = gluetool_tracer_dispose;
+  object_class->finalize = gluetool_tracer_finalize;
+  object_class->get_property = gluetool_tracer_get_property;
+  object_class->set_property = gluetool_tracer_set_property;
+
+  /**
+   * GluetoolTracer:service-name:
+   *
+   * The service the spans belong to; %NULL for `GLUETOOL_TRACING_SERVICE_NAME`,
+   * else `gluetool`.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_SERVICE_NAME] =
+    g_param_spec_string ("service-name", NULL, NULL, NULL, construct);
+
+  /**
+   * GluetoolTracer:reporting-host:
+   *
+   * The agent's host name or address; %NULL for
+   * `GLUETOOL_TRACING_REPORTING_HOST`, else `127.0.0.1`. Names are resolved
+   * in the tracer's thread, never in the caller's.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_REPORTING_HOST] =
+    g_param_spec_string ("reporting-host", NULL, NULL, NULL, construct);
+
+  /**
+   * GluetoolTracer:reporting-port:
+   *
+   * The agent's UDP port for compact-protocol `emitBatch`; 0 for
+   * `GLUETOOL_TRACING_REPORTING_PORT`, else 6831.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_REPORTING_PORT] =
+    g_param_spec_uint ("reporting-port", NULL, NULL, 0, G_MAXUINT, 0, construct);
+
+  /**
+   * GluetoolTracer:flush-timeout:
+   *
+   * Seconds [method@Gluetool.Tracer.close] waits when it is given no timeout;
+   * 0 for `GLUETOOL_TRACING_FLUSH_TIMEOUT`, else 30.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_FLUSH_TIMEOUT] =
+    g_param_spec_double ("flush-timeout", NULL, NULL, -G_MAXDOUBLE, G_MAXDOUBLE, 0, construct);
+
+  /**
+   * GluetoolTracer:flush-interval:
+   *
+   * Seconds a span may wait for more to fill its datagram; 0 for
+   * `GLUETOOL_TRACING_FLUSH_INTERVAL`, else 1.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_FLUSH_INTERVAL] =
+    g_param_spec_double ("flush-interval", NULL, NULL, -G_MAXDOUBLE, G_MAXDOUBLE, 0, construct);
+
+  /**
+   * GluetoolTracer:queue-size:
+   *
+   * Bytes of encoded spans the queue holds before it drops them; 0 for
+   * `GLUETOOL_TRACING_QUEUE_SIZE`, else 4 MiB. The queue has one slot of
+   * 256 bytes per 256 bytes of this size (rounded down to a power of two);
+   * a span larger than a slot also takes a heap block.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_QUEUE_SIZE] =
+    g_param_spec_uint64 ("queue-size", NULL, NULL, 0, G_MAXUINT64, 0, construct);
+
+  /**
+   * GluetoolTracer:max-packet-size:
+   *
+   * The largest datagram sent, in bytes; 0 for
+   * `GLUETOOL_TRACING_MAX_PACKET_SIZE`, else 65000, the most a Jaeger agent
+   * reads.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MAX_PACKET_SIZE] =
+    g_param_spec_uint ("max-packet-size", NULL, NULL, 0, G_MAXUINT, 0, construct);
+
+  /**
+   * GluetoolTracer:enabled:
+   *
+   * Whether the tracer sends spans: %FALSE when `GLUETOOL_TRACING_DISABLE`
+   * was set when it was made.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_ENABLED] =
+    g_param_spec_boolean ("enabled", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GluetoolTracer:client-uuid:
+   *
+   * A random id sent as the process tag `client-uuid`, which agents key the
+   * client's statistics by.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_CLIENT_UUID] =
+    g_param_spec_string ("client-uuid", NULL, NULL, NULL,
+                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+gluetool_tracer_init (GluetoolTracer *self)
+{
+  atomic_init (&self->closed, false);
+}
+
+/* ---- Public API ---------------------------------------------------------- */
+
+/**
+ * gluetool_tracer_new:
+ * @service_name: (nullable): the service name, or %NULL for the environment
+ *   or the default
+ * @reporting_host: (nullable): the agent's host, or %NULL for the environment
+ *   or the default
+ * @reporting_port: the agent's port, or 0 for the environment or the default
+ * @error: return location for a #GError
+ *
+ * Makes a tracer and starts its thread; the first tracer made becomes the
+ * default that actions report to. Nothing is resolved or sent before the
+ * tracer's thread runs, so this never blocks on the network.
+ *
+ * For the other settings, use g_initable_new() with the properties.
+ *
+ * Returns: (transfer full): a new tracer, or %NULL with
+ *   %GLUETOOL_TRACER_ERROR_INVALID_CONFIG
+ *
+ * Since: 0.1
+ */
+GluetoolTracer *
+gluetool_tracer_new (const char *service_name,
+                     const char *reporting_host,
+                     guint       reporting_port,
+                     GError    **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (GLUETOOL_TYPE_TRACER, NULL, error,
+                         "service-name", service_name,
+                         "reporting-host", reporting_host,
+                         "reporting-port", reporting_port,
+                         NULL);
+}
+
+/**
+ * gluetool_tracer_is_enabled:
+ * @self: a tracer
+ *
+ * Whether the tracer sends spans; see [property@Gluetool.Tracer:enabled].
+ *
+ * Returns: %TRUE unless tracing was disabled
+ *
+ * Since: 0.1
+ */
+gboolean
+gluetool_tracer_is_enabled (GluetoolTracer *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), FALSE);
+
+  return self->reporter != NULL;
+}
+
+/**
+ * gluetool_tracer_is_closed:
+ * @self: a tracer
+ *
+ * Whether [method@Gluetool.Tracer.close] was called.
+ *
+ * Returns: %TRUE once closed
+ *
+ * Since: 0.1
+ */
+gboolean
+gluetool_tracer_is_closed (GluetoolTracer *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), FALSE);
+
+  return atomic_load_explicit (&self->closed, memory_order_relaxed);
+}
+
+/**
+ * gluetool_tracer_get_service_name:
+ * @self: a tracer
+ *
+ * The service name in force.
+ *
+ * Returns: (transfer none): the service name
+ *
+ * Since: 0.1
+ */
+const char *
+gluetool_tracer_get_service_name (GluetoolTracer *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), NULL);
+
+  return self->config.service_name;
+}
+
+/**
+ * gluetool_tracer_get_reporting_host:
+ * @self: a tracer
+ *
+ * The agent's host in force, as given (not resolved).
+ *
+ * Returns: (transfer none): the host
+ *
+ * Since: 0.1
+ */
+const char *
+gluetool_tracer_get_reporting_host (GluetoolTracer *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), NULL);
+
+  return self->config.reporting_host;
+}
+
+/**
+ * gluetool_tracer_get_reporting_port:
+ * @self: a tracer
+ *
+ * The agent's port in force.
+ *
+ * Returns: the port
+ *
+ * Since: 0.1
+ */
+guint
+gluetool_tracer_get_reporting_port (GluetoolTracer *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), 0);
+
+  return self->config.reporting_port;
+}
+
+/**
+ * gluetool_tracer_get_client_uuid:
+ * @self: a tracer
+ *
+ * See [property@Gluetool.Tracer:client-uuid].
+ *
+ * Returns: (transfer none): the client id sent with every batch
+ *
+ * Since: 0.1
+ */
+const char *
+gluetool_tracer_get_client_uuid (GluetoolTracer *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), NULL);
+
+  return self->client_uuid;
+}
+
+/**
+ * gluetool_tracer_get_stats:
+ * @self: a tracer
+ * @stats: (out caller-allocates): where to store the statistics
+ *
+ * Reads the tracer's counters. They are read one by one while spans move, so
+ * they are exact only when nothing is being reported, e.g. after
+ * [method@Gluetool.Tracer.flush] or [method@Gluetool.Tracer.close].
+ *
+ * Since: 0.1
+ */
+void
+gluetool_tracer_get_stats (GluetoolTracer      *self,
+                           GluetoolTracerStats *stats)
+{
+  g_return_if_fail (GLUETOOL_IS_TRACER (self));
+  g_return_if_fail (stats != NULL);
+
+  if (self->reporter != NULL)
+    gluetool_reporter_get_stats (self->reporter, stats);
+  else
+    memset (stats, 0, sizeof *stats);
+}
+
+gboolean
+gluetool_tracer_report_span_mp (GluetoolTracer *self,
+                                const guint8   *span,
+                                gsize           len)
+{
+  return self->reporter != NULL && gluetool_reporter_push_mp (self->reporter, span, len);
+}
+
+static gint64
+deadline_after (double timeout_s)
+{
+  /* Timeouts beyond a century are as good as none. */
+  return g_get_monotonic_time () + (gint64) (MIN (timeout_s, 3.0e9) * G_USEC_PER_SEC);
+}
+
+/**
+ * gluetool_tracer_flush:
+ * @self: a tracer
+ * @timeout_s: the most seconds to wait
+ * @error: return location for a #GError
+ *
+ * Waits until every span finished before this call has been sent. Spans
+ * finished meanwhile by other threads may go too, but are not waited for.
+ *
+ * Returns: %TRUE when all of them were sent; %FALSE with %G_IO_ERROR_TIMED_OUT
+ *   when some were still unsent at the deadline (the message says how many),
+ *   or with %GLUETOOL_TRACER_ERROR_SPANS_LOST when spans were dropped or
+ *   failed to send since the last flush (the message says how many and why)
+ *
+ * Since: 0.1
+ */
+gboolean
+gluetool_tracer_flush (GluetoolTracer *self,
+                       double          timeout_s,
+                       GError        **error)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), FALSE);
+  g_return_val_if_fail (timeout_s >= 0.0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->reporter == NULL)
+    return TRUE;
+  return gluetool_reporter_flush (self->reporter, deadline_after (timeout_s), error);
+}
+
+/**
+ * gluetool_tracer_close:
+ * @self: a tracer
+ * @flush_timeout_s: the most seconds to wait for spans to be sent; 0 or less
+ *   for [property@Gluetool.Tracer:flush-timeout]
+ * @error: return location for a #GError
+ *
+ * Sends every span finished so far, stops the tracer's thread and, if this
+ * is the default tracer, ends that: actions finished afterwards report to
+ * the next tracer made, if any. Spans reported to a closed tracer are counted
+ * as failed to send. Closing again does nothing and succeeds.
+ *
+ * Returns: %TRUE when every span was sent; %FALSE with %G_IO_ERROR_TIMED_OUT
+ *   when spans were still unsent at the deadline (the message says how many;
+ *   they are given up and counted as failed), or with
+ *   %GLUETOOL_TRACER_ERROR_SPANS_LOST when spans were lost since the last
+ *   flush. The tracer is closed either way.
+ *
+ * Since: 0.1
+ */
+gboolean
+gluetool_tracer_close (GluetoolTracer *self,
+                       double          flush_timeout_s,
+                       GError        **error)
+{
+  g_autoptr(GluetoolTracer) keep_alive = NULL;
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (atomic_exchange_explicit (&self->closed, true, memory_order_acq_rel))
+    return TRUE;
+
+  /* Ending the default may drop the last reference other than the caller's,
+   * and close() is also called from dispose. */
+  keep_alive = g_object_ref (self);
+
+  if (flush_timeout_s <= 0.0)
+    flush_timeout_s = self->config.flush_timeout_s;
+
+  GLUETOOL_DEBUG ("Closing tracer for '%s', waiting up to %g s for spans to be sent",
+           self->config.service_name, flush_timeout_s);
+  if (self->reporter != NULL)
+    ok = gluetool_reporter_close (self->reporter, deadline_after (flush_timeout_s), error);
+
+  stop_being_default (self);
+  return ok;
+}

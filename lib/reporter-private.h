@@ -1,0 +1,63 @@
+/* reporter-private.h: the flush thread, and everything between an encoded
+ * span and the Jaeger agent
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * Producers push encoded Span structs (any thread, lock-free, never
+ * blocking). One flush thread per reporter resolves the agent's address,
+ * packs the spans into emitBatch datagrams of at most max_packet_size bytes
+ * and sends them on a connected UDP socket. It wakes when a datagram's worth
+ * of bytes is queued, when the flush interval passes, and on flush() and
+ * close(). The reporter knows nothing of actions or GObject.
+ *
+ * The wake-up protocol is the only place where producers and the flush thread
+ * meet, besides the ring: see the comment above gluetool_reporter_push_mp().
+ */
+
+#pragma once
+
+#include <gio/gio.h>
+
+#include <gluetool/gluetool.h>
+
+#include "config-private.h"
+
+G_BEGIN_DECLS
+
+typedef struct _GluetoolReporter GluetoolReporter;
+
+/* Starts the flush thread. Nothing touches the network before it runs. */
+GluetoolReporter *gluetool_reporter_new        (const GluetoolConfig *config,
+                                                const char           *client_uuid);
+GluetoolReporter *gluetool_reporter_ref        (GluetoolReporter     *self);
+/* The last unref of a reporter not closed closes it with no wait. */
+void              gluetool_reporter_unref      (GluetoolReporter     *self);
+
+/* Queues one encoded Span struct. Any thread; never blocks. Returns FALSE when
+ * the span was dropped (and counted): queue full, too large for any
+ * datagram, or the reporter is closed. */
+gboolean          gluetool_reporter_push_mp    (GluetoolReporter     *self,
+                                                const guint8         *span,
+                                                gsize                 len);
+
+/* Waits until every span pushed before the call has been sent or counted as
+ * lost, or until @deadline_us (monotonic clock). FALSE with
+ * G_IO_ERROR_TIMED_OUT when some were still on their way, or with
+ * GLUETOOL_TRACER_ERROR_SPANS_LOST when spans were lost since the last
+ * flush. Any thread but the flush thread. */
+gboolean          gluetool_reporter_flush      (GluetoolReporter     *self,
+                                                gint64                deadline_us,
+                                                GError              **error);
+/* Stops taking spans, flushes as gluetool_reporter_flush() does, and stops
+ * the flush thread. At the deadline, whatever is left is abandoned (counted
+ * as failed to send) and an address lookup in progress is cancelled. */
+gboolean          gluetool_reporter_close      (GluetoolReporter     *self,
+                                                gint64                deadline_us,
+                                                GError              **error);
+
+void              gluetool_reporter_get_stats  (GluetoolReporter     *self,
+                                                GluetoolTracerStats  *stats);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GluetoolReporter, gluetool_reporter_unref)
+
+G_END_DECLS

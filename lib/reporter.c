@@ -1,0 +1,817 @@
+/* reporter.c: the flush thread, and everything between an encoded span and
+ * the Jaeger agent
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "debug-private.h"
+#include "encoder-private.h"
+#include "reporter-private.h"
+#include "ring-private.h"
+
+#define JAEGER_VERSION_TAG "C-gluetool-action-" GLUETOOL_VERSION_S
+
+/* After this many "connection refused" on one connection the address is
+ * looked up again: the agent may have moved. They are not counted "in a
+ * row": to a closed port every other send fails, because the kernel reports
+ * the ICMP error of one datagram on the send after it. */
+#define MAX_REFUSED_BEFORE_RECONNECT 16
+/* A failed lookup or connect is not retried sooner than this. */
+#define RECONNECT_BACKOFF_US (G_USEC_PER_SEC / 2)
+/* A send that blocks longer than this fails (the spans count as failed). */
+#define SEND_TIMEOUT_S 5
+
+/* No encoded Span is shorter: 8 required fields of at least two bytes and a
+ * stop byte. */
+#define MIN_SPAN_BYTES 17
+
+/* Everything only the flush thread touches. */
+typedef struct {
+  GSocket             *socket;           /* (owned) (nullable) connected */
+  gint64               next_connect_us;  /* no connect attempt before */
+  GError              *connect_error;    /* (owned) (nullable) why the last attempt failed */
+  guint                refused_since_connect;
+  GluetoolBuffer       process;          /* encoded Process, once connected */
+  GluetoolBuffer       head;             /* message header + Process + list header */
+  GluetoolBuffer       tail;             /* seqNo, stats, stops */
+  GluetoolBuffer       spans;            /* the batch being packed */
+  guint                n_spans;
+  GluetoolClientStats  batch_stats;      /* the stats the batch will carry */
+  gint64               next_seq_no;      /* Batch.seqNo of the next datagram: 1, 2, ... */
+} Sender;
+
+struct _GluetoolReporter {
+  gatomicrefcount  ref_count;
+
+  /* Settings, fixed at creation. */
+  char            *service_name;
+  char            *host;
+  guint            port;
+  gint64           flush_interval_us;
+  guint            max_packet_size;
+  gsize            wake_bytes;
+  char            *client_uuid;
+
+  GluetoolRing    *ring;                 /* (owned) */
+
+  /* Statistics. Each is updated by one side with relaxed increments: they
+   * order nothing, and flush() reads them after synchronising with the flush
+   * thread through @lock. */
+  _Atomic guint64  spans_reported;       /* producers */
+  _Atomic guint64  dropped_queue_full;   /* producers */
+  _Atomic guint64  dropped_too_large;    /* producers and the flush thread */
+  _Atomic guint64  spans_sent;           /* flush thread */
+  _Atomic guint64  datagrams_sent;       /* flush thread */
+  _Atomic guint64  failed_to_send;       /* flush thread, close() */
+
+  /* Set once by close(); producers check it before pushing. */
+  atomic_bool      closed;
+
+  /* The wake-up protocol (see gluetool_reporter_push_mp()): the flush thread
+   * stores 1 here, seq_cst, before it reads the ring's queued bytes and goes
+   * to sleep; a producer adds its bytes, seq_cst, then reads this. */
+  atomic_int       consumer_sleeping;
+
+  GMutex           lock;
+  GCond            wake;                 /* to the flush thread */
+  GCond            progress;             /* from it: @completed moved */
+  guint64          flush_target;         /* (under lock) tickets wanted done now */
+  guint64          completed;            /* (under lock) tickets sent or lost */
+  gboolean         closing;              /* (under lock) */
+  gboolean         thread_done;          /* (under lock) */
+  GluetoolTracerStats seen;              /* (under lock) losses the last flush told of */
+  GError          *last_send_error;      /* (under lock) (owned) (nullable) */
+  GCancellable    *cancellable;          /* (owned) cancelled at close()'s deadline */
+  GThread         *thread;               /* (owned) (nullable) */
+
+  Sender           sender;               /* flush thread only */
+};
+
+static gpointer flush_thread_main (gpointer data);
+
+/* ---- Statistics ------------------------------------------------------------ */
+
+static inline void
+count (_Atomic guint64 *counter,
+       guint64          n)
+{
+  atomic_fetch_add_explicit (counter, n, memory_order_relaxed);
+}
+
+static inline guint64
+read_counter (_Atomic guint64 *counter)
+{
+  return atomic_load_explicit (counter, memory_order_relaxed);
+}
+
+void
+gluetool_reporter_get_stats (GluetoolReporter    *self,
+                             GluetoolTracerStats *stats)
+{
+  stats->spans_reported = read_counter (&self->spans_reported);
+  stats->spans_sent = read_counter (&self->spans_sent);
+  stats->datagrams_sent = read_counter (&self->datagrams_sent);
+  stats->spans_dropped_queue_full = read_counter (&self->dropped_queue_full);
+  stats->spans_dropped_too_large = read_counter (&self->dropped_too_large);
+  stats->spans_failed_to_send = read_counter (&self->failed_to_send);
+}
+
+static void
+snapshot_client_stats (GluetoolReporter    *self,
+                       GluetoolClientStats *stats)
+{
+  stats->full_queue_dropped_spans = (gint64) read_counter (&self->dropped_queue_full);
+  stats->too_large_dropped_spans = (gint64) read_counter (&self->dropped_too_large);
+  stats->failed_to_emit_spans = (gint64) read_counter (&self->failed_to_send);
+}
+
+/* ---- Life cycle ------------------------------------------------------------ */
+
+GluetoolReporter *
+gluetool_reporter_new (const GluetoolConfig *config,
+                       const char           *client_uuid)
+{
+  GluetoolReporter *self = g_new0 (GluetoolReporter, 1);
+
+  g_atomic_ref_count_init (&self->ref_count);
+  self->service_name = g_strdup (config->service_name);
+  self->host = g_strdup (config->reporting_host);
+  self->port = config->reporting_port;
+  self->flush_interval_us = (gint64) (config->flush_interval_s * G_USEC_PER_SEC);
+  self->max_packet_size = config->max_packet_size;
+  self->client_uuid = g_strdup (client_uuid);
+  self->ring = gluetool_ring_new (config->queue_size);
+
+  /* Wake the flush thread when a datagram's worth is queued, or earlier so a
+   * small queue is drained before it fills: at half its bytes, and before
+   * half its slots can be taken (no encoded span is smaller than
+   * MIN_SPAN_BYTES, so that many bytes means at most that many slots). */
+  self->wake_bytes = MIN ((gsize) config->max_packet_size,
+                          gluetool_ring_get_capacity_bytes (self->ring) / 2);
+  self->wake_bytes = MIN (self->wake_bytes,
+                          (gsize) gluetool_ring_get_n_slots (self->ring) / 2 * MIN_SPAN_BYTES);
+  self->wake_bytes = MAX (self->wake_bytes, 1);
+
+  atomic_init (&self->spans_reported, 0);
+  atomic_init (&self->dropped_queue_full, 0);
+  atomic_init (&self->dropped_too_large, 0);
+  atomic_init (&self->spans_sent, 0);
+  atomic_init (&self->datagrams_sent, 0);
+  atomic_init (&self->failed_to_send, 0);
+  atomic_init (&self->closed, false);
+  atomic_init (&self->consumer_sleeping, 0);
+
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->wake);
+  g_cond_init (&self->progress);
+  self->cancellable = g_cancellable_new ();
+
+  gluetool_buffer_init (&self->sender.process, NULL, 0);
+  gluetool_buffer_init (&self->sender.head, NULL, 0);
+  gluetool_buffer_init (&self->sender.tail, NULL, 0);
+  /* The batch buffer is allocated once, a datagram's size. */
+  gluetool_buffer_init (&self->sender.spans, NULL, 0);
+  gluetool_buffer_reserve (&self->sender.spans, config->max_packet_size);
+  self->sender.next_seq_no = 1;
+
+  self->thread = g_thread_new ("gluetool-flush", flush_thread_main, self);
+  return self;
+}
+
+GluetoolReporter *
+gluetool_reporter_ref (GluetoolReporter *self)
+{
+  g_atomic_ref_count_inc (&self->ref_count);
+  return self;
+}
+
+void
+gluetool_reporter_unref (GluetoolReporter *self)
+{
+  if (!g_atomic_ref_count_dec (&self->ref_count))
+    return;
+
+  if (self->thread != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      /* Owners close with a timeout first; this is the last resort, which
+       * must not leave a thread running on freed memory. */
+      if (!gluetool_reporter_close (self, g_get_monotonic_time (), &error))
+        GLUETOOL_DEBUG ("Reporter freed before it was closed: %s", error->message);
+    }
+
+  g_clear_object (&self->sender.socket);
+  g_clear_error (&self->sender.connect_error);
+  gluetool_buffer_clear (&self->sender.process);
+  gluetool_buffer_clear (&self->sender.head);
+  gluetool_buffer_clear (&self->sender.tail);
+  gluetool_buffer_clear (&self->sender.spans);
+  gluetool_ring_free (self->ring);
+  g_clear_error (&self->last_send_error);
+  g_clear_object (&self->cancellable);
+  g_cond_clear (&self->wake);
+  g_cond_clear (&self->progress);
+  g_mutex_clear (&self->lock);
+  g_free (self->service_name);
+  g_free (self->host);
+  g_free (self->client_uuid);
+  g_free (self);
+}
+
+/* ---- Producers ------------------------------------------------------------- */
+
+/* Bytes a datagram needs beyond one span: the smallest envelope and the
+ * smallest Process there can be. A span longer than the max packet size minus
+ * this can never be sent, whatever the Process turns out to be. */
+#define MIN_DATAGRAM_OVERHEAD 30
+
+/* The wake-up protocol. A producer must wake a sleeping flush thread when its
+ * push brings the queue up to @wake_bytes, and must not take a lock or make a
+ * system call otherwise. The flush thread, holding @lock, stores
+ * consumer_sleeping = 1 and then reads the queued bytes; the producer adds its
+ * bytes and then reads consumer_sleeping. All four accesses are seq_cst, so at
+ * least one side sees the other's store: either the flush thread sees the
+ * bytes and does not sleep, or the producer sees it asleep and signals @wake
+ * under @lock, which it cannot do before the flush thread is waiting, since
+ * the flush thread holds @lock from its store until g_cond_wait_until()
+ * releases it. */
+gboolean
+gluetool_reporter_push_mp (GluetoolReporter *self,
+                           const guint8     *span,
+                           gsize             len)
+{
+  gsize queued_after = 0;
+
+  count (&self->spans_reported, 1);
+
+  /* Acquire pairs with the release in close(): a producer that sees the
+   * reporter open pushes a record that close()'s final count will see. */
+  if (G_UNLIKELY (atomic_load_explicit (&self->closed, memory_order_acquire)))
+    {
+      count (&self->failed_to_send, 1);
+      return FALSE;
+    }
+
+  if (G_UNLIKELY (len + MIN_DATAGRAM_OVERHEAD > self->max_packet_size))
+    {
+      count (&self->dropped_too_large, 1);
+      return FALSE;
+    }
+
+  if (G_UNLIKELY (!gluetool_ring_push_mp (self->ring, span, len, &queued_after)))
+    {
+      count (&self->dropped_queue_full, 1);
+      return FALSE;
+    }
+
+  if (queued_after >= self->wake_bytes
+      && queued_after - len < self->wake_bytes
+      && atomic_load_explicit (&self->consumer_sleeping, memory_order_seq_cst))
+    {
+      g_mutex_lock (&self->lock);
+      g_cond_signal (&self->wake);
+      g_mutex_unlock (&self->lock);
+    }
+  return TRUE;
+}
+
+/* ---- The flush thread: connecting ----------------------------------------- */
+
+/* The address other clients report as "ip": the first IPv4 address of an
+ * interface that is up and not loopback, else the socket's own address. */
+static char *
+dup_host_ip (GSocket *socket)
+{
+  struct ifaddrs *interfaces = NULL;
+  char *ip = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
+
+  if (getifaddrs (&interfaces) == 0)
+    {
+      for (struct ifaddrs *i = interfaces; i != NULL && ip == NULL; i = i->ifa_next)
+        {
+          g_autoptr(GSocketAddress) address = NULL;
+          GInetAddress *inet;
+
+          if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
+            continue;
+          address = g_socket_address_new_from_native (i->ifa_addr, sizeof (struct sockaddr_in));
+          if (address == NULL)
+            continue;
+          inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
+          if (!g_inet_address_get_is_loopback (inet))
+            ip = g_inet_address_to_string (inet);
+        }
+      freeifaddrs (interfaces);
+    }
+  if (ip != NULL)
+    return ip;
+
+  local = g_socket_get_local_address (socket, NULL);
+  if (local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
+    return g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
+  return g_strdup ("127.0.0.1");
+}
+
+static void
+encode_process (GluetoolReporter *self,
+                GluetoolBuffer   *process)
+{
+  guint8 tags_storage[512];
+  GluetoolBuffer tags;
+  g_autofree char *ip = dup_host_ip (self->sender.socket);
+  const char *hostname = g_get_host_name ();
+  GluetoolEncodedList list;
+
+  gluetool_buffer_init (&tags, tags_storage, sizeof tags_storage);
+  gluetool_encode_tag_string (&tags, "jaeger.version", strlen ("jaeger.version"),
+                              JAEGER_VERSION_TAG, strlen (JAEGER_VERSION_TAG));
+  gluetool_encode_tag_string (&tags, "hostname", strlen ("hostname"),
+                              hostname, strlen (hostname));
+  gluetool_encode_tag_string (&tags, "ip", strlen ("ip"), ip, strlen (ip));
+  /* A STRING client-uuid is what agents key ClientStats by. */
+  gluetool_encode_tag_string (&tags, "client-uuid", strlen ("client-uuid"),
+                              self->client_uuid, strlen (self->client_uuid));
+  list = (GluetoolEncodedList) { tags.data, tags.len, 4 };
+
+  process->len = 0;
+  gluetool_encode_process (process, self->service_name, strlen (self->service_name), &list);
+  gluetool_buffer_clear (&tags);
+}
+
+static GSocket *
+connect_to (GInetAddress *address,
+            guint         port,
+            GError      **error)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) agent = NULL;
+
+  socket = g_socket_new (g_inet_address_get_family (address),
+                         G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, error);
+  if (socket == NULL)
+    return NULL;
+
+  agent = g_inet_socket_address_new (address, (guint16) port);
+  /* Connected, so the kernel reports an ICMP "port unreachable" as
+   * ECONNREFUSED on a later send instead of dropping it silently. */
+  if (!g_socket_connect (socket, agent, NULL, error))
+    return NULL;
+  g_socket_set_timeout (socket, SEND_TIMEOUT_S);
+  return g_steal_pointer (&socket);
+}
+
+static void
+disconnect (GluetoolReporter *self)
+{
+  g_clear_object (&self->sender.socket);
+}
+
+static gboolean
+ensure_connected (GluetoolReporter *self,
+                  GError          **error)
+{
+  Sender *sender = &self->sender;
+  g_autoptr(GResolver) resolver = NULL;
+  g_autolist(GInetAddress) addresses = NULL;
+  g_autoptr(GError) first_error = NULL;
+
+  if (sender->socket != NULL)
+    return TRUE;
+
+  /* Until the back-off passes, fail with the reason of the last attempt. */
+  if (sender->connect_error != NULL && g_get_monotonic_time () < sender->next_connect_us)
+    {
+      g_propagate_error (error, g_error_copy (sender->connect_error));
+      return FALSE;
+    }
+  g_clear_error (&sender->connect_error);
+  sender->next_connect_us = g_get_monotonic_time () + RECONNECT_BACKOFF_US;
+
+  /* The lookup happens here, in the flush thread, never in a caller's thread;
+   * close() cancels it at its deadline. */
+  resolver = g_resolver_get_default ();
+  addresses = g_resolver_lookup_by_name (resolver, self->host, self->cancellable,
+                                         &sender->connect_error);
+  if (addresses == NULL)
+    {
+      g_prefix_error (&sender->connect_error, "Cannot resolve %s: ", self->host);
+      g_propagate_error (error, g_error_copy (sender->connect_error));
+      return FALSE;
+    }
+
+  for (GList *l = addresses; l != NULL && sender->socket == NULL; l = l->next)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      sender->socket = connect_to (l->data, self->port, &local_error);
+      if (sender->socket == NULL && first_error == NULL)
+        first_error = g_steal_pointer (&local_error);
+    }
+  if (sender->socket == NULL)
+    {
+      g_propagate_prefixed_error (&sender->connect_error, g_steal_pointer (&first_error),
+                                  "Cannot connect to %s:%u: ", self->host, self->port);
+      g_propagate_error (error, g_error_copy (sender->connect_error));
+      return FALSE;
+    }
+
+  sender->refused_since_connect = 0;
+  encode_process (self, &sender->process);
+  GLUETOOL_DEBUG ("Sending spans to %s:%u", self->host, self->port);
+  return TRUE;
+}
+
+/* ---- The flush thread: losses ---------------------------------------------- */
+
+static void
+remember_loss (GluetoolReporter *self,
+               const GError     *error)
+{
+  g_mutex_lock (&self->lock);
+  g_clear_error (&self->last_send_error);
+  self->last_send_error = g_error_copy (error);
+  g_mutex_unlock (&self->lock);
+}
+
+/* ---- The flush thread: packing and sending --------------------------------- */
+
+static gint32
+seqid_for (gint64 seq_no)
+{
+  /* The message seqid mirrors Batch.seqNo, kept positive so it stays short. */
+  return (gint32) (seq_no & G_MAXINT32);
+}
+
+static gsize
+datagram_size (GluetoolReporter *self,
+               guint             n_spans,
+               gsize             spans_len)
+{
+  Sender *sender = &self->sender;
+
+  return gluetool_batch_envelope_size (seqid_for (sender->next_seq_no), n_spans,
+                                       sender->next_seq_no, &sender->batch_stats)
+         + sender->process.len + spans_len;
+}
+
+static void
+send_batch (GluetoolReporter *self)
+{
+  Sender *sender = &self->sender;
+  GOutputVector vectors[3];
+  g_autoptr(GError) error = NULL;
+  gsize total;
+  gssize sent;
+  guint n_spans = sender->n_spans;
+
+  if (n_spans == 0)
+    return;
+
+  sender->head.len = 0;
+  gluetool_encode_batch_head (&sender->head, seqid_for (sender->next_seq_no),
+                              sender->process.data, sender->process.len, n_spans);
+  sender->tail.len = 0;
+  gluetool_encode_batch_tail (&sender->tail, sender->next_seq_no, &sender->batch_stats);
+
+  total = sender->head.len + sender->spans.len + sender->tail.len;
+  if (G_UNLIKELY (total > self->max_packet_size))
+    {
+      /* Packing sizes every datagram exactly; this is a bug, not bad input. */
+      g_critical ("Datagram of %" G_GSIZE_FORMAT " bytes exceeds the maximum of %u",
+                  total, self->max_packet_size);
+      count (&self->failed_to_send, n_spans);
+      sender->spans.len = 0;
+      sender->n_spans = 0;
+      return;
+    }
+
+  vectors[0] = (GOutputVector) { sender->head.data, sender->head.len };
+  vectors[1] = (GOutputVector) { sender->spans.data, sender->spans.len };
+  vectors[2] = (GOutputVector) { sender->tail.data, sender->tail.len };
+
+  sent = -1;
+  if (sender->socket != NULL || ensure_connected (self, &error))
+    sent = g_socket_send_message (sender->socket, NULL, vectors, G_N_ELEMENTS (vectors),
+                                  NULL, 0, 0, self->cancellable, &error);
+
+  if (sent >= 0)
+    {
+      count (&self->spans_sent, n_spans);
+      count (&self->datagrams_sent, 1);
+      sender->next_seq_no++;
+    }
+  else
+    {
+      count (&self->failed_to_send, n_spans);
+      GLUETOOL_DEBUG ("Could not send %u spans to %s:%u: %s", n_spans, self->host, self->port,
+               error->message);
+      remember_loss (self, error);
+
+      /* Nothing listening yet is the common case and needs no new lookup;
+       * anything else, or a long run of refusals, may mean the address is
+       * stale. */
+      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)
+          || ++sender->refused_since_connect >= MAX_REFUSED_BEFORE_RECONNECT)
+        disconnect (self);
+    }
+
+  sender->spans.len = 0;
+  sender->n_spans = 0;
+}
+
+/* Adds one span to the batch, sending the batch first when the span would
+ * not fit in it. */
+static void
+pack_span (GluetoolReporter *self,
+           const guint8     *span,
+           gsize             len)
+{
+  Sender *sender = &self->sender;
+
+  if (sender->n_spans > 0
+      && datagram_size (self, sender->n_spans + 1, sender->spans.len + len) > self->max_packet_size)
+    send_batch (self);
+
+  if (sender->n_spans == 0)
+    {
+      /* A batch carries the statistics as they were when it began; its size
+       * is computed with exactly those numbers. */
+      snapshot_client_stats (self, &sender->batch_stats);
+      if (datagram_size (self, 1, len) > self->max_packet_size)
+        {
+          count (&self->dropped_too_large, 1);
+          return;
+        }
+    }
+
+  gluetool_buffer_append (&sender->spans, span, len);
+  sender->n_spans++;
+}
+
+/* Moves every published record out of the ring into datagrams. Records with
+ * tickets below @must_reach are waited for: their producers are copying them
+ * right now. */
+static void
+drain (GluetoolReporter *self,
+       guint64           must_reach)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean connected = FALSE;
+  const guint8 *record;
+  gsize len;
+
+  for (;;)
+    {
+      if (!gluetool_ring_peek_sc (self->ring, &record, &len))
+        {
+          if (gluetool_ring_get_consumed (self->ring) < must_reach
+              && !g_cancellable_is_cancelled (self->cancellable))
+            {
+              g_thread_yield ();
+              continue;
+            }
+          break;
+        }
+
+      /* Connect once per drain; until it works, spans fail as they come. */
+      if (!connected)
+        {
+          g_clear_error (&error);
+          connected = ensure_connected (self, &error);
+          if (!connected)
+            remember_loss (self, error);
+        }
+
+      if (connected)
+        pack_span (self, record, len);
+      else
+        count (&self->failed_to_send, 1);
+      gluetool_ring_release_sc (self->ring);
+
+      /* A send may have dropped the connection; check again next record. */
+      connected = connected && self->sender.socket != NULL;
+    }
+}
+
+/* Counts everything still queued as failed: close() ran out of time. */
+static void
+abandon (GluetoolReporter *self)
+{
+  const guint8 *record;
+  gsize len;
+
+  count (&self->failed_to_send, self->sender.n_spans);
+  self->sender.spans.len = 0;
+  self->sender.n_spans = 0;
+  while (gluetool_ring_peek_sc (self->ring, &record, &len))
+    {
+      count (&self->failed_to_send, 1);
+      gluetool_ring_release_sc (self->ring);
+    }
+}
+
+static gpointer
+flush_thread_main (gpointer data)
+{
+  GluetoolReporter *self = data;
+  gint64 next_interval_us = g_get_monotonic_time () + self->flush_interval_us;
+
+  for (;;)
+    {
+      gboolean closing;
+      guint64 target;
+      gint64 now;
+
+      g_mutex_lock (&self->lock);
+      for (;;)
+        {
+          closing = self->closing;
+          target = self->flush_target;
+          if (closing || target > self->completed)
+            break;
+          if (g_get_monotonic_time () >= next_interval_us)
+            break;
+          if (gluetool_ring_get_queued_bytes (self->ring) >= self->wake_bytes)
+            break;
+
+          /* See gluetool_reporter_push_mp() for why these are seq_cst. */
+          atomic_store_explicit (&self->consumer_sleeping, 1, memory_order_seq_cst);
+          if (gluetool_ring_get_queued_bytes (self->ring) >= self->wake_bytes)
+            {
+              atomic_store_explicit (&self->consumer_sleeping, 0, memory_order_relaxed);
+              break;
+            }
+          g_cond_wait_until (&self->wake, &self->lock, next_interval_us);
+          atomic_store_explicit (&self->consumer_sleeping, 0, memory_order_relaxed);
+        }
+      g_mutex_unlock (&self->lock);
+
+      if (g_cancellable_is_cancelled (self->cancellable))
+        abandon (self);
+      else
+        {
+          drain (self, closing ? gluetool_ring_get_claimed (self->ring) : target);
+
+          /* A partial batch goes out on the interval, and at once when
+           * someone waits for it. */
+          now = g_get_monotonic_time ();
+          if (now >= next_interval_us || closing
+              || target > gluetool_ring_get_consumed (self->ring) - self->sender.n_spans)
+            send_batch (self);
+          if (now >= next_interval_us)
+            next_interval_us = now + self->flush_interval_us;
+        }
+
+      g_mutex_lock (&self->lock);
+      self->completed = gluetool_ring_get_consumed (self->ring) - self->sender.n_spans;
+      if (self->closing && self->sender.n_spans == 0
+          && (self->completed >= gluetool_ring_get_claimed (self->ring)
+              || g_cancellable_is_cancelled (self->cancellable)))
+        self->thread_done = TRUE;
+      g_cond_broadcast (&self->progress);
+      if (self->thread_done)
+        {
+          g_mutex_unlock (&self->lock);
+          break;
+        }
+      g_mutex_unlock (&self->lock);
+    }
+
+  disconnect (self);
+  return NULL;
+}
+
+/* ---- flush() and close() ---------------------------------------------------- */
+
+/* Under @lock: FALSE with an error when spans were lost since the last call. */
+static gboolean
+check_losses (GluetoolReporter *self,
+              GError          **error)
+{
+  GluetoolTracerStats now;
+  guint64 queue_full, too_large, failed;
+
+  gluetool_reporter_get_stats (self, &now);
+  queue_full = now.spans_dropped_queue_full - self->seen.spans_dropped_queue_full;
+  too_large = now.spans_dropped_too_large - self->seen.spans_dropped_too_large;
+  failed = now.spans_failed_to_send - self->seen.spans_failed_to_send;
+  self->seen = now;
+
+  if (queue_full + too_large + failed == 0)
+    return TRUE;
+
+  g_set_error (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST,
+               "%" G_GUINT64_FORMAT " spans were lost since the last flush: "
+               "%" G_GUINT64_FORMAT " dropped because the queue was full, "
+               "%" G_GUINT64_FORMAT " too large for a datagram, "
+               "%" G_GUINT64_FORMAT " failed to send%s%s",
+               queue_full + too_large + failed, queue_full, too_large, failed,
+               failed > 0 && self->last_send_error != NULL ? "; last error: " : "",
+               failed > 0 && self->last_send_error != NULL ? self->last_send_error->message : "");
+  return FALSE;
+}
+
+gboolean
+gluetool_reporter_flush (GluetoolReporter *self,
+                         gint64            deadline_us,
+                         GError          **error)
+{
+  guint64 target;
+  guint64 unsent = 0;
+  gboolean ok;
+
+  g_mutex_lock (&self->lock);
+  target = gluetool_ring_get_claimed (self->ring);
+  if (target > self->flush_target)
+    self->flush_target = target;
+  g_cond_signal (&self->wake);
+
+  while (self->completed < target && !self->thread_done)
+    {
+      if (!g_cond_wait_until (&self->progress, &self->lock, deadline_us)
+          && g_get_monotonic_time () >= deadline_us)
+        break;
+    }
+  if (self->completed < target)
+    unsent = target - self->completed;
+
+  if (unsent > 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                   "%" G_GUINT64_FORMAT " spans were not sent before the flush timed out",
+                   unsent);
+      ok = FALSE;
+    }
+  else
+    ok = check_losses (self, error);
+  g_mutex_unlock (&self->lock);
+  return ok;
+}
+
+gboolean
+gluetool_reporter_close (GluetoolReporter *self,
+                         gint64            deadline_us,
+                         GError          **error)
+{
+  guint64 unsent = 0;
+  guint64 claimed, consumed;
+  gboolean ok;
+
+  /* Release pairs with the producers' acquire load in push_mp(). */
+  atomic_store_explicit (&self->closed, true, memory_order_release);
+
+  g_mutex_lock (&self->lock);
+  self->closing = TRUE;
+  g_cond_signal (&self->wake);
+
+  while (!self->thread_done)
+    {
+      if (!g_cond_wait_until (&self->progress, &self->lock, deadline_us)
+          && g_get_monotonic_time () >= deadline_us)
+        break;
+    }
+
+  if (!self->thread_done)
+    {
+      /* Out of time: say how many are left, then make the flush thread give
+       * them up. Cancelling interrupts a lookup or a blocked send, so the
+       * thread ends promptly. */
+      claimed = gluetool_ring_get_claimed (self->ring);
+      unsent = claimed > self->completed ? claimed - self->completed : 0;
+      g_cancellable_cancel (self->cancellable);
+      g_cond_signal (&self->wake);
+      while (!self->thread_done)
+        g_cond_wait (&self->progress, &self->lock);
+    }
+  g_mutex_unlock (&self->lock);
+
+  g_thread_join (g_steal_pointer (&self->thread));
+
+  /* A producer that saw the reporter open just before close() may have
+   * queued a record after the flush thread's last look: it was not sent. */
+  claimed = gluetool_ring_get_claimed (self->ring);
+  consumed = gluetool_ring_get_consumed (self->ring);
+  if (claimed > consumed)
+    count (&self->failed_to_send, claimed - consumed);
+
+  g_mutex_lock (&self->lock);
+  if (unsent > 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                   "%" G_GUINT64_FORMAT " spans were not sent before the flush timed out",
+                   unsent);
+      ok = FALSE;
+    }
+  else
+    ok = check_losses (self, error);
+  g_mutex_unlock (&self->lock);
+  return ok;
+}

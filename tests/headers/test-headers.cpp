@@ -1,0 +1,15 @@
+/* test-headers.c: the public headers compile on their own, strictly
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <gluetool/gluetool.h>
+
+int
+main (void)
+{
+  /* Using a few names proves the declarations are visible, not just parsed. */
+  GType types[] = { GLUETOOL_TYPE_ACTION, GLUETOOL_TYPE_TRACER, GLUETOOL_TYPE_TRACER_STATS };
+
+  return GLUETOOL_CHECK_VERSION (0, 0, 0) && G_N_ELEMENTS (types) == 3 ? 0 : 1;
+}

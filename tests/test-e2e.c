@@ -1,0 +1,705 @@
+/* test-e2e.c: actions through the library to a receiver over loopback UDP,
+ * every datagram decoded with the c_glib reference codec
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <check.h>
+#include <string.h>
+
+#include <gluetool/gluetool.h>
+
+#include "receiver.h"
+#include "test-resolver.h"
+
+#define WAIT_S 20.0
+
+/* A tracer on loopback with settings from properties; 0/NULL leave a
+ * setting to the environment or the default. */
+static GluetoolTracer *
+make_tracer (const char *host,
+             guint       port,
+             gsize       queue_size,
+             guint       max_packet_size,
+             double      flush_interval_s)
+{
+  g_autoptr(GError) error = NULL;
+  GluetoolTracer *tracer;
+
+  tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                           "service-name", "e2e",
+                           "reporting-host", host,
+                           "reporting-port", port,
+                           "queue-size", (guint64) queue_size,
+                           "max-packet-size", max_packet_size,
+                           "flush-interval", flush_interval_s,
+                           NULL);
+  ck_assert_msg (error == NULL, "tracer: %s", error ? error->message : "");
+  ck_assert_ptr_eq (gluetool_tracer_get_default (), tracer);
+  return tracer;
+}
+
+static void
+finish (GluetoolAction *action)
+{
+  g_autoptr(GError) error = NULL;
+
+  ck_assert_msg (gluetool_action_finish (action, &error), "finish: %s",
+                 error ? error->message : "");
+}
+
+static void
+close_ok (GluetoolTracer *tracer)
+{
+  g_autoptr(GError) error = NULL;
+
+  ck_assert_msg (gluetool_tracer_close (tracer, WAIT_S, &error), "close: %s",
+                 error ? error->message : "");
+}
+
+static JaegerSpan *
+find_span (TestReceiver *receiver,
+           const char   *name)
+{
+  JaegerSpan *span = test_receiver_find_span (receiver, name);
+
+  ck_assert_msg (span != NULL, "span '%s' did not arrive", name);
+  return span;
+}
+
+static JaegerTag *
+find_tag (JaegerSpan *span,
+          const char *key)
+{
+  JaegerTag *tag = test_find_tag (span->tags, key);
+
+  ck_assert_msg (tag != NULL, "span '%s' has no tag '%s'", span->operationName, key);
+  return tag;
+}
+
+static void
+assert_string_tag (GPtrArray  *tags,
+                   const char *key,
+                   const char *value)
+{
+  JaegerTag *tag = test_find_tag (tags, key);
+
+  ck_assert_msg (tag != NULL, "no tag '%s'", key);
+  ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_STRING);
+  ck_assert (tag->__isset_vStr);
+  ck_assert_str_eq (tag->vStr, value);
+}
+
+/* ---- gluetool's example: a root and two children ---------------------------- */
+
+START_TEST (test_nested_trace)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", test_receiver_get_port (receiver),
+                                                  0, 0, 0);
+  g_autoptr(GluetoolAction) root = NULL;
+  g_autoptr(GluetoolAction) first = NULL;
+  g_autoptr(GluetoolAction) second = NULL;
+  g_autoptr(GPtrArray) datagrams = NULL;
+  gint64 before = g_get_real_time ();
+  gint64 after;
+  JaegerSpan *root_span, *first_span, *second_span;
+  JaegerTag *tag;
+  TestDatagram *datagram;
+  GluetoolTracerStats stats;
+
+  root = gluetool_action_new ("some label", NULL);
+  gluetool_action_set_tag_string (root, "foo", "bar");
+  first = gluetool_action_new ("some subtask", root);
+  finish (first);
+  second = gluetool_action_new ("another subtask", gluetool_action_get_current ());
+  finish (second);
+  finish (root);
+  after = g_get_real_time ();
+  close_ok (tracer);
+
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 3, WAIT_S), 3);
+  ck_assert_uint_eq (test_receiver_get_n_bad (receiver), 0);
+
+  root_span = find_span (receiver, "some label");
+  first_span = find_span (receiver, "some subtask");
+  second_span = find_span (receiver, "another subtask");
+
+  /* One trace, 128-bit, and the tree by parent ids. */
+  ck_assert (root_span->traceIdHigh != 0 || root_span->traceIdLow != 0);
+  ck_assert_int_eq (first_span->traceIdHigh, root_span->traceIdHigh);
+  ck_assert_int_eq (first_span->traceIdLow, root_span->traceIdLow);
+  ck_assert_int_eq (second_span->traceIdHigh, root_span->traceIdHigh);
+  ck_assert_int_eq (second_span->traceIdLow, root_span->traceIdLow);
+  ck_assert_int_eq (root_span->parentSpanId, 0);
+  ck_assert_int_eq (first_span->parentSpanId, root_span->spanId);
+  ck_assert_int_eq (second_span->parentSpanId, root_span->spanId);
+  ck_assert_int_ne (first_span->spanId, second_span->spanId);
+  ck_assert_int_ne (first_span->spanId, 0);
+  ck_assert_int_eq ((guint64) root_span->spanId, gluetool_action_get_span_id (root));
+  {
+    g_autofree char *trace_id = gluetool_action_dup_trace_id (root);
+    g_autofree char *wire_id = g_strdup_printf ("%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x",
+                                                (guint64) root_span->traceIdHigh,
+                                                (guint64) root_span->traceIdLow);
+    ck_assert_str_eq (trace_id, wire_id);
+  }
+
+  /* Sampled, with the const sampler's tags on the root only. */
+  ck_assert_int_eq (root_span->flags, 1);
+  ck_assert_int_eq (first_span->flags, 1);
+  assert_string_tag (root_span->tags, "foo", "bar");
+  assert_string_tag (root_span->tags, "sampler.type", "const");
+  tag = find_tag (root_span, "sampler.param");
+  ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_BOOL);
+  ck_assert (tag->vBool);
+  ck_assert_ptr_null (test_find_tag (first_span->tags, "sampler.type"));
+
+  /* Wall-clock starts within the test's window; children inside the root. */
+  ck_assert_int_ge (root_span->startTime, before);
+  ck_assert_int_le (root_span->startTime, after);
+  ck_assert_int_ge (first_span->startTime, root_span->startTime);
+  ck_assert_int_ge (second_span->startTime, first_span->startTime);
+  ck_assert_int_ge (root_span->duration, 0);
+  ck_assert_int_le (root_span->duration, after - before);
+  ck_assert_int_le (first_span->duration, root_span->duration);
+  ck_assert_int_le (second_span->duration, root_span->duration);
+
+  /* The batch: ONEWAY, numbered from 1, with statistics and the process. */
+  datagrams = test_receiver_get_datagrams (receiver);
+  ck_assert_uint_ge (datagrams->len, 1);
+  datagram = g_ptr_array_index (datagrams, 0);
+  ck_assert_int_eq (datagram->message_type, 4);
+  ck_assert_int_eq (datagram->seqid, 1);
+  ck_assert (datagram->batch->__isset_seqNo);
+  ck_assert_int_eq (datagram->batch->seqNo, 1);
+  ck_assert (datagram->batch->__isset_stats);
+  ck_assert_int_eq (datagram->batch->stats->fullQueueDroppedSpans, 0);
+  ck_assert_int_eq (datagram->batch->stats->tooLargeDroppedSpans, 0);
+  ck_assert_int_eq (datagram->batch->stats->failedToEmitSpans, 0);
+  ck_assert_str_eq (datagram->batch->process->serviceName, "e2e");
+  assert_string_tag (datagram->batch->process->tags, "client-uuid",
+                     gluetool_tracer_get_client_uuid (tracer));
+  assert_string_tag (datagram->batch->process->tags, "hostname", g_get_host_name ());
+  ck_assert_ptr_nonnull (test_find_tag (datagram->batch->process->tags, "ip"));
+  tag = test_find_tag (datagram->batch->process->tags, "jaeger.version");
+  ck_assert_ptr_nonnull (tag);
+  ck_assert_ptr_nonnull (strstr (tag->vStr, GLUETOOL_VERSION_S));
+
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, 3);
+  ck_assert_uint_eq (stats.spans_sent, 3);
+  ck_assert_uint_eq (stats.datagrams_sent, datagrams->len);
+  ck_assert_uint_eq (gluetool_tracer_stats_get_lost (&stats), 0);
+}
+END_TEST
+
+/* ---- Tags and logs of every type ----------------------------------------------- */
+
+START_TEST (test_tag_types)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", test_receiver_get_port (receiver),
+                                                  0, 0, 0);
+  g_autoptr(GluetoolAction) action = NULL;
+  g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE_VARDICT);
+  g_autoptr(GVariant) strv = NULL;
+  const char *words[] = { "a", "b", NULL };
+  JaegerSpan *span;
+  JaegerTag *tag;
+  gint64 before = g_get_real_time ();
+  JaegerLog *log;
+
+  g_variant_builder_add (&builder, "{sv}", "from-new", g_variant_new_string ("yes"));
+  action = gluetool_action_new_with_tags ("tagged", NULL, g_variant_builder_end (&builder));
+
+  gluetool_action_set_tag_string (action, "string", "text");
+  gluetool_action_set_tag_int64 (action, "min", G_MININT64);
+  gluetool_action_set_tag_int64 (action, "max", G_MAXINT64);
+  gluetool_action_set_tag_double (action, "double", -2.5);
+  gluetool_action_set_tag_boolean (action, "false", FALSE);
+  gluetool_action_set_tag_boolean (action, "true", TRUE);
+  gluetool_action_set_tag (action, "byte", g_variant_new_byte (200));
+  gluetool_action_set_tag (action, "uint32", g_variant_new_uint32 (G_MAXUINT32));
+  gluetool_action_set_tag (action, "uint64-big", g_variant_new_uint64 (G_MAXUINT64));
+  gluetool_action_set_tag (action, "uint64-small", g_variant_new_uint64 (7));
+  gluetool_action_set_tag (action, "path", g_variant_new_object_path ("/org/example"));
+  gluetool_action_set_tag (action, "boxed", g_variant_new_variant (g_variant_new_int32 (-5)));
+  strv = g_variant_ref_sink (g_variant_new_strv (words, -1));
+  gluetool_action_set_tag (action, "strv", strv);
+  gluetool_action_set_tag_string (action, "replaced", "first");
+  gluetool_action_set_tag_int64 (action, "replaced", 2);
+  gluetool_action_add_log (action, g_variant_new_parsed ("{'event': <'started'>, 'n': <int64 3>}"));
+  finish (action);
+  close_ok (tracer);
+
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
+  span = find_span (receiver, "tagged");
+
+  assert_string_tag (span->tags, "from-new", "yes");
+  assert_string_tag (span->tags, "string", "text");
+  tag = find_tag (span, "min");
+  ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_LONG);
+  ck_assert_int_eq (tag->vLong, G_MININT64);
+  tag = find_tag (span, "max");
+  ck_assert_int_eq (tag->vLong, G_MAXINT64);
+  tag = find_tag (span, "double");
+  ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_DOUBLE);
+  ck_assert (tag->vDouble == -2.5);
+  tag = find_tag (span, "false");
+  ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_BOOL);
+  ck_assert (tag->__isset_vBool);
+  ck_assert (!tag->vBool);
+  tag = find_tag (span, "true");
+  ck_assert (tag->vBool);
+  tag = find_tag (span, "byte");
+  ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_LONG);
+  ck_assert_int_eq (tag->vLong, 200);
+  tag = find_tag (span, "uint32");
+  ck_assert_int_eq (tag->vLong, G_MAXUINT32);
+  assert_string_tag (span->tags, "uint64-big", "18446744073709551615");
+  tag = find_tag (span, "uint64-small");
+  ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_LONG);
+  ck_assert_int_eq (tag->vLong, 7);
+  assert_string_tag (span->tags, "path", "/org/example");
+  tag = find_tag (span, "boxed");
+  ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_LONG);
+  ck_assert_int_eq (tag->vLong, -5);
+  assert_string_tag (span->tags, "strv", "['a', 'b']");
+
+  /* Set twice: one tag, the last value. */
+  tag = find_tag (span, "replaced");
+  ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_LONG);
+  ck_assert_int_eq (tag->vLong, 2);
+  {
+    guint n_replaced = 0;
+
+    for (guint i = 0; i < span->tags->len; i++)
+      n_replaced += g_str_equal (((JaegerTag *) g_ptr_array_index (span->tags, i))->key, "replaced");
+    ck_assert_uint_eq (n_replaced, 1);
+  }
+  /* 15 tags set + the 2 sampler tags of a root. */
+  ck_assert_uint_eq (span->tags->len, 17);
+
+  ck_assert (span->__isset_logs);
+  ck_assert_uint_eq (span->logs->len, 1);
+  log = g_ptr_array_index (span->logs, 0);
+  ck_assert_int_ge (log->timestamp, before);
+  ck_assert_int_le (log->timestamp, g_get_real_time ());
+  assert_string_tag (log->fields, "event", "started");
+  ck_assert_int_eq (((JaegerTag *) test_find_tag (log->fields, "n"))->vLong, 3);
+}
+END_TEST
+
+/* ---- Many spans, many threads ------------------------------------------------------ */
+
+#define N_THREADS 4
+#define SPANS_PER_THREAD 2500
+
+static gpointer
+make_spans (gpointer data)
+{
+  GluetoolAction *parent = data;
+
+  for (guint i = 0; i < SPANS_PER_THREAD; i++)
+    {
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("work", parent);
+
+      gluetool_action_set_tag_int64 (action, "i", i);
+      gluetool_action_set_tag_string (action, "thread", g_thread_self () == NULL ? "?" : "worker");
+      gluetool_action_set_tag_boolean (action, "ok", TRUE);
+      finish (action);
+    }
+  return NULL;
+}
+
+START_TEST (test_many_threads)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", test_receiver_get_port (receiver),
+                                                  0, 0, 0);
+  g_autoptr(GluetoolAction) root = gluetool_action_new ("root", NULL);
+  g_autoptr(GPtrArray) spans = NULL;
+  g_autoptr(GPtrArray) datagrams = NULL;
+  g_autoptr(GHashTable) span_ids = g_hash_table_new (g_int64_hash, g_int64_equal);
+  GThread *threads[N_THREADS];
+  g_autoptr(GError) error = NULL;
+  GluetoolTracerStats stats;
+  const guint n_expected = N_THREADS * SPANS_PER_THREAD + 1;
+
+  for (guint i = 0; i < N_THREADS; i++)
+    threads[i] = g_thread_new ("producer", make_spans, root);
+  for (guint i = 0; i < N_THREADS; i++)
+    g_thread_join (threads[i]);
+  finish (root);
+
+  ck_assert_msg (gluetool_tracer_flush (tracer, WAIT_S, &error), "flush: %s",
+                 error ? error->message : "");
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, n_expected, WAIT_S), n_expected);
+
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, n_expected);
+  ck_assert_uint_eq (stats.spans_sent, n_expected);
+  ck_assert_uint_eq (gluetool_tracer_stats_get_lost (&stats), 0);
+
+  spans = test_receiver_get_spans (receiver);
+  for (guint i = 0; i < spans->len; i++)
+    {
+      JaegerSpan *span = g_ptr_array_index (spans, i);
+
+      ck_assert_msg (g_hash_table_add (span_ids, &span->spanId), "span id sent twice");
+      if (span->parentSpanId != 0)
+        ck_assert_int_eq (span->parentSpanId, (gint64) gluetool_action_get_span_id (root));
+    }
+
+  /* Datagrams numbered 1, 2, 3 ... with no gap, none over the limit. */
+  datagrams = test_receiver_get_datagrams (receiver);
+  ck_assert_uint_eq (datagrams->len, stats.datagrams_sent);
+  ck_assert_uint_gt (datagrams->len, 1);
+  for (guint i = 0; i < datagrams->len; i++)
+    {
+      TestDatagram *datagram = g_ptr_array_index (datagrams, i);
+
+      ck_assert_uint_le (g_bytes_get_size (datagram->bytes), 65000);
+      ck_assert_int_eq (datagram->batch->seqNo, i + 1);
+    }
+  close_ok (tracer);
+}
+END_TEST
+
+/* ---- Limits: a small queue, a small packet, a huge span -------------------------- */
+
+START_TEST (test_tiny_queue_drops_and_counts)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  /* 512 bytes: two slots. The interval is long, so only the queue's own
+   * wake-up drains it and a burst must overflow it. */
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", test_receiver_get_port (receiver),
+                                                  512, 0, 60.0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) datagrams = NULL;
+  GluetoolTracerStats stats;
+  TestDatagram *last;
+  const guint n_spans = 2000;
+
+  for (guint i = 0; i < n_spans; i++)
+    {
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("burst", NULL);
+      finish (action);
+    }
+
+  ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
+  ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
+                 "%s", error->message);
+  ck_assert_ptr_nonnull (strstr (error->message, "queue was full"));
+
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, n_spans);
+  ck_assert_uint_gt (stats.spans_dropped_queue_full, 0);
+  ck_assert_uint_eq (stats.spans_sent + stats.spans_dropped_queue_full, n_spans);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, stats.spans_sent, WAIT_S),
+                     stats.spans_sent);
+
+  /* The next datagram tells the agent how many were dropped. */
+  {
+    g_autoptr(GluetoolAction) action = gluetool_action_new ("after", NULL);
+    finish (action);
+  }
+  close_ok (tracer);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, stats.spans_sent + 1, WAIT_S),
+                     stats.spans_sent + 1);
+  datagrams = test_receiver_get_datagrams (receiver);
+  last = g_ptr_array_index (datagrams, datagrams->len - 1);
+  ck_assert_int_eq (last->batch->stats->fullQueueDroppedSpans, stats.spans_dropped_queue_full);
+  ck_assert_uint_eq (test_receiver_get_n_spans (receiver), stats.spans_sent + 1);
+}
+END_TEST
+
+START_TEST (test_small_packets_split_batches)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", test_receiver_get_port (receiver),
+                                                  0, 600, 0);
+  g_autoptr(GPtrArray) datagrams = NULL;
+  GluetoolTracerStats stats;
+  const guint n_spans = 60;
+  guint n_received = 0;
+
+  for (guint i = 0; i < n_spans; i++)
+    {
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("small", NULL);
+
+      gluetool_action_set_tag_int64 (action, "i", i);
+      finish (action);
+    }
+  close_ok (tracer);
+
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, n_spans, WAIT_S), n_spans);
+  datagrams = test_receiver_get_datagrams (receiver);
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (datagrams->len, stats.datagrams_sent);
+  ck_assert_uint_gt (datagrams->len, 2);
+  for (guint i = 0; i < datagrams->len; i++)
+    {
+      TestDatagram *datagram = g_ptr_array_index (datagrams, i);
+      gsize size = g_bytes_get_size (datagram->bytes);
+
+      ck_assert_uint_le (size, 600);
+      ck_assert_ptr_nonnull (datagram->batch);
+      n_received += datagram->batch->spans->len;
+      /* Full datagrams: one more span would not have fitted. Each span here
+       * is at least 70 bytes, so a datagram that is not the last is within
+       * a span's size of the limit. */
+      if (i + 1 < datagrams->len)
+        ck_assert_uint_gt (size, 600 - 120);
+    }
+  ck_assert_uint_eq (n_received, n_spans);
+}
+END_TEST
+
+START_TEST (test_too_large_span_dropped)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", test_receiver_get_port (receiver),
+                                                  0, 0, 0);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *huge = g_strnfill (70000, 'x');
+  g_autofree char *nearly = g_strnfill (64000, 'y');
+  GluetoolTracerStats stats;
+
+  {
+    g_autoptr(GluetoolAction) action = gluetool_action_new ("huge", NULL);
+    gluetool_action_set_tag_string (action, "payload", huge);
+    finish (action);
+  }
+  {
+    /* Fits the packet only without much else: packing must size it exactly. */
+    g_autoptr(GluetoolAction) action = gluetool_action_new ("nearly", NULL);
+    gluetool_action_set_tag_string (action, "payload", nearly);
+    finish (action);
+  }
+  {
+    g_autoptr(GluetoolAction) action = gluetool_action_new ("normal", NULL);
+    finish (action);
+  }
+
+  ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
+  ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
+                 "%s", error->message);
+  ck_assert_ptr_nonnull (strstr (error->message, "too large"));
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
+  find_span (receiver, "nearly");
+  find_span (receiver, "normal");
+  ck_assert_ptr_null (test_receiver_find_span (receiver, "huge"));
+
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_dropped_too_large, 1);
+  ck_assert_uint_eq (stats.spans_sent, 2);
+  close_ok (tracer);
+}
+END_TEST
+
+/* ---- The network misbehaving ---------------------------------------------------- */
+
+static guint16
+free_udp_port (void)
+{
+  g_autoptr(TestReceiver) probe = test_receiver_new ("127.0.0.1");
+
+  return test_receiver_get_port (probe);
+}
+
+START_TEST (test_unreachable_agent_counted)
+{
+  guint16 port = free_udp_port ();
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", port, 0, 0, 0);
+  g_autoptr(TestReceiver) receiver = NULL;
+  GluetoolTracerStats stats;
+  guint rounds = 0;
+
+  /* Nothing listens: the kernel's "port unreachable" comes back as a refused
+   * send, which is counted and not fatal. */
+  do
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("unheard", NULL);
+
+      finish (action);
+      if (!gluetool_tracer_flush (tracer, WAIT_S, &error))
+        {
+          ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR,
+                                          GLUETOOL_TRACER_ERROR_SPANS_LOST), "%s", error->message);
+          ck_assert_ptr_nonnull (strstr (error->message, "failed to send"));
+        }
+      gluetool_tracer_get_stats (tracer, &stats);
+    }
+  while (stats.spans_failed_to_send == 0 && ++rounds < 50);
+  ck_assert_uint_gt (stats.spans_failed_to_send, 0);
+
+  /* An agent that comes up later gets the spans from then on. */
+  receiver = test_receiver_new_on_port ("127.0.0.1", port);
+  {
+    g_autoptr(GluetoolAction) action = gluetool_action_new ("heard", NULL);
+    finish (action);
+  }
+  close_ok (tracer);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
+  find_span (receiver, "heard");
+}
+END_TEST
+
+START_TEST (test_host_not_found)
+{
+  TestResolver *resolver = test_resolver_install ();
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("nowhere.invalid", 6831, 0, 0, 0);
+  g_autoptr(GError) error = NULL;
+  GluetoolTracerStats stats;
+
+  {
+    g_autoptr(GluetoolAction) action = gluetool_action_new ("lost", NULL);
+    finish (action);
+  }
+  ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
+  ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
+                 "%s", error->message);
+  ck_assert_ptr_nonnull (strstr (error->message, "nowhere.invalid"));
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_failed_to_send, 1);
+  ck_assert_uint_ge (test_resolver_get_n_lookups (resolver, "nowhere.invalid"), 1);
+
+  g_clear_error (&error);
+  ck_assert (gluetool_tracer_close (tracer, WAIT_S, &error));
+  g_clear_object (&tracer);
+  test_resolver_uninstall (resolver);
+}
+END_TEST
+
+START_TEST (test_resolved_again_after_failures)
+{
+  TestResolver *resolver = test_resolver_install ();
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  /* "moving.test" is first ::1, where nothing listens on this port, then
+   * 127.0.0.1, where the receiver is. */
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("moving.test", test_receiver_get_port (receiver),
+                                                  0, 0, 0);
+  guint rounds = 0;
+
+  while (test_receiver_get_n_spans (receiver) == 0 && rounds++ < 200)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("moving", NULL);
+
+      finish (action);
+      gluetool_tracer_flush (tracer, WAIT_S, &error);
+      test_receiver_wait_for_spans (receiver, 1, 0.01);
+    }
+  ck_assert_uint_ge (test_receiver_get_n_spans (receiver), 1);
+  ck_assert_uint_ge (test_resolver_get_n_lookups (resolver, "moving.test"), 2);
+
+  gluetool_tracer_close (tracer, WAIT_S, NULL);
+  g_clear_object (&tracer);
+  test_resolver_uninstall (resolver);
+}
+END_TEST
+
+START_TEST (test_close_times_out_on_blocked_path)
+{
+  TestResolver *resolver = test_resolver_install ();
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("blocked.test", 6831, 0, 0, 0);
+  g_autoptr(GError) error = NULL;
+  GluetoolTracerStats stats;
+  gint64 started;
+
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("stuck", NULL);
+      finish (action);
+    }
+
+  /* The flush thread is stuck resolving: the spans cannot go anywhere. */
+  started = g_get_monotonic_time ();
+  ck_assert (!gluetool_tracer_flush (tracer, 0.05, &error));
+  ck_assert_msg (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT), "%s", error->message);
+  ck_assert_ptr_nonnull (strstr (error->message, "10 spans"));
+  g_clear_error (&error);
+  ck_assert (test_resolver_wait_blocked (resolver, WAIT_S));
+
+  ck_assert (!gluetool_tracer_close (tracer, 0.2, &error));
+  ck_assert_msg (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT), "%s", error->message);
+  ck_assert_ptr_nonnull (strstr (error->message, "10 spans"));
+  /* close() gave up at its deadline rather than waiting for the lookup. */
+  ck_assert_int_lt (g_get_monotonic_time () - started, (gint64) (WAIT_S * G_USEC_PER_SEC));
+
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, 10);
+  ck_assert_uint_eq (stats.spans_sent, 0);
+  ck_assert_uint_eq (stats.spans_failed_to_send, 10);
+  ck_assert (gluetool_tracer_is_closed (tracer));
+  ck_assert_ptr_null (gluetool_tracer_get_default ());
+
+  g_clear_object (&tracer);
+  test_resolver_unblock (resolver);
+  test_resolver_uninstall (resolver);
+}
+END_TEST
+
+START_TEST (test_ipv6_agent)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("::1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("[::1]", test_receiver_get_port (receiver),
+                                                  0, 0, 0);
+
+  {
+    g_autoptr(GluetoolAction) action = gluetool_action_new ("over v6", NULL);
+    finish (action);
+  }
+  close_ok (tracer);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
+  find_span (receiver, "over v6");
+}
+END_TEST
+
+static Suite *
+e2e_suite (void)
+{
+  Suite *suite = suite_create ("e2e");
+  TCase *tc;
+
+  tc = tcase_create ("trace");
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_nested_trace);
+  tcase_add_test (tc, test_tag_types);
+  tcase_add_test (tc, test_many_threads);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("limits");
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_tiny_queue_drops_and_counts);
+  tcase_add_test (tc, test_small_packets_split_batches);
+  tcase_add_test (tc, test_too_large_span_dropped);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("network");
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_unreachable_agent_counted);
+  tcase_add_test (tc, test_host_not_found);
+  tcase_add_test (tc, test_resolved_again_after_failures);
+  tcase_add_test (tc, test_close_times_out_on_blocked_path);
+  tcase_add_test (tc, test_ipv6_agent);
+  suite_add_tcase (suite, tc);
+
+  return suite;
+}
+
+int
+main (void)
+{
+  SRunner *runner = srunner_create (e2e_suite ());
+  int failed;
+
+  srunner_set_tap (runner, "-");
+  srunner_run_all (runner, CK_SILENT);
+  failed = srunner_ntests_failed (runner);
+  srunner_free (runner);
+  return failed == 0 ? 0 : 1;
+}
