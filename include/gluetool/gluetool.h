@@ -8,6 +8,7 @@
 #define __GLUETOOL_H_INSIDE__
 
 #include <gluetool/gluetool-version.h>
+#include <gluetool/gluetool-span-context.h>
 #include <gluetool/gluetool-tracer-stats.h>
 #include <gluetool/gluetool-tracer.h>
 #include <gluetool/gluetool-action.h>
