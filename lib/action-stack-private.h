@@ -34,9 +34,12 @@ void                 gluetool_action_stack_unref  (GluetoolActionStack *stack);
 
 void                 gluetool_action_stack_push   (GluetoolActionStack *stack,
                                                    GObject             *action);
-/* Removes @action wherever it is; FALSE when it is not there. */
+/* Removes @action wherever it is; FALSE when it is not there. When the
+ * entry held a reference (a thread's root), it is handed to the caller in
+ * @owned_ref, so the caller decides when it may be the last one. */
 gboolean             gluetool_action_stack_remove (GluetoolActionStack *stack,
-                                                   GObject             *action);
+                                                   GObject             *action,
+                                                   GObject            **owned_ref);
 /* The top of the stack, or NULL. (transfer none) */
 GObject             *gluetool_action_stack_peek   (GluetoolActionStack *stack);
 /* Empties the stack, then holds @root (owned) as its only entry if not NULL. */

@@ -90,7 +90,8 @@ gluetool_action_stack_push (GluetoolActionStack *stack,
 
 gboolean
 gluetool_action_stack_remove (GluetoolActionStack *stack,
-                              GObject             *action)
+                              GObject             *action,
+                              GObject            **owned_ref)
 {
   Entry removed = { NULL, FALSE };
   gboolean found = FALSE;
@@ -112,10 +113,8 @@ gluetool_action_stack_remove (GluetoolActionStack *stack,
     }
   g_mutex_unlock (&stack->lock);
 
-  /* Unref outside the lock: it may finalize the action, and an action that
-   * goes away takes itself off its stack. */
   if (removed.owned)
-    g_object_unref (removed.action);
+    *owned_ref = removed.action;
   return found;
 }
 

@@ -10,6 +10,7 @@
 #include "action-stack-private.h"
 #include "debug-private.h"
 #include "encoder-private.h"
+#include "gluetool-span-context-private.h"
 #include "gluetool-tracer-private.h"
 #include "ids-private.h"
 #include "tag-set-private.h"
@@ -28,6 +29,15 @@
  * An action without a parent starts a new trace. The parent is never taken
  * from the thread's stack implicitly, as in gluetool; pass
  * [func@Gluetool.Action.get_current] to nest under the current action.
+ *
+ * Traces cross processes: [method@Gluetool.Action.dup_context] gives an
+ * action's [struct@Gluetool.SpanContext] to hand to another process, and
+ * [ctor@Gluetool.Action.new_with_remote_parent] starts an action under one
+ * received. A process started with `TRACEPARENT` in its environment (see
+ * [method@Gluetool.SpanContext.inject_environ]) starts its actions without
+ * a parent under that remote span, so it joins its parent process's trace
+ * with no code; see [func@Gluetool.Action.set_default_remote_parent] for
+ * the details and the ways to turn that off.
  *
  * Dropping the last reference to an unfinished action finishes it, so
  * `g_autoptr(GluetoolAction)` works as Python's `with` block does:
@@ -50,7 +60,8 @@
 struct _GluetoolAction {
   GObject              parent_instance;
 
-  char                *label;              /* (owned) */
+  char                *label;              /* label_storage, or (owned) when longer */
+  gsize                label_len;
   GluetoolAction      *parent;             /* (owned) (nullable) */
   GluetoolActionStack *home_stack;         /* (owned) the stack it was pushed on */
 
@@ -58,6 +69,7 @@ struct _GluetoolAction {
   guint64              trace_id_low;
   guint64              span_id;
   guint64              parent_span_id;     /* 0 for a root */
+  guint8               flags;              /* Jaeger's, GLUETOOL_SPAN_CONTEXT_FLAG_* */
   gint64               start_time_us;      /* wall clock, for the span */
   gint64               start_monotonic_us; /* for the duration */
   gint64               duration_us;
@@ -69,6 +81,9 @@ struct _GluetoolAction {
   GluetoolTagSet       tags;
   GluetoolBuffer       logs;               /* encoded Log structs */
   guint                n_logs;
+
+  /* Most labels fit here, which saves an allocation per action. */
+  char                 label_storage[48];
 };
 
 enum {
@@ -127,6 +142,90 @@ dup_valid_utf8 (const char *what,
   return g_utf8_make_valid (text, -1);
 }
 
+/* ---- The default remote parent --------------------------------------------- */
+
+#define ENV_IGNORE_TRACEPARENT "GLUETOOL_TRACING_IGNORE_TRACEPARENT"
+
+/* The remote span that actions without a parent start under: read from
+ * TRACEPARENT once, on first use, unless the program set one first. By value
+ * under the lock, so replacing it frees nothing that a reader might hold.
+ * @has_default_remote_parent mirrors @default_remote_parent_set so that the
+ * usual case, no remote parent, costs roots one relaxed load and no lock; a
+ * root racing with a change may see either value, as it could anyway. */
+G_LOCK_DEFINE_STATIC (default_remote_parent);
+static GluetoolSpanContext default_remote_parent;     /* under the lock */
+static gboolean            default_remote_parent_set; /* under the lock */
+static atomic_bool         has_default_remote_parent;
+static gsize               default_remote_parent_initialized;
+
+/* Caller holds the lock. */
+static void
+store_default_remote_parent (const GluetoolSpanContext *context)
+{
+  default_remote_parent_set = context != NULL;
+  if (context != NULL)
+    default_remote_parent = *context;
+  atomic_store_explicit (&has_default_remote_parent, context != NULL, memory_order_relaxed);
+}
+
+static void
+read_default_remote_parent_from_environment (void)
+{
+  g_autoptr(GluetoolSpanContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *ignore = g_getenv (ENV_IGNORE_TRACEPARENT);
+  const char *traceparent;
+
+  if (ignore != NULL && *ignore != '\0')
+    return;
+  /* Empty means none, so a test or a wrapper can clear it without unsetting. */
+  traceparent = g_getenv (GLUETOOL_SPAN_CONTEXT_ENV_TRACEPARENT);
+  if (traceparent == NULL || *traceparent == '\0')
+    return;
+
+  context = gluetool_span_context_new_from_traceparent (traceparent, &error);
+  if (context == NULL)
+    {
+      /* Once per process: the program runs on, its roots start new traces. */
+      g_warning ("Ignoring %s: %s; actions without a parent start new traces",
+                 GLUETOOL_SPAN_CONTEXT_ENV_TRACEPARENT, error->message);
+      return;
+    }
+
+  G_LOCK (default_remote_parent);
+  store_default_remote_parent (context);
+  G_UNLOCK (default_remote_parent);
+  GLUETOOL_DEBUG ("Actions without a parent start under the remote span %s", traceparent);
+}
+
+static inline void
+ensure_default_remote_parent (void)
+{
+  if (G_UNLIKELY (g_once_init_enter (&default_remote_parent_initialized)))
+    {
+      read_default_remote_parent_from_environment ();
+      g_once_init_leave (&default_remote_parent_initialized, 1);
+    }
+}
+
+/* Copies the default remote parent into @context; FALSE when there is none. */
+static gboolean
+get_default_remote_parent (GluetoolSpanContext *context)
+{
+  gboolean found;
+
+  ensure_default_remote_parent ();
+  if (G_LIKELY (!atomic_load_explicit (&has_default_remote_parent, memory_order_relaxed)))
+    return FALSE;
+
+  G_LOCK (default_remote_parent);
+  found = default_remote_parent_set;
+  if (found)
+    *context = default_remote_parent;
+  G_UNLOCK (default_remote_parent);
+  return found;
+}
+
 /* ---- The span -------------------------------------------------------------- */
 
 /* Where a finishing thread encodes its span: big enough for nearly every
@@ -151,8 +250,8 @@ gluetool_action_real_finished (GluetoolAction *self)
     .span_id = self->span_id,
     .parent_span_id = self->parent_span_id,
     .operation_name = self->label,
-    .operation_name_len = strlen (self->label),
-    .flags = 1, /* sampled: the const sampler samples everything */
+    .operation_name_len = self->label_len,
+    .flags = self->flags,
     .start_time_us = self->start_time_us,
     .duration_us = self->duration_us,
     .tags = gluetool_tag_set_as_list (&self->tags),
@@ -169,32 +268,93 @@ gluetool_action_real_finished (GluetoolAction *self)
 
 /* ---- Life cycle ------------------------------------------------------------ */
 
+/* A span's start is wall-clock time, its duration monotonic. Reading both
+ * clocks for every action costs a clock read too many, so each thread keeps
+ * the difference between them and reads the wall clock again only when
+ * WALL_CLOCK_REFRESH_US have passed: a wall-clock step shows in start times
+ * at most that late, and a duration never depends on it. */
+#define WALL_CLOCK_REFRESH_US (10 * 1000)
+
+typedef struct {
+  gint64 wall_minus_monotonic;
+  gint64 refreshed_at;           /* monotonic; 0 before the first read */
+} WallClock;
+
+static _Thread_local WallClock thread_wall_clock;
+
+static gint64
+wall_clock_at (gint64 monotonic_us)
+{
+  WallClock *clock = &thread_wall_clock;
+
+  if (G_UNLIKELY (clock->refreshed_at == 0
+                  || monotonic_us - clock->refreshed_at >= WALL_CLOCK_REFRESH_US))
+    {
+      gint64 wall_us = g_get_real_time ();
+
+      clock->wall_minus_monotonic = wall_us - monotonic_us;
+      clock->refreshed_at = monotonic_us;
+    }
+  return monotonic_us + clock->wall_minus_monotonic;
+}
+
 /* Actions start in their constructor functions, not in constructed(): an
  * action is made for every unit of work, and GObject's construct-property
  * machinery (a notify queue, a GValue per property) would cost more than
  * the rest of the action. So "label" and "parent" are read-only properties
  * and gluetool_action_new() is the way to make one. */
 static void
-start (GluetoolAction *self,
-       const char     *label,
-       GluetoolAction *parent)
+start (GluetoolAction            *self,
+       const char                *label,
+       GluetoolAction            *parent,
+       const GluetoolSpanContext *remote_parent)
 {
-  self->label = dup_valid_utf8 ("Action label", label);
-  if (self->label == NULL)
-    self->label = g_strdup (label);
+  GluetoolSpanContext default_parent;
+  g_autofree char *repaired_label = dup_valid_utf8 ("Action label", label);
+
+  if (repaired_label != NULL)
+    label = repaired_label;
+  self->label_len = strlen (label);
+  if (self->label_len < sizeof self->label_storage)
+    self->label = memcpy (self->label_storage, label, self->label_len + 1);
+  else
+    self->label = g_strndup (label, self->label_len);
+
   self->parent = parent != NULL ? g_object_ref (parent) : NULL;
 
-  self->start_time_us = g_get_real_time ();
   self->start_monotonic_us = g_get_monotonic_time ();
+  self->start_time_us = wall_clock_at (self->start_monotonic_us);
 
   if (self->parent != NULL)
     {
       self->trace_id_high = self->parent->trace_id_high;
       self->trace_id_low = self->parent->trace_id_low;
       self->parent_span_id = self->parent->span_id;
+      self->flags = self->parent->flags;
     }
   else
-    gluetool_ids_next_trace_id (&self->trace_id_high, &self->trace_id_low);
+    {
+      if (remote_parent == NULL && get_default_remote_parent (&default_parent))
+        remote_parent = &default_parent;
+
+      if (remote_parent != NULL)
+        {
+          /* The remote span's child, so not a trace root: parent_span_id is
+           * not 0, and no sampler tags are added. Every trace is sampled here
+           * (the const sampler), whatever the remote side decided; Jaeger's
+           * debug flag is kept for the whole subtree. */
+          self->trace_id_high = remote_parent->trace_id_high;
+          self->trace_id_low = remote_parent->trace_id_low;
+          self->parent_span_id = remote_parent->span_id;
+          self->flags = GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED
+                        | (remote_parent->flags & GLUETOOL_SPAN_CONTEXT_FLAG_DEBUG);
+        }
+      else
+        {
+          gluetool_ids_next_trace_id (&self->trace_id_high, &self->trace_id_low);
+          self->flags = GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED;
+        }
+    }
   self->span_id = gluetool_ids_next_span_id ();
 
   self->home_stack = gluetool_action_stack_ref (gluetool_action_stack_get_for_thread ());
@@ -234,7 +394,8 @@ gluetool_action_finalize (GObject *object)
 
   g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
   g_clear_object (&self->parent);
-  g_free (self->label);
+  if (self->label != self->label_storage)
+    g_free (self->label);
   gluetool_tag_set_clear (&self->tags);
   gluetool_buffer_clear (&self->logs);
 
@@ -325,6 +486,26 @@ gluetool_action_init (GluetoolAction *self)
   gluetool_buffer_init (&self->logs, NULL, 0);
 }
 
+/* Arguments checked by the caller. */
+static GluetoolAction *
+new_action (const char                *label,
+            GluetoolAction            *parent,
+            const GluetoolSpanContext *remote_parent,
+            GVariant                  *tags)
+{
+  g_autoptr(GVariant) owned_tags = NULL;
+  GluetoolAction *self;
+
+  if (tags != NULL)
+    owned_tags = g_variant_ref_sink (tags);
+
+  self = g_object_new (GLUETOOL_TYPE_ACTION, NULL);
+  start (self, label, parent, remote_parent);
+  if (owned_tags != NULL)
+    gluetool_action_set_tags (self, owned_tags);
+  return self;
+}
+
 /* ---- Public API ------------------------------------------------------------ */
 
 /**
@@ -335,6 +516,11 @@ gluetool_action_init (GluetoolAction *self)
  *
  * Starts an action and pushes it on the calling thread's stack of
  * unfinished actions.
+ *
+ * Without a parent, the action starts a new trace, unless the process has a
+ * default remote parent (from `TRACEPARENT`, see
+ * [func@Gluetool.Action.set_default_remote_parent]): then it is a child of
+ * that remote span, as with [ctor@Gluetool.Action.new_with_remote_parent].
  *
  * Returns: (transfer full): the new action
  *
@@ -367,21 +553,44 @@ gluetool_action_new_with_tags (const char     *label,
                                GluetoolAction *parent,
                                GVariant       *tags)
 {
-  g_autoptr(GVariant) owned_tags = NULL;
-  GluetoolAction *self;
-
   g_return_val_if_fail (label != NULL, NULL);
   g_return_val_if_fail (parent == NULL || GLUETOOL_IS_ACTION (parent), NULL);
   g_return_val_if_fail (tags == NULL || g_variant_is_of_type (tags, G_VARIANT_TYPE_VARDICT), NULL);
 
-  if (tags != NULL)
-    owned_tags = g_variant_ref_sink (tags);
+  return new_action (label, parent, NULL, tags);
+}
 
-  self = g_object_new (GLUETOOL_TYPE_ACTION, NULL);
-  start (self, label, parent);
-  if (owned_tags != NULL)
-    gluetool_action_set_tags (self, owned_tags);
-  return self;
+/**
+ * gluetool_action_new_with_remote_parent:
+ * @label: what the action does: the span's operation name
+ * @remote_parent: the span, in another process, that this action is part of
+ * @tags: (nullable): tags to start with, a dictionary (`a{sv}`); a floating
+ *   reference is taken
+ *
+ * Starts an action as a child of a span of another process, whose context
+ * came from [ctor@Gluetool.SpanContext.new_from_traceparent], from a
+ * carrier, or from [method@Gluetool.Action.dup_context] over there: the
+ * action joins that trace, its parent span id is the remote span id, and its
+ * [property@Gluetool.Action:parent] is %NULL. It is not a trace root, so it
+ * carries no sampler tags. Every trace is sampled by this library, whatever
+ * the remote sampled flag says; Jaeger's debug flag is passed on to the
+ * action and its children. Otherwise it is as [ctor@Gluetool.Action.new]
+ * with [method@Gluetool.Action.set_tags].
+ *
+ * Returns: (transfer full): the new action
+ *
+ * Since: 0.1
+ */
+GluetoolAction *
+gluetool_action_new_with_remote_parent (const char                *label,
+                                        const GluetoolSpanContext *remote_parent,
+                                        GVariant                  *tags)
+{
+  g_return_val_if_fail (label != NULL, NULL);
+  g_return_val_if_fail (remote_parent != NULL, NULL);
+  g_return_val_if_fail (tags == NULL || g_variant_is_of_type (tags, G_VARIANT_TYPE_VARDICT), NULL);
+
+  return new_action (label, NULL, remote_parent, tags);
 }
 
 /**
@@ -404,7 +613,10 @@ gboolean
 gluetool_action_finish (GluetoolAction *self,
                         GError        **error)
 {
-  g_autoptr(GluetoolAction) keep_alive = NULL;
+  /* A thread's root is held by its stack: taking it off hands that
+   * reference here, to be dropped once the action is no longer used. */
+  g_autoptr(GObject) root_ref = NULL;
+  g_autoptr(GObject) home_root_ref = NULL;
   GluetoolActionStack *stack;
   gboolean was_active;
 
@@ -423,16 +635,12 @@ gluetool_action_finish (GluetoolAction *self,
 
   self->duration_us = g_get_monotonic_time () - self->start_monotonic_us;
 
-  /* A thread's root holds a reference; taking it off may drop the last one
-   * while the signal is still to be emitted. */
-  keep_alive = g_object_ref (self);
-
   stack = gluetool_action_stack_get_for_thread ();
-  was_active = gluetool_action_stack_remove (stack, G_OBJECT (self));
+  was_active = gluetool_action_stack_remove (stack, G_OBJECT (self), &root_ref);
   /* Finished in another thread (as that thread's root, or not on its stack
    * at all): the stack it started on must not keep its borrowed pointer. */
   if (self->home_stack != stack)
-    gluetool_action_stack_remove (self->home_stack, G_OBJECT (self));
+    gluetool_action_stack_remove (self->home_stack, G_OBJECT (self), &home_root_ref);
 
   GLUETOOL_DEBUG ("Action '%s' finished after %" G_GINT64_FORMAT " us", self->label, self->duration_us);
   /* Emitting costs a closure invocation and a marshaller; with no handler
@@ -760,6 +968,90 @@ gluetool_action_get_span_id (GluetoolAction *self)
   g_return_val_if_fail (GLUETOOL_IS_ACTION (self), 0);
 
   return self->span_id;
+}
+
+/**
+ * gluetool_action_dup_context:
+ * @self: an action
+ *
+ * The action's span context, to hand to another process (as a
+ * `traceparent`, an `uber-trace-id`, an environment or headers: see
+ * [struct@Gluetool.SpanContext]) so that its work joins this trace as a
+ * child of this action.
+ *
+ * Returns: (transfer full): the span context
+ *
+ * Since: 0.1
+ */
+GluetoolSpanContext *
+gluetool_action_dup_context (GluetoolAction *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_ACTION (self), NULL);
+
+  return gluetool_span_context_new (self->trace_id_high, self->trace_id_low, self->span_id,
+                                    self->parent_span_id, self->flags);
+}
+
+/**
+ * gluetool_action_set_default_remote_parent:
+ * @remote_parent: (nullable): the remote span that actions without a parent
+ *   start under, or %NULL for none: they start new traces
+ *
+ * Sets the process's default remote parent: the span, in another process,
+ * that every action started without a parent becomes a child of.
+ *
+ * By default it is read once per process, when the first action without a
+ * parent starts, from the `TRACEPARENT` environment variable (see
+ * [method@Gluetool.SpanContext.inject_environ]), so a program started by a
+ * traced program, for example by `gluetool-trace run`, joins its trace with
+ * no code. An unset or empty `TRACEPARENT` means none. One that is not a
+ * valid `traceparent` is ignored with a warning. Two ways turn this off:
+ *
+ * - `GLUETOOL_TRACING_IGNORE_TRACEPARENT` set to any non-empty value in the
+ *   environment: `TRACEPARENT` is not read;
+ * - this function, with %NULL: called before the first action without a
+ *   parent, the environment is not read at all; called later, it replaces
+ *   what was read.
+ *
+ * A program that starts a trace per request, say, turns it off; a program
+ * that got its parent's context some other way sets it here. Any thread may
+ * call this; actions already started keep their parents.
+ *
+ * Since: 0.1
+ */
+void
+gluetool_action_set_default_remote_parent (const GluetoolSpanContext *remote_parent)
+{
+  /* Set before first use: the program decided, and the environment is not
+   * read (nor warned about) later. */
+  if (g_once_init_enter (&default_remote_parent_initialized))
+    g_once_init_leave (&default_remote_parent_initialized, 1);
+
+  G_LOCK (default_remote_parent);
+  store_default_remote_parent (remote_parent);
+  G_UNLOCK (default_remote_parent);
+}
+
+/**
+ * gluetool_action_dup_default_remote_parent:
+ *
+ * The process's default remote parent; see
+ * [func@Gluetool.Action.set_default_remote_parent]. Reads `TRACEPARENT` if
+ * that was not done yet.
+ *
+ * Returns: (transfer full) (nullable): the default remote parent, or %NULL
+ *   when actions without a parent start new traces
+ *
+ * Since: 0.1
+ */
+GluetoolSpanContext *
+gluetool_action_dup_default_remote_parent (void)
+{
+  GluetoolSpanContext context;
+
+  if (!get_default_remote_parent (&context))
+    return NULL;
+  return gluetool_span_context_copy (&context);
 }
 
 /**

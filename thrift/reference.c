@@ -23,7 +23,10 @@
  *    tens of thousands of frames. It also clears read_binary()'s outputs
  *    before reading, because skip() frees them even when the read failed
  *    before setting them, and it remembers how many bytes the last string
- *    took, so that "emitBatch\0junk" cannot pass as "emitBatch".
+ *    took, so that "emitBatch\0junk" cannot pass as "emitBatch". And it
+ *    refuses a field that comes twice in one struct: the generated Tag
+ *    reader crashes on a second vBinary (guarded_protocol_read_field_begin()
+ *    says how).
  *
  * The string_limit and container_limit properties are set to the datagram's
  * length: no string or list in it can be longer than the datagram itself,
@@ -191,6 +194,8 @@ typedef struct {
 
   guint   depth;              /* structs and containers open right now */
   guint32 last_string_bytes;  /* wire bytes (length and text) of the last string */
+  guint   struct_depth;       /* structs open right now */
+  guint64 seen_fields[MAX_NESTING + 1];  /* per open struct: ids 1 to 63 read */
 } GuardedProtocol;
 
 typedef struct {
@@ -236,9 +241,14 @@ guarded_protocol_read_struct_begin (ThriftProtocol *protocol,
                                     gchar         **name,
                                     GError        **error)
 {
+  GuardedProtocol *self = (GuardedProtocol *) protocol;
+
   *name = NULL;
   if (!guarded_protocol_enter (protocol, error))
     return -1;
+  /* depth <= MAX_NESTING bounds struct_depth too. */
+  self->struct_depth++;
+  self->seen_fields[self->struct_depth] = 0;
   return PARENT_PROTOCOL_CLASS->read_struct_begin (protocol, name, error);
 }
 
@@ -246,8 +256,46 @@ static gint32
 guarded_protocol_read_struct_end (ThriftProtocol *protocol,
                                   GError        **error)
 {
+  GuardedProtocol *self = (GuardedProtocol *) protocol;
+
+  if (self->struct_depth > 0)
+    self->struct_depth--;
   guarded_protocol_leave (protocol);
   return PARENT_PROTOCOL_CLASS->read_struct_end (protocol, error);
+}
+
+/* A field that comes twice in one struct is refused. No writer sends
+ * that, and the generated readers do not survive it: a second vBinary
+ * in a Tag makes jaeger_tag_read() g_free() the first one's GByteArray,
+ * which is no malloc() block (found by tests/fuzz). Ids above 63 are not
+ * in jaeger.thrift, so the generated readers only ever skip them. */
+static gint32
+guarded_protocol_read_field_begin (ThriftProtocol *protocol,
+                                   gchar         **name,
+                                   ThriftType     *field_type,
+                                   gint16         *field_id,
+                                   GError        **error)
+{
+  GuardedProtocol *self = (GuardedProtocol *) protocol;
+  gint32 ret;
+  guint64 bit;
+
+  ret = PARENT_PROTOCOL_CLASS->read_field_begin (protocol, name, field_type,
+                                                 field_id, error);
+  if (ret < 0 || *field_type == T_STOP || self->struct_depth == 0
+      || *field_id <= 0 || *field_id >= 64)
+    return ret;
+
+  bit = G_GUINT64_CONSTANT (1) << *field_id;
+  if (self->seen_fields[self->struct_depth] & bit)
+    {
+      g_set_error (error, THRIFT_PROTOCOL_ERROR,
+                   THRIFT_PROTOCOL_ERROR_INVALID_DATA,
+                   "field %d comes twice in one struct", (int) *field_id);
+      return -1;
+    }
+  self->seen_fields[self->struct_depth] |= bit;
+  return ret;
 }
 
 static gint32
@@ -365,6 +413,7 @@ guarded_protocol_class_init (GuardedProtocolClass *klass)
 
   protocol_class->read_struct_begin = guarded_protocol_read_struct_begin;
   protocol_class->read_struct_end = guarded_protocol_read_struct_end;
+  protocol_class->read_field_begin = guarded_protocol_read_field_begin;
   protocol_class->read_list_begin = guarded_protocol_read_list_begin;
   protocol_class->read_list_end = guarded_protocol_read_list_end;
   protocol_class->read_set_begin = guarded_protocol_read_set_begin;

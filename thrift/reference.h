@@ -59,7 +59,8 @@ void         gluetool_reference_init             (void);
  * the Batch, and nothing after it. Container and string sizes are bounded by
  * @len, so a hostile datagram cannot make it allocate much; nesting is
  * bounded too, so it cannot exhaust the stack. Every required field of every
- * struct must be present (the generated readers check that). Returns a new
+ * struct must be present (the generated readers check that), and no field
+ * may come twice in one struct (a generated reader crashes on that). Returns a new
  * Batch, or NULL with @error set in GLUETOOL_REFERENCE_ERROR; the message
  * says what was wrong and at which byte. @seqid and @message_type may be
  * NULL. Safe to call from several threads at once. */

@@ -12,6 +12,7 @@
 #include <glib-object.h>
 
 #include <gluetool/gluetool-version.h>
+#include <gluetool/gluetool-span-context.h>
 
 G_BEGIN_DECLS
 
@@ -57,6 +58,10 @@ GluetoolAction *gluetool_action_new_with_tags    (const char     *label,
                                                   GluetoolAction *parent,
                                                   GVariant       *tags);
 GLUETOOL_AVAILABLE_IN_0_1
+GluetoolAction *gluetool_action_new_with_remote_parent (const char                *label,
+                                                        const GluetoolSpanContext *remote_parent,
+                                                        GVariant                  *tags);
+GLUETOOL_AVAILABLE_IN_0_1
 gboolean        gluetool_action_finish           (GluetoolAction *self,
                                                   GError        **error);
 GLUETOOL_AVAILABLE_IN_0_1
@@ -98,8 +103,15 @@ char           *gluetool_action_dup_trace_id     (GluetoolAction *self);
 GLUETOOL_AVAILABLE_IN_0_1
 guint64         gluetool_action_get_span_id      (GluetoolAction *self);
 GLUETOOL_AVAILABLE_IN_0_1
+GluetoolSpanContext *gluetool_action_dup_context (GluetoolAction *self);
+GLUETOOL_AVAILABLE_IN_0_1
 GluetoolAction *gluetool_action_get_current      (void);
 GLUETOOL_AVAILABLE_IN_0_1
 void            gluetool_action_set_thread_root  (GluetoolAction *action);
+
+GLUETOOL_AVAILABLE_IN_0_1
+void                 gluetool_action_set_default_remote_parent (const GluetoolSpanContext *remote_parent);
+GLUETOOL_AVAILABLE_IN_0_1
+GluetoolSpanContext *gluetool_action_dup_default_remote_parent (void);
 
 G_END_DECLS

@@ -1,0 +1,22 @@
+/* trace-fuzz-one.h: one datagram through everything gluetool-trace listen
+ * does with it, with the properties every output must keep
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Decodes @data as the receiver does; when it decodes, stores its spans
+ * and writes every output (trees in colour and in ASCII, JSON lines,
+ * Jaeger JSON, the HTML page, the summary). Aborts if an output breaks
+ * its promise: JSON that does not parse, a tree without colour that holds
+ * a control character, a page that holds a script. Returns whether the
+ * datagram decoded. */
+gboolean trace_fuzz_one (const guint8 *data,
+                         gsize         size);
+
+G_END_DECLS

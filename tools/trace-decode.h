@@ -1,0 +1,46 @@
+/* trace-decode.h: one datagram to one Jaeger batch, whichever Thrift
+ * protocol it was sent with
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#pragma once
+
+#include "reference.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  TRACE_PROTOCOL_COMPACT,  /* port 6831's: what most clients and this library send */
+  TRACE_PROTOCOL_BINARY,   /* port 6832's: the Node.js client's */
+} TraceProtocol;
+
+typedef struct {
+  JaegerBatch   *batch;         /* (owned) */
+  TraceProtocol  protocol;
+  gint32         seqid;         /* the message's, not Batch.seqNo */
+  gint32         message_type;  /* ONEWAY (4) or CALL (1) */
+} TraceDecoded;
+
+/* Decodes @data as an emitBatch message. The first byte tells the protocol,
+ * as it does for any Thrift reader that accepts both: 0x82 is compact; 0x80
+ * is binary with a version word, 0x00 the old binary header (a name shorter
+ * than 16 MB). Anything else is refused at once. All the decoding is done by
+ * the c_glib reference codec, which bounds sizes, nesting and allocation by
+ * the datagram's length and checks every required field. On failure returns
+ * FALSE with @error set (GLUETOOL_REFERENCE_ERROR) and leaves @decoded
+ * cleared. */
+gboolean     trace_decode_datagram (const guint8  *data,
+                                    gsize          len,
+                                    TraceDecoded  *decoded,
+                                    GError       **error);
+
+/* Frees what @decoded owns and zeroes it; safe on a cleared one. */
+void         trace_decoded_clear   (TraceDecoded  *decoded);
+
+/* "compact" or "binary". */
+const char  *trace_protocol_name   (TraceProtocol  protocol);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (TraceDecoded, trace_decoded_clear)
+
+G_END_DECLS

@@ -1,0 +1,730 @@
+/* trace-listen.c: `gluetool-trace listen`: a Jaeger agent stand-in that
+ * shows what arrives
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * One thread, one GMainLoop: the socket's source reads every datagram that
+ * is waiting, a deadline source prints traces that went quiet and stops an
+ * idle receiver, and SIGINT/SIGTERM stop it cleanly (files written, summary
+ * printed). Nothing a datagram says can make the loop block or allocate
+ * without bound: decoding is bounded by the datagram's size, the store by
+ * --max-spans, and reports of bad datagrams by a rate limit.
+ */
+
+#include "trace-listen.h"
+
+#include "trace-decode.h"
+#include "trace-format-html.h"
+#include "trace-format-json.h"
+#include "trace-format-tree.h"
+#include "trace-store.h"
+#include "trace-text.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DEFAULT_HOST "127.0.0.1"
+#define DEFAULT_PORT 6831
+#define DEFAULT_MAX_SPANS 50000
+#define DEFAULT_SETTLE_S 1.0
+
+/* Larger than any UDP payload (65507 bytes over IPv4, 65527 over IPv6),
+ * so no datagram is ever cut. */
+#define RECEIVE_BUFFER_SIZE 65536
+
+/* Datagrams read per wake-up before the loop lets timers and signals in. */
+#define MAX_READS_PER_WAKEUP 256
+
+/* A burst of clients should wait in the kernel, not be dropped by it. */
+#define SOCKET_RECEIVE_BUFFER (4 * 1024 * 1024)
+
+/* Problem reports per second on stderr; a flood is counted, not printed. */
+#define MAX_REPORTS_PER_SECOND 10
+
+typedef struct {
+  /* Options */
+  char    *host;
+  int      port;
+  gint64   count;
+  double   idle_s;
+  double   settle_s;
+  gint64   max_spans;
+  gboolean json;
+  gboolean quiet;
+  gboolean summary;
+  char    *colour;
+  char    *jaeger_json_path;
+  char    *html_path;
+  char    *dump_dir;
+
+  /* State */
+  GMainLoop      *loop;
+  GSocket        *socket;
+  GSource        *socket_source;
+  GSource        *deadline;
+  TraceStore     *store;
+  GHashTable     *pending;        /* Trace* with spans not yet shown as a tree */
+  TraceTreeStyle  style;
+  gboolean        show_trees;
+  gint64          last_datagram_us;
+  gboolean        stopped_idle;
+  gboolean        stopped_by_signal;
+  guint64         n_dumped;
+
+  gint64          report_window_us;
+  guint           reports_in_window;
+  guint64         reports_suppressed;
+
+  guint8          buffer[RECEIVE_BUFFER_SIZE];
+} Listener;
+
+static void
+listener_free (Listener *self)
+{
+  if (self->socket_source != NULL)
+    g_source_destroy (self->socket_source);
+  g_clear_pointer (&self->socket_source, g_source_unref);
+  if (self->deadline != NULL)
+    g_source_destroy (self->deadline);
+  g_clear_pointer (&self->deadline, g_source_unref);
+  g_clear_object (&self->socket);
+  g_clear_pointer (&self->pending, g_hash_table_unref);
+  g_clear_pointer (&self->store, trace_store_free);
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_free (self->host);
+  g_free (self->colour);
+  g_free (self->jaeger_json_path);
+  g_free (self->html_path);
+  g_free (self->dump_dir);
+  g_free (self);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Listener, listener_free)
+
+/* ---- Reporting problems ------------------------------------------------------ */
+
+static void
+flush_suppressed_reports (Listener *self)
+{
+  if (self->reports_suppressed == 0)
+    return;
+  g_printerr ("gluetool-trace: %" G_GUINT64_FORMAT " more problem%s not shown "
+              "(at most %d reports a second)\n", self->reports_suppressed,
+              self->reports_suppressed == 1 ? "" : "s", MAX_REPORTS_PER_SECOND);
+  self->reports_suppressed = 0;
+}
+
+/* Whether another report may be printed now. */
+static gboolean
+may_report (Listener *self,
+            gint64    now_us)
+{
+  if (now_us - self->report_window_us >= G_USEC_PER_SEC)
+    {
+      flush_suppressed_reports (self);
+      self->report_window_us = now_us;
+      self->reports_in_window = 0;
+    }
+  if (self->reports_in_window >= MAX_REPORTS_PER_SECOND)
+    {
+      self->reports_suppressed++;
+      return FALSE;
+    }
+  self->reports_in_window++;
+  return TRUE;
+}
+
+static char *
+describe_address (GSocketAddress *address)
+{
+  g_autofree char *ip = NULL;
+  GInetAddress *inet;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (address))
+    return g_strdup ("?");
+  inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
+  ip = g_inet_address_to_string (inet);
+  return g_strdup_printf (g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6
+                            ? "[%s]:%u" : "%s:%u",
+                          ip, g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (address)));
+}
+
+static void
+report_bad (Listener       *self,
+            GSocketAddress *from,
+            gsize           len,
+            const GError   *error,
+            gint64          now_us)
+{
+  g_autofree char *who = NULL;
+  g_autofree char *bytes = NULL;
+
+  if (!may_report (self, now_us))
+    return;
+  who = describe_address (from);
+  bytes = trace_text_describe_bytes (self->buffer, len, 16);
+  g_printerr ("gluetool-trace: bad datagram from %s, %s: %s\n", who, bytes,
+              error->message);
+}
+
+/* ---- Output ------------------------------------------------------------------- */
+
+static void
+show_trace (Listener *self,
+            Trace    *trace)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  trace_format_tree (out, trace, &self->style, trace->n_shown > 0);
+  trace_store_mark_shown (self->store, trace);
+  fwrite (out->str, 1, out->len, stdout);
+  fputc ('\n', stdout);
+}
+
+static gint
+compare_arrival (gconstpointer a,
+                 gconstpointer b)
+{
+  const Trace *ta = *(Trace * const *) a;
+  const Trace *tb = *(Trace * const *) b;
+
+  if (ta->last_arrival_us != tb->last_arrival_us)
+    return ta->last_arrival_us < tb->last_arrival_us ? -1 : 1;
+  if (ta->id_high != tb->id_high)
+    return ta->id_high < tb->id_high ? -1 : 1;
+  if (ta->id_low != tb->id_low)
+    return ta->id_low < tb->id_low ? -1 : 1;
+  return 0;
+}
+
+/* Shows the pending traces quiet since @before_us (all with G_MAXINT64),
+ * the quietest first. */
+static void
+show_settled (Listener *self,
+              gint64    before_us)
+{
+  g_autoptr(GPtrArray) due = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer key;
+
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    {
+      Trace *trace = key;
+
+      if (trace->last_arrival_us <= before_us)
+        {
+          g_ptr_array_add (due, trace);
+          g_hash_table_iter_remove (&iter);
+        }
+    }
+  g_ptr_array_sort (due, compare_arrival);
+  for (guint i = 0; i < due->len; i++)
+    show_trace (self, g_ptr_array_index (due, i));
+  if (due->len > 0)
+    fflush (stdout);
+}
+
+/* ---- Deadlines ------------------------------------------------------------------- */
+
+static gint64
+seconds_to_us (double seconds)
+{
+  return (gint64) (seconds * G_USEC_PER_SEC);
+}
+
+static void
+rearm_deadline (Listener *self)
+{
+  gint64 next = G_MAXINT64;
+  GHashTableIter iter;
+  gpointer key;
+
+  if (self->idle_s > 0)
+    next = self->last_datagram_us + seconds_to_us (self->idle_s);
+
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    next = MIN (next, ((Trace *) key)->last_arrival_us + seconds_to_us (self->settle_s));
+
+  g_source_set_ready_time (self->deadline, next == G_MAXINT64 ? -1 : next);
+}
+
+static gboolean
+deadline_dispatch (GSource     *source,
+                   GSourceFunc  callback,
+                   gpointer     user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs deadline_funcs = {
+  .dispatch = deadline_dispatch,
+};
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  Listener *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  show_settled (self, now - seconds_to_us (self->settle_s));
+
+  if (self->idle_s > 0 && now - self->last_datagram_us >= seconds_to_us (self->idle_s))
+    {
+      self->stopped_idle = TRUE;
+      g_main_loop_quit (self->loop);
+      g_source_set_ready_time (self->deadline, -1);
+      return G_SOURCE_CONTINUE;
+    }
+
+  rearm_deadline (self);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- Receiving ----------------------------------------------------------------- */
+
+static void
+dump_datagram (Listener *self,
+               gsize     len)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = g_strdup_printf ("datagram-%06" G_GUINT64_FORMAT ".bin",
+                                           ++self->n_dumped);
+  g_autofree char *path = g_build_filename (self->dump_dir, name, NULL);
+
+  if (!g_file_set_contents (path, (const char *) self->buffer, (gssize) len, &error))
+    g_printerr ("gluetool-trace: %s\n", error->message);
+}
+
+static void
+handle_datagram (Listener       *self,
+                 GSocketAddress *from,
+                 gsize           len)
+{
+  g_auto(TraceDecoded) decoded = { NULL, };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) spans = NULL;
+  gint64 now = g_get_monotonic_time ();
+
+  self->last_datagram_us = now;
+  trace_store_count_datagram (self->store, len);
+  if (self->dump_dir != NULL)
+    dump_datagram (self, len);
+
+  if (len > TRACE_AGENT_MAX_PACKET_SIZE && may_report (self, now))
+    {
+      g_autofree char *who = describe_address (from);
+
+      g_printerr ("gluetool-trace: a datagram of %" G_GSIZE_FORMAT " bytes from %s: "
+                  "a Jaeger agent reads at most %d bytes and would drop it\n",
+                  len, who, TRACE_AGENT_MAX_PACKET_SIZE);
+    }
+
+  if (!trace_decode_datagram (self->buffer, len, &decoded, &error))
+    {
+      trace_store_count_bad (self->store);
+      report_bad (self, from, len, error, now);
+      return;
+    }
+
+  spans = trace_store_add (self->store, &decoded, now);
+  for (guint i = 0; i < spans->len; i++)
+    {
+      TraceSpan *span = g_ptr_array_index (spans, i);
+
+      if (self->json)
+        {
+          g_autofree char *line = trace_format_json_span (span);
+
+          fputs (line, stdout);
+          fputc ('\n', stdout);
+        }
+      if (span->trace == NULL)
+        continue;
+      if (self->show_trees)
+        g_hash_table_add (self->pending, span->trace);
+      else
+        /* Nothing more to show: the trace may make room later. */
+        trace_store_mark_shown (self->store, span->trace);
+    }
+  if (self->json)
+    fflush (stdout);
+
+  if (self->count > 0 && trace_store_get_counts (self->store)->spans >= (guint64) self->count)
+    g_main_loop_quit (self->loop);
+}
+
+static gboolean
+on_readable (GSocket      *socket,
+             GIOCondition  condition,
+             gpointer      user_data)
+{
+  Listener *self = user_data;
+
+  for (guint i = 0; i < MAX_READS_PER_WAKEUP && g_main_loop_is_running (self->loop); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSocketAddress) from = NULL;
+      gssize len;
+
+      len = g_socket_receive_from (socket, &from, (char *) self->buffer,
+                                   sizeof self->buffer, NULL, &error);
+      if (len < 0)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            break;
+          /* ICMP errors and the like: not fatal for a receiver. */
+          if (may_report (self, g_get_monotonic_time ()))
+            g_printerr ("gluetool-trace: receive: %s\n", error->message);
+          continue;
+        }
+      handle_datagram (self, from, (gsize) len);
+    }
+
+  rearm_deadline (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  Listener *self = user_data;
+
+  self->stopped_by_signal = TRUE;
+  g_main_loop_quit (self->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+/* ---- Setting up ----------------------------------------------------------------- */
+
+static GInetAddress *
+resolve_host (const char  *host,
+              GError     **error)
+{
+  g_autofree char *bare = NULL;
+  g_autolist(GInetAddress) addresses = NULL;
+  GInetAddress *address;
+  gsize len = strlen (host);
+
+  /* "[::1]" as in URLs. */
+  if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
+    bare = g_strndup (host + 1, len - 2);
+  else
+    bare = g_strdup (host);
+
+  address = g_inet_address_new_from_string (bare);
+  if (address != NULL)
+    return address;
+
+  addresses = g_resolver_lookup_by_name (g_resolver_get_default (), bare, NULL, error);
+  if (addresses == NULL)
+    return NULL;
+  return g_object_ref (addresses->data);
+}
+
+static GSocket *
+bind_socket (const char  *host,
+             guint16      port,
+             GError     **error)
+{
+  g_autoptr(GInetAddress) address = NULL;
+  g_autoptr(GSocketAddress) bind_address = NULL;
+  g_autoptr(GSocket) socket = NULL;
+
+  address = resolve_host (host, error);
+  if (address == NULL)
+    return NULL;
+
+  socket = g_socket_new (g_inet_address_get_family (address), G_SOCKET_TYPE_DATAGRAM,
+                         G_SOCKET_PROTOCOL_UDP, error);
+  if (socket == NULL)
+    return NULL;
+
+  /* No SO_REUSEADDR: on Linux it would let a second receiver share the
+   * port and silently take half the datagrams. */
+  bind_address = g_inet_socket_address_new (address, port);
+  if (!g_socket_bind (socket, bind_address, FALSE, error))
+    return NULL;
+
+  /* Best effort: a small buffer only means drops under a burst. */
+  g_socket_set_option (socket, SOL_SOCKET, SO_RCVBUF, SOCKET_RECEIVE_BUFFER, NULL);
+  g_socket_set_blocking (socket, FALSE);
+
+  return g_steal_pointer (&socket);
+}
+
+static gboolean
+decide_colour (const char  *when,
+               gboolean    *colour,
+               GError     **error)
+{
+  if (when == NULL || g_str_equal (when, "auto"))
+    {
+      const char *term = g_getenv ("TERM");
+
+      /* https://no-color.org: any non-empty NO_COLOR turns it off. */
+      *colour = isatty (STDOUT_FILENO)
+                && (g_getenv ("NO_COLOR") == NULL || *g_getenv ("NO_COLOR") == '\0')
+                && g_strcmp0 (term, "dumb") != 0;
+      return TRUE;
+    }
+  if (g_str_equal (when, "always"))
+    {
+      *colour = TRUE;
+      return TRUE;
+    }
+  if (g_str_equal (when, "never"))
+    {
+      *colour = FALSE;
+      return TRUE;
+    }
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "--color takes auto, always or never, not \"%s\"", when);
+  return FALSE;
+}
+
+static gboolean
+parse_options (Listener   *self,
+               int         argc,
+               char      **argv,
+               GError    **error)
+{
+  gint port = DEFAULT_PORT;
+  gint64 count = 0;
+  gint64 max_spans = DEFAULT_MAX_SPANS;
+  const GOptionEntry entries[] = {
+    { "host", 'H', 0, G_OPTION_ARG_STRING, &self->host,
+      "Address or host name to listen on (default " DEFAULT_HOST ")", "HOST" },
+    { "port", 'p', 0, G_OPTION_ARG_INT, &port,
+      "UDP port (default 6831; 0 picks a free one, printed on stderr)", "PORT" },
+    { "count", 'n', 0, G_OPTION_ARG_INT64, &count,
+      "Stop once N spans have arrived", "N" },
+    { "idle", 'i', 0, G_OPTION_ARG_DOUBLE, &self->idle_s,
+      "Stop after SECONDS without a datagram", "SECONDS" },
+    { "settle", 0, 0, G_OPTION_ARG_DOUBLE, &self->settle_s,
+      "Show a trace once none of its spans arrived for SECONDS (default 1)", "SECONDS" },
+    { "json", 'j', 0, G_OPTION_ARG_NONE, &self->json,
+      "Print each span as one line of JSON instead of trees", NULL },
+    { "jaeger-json", 0, 0, G_OPTION_ARG_FILENAME, &self->jaeger_json_path,
+      "At the end, write the traces to FILE as Jaeger UI's JSON", "FILE" },
+    { "html", 0, 0, G_OPTION_ARG_FILENAME, &self->html_path,
+      "At the end, write the traces to FILE as an HTML page with timelines", "FILE" },
+    { "summary", 's', 0, G_OPTION_ARG_NONE, &self->summary,
+      "At the end, print a summary on stderr", NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &self->quiet,
+      "Print no trees", NULL },
+    { "color", 0, 0, G_OPTION_ARG_STRING, &self->colour,
+      "Colour trees: auto (on a terminal), always or never", "WHEN" },
+    { "max-spans", 0, 0, G_OPTION_ARG_INT64, &max_spans,
+      "Keep at most N spans in memory (default 50000), and 16 times as many tags", "N" },
+    { "dump", 0, 0, G_OPTION_ARG_FILENAME, &self->dump_dir,
+      "Also write every datagram, as received, to a file in DIR", "DIR" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = NULL;
+
+  context = g_option_context_new ("- show the spans Jaeger clients send");
+  g_option_context_set_summary (context,
+    "Receives Jaeger emitBatch datagrams over UDP, as a Jaeger agent does on\n"
+    "ports 6831 (compact Thrift) and 6832 (binary Thrift): both protocols are\n"
+    "recognised on the one port. Each trace is printed as a tree once it went\n"
+    "quiet; stderr gets the bound address, every bad datagram (its size and\n"
+    "first bytes) and, with --summary, the counts.");
+  g_option_context_set_description (context,
+    "Stops on SIGINT or SIGTERM, after --count spans, or after --idle seconds,\n"
+    "then shows what is left and writes the files.\n"
+    "\n"
+    "Exit status: 0; 1 when the port cannot be bound, a file cannot be\n"
+    "written, or fewer than --count spans arrived; 2 for bad options.");
+  g_option_context_add_main_entries (context, entries, NULL);
+
+  if (!g_option_context_parse (context, &argc, &argv, error))
+    return FALSE;
+
+  if (argc > 1)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "unexpected argument \"%s\"", argv[1]);
+      return FALSE;
+    }
+  if (port < 0 || port > G_MAXUINT16)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--port must be 0 to 65535, not %d", port);
+      return FALSE;
+    }
+  if (count < 0 || self->idle_s < 0 || self->settle_s < 0
+      || !(self->idle_s < 1e9) || !(self->settle_s < 1e9))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--count, --idle and --settle take positive numbers");
+      return FALSE;
+    }
+  if (max_spans < 1 || max_spans > G_MAXUINT32)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--max-spans must be 1 to %u", G_MAXUINT32);
+      return FALSE;
+    }
+  if (!decide_colour (self->colour, &self->style.colour, error))
+    return FALSE;
+
+  self->port = port;
+  self->count = count;
+  self->max_spans = max_spans;
+  if (self->host == NULL)
+    self->host = g_strdup (DEFAULT_HOST);
+  return TRUE;
+}
+
+/* ---- At the end ------------------------------------------------------------------ */
+
+static gboolean
+write_file (const char  *path,
+            const char  *what,
+            const char  *data,
+            gsize        len,
+            guint        n_traces)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_set_contents (path, data, (gssize) len, &error))
+    {
+      g_printerr ("gluetool-trace: cannot write the %s: %s\n", what, error->message);
+      return FALSE;
+    }
+  g_printerr ("gluetool-trace: wrote %u trace%s to %s (%s)\n", n_traces,
+              n_traces == 1 ? "" : "s", path, what);
+  return TRUE;
+}
+
+static int
+finish (Listener *self)
+{
+  g_autoptr(GPtrArray) traces = trace_store_get_traces (self->store);
+  g_autoptr(GString) summary = g_string_new (NULL);
+  const TraceCounts *counts = trace_store_get_counts (self->store);
+  int status = 0;
+
+  show_settled (self, G_MAXINT64);
+  flush_suppressed_reports (self);
+  trace_store_append_summary (self->store, summary);
+
+  if (self->jaeger_json_path != NULL)
+    {
+      gsize len = 0;
+      g_autofree char *json = trace_format_jaeger_json (traces, &len);
+
+      if (!write_file (self->jaeger_json_path, "Jaeger JSON", json, len, traces->len))
+        status = 1;
+    }
+  if (self->html_path != NULL)
+    {
+      gsize len = 0;
+      g_autofree char *html = trace_format_html (traces, summary->str, &len);
+
+      if (!write_file (self->html_path, "HTML page", html, len, traces->len))
+        status = 1;
+    }
+
+  if (self->summary)
+    g_printerr ("%s", summary->str);
+
+  if (self->count > 0 && counts->spans < (guint64) self->count)
+    {
+      g_printerr ("gluetool-trace: stopped %s; %" G_GUINT64_FORMAT " of %" G_GINT64_FORMAT
+                  " spans arrived\n",
+                  self->stopped_idle ? "after --idle seconds without a datagram" : "by a signal",
+                  counts->spans, self->count);
+      status = 1;
+    }
+  return status;
+}
+
+int
+gluetool_trace_listen_main (int    argc,
+                            char **argv)
+{
+  g_autoptr(Listener) self = g_new0 (Listener, 1);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autofree char *where = NULL;
+  guint sigint_id, sigterm_id;
+  int status;
+
+  g_set_prgname ("gluetool-trace listen");
+  /* The character set decides box drawing; numbers stay in the C locale. */
+  setlocale (LC_CTYPE, "");
+
+  self->settle_s = DEFAULT_SETTLE_S;
+  if (!parse_options (self, argc, argv, &error))
+    {
+      g_printerr ("gluetool-trace listen: %s\n", error->message);
+      return 2;
+    }
+  self->style.utf8 = trace_text_locale_is_utf8 ();
+  self->show_trees = !self->json && !self->quiet;
+
+  /* Only a receiver that writes no file at the end may forget traces it
+   * has shown, to make room for new ones. */
+  self->store = trace_store_new ((guint) self->max_spans,
+                                 self->jaeger_json_path == NULL && self->html_path == NULL);
+  self->pending = g_hash_table_new (NULL, NULL);
+
+  if (self->dump_dir != NULL && g_mkdir_with_parents (self->dump_dir, 0755) != 0)
+    {
+      g_printerr ("gluetool-trace listen: cannot create %s: %s\n", self->dump_dir,
+                  g_strerror (errno));
+      return 1;
+    }
+
+  self->socket = bind_socket (self->host, (guint16) self->port, &error);
+  if (self->socket == NULL)
+    {
+      g_printerr ("gluetool-trace listen: cannot listen on %s port %d: %s\n",
+                  self->host, self->port, error->message);
+      return 1;
+    }
+  local = g_socket_get_local_address (self->socket, &error);
+  if (local == NULL)
+    {
+      g_printerr ("gluetool-trace listen: %s\n", error->message);
+      return 1;
+    }
+
+  self->loop = g_main_loop_new (NULL, FALSE);
+  self->socket_source = g_socket_create_source (self->socket, G_IO_IN, NULL);
+  g_source_set_callback (self->socket_source, G_SOURCE_FUNC (on_readable), self, NULL);
+  g_source_attach (self->socket_source, NULL);
+
+  self->deadline = g_source_new (&deadline_funcs, sizeof (GSource));
+  g_source_set_callback (self->deadline, on_deadline, self, NULL);
+  g_source_attach (self->deadline, NULL);
+
+  sigint_id = g_unix_signal_add (SIGINT, on_signal, self);
+  sigterm_id = g_unix_signal_add (SIGTERM, on_signal, self);
+
+  self->last_datagram_us = g_get_monotonic_time ();
+  rearm_deadline (self);
+
+  /* Scripts and tests read the port from this line: it ends with it. */
+  where = describe_address (local);
+  g_printerr ("gluetool-trace: listening on UDP %s\n", where);
+
+  g_main_loop_run (self->loop);
+
+  g_source_remove (sigint_id);
+  g_source_remove (sigterm_id);
+
+  status = finish (self);
+  fflush (stdout);
+  return status;
+}
