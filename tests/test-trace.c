@@ -673,7 +673,8 @@ END_TEST
 START_TEST (test_bad_flood)
 {
   /* A flood is counted in full, but only a few reports a second are
-   * printed. */
+   * printed. 200 small datagrams fit the socket's default receive buffer
+   * even if the receiver reads none of them before the last is sent. */
   const char *args[] = { "--count", "1", "--summary", NULL };
   g_autoptr(Listener) l = listener_start (args);
   g_autoptr(JaegerBatch) batch = new_batch ("good", NULL);
@@ -682,7 +683,7 @@ START_TEST (test_bad_flood)
   guint8 junk[64];
 
   memset (junk, 0xee, sizeof junk);
-  for (guint i = 0; i < 500; i++)
+  for (guint i = 0; i < 200; i++)
     send_bytes (l->port, junk, sizeof junk);
   add_span (batch, 1, 2, 0, "survivor", now_us (), 1000);
   good = encode (batch, 1);
@@ -691,7 +692,7 @@ START_TEST (test_bad_flood)
   ck_assert_int_eq (listener_finish (l), 0);
   out = listener_stdout (l);
   ck_assert_msg (strstr (out, "survivor") != NULL, "%s", out);
-  ck_assert_msg (strstr (l->err_text->str, "  bad datagrams: 500\n") != NULL, "%s",
+  ck_assert_msg (strstr (l->err_text->str, "  bad datagrams: 200\n") != NULL, "%s",
                  l->err_text->str);
   ck_assert_uint_le (count_occurrences (l->err_text->str, "bad datagram from"), 100);
   ck_assert_msg (strstr (l->err_text->str, "more problems not shown") != NULL, "%s",

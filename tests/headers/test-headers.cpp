@@ -9,7 +9,8 @@ int
 main (void)
 {
   /* Using a few names proves the declarations are visible, not just parsed. */
-  GType types[] = { GLUETOOL_TYPE_ACTION, GLUETOOL_TYPE_TRACER, GLUETOOL_TYPE_TRACER_STATS };
+  GType types[] = { GLUETOOL_TYPE_ACTION, GLUETOOL_TYPE_TRACER, GLUETOOL_TYPE_TRACER_STATS,
+                    GLUETOOL_TYPE_SPAN_CONTEXT };
 
-  return GLUETOOL_CHECK_VERSION (0, 0, 0) && G_N_ELEMENTS (types) == 3 ? 0 : 1;
+  return GLUETOOL_CHECK_VERSION (0, 0, 0) && G_N_ELEMENTS (types) == 4 ? 0 : 1;
 }
