@@ -42,6 +42,10 @@ gboolean             gluetool_action_stack_remove (GluetoolActionStack *stack,
                                                    GObject            **owned_ref);
 /* The top of the stack, or NULL. (transfer none) */
 GObject             *gluetool_action_stack_peek   (GluetoolActionStack *stack);
+/* The top of the stack with a new reference, taken under the stack's lock,
+ * or NULL. An action that goes away takes itself off under the same lock,
+ * so the reference is never taken on freed memory. (transfer full) */
+GObject             *gluetool_action_stack_dup_top (GluetoolActionStack *stack);
 /* Empties the stack, then holds @root (owned) as its only entry if not NULL. */
 void                 gluetool_action_stack_reset  (GluetoolActionStack *stack,
                                                    GObject             *root);

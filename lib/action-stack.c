@@ -130,6 +130,20 @@ gluetool_action_stack_peek (GluetoolActionStack *stack)
   return top;
 }
 
+GObject *
+gluetool_action_stack_dup_top (GluetoolActionStack *stack)
+{
+  GObject *top = NULL;
+
+  g_mutex_lock (&stack->lock);
+  /* An action being disposed is still here until its dispose takes it off;
+   * GObject allows a new reference then, and the action stays alive. */
+  if (stack->entries->len > 0)
+    top = g_object_ref (g_array_index (stack->entries, Entry, stack->entries->len - 1).action);
+  g_mutex_unlock (&stack->lock);
+  return top;
+}
+
 void
 gluetool_action_stack_reset (GluetoolActionStack *stack,
                              GObject             *root)

@@ -51,8 +51,9 @@
  * } // finished and reported here
  * ```
  *
- * An action's tags and logs may be set from one thread at a time;
- * finishing may happen from any thread.
+ * An action's tags and logs may be set from one thread at a time, and not
+ * while another thread finishes it: finishing encodes them. Finishing may
+ * happen from any thread.
  *
  * Since: 0.1
  */
@@ -74,7 +75,7 @@ struct _GluetoolAction {
   gint64               start_monotonic_us; /* for the duration */
   gint64               duration_us;
 
-  atomic_bool          finished;
+  atomic_bool          finished;           /* (atomic) */
   gboolean             started;
   gboolean             sealed;             /* the span is encoded: no more tags */
 
@@ -486,23 +487,19 @@ gluetool_action_init (GluetoolAction *self)
   gluetool_buffer_init (&self->logs, NULL, 0);
 }
 
-/* Arguments checked by the caller. */
+/* Arguments checked by the caller; @tags not floating. */
 static GluetoolAction *
 new_action (const char                *label,
             GluetoolAction            *parent,
             const GluetoolSpanContext *remote_parent,
             GVariant                  *tags)
 {
-  g_autoptr(GVariant) owned_tags = NULL;
   GluetoolAction *self;
-
-  if (tags != NULL)
-    owned_tags = g_variant_ref_sink (tags);
 
   self = g_object_new (GLUETOOL_TYPE_ACTION, NULL);
   start (self, label, parent, remote_parent);
-  if (owned_tags != NULL)
-    gluetool_action_set_tags (self, owned_tags);
+  if (tags != NULL)
+    gluetool_action_set_tags (self, tags);
   return self;
 }
 
@@ -553,11 +550,14 @@ gluetool_action_new_with_tags (const char     *label,
                                GluetoolAction *parent,
                                GVariant       *tags)
 {
+  /* Sunk first, so that a refused call does not leak a floating one. */
+  g_autoptr(GVariant) owned_tags = tags != NULL ? g_variant_ref_sink (tags) : NULL;
+
   g_return_val_if_fail (label != NULL, NULL);
   g_return_val_if_fail (parent == NULL || GLUETOOL_IS_ACTION (parent), NULL);
   g_return_val_if_fail (tags == NULL || g_variant_is_of_type (tags, G_VARIANT_TYPE_VARDICT), NULL);
 
-  return new_action (label, parent, NULL, tags);
+  return new_action (label, parent, NULL, owned_tags);
 }
 
 /**
@@ -586,11 +586,14 @@ gluetool_action_new_with_remote_parent (const char                *label,
                                         const GluetoolSpanContext *remote_parent,
                                         GVariant                  *tags)
 {
+  /* Sunk first, so that a refused call does not leak a floating one. */
+  g_autoptr(GVariant) owned_tags = tags != NULL ? g_variant_ref_sink (tags) : NULL;
+
   g_return_val_if_fail (label != NULL, NULL);
   g_return_val_if_fail (remote_parent != NULL, NULL);
   g_return_val_if_fail (tags == NULL || g_variant_is_of_type (tags, G_VARIANT_TYPE_VARDICT), NULL);
 
-  return new_action (label, NULL, remote_parent, tags);
+  return new_action (label, NULL, remote_parent, owned_tags);
 }
 
 /**
@@ -741,11 +744,10 @@ gluetool_action_set_tags (GluetoolAction *self,
   const char *name;
   GVariant *value;
 
-  g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (tags != NULL);
-  g_return_if_fail (g_variant_is_of_type (tags, G_VARIANT_TYPE_VARDICT));
-
   owned_tags = g_variant_ref_sink (tags);
+  g_return_if_fail (GLUETOOL_IS_ACTION (self));
+  g_return_if_fail (g_variant_is_of_type (tags, G_VARIANT_TYPE_VARDICT));
   RETURN_IF_FINISHED (self);
 
   g_variant_iter_init (&iter, owned_tags);
@@ -879,11 +881,10 @@ gluetool_action_add_log (GluetoolAction *self,
   const char *name;
   GVariant *value;
 
-  g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (fields != NULL);
-  g_return_if_fail (g_variant_is_of_type (fields, G_VARIANT_TYPE_VARDICT));
-
   owned_fields = g_variant_ref_sink (fields);
+  g_return_if_fail (GLUETOOL_IS_ACTION (self));
+  g_return_if_fail (g_variant_is_of_type (fields, G_VARIANT_TYPE_VARDICT));
   RETURN_IF_FINISHED (self);
 
   gluetool_tag_set_init (&encoded_fields);
@@ -1060,6 +1061,11 @@ gluetool_action_dup_default_remote_parent (void)
  * The action on top of the calling thread's stack: the one started last and
  * not finished yet, or the thread's root.
  *
+ * The pointer is valid while the action is alive: as long as the calling
+ * thread holds a reference to it, which is the usual case for an action it
+ * started. When another thread may drop the last reference, use
+ * [func@Gluetool.Action.dup_current].
+ *
  * Returns: (transfer none) (nullable): the current action, or %NULL when the
  *   stack is empty
  *
@@ -1069,6 +1075,24 @@ GluetoolAction *
 gluetool_action_get_current (void)
 {
   return (GluetoolAction *) gluetool_action_stack_peek (gluetool_action_stack_get_for_thread ());
+}
+
+/**
+ * gluetool_action_dup_current:
+ *
+ * The action on top of the calling thread's stack, as
+ * [func@Gluetool.Action.get_current], with a reference of the caller's own:
+ * safe even when another thread may drop the last other reference to it.
+ *
+ * Returns: (transfer full) (nullable): the current action, or %NULL when the
+ *   stack is empty
+ *
+ * Since: 0.1
+ */
+GluetoolAction *
+gluetool_action_dup_current (void)
+{
+  return (GluetoolAction *) gluetool_action_stack_dup_top (gluetool_action_stack_get_for_thread ());
 }
 
 /**

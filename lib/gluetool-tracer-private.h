@@ -10,7 +10,8 @@
 G_BEGIN_DECLS
 
 /* The default tracer as the calling thread last saw it, or NULL when there is
- * none or it is disabled or closed. The thread keeps it alive until its next
+ * none or it is disabled. A tracer being closed, or closed after this thread
+ * last looked, is still returned: its sealed queue counts what is reported. The thread keeps it alive until its next
  * call. Reading it costs one atomic load while the default does not change:
  * no lock and no reference count is touched per action. (transfer none) */
 GluetoolTracer *gluetool_tracer_get_reporting_default (void);

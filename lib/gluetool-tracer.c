@@ -46,6 +46,11 @@
  * sent or as lost (see [method@Gluetool.Tracer.get_stats]), and
  * [method@Gluetool.Tracer.flush] says when any was lost.
  *
+ * Close a tracer with [method@Gluetool.Tracer.close] before the program
+ * ends. Dropping the last reference to a tracer that was not closed closes
+ * it, waiting up to its flush timeout. A tracer does not survive fork(): its
+ * thread exists only in the parent, so a child process makes its own.
+ *
  * Since: 0.1
  */
 
@@ -56,7 +61,7 @@ struct _GluetoolTracer {
   GluetoolConfig        config;         /* in force once initialised */
   char                 *client_uuid;    /* (owned) */
   GluetoolReporter     *reporter;       /* (owned) (nullable) NULL when disabled */
-  atomic_bool           closed;
+  atomic_bool           closed;         /* (atomic) */
   gboolean              initialized;
 };
 
@@ -150,8 +155,10 @@ gluetool_tracer_get_reporting_default (void)
                   != atomic_load_explicit (&default_generation, memory_order_acquire)))
     refresh_default_cache (cache);
 
-  if (cache->tracer == NULL || cache->tracer->reporter == NULL
-      || atomic_load_explicit (&cache->tracer->closed, memory_order_relaxed))
+  /* A closed tracer is still returned until this thread sees the default
+   * change: its sealed queue counts the span as failed to send, rather than
+   * the span vanishing while close() flushes. */
+  if (cache->tracer == NULL || cache->tracer->reporter == NULL)
     return NULL;
   return cache->tracer;
 }
@@ -190,6 +197,9 @@ stop_being_default (GluetoolTracer *self)
  * gluetool_tracer_get_default:
  *
  * The process default tracer: the first tracer made, until it is closed.
+ * The pointer is valid while the tracer is alive, which the default tracer
+ * is until [method@Gluetool.Tracer.close]; a thread that may race with
+ * another thread's close() should hold a reference of its own first.
  *
  * Returns: (transfer none) (nullable): the default tracer, or %NULL
  *
@@ -246,7 +256,9 @@ gluetool_tracer_dispose (GObject *object)
   GluetoolTracer *self = GLUETOOL_TRACER (object);
 
   /* The default tracer holds a reference to itself until closed, so this is a
-   * tracer that was never the default, or was closed already. */
+   * tracer that was never the default, or was closed already. Closing here
+   * waits up to the flush timeout, as close() with 0 does: dropping a tracer
+   * must not drop its spans. */
   if (self->initialized && !atomic_load_explicit (&self->closed, memory_order_relaxed))
     {
       g_autoptr(GError) error = NULL;
@@ -575,6 +587,7 @@ const char *
 gluetool_tracer_get_service_name (GluetoolTracer *self)
 {
   g_return_val_if_fail (GLUETOOL_IS_TRACER (self), NULL);
+  g_return_val_if_fail (self->initialized, NULL);
 
   return self->config.service_name;
 }
@@ -593,6 +606,7 @@ const char *
 gluetool_tracer_get_reporting_host (GluetoolTracer *self)
 {
   g_return_val_if_fail (GLUETOOL_IS_TRACER (self), NULL);
+  g_return_val_if_fail (self->initialized, NULL);
 
   return self->config.reporting_host;
 }
@@ -611,6 +625,7 @@ guint
 gluetool_tracer_get_reporting_port (GluetoolTracer *self)
 {
   g_return_val_if_fail (GLUETOOL_IS_TRACER (self), 0);
+  g_return_val_if_fail (self->initialized, 0);
 
   return self->config.reporting_port;
 }
@@ -629,6 +644,7 @@ const char *
 gluetool_tracer_get_client_uuid (GluetoolTracer *self)
 {
   g_return_val_if_fail (GLUETOOL_IS_TRACER (self), NULL);
+  g_return_val_if_fail (self->initialized, NULL);
 
   return self->client_uuid;
 }
@@ -710,9 +726,14 @@ gluetool_tracer_flush (GluetoolTracer *self,
  * @error: return location for a #GError
  *
  * Sends every span finished so far, stops the tracer's thread and, if this
- * is the default tracer, ends that: actions finished afterwards report to
- * the next tracer made, if any. Spans reported to a closed tracer are counted
- * as failed to send. Closing again does nothing and succeeds.
+ * is the default tracer, ends that. Spans finished by other threads while
+ * close() runs are not sent and are counted as failed to send. Once close()
+ * has returned, actions finished afterwards report to the next tracer made,
+ * or nowhere: tracing is off until then. A second call, even one made while
+ * the first is still flushing, returns %TRUE at once without waiting.
+ *
+ * With @flush_timeout_s 0 or less, the timeout is the one in force when the
+ * tracer was made (`GLUETOOL_TRACING_FLUSH_TIMEOUT` is read then, not now).
  *
  * Returns: %TRUE when every span was sent; %FALSE with %G_IO_ERROR_TIMED_OUT
  *   when spans were still unsent at the deadline (the message says how many;

@@ -3,6 +3,10 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
 #include "ids-private.h"
 
 /* xoshiro256** (Blackman and Vigna): four words of state, a handful of
@@ -11,11 +15,22 @@
  * for it. It is not a cryptographic generator; trace ids do not need one. */
 typedef struct {
   guint64 s[4];
-  gboolean seeded;
+  guint   generation;  /* fork_generation when seeded; 0: never */
 } IdGenerator;
 
 static _Thread_local IdGenerator thread_generator;
 
+/* A child process made by fork() inherits the parent's generator state and
+ * would repeat its ids; counting forks makes every generator seed again in
+ * the child. Relaxed: fork() itself orders the handler before the child's
+ * code, and only the forking thread exists in the child. */
+static atomic_uint fork_generation = 1;
+
+static void
+count_fork_in_child (void)
+{
+  atomic_fetch_add_explicit (&fork_generation, 1, memory_order_relaxed);
+}
 static inline guint64
 rotl (guint64 x,
       int     k)
@@ -37,6 +52,8 @@ splitmix64 (guint64 *x)
 static void
 seed (IdGenerator *generator)
 {
+  static gsize fork_handler_installed = 0;
+
   /* GLib's global generator is seeded from /dev/urandom; taking its lock
    * once per thread is the only shared cost. The thread's address and the
    * time separate threads even if that source were weak. */
@@ -44,9 +61,16 @@ seed (IdGenerator *generator)
 
   mix ^= (guint64) (guintptr) generator;
   mix ^= (guint64) g_get_monotonic_time () << 17;
+  if (g_once_init_enter (&fork_handler_installed))
+    {
+      pthread_atfork (NULL, NULL, count_fork_in_child);
+      g_once_init_leave (&fork_handler_installed, 1);
+    }
+
+  mix ^= (guint64) getpid () << 32;
   for (guint i = 0; i < G_N_ELEMENTS (generator->s); i++)
     generator->s[i] = splitmix64 (&mix) ^ ((guint64) g_random_int () << 32);
-  generator->seeded = TRUE;
+  generator->generation = atomic_load_explicit (&fork_generation, memory_order_relaxed);
 }
 
 static inline guint64
@@ -71,7 +95,8 @@ gluetool_ids_next_span_id (void)
   IdGenerator *generator = &thread_generator;
   guint64 id;
 
-  if (G_UNLIKELY (!generator->seeded))
+  if (G_UNLIKELY (generator->generation
+                  != atomic_load_explicit (&fork_generation, memory_order_relaxed)))
     seed (generator);
   do
     id = next (generator);

@@ -54,14 +54,15 @@ typedef struct {
  * one side's writes from evicting what the other reads. */
 struct _GluetoolReporter {
   /* Read by producers on every push; written once. */
-  GluetoolRing    *ring;                 /* (owned) */
+  GluetoolRing    *ring;                 /* (owned) sealed by close() */
   guint            max_packet_size;
   gsize            wake_bytes;
-  /* Set once by close(); producers check it before pushing. */
-  atomic_bool      closed;
+
   /* The wake-up protocol (see gluetool_reporter_push_mp()): the flush thread
    * stores 1 here, seq_cst, before it reads the ring's queued bytes and goes
-   * to sleep; a producer adds its bytes, seq_cst, then reads this. */
+   * to sleep; a producer adds its bytes, seq_cst, then reads this. On a line
+   * of its own: the flush thread writes it at every sleep. (atomic) */
+  _Alignas (64)
   atomic_int       consumer_sleeping;
 
   /* Statistics. Each counter has one writer side and relaxed increments: they
@@ -71,7 +72,7 @@ struct _GluetoolReporter {
   _Alignas (64)
   _Atomic guint64  dropped_queue_full;   /* producers */
   _Atomic guint64  dropped_too_large_early; /* producers: larger than any datagram */
-  _Atomic guint64  reported_after_close; /* producers: counted as failed to send */
+  _Atomic guint64  reported_after_close; /* producers: the ring was sealed; failed to send */
 
   _Alignas (64)
   _Atomic guint64  spans_sent;           /* flush thread */
@@ -124,17 +125,23 @@ void
 gluetool_reporter_get_stats (GluetoolReporter    *self,
                              GluetoolTracerStats *stats)
 {
-  guint64 reported_after_close = read_counter (&self->reported_after_close);
-  guint64 dropped_queue_full = read_counter (&self->dropped_queue_full);
-  guint64 dropped_too_large_early = read_counter (&self->dropped_too_large_early);
+  guint64 reported_after_close, dropped_queue_full, dropped_too_large_early;
 
-  stats->spans_reported = gluetool_ring_get_claimed (self->ring) + dropped_queue_full
-                          + dropped_too_large_early + reported_after_close;
+  /* Outcomes first, then what was reported: a span that moves meanwhile is
+   * then counted as still on its way, never as sent and not yet reported. */
   stats->spans_sent = read_counter (&self->spans_sent);
   stats->datagrams_sent = read_counter (&self->datagrams_sent);
+  stats->spans_failed_to_send = read_counter (&self->failed_to_send);
+  stats->spans_dropped_too_large = read_counter (&self->dropped_too_large);
+
+  reported_after_close = read_counter (&self->reported_after_close);
+  dropped_queue_full = read_counter (&self->dropped_queue_full);
+  dropped_too_large_early = read_counter (&self->dropped_too_large_early);
   stats->spans_dropped_queue_full = dropped_queue_full;
-  stats->spans_dropped_too_large = dropped_too_large_early + read_counter (&self->dropped_too_large);
-  stats->spans_failed_to_send = read_counter (&self->failed_to_send) + reported_after_close;
+  stats->spans_dropped_too_large += dropped_too_large_early;
+  stats->spans_failed_to_send += reported_after_close;
+  stats->spans_reported = gluetool_ring_get_claimed (self->ring) + dropped_queue_full
+                          + dropped_too_large_early + reported_after_close;
 }
 
 static void
@@ -183,7 +190,6 @@ gluetool_reporter_new (const GluetoolConfig *config,
   atomic_init (&self->spans_sent, 0);
   atomic_init (&self->datagrams_sent, 0);
   atomic_init (&self->failed_to_send, 0);
-  atomic_init (&self->closed, false);
   atomic_init (&self->consumer_sleeping, 0);
 
   g_mutex_init (&self->lock);
@@ -251,16 +257,19 @@ gluetool_reporter_unref (GluetoolReporter *self)
  * this can never be sent, whatever the Process turns out to be. */
 #define MIN_DATAGRAM_OVERHEAD 30
 
-/* The wake-up protocol. A producer must wake a sleeping flush thread when its
- * push brings the queue up to @wake_bytes, and must not take a lock or make a
- * system call otherwise. The flush thread, holding @lock, stores
+/* The wake-up protocol. A producer must wake a sleeping flush thread when the
+ * queue holds @wake_bytes or more after its push, and must not take a lock or
+ * make a system call otherwise. The flush thread, holding @lock, stores
  * consumer_sleeping = 1 and then reads the queued bytes; the producer adds its
  * bytes and then reads consumer_sleeping. All four accesses are seq_cst, so at
  * least one side sees the other's store: either the flush thread sees the
  * bytes and does not sleep, or the producer sees it asleep and signals @wake
  * under @lock, which it cannot do before the flush thread is waiting, since
  * the flush thread holds @lock from its store until g_cond_wait_until()
- * releases it. */
+ * releases it. Every producer that finds the queue above the mark and the
+ * thread asleep signals, not only the one that crossed the mark: a push that
+ * crossed it may still fail and take its bytes back. The flush thread only
+ * sleeps below the mark, so this happens in the moment before it wakes. */
 gboolean
 gluetool_reporter_push_mp (GluetoolReporter *self,
                            const guint8     *span,
@@ -268,28 +277,24 @@ gluetool_reporter_push_mp (GluetoolReporter *self,
 {
   gsize queued_after = 0;
 
-  /* Acquire pairs with the release in close(): a producer that sees the
-   * reporter open pushes a record that close()'s final count will see. */
-  if (G_UNLIKELY (atomic_load_explicit (&self->closed, memory_order_acquire)))
-    {
-      count (&self->reported_after_close, 1);
-      return FALSE;
-    }
-
   if (G_UNLIKELY (len + MIN_DATAGRAM_OVERHEAD > self->max_packet_size))
     {
       count (&self->dropped_too_large_early, 1);
       return FALSE;
     }
 
+  /* close() seals the ring: a push either claimed its ticket before, and the
+   * flush thread waits for it, or fails here and is counted. */
   if (G_UNLIKELY (!gluetool_ring_push_mp (self->ring, span, len, &queued_after)))
     {
-      count (&self->dropped_queue_full, 1);
+      if (gluetool_ring_is_sealed (self->ring))
+        count (&self->reported_after_close, 1);
+      else
+        count (&self->dropped_queue_full, 1);
       return FALSE;
     }
 
   if (queued_after >= self->wake_bytes
-      && queued_after - len < self->wake_bytes
       && atomic_load_explicit (&self->consumer_sleeping, memory_order_seq_cst))
     {
       g_mutex_lock (&self->lock);
@@ -701,7 +706,13 @@ flush_thread_main (gpointer data)
         abandon (self);
       else
         {
+          guint64 consumed_before = gluetool_ring_get_consumed (self->ring);
+
           drain (self, closing ? gluetool_ring_get_claimed (self->ring) : target);
+          /* Woken by the queued bytes while the oldest record is still being
+           * copied by its producer: let it run rather than spin. */
+          if (gluetool_ring_get_consumed (self->ring) == consumed_before)
+            g_thread_yield ();
 
           /* A partial batch goes out on the interval, and at once when
            * someone waits for it. */
@@ -783,7 +794,9 @@ gluetool_reporter_flush (GluetoolReporter *self,
           && g_get_monotonic_time () >= deadline_us)
         break;
     }
-  if (self->completed < target)
+  /* After close() there is nothing left to wait for: what it did not send
+   * it counted as failed, which check_losses() reports. */
+  if (self->completed < target && !self->thread_done)
     unsent = target - self->completed;
 
   if (unsent > 0)
@@ -808,8 +821,8 @@ gluetool_reporter_close (GluetoolReporter *self,
   guint64 claimed, consumed;
   gboolean ok;
 
-  /* Release pairs with the producers' acquire load in push_mp(). */
-  atomic_store_explicit (&self->closed, true, memory_order_release);
+  /* From here the claimed tickets are final (see gluetool_ring_seal()). */
+  gluetool_ring_seal (self->ring);
 
   g_mutex_lock (&self->lock);
   self->closing = TRUE;
@@ -838,8 +851,8 @@ gluetool_reporter_close (GluetoolReporter *self,
 
   g_thread_join (g_steal_pointer (&self->thread));
 
-  /* A producer that saw the reporter open just before close() may have
-   * queued a record after the flush thread's last look: it was not sent. */
+  /* Only an abandoned close leaves tickets behind: claimed but never
+   * published, as their producers were still copying. */
   claimed = gluetool_ring_get_claimed (self->ring);
   consumed = gluetool_ring_get_consumed (self->ring);
   if (claimed > consumed)

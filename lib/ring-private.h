@@ -88,6 +88,13 @@ void          gluetool_ring_release_sc       (GluetoolRing  *ring);
  * order the records will be consumed. A record with ticket t is consumed once
  * gluetool_ring_get_consumed() > t. */
 guint64       gluetool_ring_get_claimed      (GluetoolRing  *ring);
+/* Makes every later push fail, so that gluetool_ring_get_claimed() is final
+ * from then on: a producer either claimed its ticket before, and will
+ * publish it, or fails. Any thread; once. */
+void          gluetool_ring_seal             (GluetoolRing  *ring);
+/* Whether gluetool_ring_seal() was called: tells a failed push apart from
+ * one that found the ring full. */
+gboolean      gluetool_ring_is_sealed        (GluetoolRing  *ring);
 /* Records released by the consumer so far. */
 guint64       gluetool_ring_get_consumed     (GluetoolRing  *ring);
 /* Record bytes queued right now: pushed (or being pushed) and not yet

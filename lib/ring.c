@@ -102,6 +102,12 @@ struct _GluetoolRing
   gsize capacity_bytes;
 };
 
+/* The top bit of enqueue_pos seals the ring: once set, every producer's CAS
+ * on enqueue_pos fails (the word changed) and the reload sees the bit, so no
+ * ticket can be claimed after gluetool_ring_seal() returns. Tickets never
+ * get near 2^63. */
+#define RING_SEALED (G_GUINT64_CONSTANT (1) << 63)
+
 /* Biggest power of two that fits a guint, so that the slot count always
  * fits the getter's return type. */
 #define RING_MAX_SLOTS (G_MAXUINT / 2u + 1u)
@@ -165,7 +171,7 @@ gluetool_ring_free (GluetoolRing *ring)
   /* Relaxed loads: the caller's join (or lock) already orders every push
    * and release before this point. */
   pos = atomic_load_explicit (&ring->consumed_pos, memory_order_relaxed);
-  end = atomic_load_explicit (&ring->enqueue_pos, memory_order_relaxed);
+  end = atomic_load_explicit (&ring->enqueue_pos, memory_order_relaxed) & ~RING_SEALED;
 
   for (; pos != end; pos++)
     {
@@ -245,6 +251,13 @@ gluetool_ring_push_mp (GluetoolRing *ring,
     {
       guint64 seq;
       gint64 dif;
+
+      if (G_UNLIKELY (pos & RING_SEALED))
+        {
+          g_free (heap);
+          atomic_fetch_sub_explicit (&ring->queued_bytes, len, memory_order_seq_cst);
+          return FALSE;
+        }
 
       slot = &ring->slots[pos & ring->mask];
 
@@ -376,7 +389,27 @@ gluetool_ring_get_claimed (GluetoolRing *ring)
 
   /* Relaxed: a count, ordering nothing. Coherence still gives a thread its
    * own pushes, and any push ordered before this call by other means. */
-  return atomic_load_explicit (&ring->enqueue_pos, memory_order_relaxed);
+  return atomic_load_explicit (&ring->enqueue_pos, memory_order_relaxed) & ~RING_SEALED;
+}
+
+/* Any thread. */
+void
+gluetool_ring_seal (GluetoolRing *ring)
+{
+  g_return_if_fail (ring != NULL);
+
+  /* seq_cst: a producer whose CAS succeeded before this is counted in the
+   * claimed tickets read afterwards; every later CAS fails. */
+  atomic_fetch_or_explicit (&ring->enqueue_pos, RING_SEALED, memory_order_seq_cst);
+}
+
+/* Any thread. */
+gboolean
+gluetool_ring_is_sealed (GluetoolRing *ring)
+{
+  g_return_val_if_fail (ring != NULL, FALSE);
+
+  return (atomic_load_explicit (&ring->enqueue_pos, memory_order_relaxed) & RING_SEALED) != 0;
 }
 
 /* Any thread. */

@@ -659,6 +659,66 @@ START_TEST (test_ipv6_agent)
 }
 END_TEST
 
+/* ---- close() while other threads keep finishing actions ------------------- */
+
+typedef struct {
+  gint stop;      /* (atomic) */
+  gint finished;  /* (atomic) actions finished so far */
+} Producers;
+
+static gpointer
+produce_until_stopped (gpointer data)
+{
+  Producers *producers = data;
+
+  while (!g_atomic_int_get (&producers->stop))
+    {
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("racing", NULL);
+
+      finish (action);
+      g_atomic_int_inc (&producers->finished);
+    }
+  return NULL;
+}
+
+START_TEST (test_close_while_reporting)
+{
+  /* Every span reported must end as sent or counted lost, whatever close()
+   * races with: a push that saw the tracer open and claimed its place after
+   * close() had counted would be neither. Many short cycles give the race
+   * many chances. */
+  for (guint cycle = 0; cycle < 20; cycle++)
+    {
+      g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+      g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", test_receiver_get_port (receiver),
+                                                      0, 0, 0);
+      Producers producers = { 0, 0 };
+      GThread *threads[3];
+      GluetoolTracerStats stats;
+
+      for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+        threads[i] = g_thread_new ("racing", produce_until_stopped, &producers);
+      /* Let them get going: close() must find spans in flight. */
+      while (g_atomic_int_get (&producers.finished) < 300)
+        g_thread_yield ();
+
+      gluetool_tracer_close (tracer, WAIT_S, NULL);
+      g_atomic_int_set (&producers.stop, 1);
+      for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+        g_thread_join (threads[i]);
+
+      gluetool_tracer_get_stats (tracer, &stats);
+      ck_assert_uint_gt (stats.spans_sent, 0);
+      ck_assert_msg (stats.spans_reported == stats.spans_sent + gluetool_tracer_stats_get_lost (&stats),
+                     "cycle %u: reported %" G_GUINT64_FORMAT ", sent %" G_GUINT64_FORMAT
+                     ", lost %" G_GUINT64_FORMAT, cycle, stats.spans_reported, stats.spans_sent,
+                     gluetool_tracer_stats_get_lost (&stats));
+      ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, stats.spans_sent, WAIT_S),
+                         stats.spans_sent);
+    }
+}
+END_TEST
+
 static Suite *
 e2e_suite (void)
 {
@@ -670,6 +730,7 @@ e2e_suite (void)
   tcase_add_test (tc, test_nested_trace);
   tcase_add_test (tc, test_tag_types);
   tcase_add_test (tc, test_many_threads);
+  tcase_add_test (tc, test_close_while_reporting);
   suite_add_tcase (suite, tc);
 
   tc = tcase_create ("limits");

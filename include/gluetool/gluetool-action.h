@@ -107,6 +107,8 @@ GluetoolSpanContext *gluetool_action_dup_context (GluetoolAction *self);
 GLUETOOL_AVAILABLE_IN_0_1
 GluetoolAction *gluetool_action_get_current      (void);
 GLUETOOL_AVAILABLE_IN_0_1
+GluetoolAction *gluetool_action_dup_current      (void);
+GLUETOOL_AVAILABLE_IN_0_1
 void            gluetool_action_set_thread_root  (GluetoolAction *action);
 
 GLUETOOL_AVAILABLE_IN_0_1
