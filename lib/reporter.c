@@ -773,6 +773,22 @@ check_losses (GluetoolReporter *self,
   return FALSE;
 }
 
+/* Under @lock: what flush() and close() report, a time-out first. */
+static gboolean
+check_unsent_and_losses (GluetoolReporter *self,
+                         guint64           unsent,
+                         GError          **error)
+{
+  if (unsent > 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                   "%" G_GUINT64_FORMAT " spans were not sent before the flush timed out",
+                   unsent);
+      return FALSE;
+    }
+  return check_losses (self, error);
+}
+
 gboolean
 gluetool_reporter_flush (GluetoolReporter *self,
                          gint64            deadline_us,
@@ -799,15 +815,7 @@ gluetool_reporter_flush (GluetoolReporter *self,
   if (self->completed < target && !self->thread_done)
     unsent = target - self->completed;
 
-  if (unsent > 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                   "%" G_GUINT64_FORMAT " spans were not sent before the flush timed out",
-                   unsent);
-      ok = FALSE;
-    }
-  else
-    ok = check_losses (self, error);
+  ok = check_unsent_and_losses (self, unsent, error);
   g_mutex_unlock (&self->lock);
   return ok;
 }
@@ -859,15 +867,7 @@ gluetool_reporter_close (GluetoolReporter *self,
     count (&self->failed_to_send, claimed - consumed);
 
   g_mutex_lock (&self->lock);
-  if (unsent > 0)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                   "%" G_GUINT64_FORMAT " spans were not sent before the flush timed out",
-                   unsent);
-      ok = FALSE;
-    }
-  else
-    ok = check_losses (self, error);
+  ok = check_unsent_and_losses (self, unsent, error);
   g_mutex_unlock (&self->lock);
   return ok;
 }

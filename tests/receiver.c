@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <check.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -255,4 +256,24 @@ test_find_tag (GPtrArray  *tags,
         return tag;
     }
   return NULL;
+}
+
+JaegerSpan *
+test_receiver_expect_span (TestReceiver *self,
+                           const char   *name)
+{
+  JaegerSpan *span = test_receiver_find_span (self, name);
+
+  ck_assert_msg (span != NULL, "span '%s' did not arrive", name);
+  return span;
+}
+
+JaegerTag *
+test_expect_tag (JaegerSpan *span,
+                 const char *key)
+{
+  JaegerTag *tag = test_find_tag (span->tags, key);
+
+  ck_assert_msg (tag != NULL, "span '%s' has no tag '%s'", span->operationName, key);
+  return tag;
 }

@@ -52,8 +52,15 @@ GPtrArray    *test_receiver_get_spans         (TestReceiver *self);
 JaegerSpan   *test_receiver_find_span         (TestReceiver *self,
                                                const char   *name);
 
+/* The same, failing the running check test when it did not arrive. */
+JaegerSpan   *test_receiver_expect_span       (TestReceiver *self,
+                                               const char   *name);
+
 /* Tag lookup helpers over a GPtrArray of JaegerTag. (transfer none) */
 JaegerTag    *test_find_tag                   (GPtrArray    *tags,
+                                               const char   *key);
+/* The span's tag @key, failing the running check test when it has none. */
+JaegerTag    *test_expect_tag                 (JaegerSpan   *span,
                                                const char   *key);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestReceiver, test_receiver_free)

@@ -18,6 +18,8 @@
  */
 
 #include <check.h>
+
+#include "check-tap.h"
 #include <sys/wait.h>
 #include <unistd.h>
 #include <string.h>
@@ -1373,18 +1375,13 @@ action_suite (void)
 int
 main (void)
 {
-  SRunner *sr;
-  int n_failed;
+  int status;
 
   /* Once per process, before any test logs anything. */
   g_log_set_writer_func (counting_writer, NULL, NULL);
 
-  sr = srunner_create (action_suite ());
-  srunner_set_tap (sr, "-");
-  srunner_run_all (sr, CK_SILENT);
-  n_failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
+  status = test_run_suite_tap (action_suite ());
 
   g_clear_pointer (&log_counts.last_message, g_free);
-  return n_failed == 0 ? 0 : 1;
+  return status;
 }

@@ -21,6 +21,7 @@
 #include <gluetool/gluetool.h>
 
 #include "config-private.h"
+#include "check-tap.h"
 
 #define VAR_DISABLE         "GLUETOOL_TRACING_DISABLE"
 #define VAR_SERVICE_NAME    "GLUETOOL_TRACING_SERVICE_NAME"
@@ -852,13 +853,9 @@ config_suite (void)
 int
 main (void)
 {
-  SRunner *sr = srunner_create (config_suite ());
-  int n_failed;
+  int status;
 
-  srunner_set_tap (sr, "-");
-  srunner_run_all (sr, CK_SILENT);
-  n_failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
+  status = test_run_suite_tap (config_suite ());
 
-  return n_failed == 0 ? 0 : 1;
+  return status;
 }

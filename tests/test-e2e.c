@@ -11,6 +11,7 @@
 
 #include "receiver.h"
 #include "test-resolver.h"
+#include "check-tap.h"
 
 #define WAIT_S 20.0
 
@@ -57,25 +58,7 @@ close_ok (GluetoolTracer *tracer)
                  error ? error->message : "");
 }
 
-static JaegerSpan *
-find_span (TestReceiver *receiver,
-           const char   *name)
-{
-  JaegerSpan *span = test_receiver_find_span (receiver, name);
 
-  ck_assert_msg (span != NULL, "span '%s' did not arrive", name);
-  return span;
-}
-
-static JaegerTag *
-find_tag (JaegerSpan *span,
-          const char *key)
-{
-  JaegerTag *tag = test_find_tag (span->tags, key);
-
-  ck_assert_msg (tag != NULL, "span '%s' has no tag '%s'", span->operationName, key);
-  return tag;
-}
 
 static void
 assert_string_tag (GPtrArray  *tags,
@@ -121,9 +104,9 @@ START_TEST (test_nested_trace)
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 3, WAIT_S), 3);
   ck_assert_uint_eq (test_receiver_get_n_bad (receiver), 0);
 
-  root_span = find_span (receiver, "some label");
-  first_span = find_span (receiver, "some subtask");
-  second_span = find_span (receiver, "another subtask");
+  root_span = test_receiver_expect_span (receiver, "some label");
+  first_span = test_receiver_expect_span (receiver, "some subtask");
+  second_span = test_receiver_expect_span (receiver, "another subtask");
 
   /* One trace, 128-bit, and the tree by parent ids. */
   ck_assert (root_span->traceIdHigh != 0 || root_span->traceIdLow != 0);
@@ -150,7 +133,7 @@ START_TEST (test_nested_trace)
   ck_assert_int_eq (first_span->flags, 1);
   assert_string_tag (root_span->tags, "foo", "bar");
   assert_string_tag (root_span->tags, "sampler.type", "const");
-  tag = find_tag (root_span, "sampler.param");
+  tag = test_expect_tag (root_span, "sampler.param");
   ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_BOOL);
   ck_assert (tag->vBool);
   ck_assert_ptr_null (test_find_tag (first_span->tags, "sampler.type"));
@@ -234,41 +217,41 @@ START_TEST (test_tag_types)
   close_ok (tracer);
 
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
-  span = find_span (receiver, "tagged");
+  span = test_receiver_expect_span (receiver, "tagged");
 
   assert_string_tag (span->tags, "from-new", "yes");
   assert_string_tag (span->tags, "string", "text");
-  tag = find_tag (span, "min");
+  tag = test_expect_tag (span, "min");
   ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_LONG);
   ck_assert_int_eq (tag->vLong, G_MININT64);
-  tag = find_tag (span, "max");
+  tag = test_expect_tag (span, "max");
   ck_assert_int_eq (tag->vLong, G_MAXINT64);
-  tag = find_tag (span, "double");
+  tag = test_expect_tag (span, "double");
   ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_DOUBLE);
   ck_assert (tag->vDouble == -2.5);
-  tag = find_tag (span, "false");
+  tag = test_expect_tag (span, "false");
   ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_BOOL);
   ck_assert (tag->__isset_vBool);
   ck_assert (!tag->vBool);
-  tag = find_tag (span, "true");
+  tag = test_expect_tag (span, "true");
   ck_assert (tag->vBool);
-  tag = find_tag (span, "byte");
+  tag = test_expect_tag (span, "byte");
   ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_LONG);
   ck_assert_int_eq (tag->vLong, 200);
-  tag = find_tag (span, "uint32");
+  tag = test_expect_tag (span, "uint32");
   ck_assert_int_eq (tag->vLong, G_MAXUINT32);
   assert_string_tag (span->tags, "uint64-big", "18446744073709551615");
-  tag = find_tag (span, "uint64-small");
+  tag = test_expect_tag (span, "uint64-small");
   ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_LONG);
   ck_assert_int_eq (tag->vLong, 7);
   assert_string_tag (span->tags, "path", "/org/example");
-  tag = find_tag (span, "boxed");
+  tag = test_expect_tag (span, "boxed");
   ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_LONG);
   ck_assert_int_eq (tag->vLong, -5);
   assert_string_tag (span->tags, "strv", "['a', 'b']");
 
   /* Set twice: one tag, the last value. */
-  tag = find_tag (span, "replaced");
+  tag = test_expect_tag (span, "replaced");
   ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_LONG);
   ck_assert_int_eq (tag->vLong, 2);
   {
@@ -488,8 +471,8 @@ START_TEST (test_too_large_span_dropped)
                  "%s", error->message);
   ck_assert_ptr_nonnull (strstr (error->message, "too large"));
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
-  find_span (receiver, "nearly");
-  find_span (receiver, "normal");
+  test_receiver_expect_span (receiver, "nearly");
+  test_receiver_expect_span (receiver, "normal");
   ck_assert_ptr_null (test_receiver_find_span (receiver, "huge"));
 
   gluetool_tracer_get_stats (tracer, &stats);
@@ -544,7 +527,7 @@ START_TEST (test_unreachable_agent_counted)
   }
   close_ok (tracer);
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
-  find_span (receiver, "heard");
+  test_receiver_expect_span (receiver, "heard");
 }
 END_TEST
 
@@ -655,7 +638,7 @@ START_TEST (test_ipv6_agent)
   }
   close_ok (tracer);
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
-  find_span (receiver, "over v6");
+  test_receiver_expect_span (receiver, "over v6");
 }
 END_TEST
 
@@ -755,12 +738,5 @@ e2e_suite (void)
 int
 main (void)
 {
-  SRunner *runner = srunner_create (e2e_suite ());
-  int failed;
-
-  srunner_set_tap (runner, "-");
-  srunner_run_all (runner, CK_SILENT);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed == 0 ? 0 : 1;
+  return test_run_suite_tap (e2e_suite ());
 }

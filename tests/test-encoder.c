@@ -23,6 +23,7 @@
 
 #include "encoder-private.h"
 #include "reference.h"
+#include "check-tap.h"
 
 /* ---- Protocol facts ------------------------------------------------------------- */
 
@@ -2042,18 +2043,8 @@ encoder_suite (void)
 int
 main (void)
 {
-  SRunner *sr;
-  int failed;
-
   /* Structs are built and destroyed before the first reference call. */
   gluetool_reference_init ();
 
-  sr = srunner_create (encoder_suite ());
-
-  /* TAP on stdout for meson (protocol: 'tap'); nothing else goes there. */
-  srunner_set_tap (sr, "-");
-  srunner_run_all (sr, CK_SILENT);
-  failed = srunner_ntests_failed (sr);
-  srunner_free (sr);
-  return failed == 0 ? 0 : 1;
+  return test_run_suite_tap (encoder_suite ());
 }

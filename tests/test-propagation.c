@@ -21,6 +21,7 @@
 #include <gluetool/gluetool.h>
 
 #include "receiver.h"
+#include "check-tap.h"
 
 #define WAIT_S 20.0
 
@@ -147,15 +148,6 @@ finish_ok (GluetoolAction *action)
                  error ? error->message : "");
 }
 
-static JaegerSpan *
-find_span (TestReceiver *receiver,
-           const char   *name)
-{
-  JaegerSpan *span = test_receiver_find_span (receiver, name);
-
-  ck_assert_msg (span != NULL, "span '%s' did not arrive", name);
-  return span;
-}
 
 static void
 assert_span_ids (JaegerSpan *span,
@@ -780,7 +772,7 @@ START_TEST (test_remote_parent_on_wire)
 
   /* The remote span's child: same trace, its parent, and not a root, so no
    * sampler tags. */
-  span = find_span (receiver, "served");
+  span = test_receiver_expect_span (receiver, "served");
   assert_span_ids (span, EXAMPLE_TRACE_HIGH, EXAMPLE_TRACE_LOW, EXAMPLE_SPAN);
   ck_assert_uint_eq ((guint64) span->spanId, gluetool_action_get_span_id (action));
   ck_assert_int_eq (span->flags, 1);
@@ -790,21 +782,21 @@ START_TEST (test_remote_parent_on_wire)
   ck_assert_ptr_nonnull (tag);
   ck_assert_str_eq (tag->vStr, "GET /");
 
-  span = find_span (receiver, "served child");
+  span = test_receiver_expect_span (receiver, "served child");
   assert_span_ids (span, EXAMPLE_TRACE_HIGH, EXAMPLE_TRACE_LOW,
                    gluetool_action_get_span_id (action));
   ck_assert_int_eq (span->flags, 1);
 
   /* Jaeger's debug flag goes down the subtree. */
-  span = find_span (receiver, "debug");
+  span = test_receiver_expect_span (receiver, "debug");
   assert_span_ids (span, 0, 0xabc, 1);
   ck_assert_int_eq (span->flags, 3);
-  span = find_span (receiver, "debug child");
+  span = test_receiver_expect_span (receiver, "debug child");
   assert_span_ids (span, 0, 0xabc, gluetool_action_get_span_id (debug_action));
   ck_assert_int_eq (span->flags, 3);
 
   /* This library samples everything, whatever the remote side decided. */
-  span = find_span (receiver, "unsampled");
+  span = test_receiver_expect_span (receiver, "unsampled");
   assert_span_ids (span, 0, 0xabcd, 2);
   ck_assert_int_eq (span->flags, 1);
 }
@@ -838,11 +830,11 @@ START_TEST (test_default_remote_parent_api)
   close_ok (tracer);
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
 
-  span = find_span (receiver, "joined");
+  span = test_receiver_expect_span (receiver, "joined");
   assert_span_ids (span, EXAMPLE_TRACE_HIGH, EXAMPLE_TRACE_LOW, EXAMPLE_SPAN);
   ck_assert_ptr_null (test_find_tag (span->tags, "sampler.type"));
 
-  span = find_span (receiver, "fresh");
+  span = test_receiver_expect_span (receiver, "fresh");
   ck_assert_int_eq (span->parentSpanId, 0);
   ck_assert ((guint64) span->traceIdLow != EXAMPLE_TRACE_LOW);
   ck_assert_ptr_nonnull (test_find_tag (span->tags, "sampler.type"));
@@ -983,7 +975,7 @@ START_TEST (test_environment_traceparent_joins)
 
       assert_context (result.roots[i], EXAMPLE_TRACE_HIGH, EXAMPLE_TRACE_LOW,
                       gluetool_span_context_get_span_id (result.roots[i]), EXAMPLE_SPAN, 1);
-      span = find_span (receiver, name);
+      span = test_receiver_expect_span (receiver, name);
       assert_span_ids (span, EXAMPLE_TRACE_HIGH, EXAMPLE_TRACE_LOW, EXAMPLE_SPAN);
       ck_assert_uint_eq ((guint64) span->spanId,
                          gluetool_span_context_get_span_id (result.roots[i]));
@@ -1013,7 +1005,7 @@ assert_new_traces (TestReceiver *receiver,
     {
       g_autofree char *name = g_strdup_printf ("%s %" G_GSIZE_FORMAT, label, i);
       GluetoolSpanContext *root = result->roots[i];
-      JaegerSpan *span = find_span (receiver, name);
+      JaegerSpan *span = test_receiver_expect_span (receiver, name);
 
       ck_assert_uint_eq (gluetool_span_context_get_parent_span_id (root), 0);
       ck_assert (gluetool_span_context_get_trace_id_low (root) != EXAMPLE_TRACE_LOW);
@@ -1128,8 +1120,7 @@ int
 main (int    argc,
       char **argv)
 {
-  SRunner *runner;
-  int failed;
+  int status;
 
   if (argc > 2 && g_str_equal (argv[1], "--helper"))
     return helper_main (argc, argv);
@@ -1137,11 +1128,7 @@ main (int    argc,
   self_path = g_canonicalize_filename (argv[0], NULL);
   g_log_set_writer_func (counting_writer, NULL, NULL);
 
-  runner = srunner_create (propagation_suite ());
-  srunner_set_tap (runner, "-");
-  srunner_run_all (runner, CK_SILENT);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
+  status = test_run_suite_tap (propagation_suite ());
   g_free (self_path);
-  return failed == 0 ? 0 : 1;
+  return status;
 }

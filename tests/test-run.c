@@ -18,6 +18,7 @@
 #include <gluetool/gluetool.h>
 
 #include "receiver.h"
+#include "check-tap.h"
 
 #define WAIT_S 20.0
 
@@ -141,32 +142,14 @@ run_trace_argv (char             **environment,
 
 /* ---- Checking spans ---------------------------------------------------------- */
 
-static JaegerSpan *
-find_span (TestReceiver *receiver,
-           const char   *name)
-{
-  JaegerSpan *span = test_receiver_find_span (receiver, name);
 
-  ck_assert_msg (span != NULL, "span '%s' did not arrive", name);
-  return span;
-}
-
-static JaegerTag *
-find_tag (JaegerSpan *span,
-          const char *key)
-{
-  JaegerTag *tag = test_find_tag (span->tags, key);
-
-  ck_assert_msg (tag != NULL, "span '%s' has no tag '%s'", span->operationName, key);
-  return tag;
-}
 
 static void
 assert_string_tag (JaegerSpan *span,
                    const char *key,
                    const char *value)
 {
-  JaegerTag *tag = find_tag (span, key);
+  JaegerTag *tag = test_expect_tag (span, key);
 
   ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_STRING);
   ck_assert_str_eq (tag->vStr, value);
@@ -177,7 +160,7 @@ assert_long_tag (JaegerSpan *span,
                  const char *key,
                  gint64      value)
 {
-  JaegerTag *tag = find_tag (span, key);
+  JaegerTag *tag = test_expect_tag (span, key);
 
   ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_LONG);
   ck_assert_int_eq (tag->vLong, value);
@@ -188,7 +171,7 @@ static void
 assert_failed (JaegerSpan *span,
                const char *message_part)
 {
-  JaegerTag *tag = find_tag (span, "error");
+  JaegerTag *tag = test_expect_tag (span, "error");
   gboolean found_message = FALSE;
 
   ck_assert_int_eq (tag->vType, JAEGER_TAG_TYPE_BOOL);
@@ -237,8 +220,8 @@ START_TEST (test_nested_runs_one_trace)
 
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
   ck_assert_uint_eq (test_receiver_get_n_bad (receiver), 0);
-  outer = find_span (receiver, "outer");
-  inner = find_span (receiver, "inner");
+  outer = test_receiver_expect_span (receiver, "outer");
+  inner = test_receiver_expect_span (receiver, "inner");
 
   /* One trace: the inner run is the outer run's child. */
   ck_assert_int_eq (outer->parentSpanId, 0);
@@ -259,7 +242,7 @@ START_TEST (test_nested_runs_one_trace)
   assert_string_tag (inner, "process.command_line", "true");
   assert_long_tag (outer, "process.exit.code", 0);
   assert_long_tag (inner, "process.exit.code", 0);
-  ck_assert_int_gt (find_tag (inner, "process.pid")->vLong, 0);
+  ck_assert_int_gt (test_expect_tag (inner, "process.pid")->vLong, 0);
   assert_not_failed (outer);
   assert_not_failed (inner);
 }
@@ -280,7 +263,7 @@ START_TEST (test_joins_given_traceparent)
   ck_assert_int_eq (result.status, 0);
 
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
-  span = find_span (receiver, "sh");
+  span = test_receiver_expect_span (receiver, "sh");
   ck_assert_uint_eq ((guint64) span->traceIdHigh, EXAMPLE_TRACE_HIGH);
   ck_assert_uint_eq ((guint64) span->traceIdLow, EXAMPLE_TRACE_LOW);
   ck_assert_uint_eq ((guint64) span->parentSpanId, EXAMPLE_SPAN);
@@ -321,21 +304,21 @@ START_TEST (test_exit_statuses)
 
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 4, WAIT_S), 4);
 
-  span = find_span (receiver, "ok");
+  span = test_receiver_expect_span (receiver, "ok");
   assert_long_tag (span, "process.exit.code", 0);
   assert_not_failed (span);
 
-  span = find_span (receiver, "three");
+  span = test_receiver_expect_span (receiver, "three");
   assert_long_tag (span, "process.exit.code", 3);
   assert_failed (span, "exited with status 3");
 
-  span = find_span (receiver, "missing");
+  span = test_receiver_expect_span (receiver, "missing");
   assert_failed (span, "command not found");
   ck_assert_ptr_null (test_find_tag (span->tags, "process.exit.code"));
   ck_assert_ptr_null (test_find_tag (span->tags, "process.pid"));
   assert_string_tag (span, "process.command_line", "gluetool-test-no-such-command arg");
 
-  span = find_span (receiver, "missing path");
+  span = test_receiver_expect_span (receiver, "missing path");
   assert_failed (span, "/nonexistent/gluetool-test");
 }
 END_TEST
@@ -353,7 +336,7 @@ START_TEST (test_cannot_execute)
   ck_assert_str_ne (result.err, "");
 
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
-  assert_failed (find_span (receiver, "directory"), "");
+  assert_failed (test_receiver_expect_span (receiver, "directory"), "");
 }
 END_TEST
 
@@ -369,7 +352,7 @@ START_TEST (test_child_killed_by_signal)
   ck_assert_int_eq (result.status, 128 + SIGTERM);
 
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
-  span = find_span (receiver, "killed");
+  span = test_receiver_expect_span (receiver, "killed");
   assert_long_tag (span, "process.exit.signal", SIGTERM);
   ck_assert_ptr_null (test_find_tag (span->tags, "process.exit.code"));
   assert_failed (span, "killed by signal 15");
@@ -408,7 +391,7 @@ check_signal_forwarded (int         signo,
   ck_assert_int_eq (g_subprocess_get_exit_status (process), 128 + signo);
 
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
-  span = find_span (receiver, label);
+  span = test_receiver_expect_span (receiver, label);
   assert_long_tag (span, "process.exit.signal", signo);
   assert_failed (span, "killed by signal");
 }
@@ -449,14 +432,14 @@ START_TEST (test_label_and_tags)
   ck_assert_int_eq (unlabelled.status, 0);
 
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
-  span = find_span (receiver, "build");
+  span = test_receiver_expect_span (receiver, "build");
   assert_string_tag (span, "stage", "2");
   assert_string_tag (span, "target", "all=yes");
   assert_string_tag (span, "empty", "");
   assert_string_tag (span, "process.command_line", "sh -c 'exit 0' 'two words' 'it'\\''s'");
-  ck_assert_int_gt (find_tag (span, "process.pid")->vLong, 0);
+  ck_assert_int_gt (test_expect_tag (span, "process.pid")->vLong, 0);
 
-  span = find_span (receiver, "sh");
+  span = test_receiver_expect_span (receiver, "sh");
   assert_string_tag (span, "process.command_line", "/bin/sh -c true");
 }
 END_TEST
@@ -501,7 +484,7 @@ START_TEST (test_tracing_disabled)
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
   spans = test_receiver_get_spans (receiver);
   ck_assert_uint_eq (spans->len, 1);
-  find_span (receiver, "marker");
+  test_receiver_expect_span (receiver, "marker");
 }
 END_TEST
 
@@ -597,9 +580,6 @@ run_suite (void)
 int
 main (void)
 {
-  SRunner *runner;
-  int failed;
-
   program = g_getenv ("GLUETOOL_TRACE_PROGRAM");
   if (program == NULL || *program == '\0')
     {
@@ -607,10 +587,5 @@ main (void)
       return 0;
     }
 
-  runner = srunner_create (run_suite ());
-  srunner_set_tap (runner, "-");
-  srunner_run_all (runner, CK_SILENT);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed == 0 ? 0 : 1;
+  return test_run_suite_tap (run_suite ());
 }

@@ -20,6 +20,7 @@
 
 #include "reference.h"
 #include "reference-binary.h"
+#include "check-tap.h"
 
 /* Any listener stops after this long without a datagram: a safety net
  * for a broken test, never the way a test ends. */
@@ -1101,12 +1102,5 @@ trace_suite (void)
 int
 main (void)
 {
-  SRunner *runner = srunner_create (trace_suite ());
-  int failed;
-
-  srunner_set_tap (runner, "-");
-  srunner_run_all (runner, CK_SILENT);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed == 0 ? 0 : 1;
+  return test_run_suite_tap (trace_suite ());
 }

@@ -10,6 +10,7 @@
 #include <gluetool/gluetool.h>
 
 #include "receiver.h"
+#include "check-tap.h"
 
 #define WAIT_S 20.0
 
@@ -309,12 +310,5 @@ tracer_suite (void)
 int
 main (void)
 {
-  SRunner *runner = srunner_create (tracer_suite ());
-  int failed;
-
-  srunner_set_tap (runner, "-");
-  srunner_run_all (runner, CK_SILENT);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed == 0 ? 0 : 1;
+  return test_run_suite_tap (tracer_suite ());
 }

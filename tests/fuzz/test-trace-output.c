@@ -35,6 +35,7 @@
 #include "trace-format-tree.h"
 #include "trace-fuzz-one.h"
 #include "trace-store.h"
+#include "../check-tap.h"
 
 /* ---- Helpers ------------------------------------------------------------------------- */
 
@@ -658,12 +659,5 @@ output_suite (void)
 int
 main (void)
 {
-  SRunner *runner = srunner_create (output_suite ());
-  int failed;
-
-  srunner_set_tap (runner, "-");
-  srunner_run_all (runner, CK_SILENT);
-  failed = srunner_ntests_failed (runner);
-  srunner_free (runner);
-  return failed == 0 ? 0 : 1;
+  return test_run_suite_tap (output_suite ());
 }
