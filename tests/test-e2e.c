@@ -10,6 +10,7 @@
 #include <gluetool/gluetool.h>
 
 #include "receiver.h"
+#include "test-expect.h"
 #include "test-resolver.h"
 #include "check-tap.h"
 
@@ -40,23 +41,7 @@ make_tracer (const char *host,
   return tracer;
 }
 
-static void
-finish (GluetoolAction *action)
-{
-  g_autoptr(GError) error = NULL;
 
-  ck_assert_msg (gluetool_action_finish (action, &error), "finish: %s",
-                 error ? error->message : "");
-}
-
-static void
-close_ok (GluetoolTracer *tracer)
-{
-  g_autoptr(GError) error = NULL;
-
-  ck_assert_msg (gluetool_tracer_close (tracer, WAIT_S, &error), "close: %s",
-                 error ? error->message : "");
-}
 
 
 
@@ -94,12 +79,12 @@ START_TEST (test_nested_trace)
   root = gluetool_action_new ("some label", NULL);
   gluetool_action_set_tag_string (root, "foo", "bar");
   first = gluetool_action_new ("some subtask", root);
-  finish (first);
+  test_expect_finish (first);
   second = gluetool_action_new ("another subtask", gluetool_action_get_current ());
-  finish (second);
-  finish (root);
+  test_expect_finish (second);
+  test_expect_finish (root);
   after = g_get_real_time ();
-  close_ok (tracer);
+  test_expect_close (tracer, WAIT_S);
 
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 3, WAIT_S), 3);
   ck_assert_uint_eq (test_receiver_get_n_bad (receiver), 0);
@@ -213,8 +198,8 @@ START_TEST (test_tag_types)
   gluetool_action_set_tag_string (action, "replaced", "first");
   gluetool_action_set_tag_int64 (action, "replaced", 2);
   gluetool_action_add_log (action, g_variant_new_parsed ("{'event': <'started'>, 'n': <int64 3>}"));
-  finish (action);
-  close_ok (tracer);
+  test_expect_finish (action);
+  test_expect_close (tracer, WAIT_S);
 
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
   span = test_receiver_expect_span (receiver, "tagged");
@@ -291,7 +276,7 @@ make_spans (gpointer data)
       gluetool_action_set_tag_int64 (action, "i", i);
       gluetool_action_set_tag_string (action, "thread", g_thread_self () == NULL ? "?" : "worker");
       gluetool_action_set_tag_boolean (action, "ok", TRUE);
-      finish (action);
+      test_expect_finish (action);
     }
   return NULL;
 }
@@ -314,7 +299,7 @@ START_TEST (test_many_threads)
     threads[i] = g_thread_new ("producer", make_spans, root);
   for (guint i = 0; i < N_THREADS; i++)
     g_thread_join (threads[i]);
-  finish (root);
+  test_expect_finish (root);
 
   ck_assert_msg (gluetool_tracer_flush (tracer, WAIT_S, &error), "flush: %s",
                  error ? error->message : "");
@@ -346,7 +331,7 @@ START_TEST (test_many_threads)
       ck_assert_uint_le (g_bytes_get_size (datagram->bytes), 65000);
       ck_assert_int_eq (datagram->batch->seqNo, i + 1);
     }
-  close_ok (tracer);
+  test_expect_close (tracer, WAIT_S);
 }
 END_TEST
 
@@ -368,7 +353,7 @@ START_TEST (test_tiny_queue_drops_and_counts)
   for (guint i = 0; i < n_spans; i++)
     {
       g_autoptr(GluetoolAction) action = gluetool_action_new ("burst", NULL);
-      finish (action);
+      test_expect_finish (action);
     }
 
   ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
@@ -386,9 +371,9 @@ START_TEST (test_tiny_queue_drops_and_counts)
   /* The next datagram tells the agent how many were dropped. */
   {
     g_autoptr(GluetoolAction) action = gluetool_action_new ("after", NULL);
-    finish (action);
+    test_expect_finish (action);
   }
-  close_ok (tracer);
+  test_expect_close (tracer, WAIT_S);
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, stats.spans_sent + 1, WAIT_S),
                      stats.spans_sent + 1);
   datagrams = test_receiver_get_datagrams (receiver);
@@ -413,9 +398,9 @@ START_TEST (test_small_packets_split_batches)
       g_autoptr(GluetoolAction) action = gluetool_action_new ("small", NULL);
 
       gluetool_action_set_tag_int64 (action, "i", i);
-      finish (action);
+      test_expect_finish (action);
     }
-  close_ok (tracer);
+  test_expect_close (tracer, WAIT_S);
 
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, n_spans, WAIT_S), n_spans);
   datagrams = test_receiver_get_datagrams (receiver);
@@ -453,17 +438,17 @@ START_TEST (test_too_large_span_dropped)
   {
     g_autoptr(GluetoolAction) action = gluetool_action_new ("huge", NULL);
     gluetool_action_set_tag_string (action, "payload", huge);
-    finish (action);
+    test_expect_finish (action);
   }
   {
     /* Fits the packet only without much else: packing must size it exactly. */
     g_autoptr(GluetoolAction) action = gluetool_action_new ("nearly", NULL);
     gluetool_action_set_tag_string (action, "payload", nearly);
-    finish (action);
+    test_expect_finish (action);
   }
   {
     g_autoptr(GluetoolAction) action = gluetool_action_new ("normal", NULL);
-    finish (action);
+    test_expect_finish (action);
   }
 
   ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
@@ -478,7 +463,7 @@ START_TEST (test_too_large_span_dropped)
   gluetool_tracer_get_stats (tracer, &stats);
   ck_assert_uint_eq (stats.spans_dropped_too_large, 1);
   ck_assert_uint_eq (stats.spans_sent, 2);
-  close_ok (tracer);
+  test_expect_close (tracer, WAIT_S);
 }
 END_TEST
 
@@ -507,7 +492,7 @@ START_TEST (test_unreachable_agent_counted)
       g_autoptr(GError) error = NULL;
       g_autoptr(GluetoolAction) action = gluetool_action_new ("unheard", NULL);
 
-      finish (action);
+      test_expect_finish (action);
       if (!gluetool_tracer_flush (tracer, WAIT_S, &error))
         {
           ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR,
@@ -523,9 +508,9 @@ START_TEST (test_unreachable_agent_counted)
   receiver = test_receiver_new_on_port ("127.0.0.1", port);
   {
     g_autoptr(GluetoolAction) action = gluetool_action_new ("heard", NULL);
-    finish (action);
+    test_expect_finish (action);
   }
-  close_ok (tracer);
+  test_expect_close (tracer, WAIT_S);
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
   test_receiver_expect_span (receiver, "heard");
 }
@@ -540,7 +525,7 @@ START_TEST (test_host_not_found)
 
   {
     g_autoptr(GluetoolAction) action = gluetool_action_new ("lost", NULL);
-    finish (action);
+    test_expect_finish (action);
   }
   ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
   ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
@@ -572,7 +557,7 @@ START_TEST (test_resolved_again_after_failures)
       g_autoptr(GError) error = NULL;
       g_autoptr(GluetoolAction) action = gluetool_action_new ("moving", NULL);
 
-      finish (action);
+      test_expect_finish (action);
       gluetool_tracer_flush (tracer, WAIT_S, &error);
       test_receiver_wait_for_spans (receiver, 1, 0.01);
     }
@@ -596,7 +581,7 @@ START_TEST (test_close_times_out_on_blocked_path)
   for (guint i = 0; i < 10; i++)
     {
       g_autoptr(GluetoolAction) action = gluetool_action_new ("stuck", NULL);
-      finish (action);
+      test_expect_finish (action);
     }
 
   /* The flush thread is stuck resolving: the spans cannot go anywhere. */
@@ -634,9 +619,9 @@ START_TEST (test_ipv6_agent)
 
   {
     g_autoptr(GluetoolAction) action = gluetool_action_new ("over v6", NULL);
-    finish (action);
+    test_expect_finish (action);
   }
-  close_ok (tracer);
+  test_expect_close (tracer, WAIT_S);
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
   test_receiver_expect_span (receiver, "over v6");
 }
@@ -658,7 +643,7 @@ produce_until_stopped (gpointer data)
     {
       g_autoptr(GluetoolAction) action = gluetool_action_new ("racing", NULL);
 
-      finish (action);
+      test_expect_finish (action);
       g_atomic_int_inc (&producers->finished);
     }
   return NULL;

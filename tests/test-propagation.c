@@ -21,6 +21,7 @@
 #include <gluetool/gluetool.h>
 
 #include "receiver.h"
+#include "test-expect.h"
 #include "check-tap.h"
 
 #define WAIT_S 20.0
@@ -130,23 +131,7 @@ make_tracer (TestReceiver *receiver)
   return tracer;
 }
 
-static void
-close_ok (GluetoolTracer *tracer)
-{
-  g_autoptr(GError) error = NULL;
 
-  ck_assert_msg (gluetool_tracer_close (tracer, WAIT_S, &error), "close: %s",
-                 error ? error->message : "");
-}
-
-static void
-finish_ok (GluetoolAction *action)
-{
-  g_autoptr(GError) error = NULL;
-
-  ck_assert_msg (gluetool_action_finish (action, &error), "finish: %s",
-                 error ? error->message : "");
-}
 
 
 static void
@@ -726,8 +711,8 @@ START_TEST (test_dup_context)
                               gluetool_action_get_span_id (child));
   ck_assert_str_eq (traceparent, expected);
 
-  finish_ok (child);
-  finish_ok (root);
+  test_expect_finish (child);
+  test_expect_finish (root);
 }
 END_TEST
 
@@ -755,18 +740,18 @@ START_TEST (test_remote_parent_on_wire)
   assert_context (context, EXAMPLE_TRACE_HIGH, EXAMPLE_TRACE_LOW,
                   gluetool_action_get_span_id (action), EXAMPLE_SPAN, 1);
   child = gluetool_action_new ("served child", action);
-  finish_ok (child);
-  finish_ok (action);
+  test_expect_finish (child);
+  test_expect_finish (action);
 
   debug_action = gluetool_action_new_with_remote_parent ("debug", debug_remote, NULL);
   debug_child = gluetool_action_new ("debug child", debug_action);
-  finish_ok (debug_child);
-  finish_ok (debug_action);
+  test_expect_finish (debug_child);
+  test_expect_finish (debug_action);
 
   unsampled_action = gluetool_action_new_with_remote_parent ("unsampled", unsampled_remote, NULL);
-  finish_ok (unsampled_action);
+  test_expect_finish (unsampled_action);
 
-  close_ok (tracer);
+  test_expect_close (tracer, WAIT_S);
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 5, WAIT_S), 5);
   ck_assert_uint_eq (test_receiver_get_n_bad (receiver), 0);
 
@@ -820,14 +805,14 @@ START_TEST (test_default_remote_parent_api)
   ck_assert (gluetool_span_context_equal (got, remote));
   ck_assert_ptr_ne (got, remote);
   joined = gluetool_action_new ("joined", NULL);
-  finish_ok (joined);
+  test_expect_finish (joined);
 
   gluetool_action_set_default_remote_parent (NULL);
   ck_assert_ptr_null (gluetool_action_dup_default_remote_parent ());
   fresh = gluetool_action_new ("fresh", NULL);
-  finish_ok (fresh);
+  test_expect_finish (fresh);
 
-  close_ok (tracer);
+  test_expect_close (tracer, WAIT_S);
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
 
   span = test_receiver_expect_span (receiver, "joined");

@@ -21,6 +21,7 @@
 #include "reference.h"
 #include "reference-binary.h"
 #include "check-tap.h"
+#include "test-expect.h"
 
 /* Any listener stops after this long without a datagram: a safety net
  * for a broken test, never the way a test ends. */
@@ -437,14 +438,6 @@ END_TEST
 
 /* ---- The library, end to end ---------------------------------------------------- */
 
-static void
-finish_ok (GluetoolAction *action)
-{
-  g_autoptr(GError) error = NULL;
-
-  ck_assert_msg (gluetool_action_finish (action, &error), "finish: %s",
-                 error ? error->message : "");
-}
 
 /* Two traces from the library: "build" with a nested chain, every tag type,
  * a log and a failed step; and "lonely" on its own. 6 spans. */
@@ -474,19 +467,19 @@ send_library_traces (guint16 port)
   g_variant_builder_add (&fields, "{sv}", "event", g_variant_new_string ("checkpoint"));
   gluetool_action_add_log (compile, g_variant_builder_end (&fields));
   optimise = gluetool_action_new ("optimise", compile);
-  finish_ok (optimise);
-  finish_ok (compile);
+  test_expect_finish (optimise);
+  test_expect_finish (compile);
 
   failing = gluetool_action_new ("step that fails", build);
   gluetool_action_set_tag_boolean (failing, "error", TRUE);
-  finish_ok (failing);
+  test_expect_finish (failing);
 
   link = gluetool_action_new ("link", build);
-  finish_ok (link);
-  finish_ok (build);
+  test_expect_finish (link);
+  test_expect_finish (build);
 
   lonely = gluetool_action_new ("lonely", NULL);
-  finish_ok (lonely);
+  test_expect_finish (lonely);
 
   ck_assert_msg (gluetool_tracer_close (tracer, 20, &error), "close: %s",
                  error ? error->message : "");
