@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,11 @@ main (int    argc,
       char **argv)
 {
   const char *command = argc > 1 ? argv[1] : NULL;
+
+  /* The character set decides how text is drawn and quoted (box drawing,
+   * GLib's quotation marks in messages); numbers stay in the C locale, so
+   * JSON and figures keep their decimal points. Every command needs it. */
+  setlocale (LC_CTYPE, "");
 
   /* Each command names itself (g_set_prgname ("gluetool-trace listen")),
    * which GLib lets a program do only once. */

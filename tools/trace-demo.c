@@ -14,7 +14,6 @@
 
 #include <gluetool/gluetool.h>
 
-#include <locale.h>
 
 #define DEFAULT_TIMEOUT_S 10.0
 
@@ -87,7 +86,6 @@ gluetool_trace_demo_main (int    argc,
   };
 
   g_set_prgname ("gluetool-trace demo");
-  setlocale (LC_CTYPE, "");
 
   context = g_option_context_new ("- send gluetool's example trace");
   g_option_context_set_summary (context,

@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <glib-unix.h>
-#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -661,8 +660,6 @@ gluetool_trace_listen_main (int    argc,
   int status;
 
   g_set_prgname ("gluetool-trace listen");
-  /* The character set decides box drawing; numbers stay in the C locale. */
-  setlocale (LC_CTYPE, "");
 
   self->settle_s = DEFAULT_SETTLE_S;
   if (!parse_options (self, argc, argv, &error))
