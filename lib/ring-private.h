@@ -48,6 +48,9 @@ typedef struct _GluetoolRing GluetoolRing;
 #define GLUETOOL_RING_INLINE_BYTES 232
 /* What one slot costs, inline space and bookkeeping included. */
 #define GLUETOOL_RING_SLOT_BYTES   256
+/* The consumer hands released bytes back at most this many at a time (see
+ * gluetool_ring_release_sc()): a quarter of a full datagram's worth. */
+#define GLUETOOL_RING_RETURN_BATCH_BYTES 16384
 
 /* A ring whose slots and queued bytes both fit @capacity_bytes: the slot count
  * is capacity_bytes / GLUETOOL_RING_SLOT_BYTES rounded down to a power of two
@@ -75,14 +78,23 @@ gboolean      gluetool_ring_push_mp          (GluetoolRing  *ring,
                                               gsize         *queued_bytes_after);
 
 /* The oldest record, left in place, or FALSE when the next slot is not
- * published yet (empty, or a producer is still copying into it). The
+ * published yet (empty, or a producer is still copying into it); a FALSE
+ * return also hands back the bytes of every record released so far. The
  * pointer stays valid until gluetool_ring_release_sc(). */
 gboolean      gluetool_ring_peek_sc          (GluetoolRing  *ring,
                                               const guint8 **record,
                                               gsize         *len);
 /* Frees the record the last successful peek returned, and hands its slot
- * and bytes back to the producers. Only after a successful peek. */
+ * back to the producers at once. Its bytes go back in batches: when the
+ * released bytes not yet returned reach gluetool_ring_get_return_batch_bytes(),
+ * and whenever a peek finds nothing to consume. Until then they still count
+ * in gluetool_ring_get_queued_bytes(), so a producer may find the budget full
+ * that many bytes early. Only after a successful peek. */
 void          gluetool_ring_release_sc       (GluetoolRing  *ring);
+
+/* GLUETOOL_RING_RETURN_BATCH_BYTES, or an eighth of the capacity when that
+ * is less (at least 1). */
+gsize         gluetool_ring_get_return_batch_bytes (GluetoolRing *ring);
 
 /* Tickets claimed by producers so far: every successful push has one, in the
  * order the records will be consumed. A record with ticket t is consumed once

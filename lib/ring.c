@@ -79,6 +79,27 @@ typedef struct
 G_STATIC_ASSERT (sizeof (RingSlot) == GLUETOOL_RING_SLOT_BYTES);
 G_STATIC_ASSERT (alignof (RingSlot) == RING_CACHE_LINE);
 
+/* A slot was last written a whole lap ago (megabytes of records back) and
+ * then read by the consumer on another core, so a producer's stores into it
+ * miss, and the next locked instruction it runs waits for them: measured, a
+ * fifth of a producer's time. So a producer asks for the slot a few records
+ * ahead, for writing, while it fills this one. The consumer does not do the
+ * same: it runs right behind the producers, and reading ahead would take
+ * lines from under them just before they write. A prefetch is only a hint:
+ * it orders nothing and changes no value. */
+#define PREFETCH_AHEAD 8
+
+static inline void
+prefetch_slot_for_write (const RingSlot *slot)
+{
+#if defined (__GNUC__) || defined (__clang__)
+  /* The seq, the length and the first bytes; then the rest of a typical
+   * record of about a hundred bytes. */
+  __builtin_prefetch (slot, 1, 3);
+  __builtin_prefetch ((const guint8 *) slot + RING_CACHE_LINE, 1, 3);
+#endif
+}
+
 struct _GluetoolRing
 {
   /* Written by producers only (CAS); read by anyone for the claimed count. */
@@ -93,6 +114,9 @@ struct _GluetoolRing
   alignas (RING_CACHE_LINE) _Atomic guint64 consumed_pos;
   /* Consumer-only, plain: the consumer peeked and has not released yet. */
   gboolean peeked;
+  /* Consumer-only, plain: bytes of released records not yet taken off
+   * queued_bytes (see gluetool_ring_release_sc()). */
+  gsize unreturned_bytes;
 
   /* Read-only after gluetool_ring_new(): on a line that is never written,
    * so every thread keeps it in its cache. */
@@ -100,6 +124,7 @@ struct _GluetoolRing
   guint64 mask;                                /* n_slots - 1 */
   guint n_slots;
   gsize capacity_bytes;
+  gsize return_batch_bytes;
 };
 
 /* The top bit of enqueue_pos seals the ring: once set, every producer's CAS
@@ -139,6 +164,7 @@ gluetool_ring_new (gsize capacity_bytes)
   ring->n_slots = n_slots;
   ring->mask = (guint64) n_slots - 1;
   ring->capacity_bytes = capacity_bytes;
+  ring->return_batch_bytes = MAX (MIN (GLUETOOL_RING_RETURN_BATCH_BYTES, capacity_bytes / 8), 1);
   ring->slots = g_aligned_alloc0 (n_slots, sizeof (RingSlot), alignof (RingSlot));
 
   for (guint i = 0; i < n_slots; i++)
@@ -153,6 +179,7 @@ gluetool_ring_new (gsize capacity_bytes)
   atomic_init (&ring->queued_bytes, 0);
   atomic_init (&ring->consumed_pos, 0);
   ring->peeked = FALSE;
+  ring->unreturned_bytes = 0;
 
   return ring;
 }
@@ -204,6 +231,15 @@ gluetool_ring_get_capacity_bytes (GluetoolRing *ring)
   g_return_val_if_fail (ring != NULL, 0);
 
   return ring->capacity_bytes;
+}
+
+/* Any thread. */
+gsize
+gluetool_ring_get_return_batch_bytes (GluetoolRing *ring)
+{
+  g_return_val_if_fail (ring != NULL, 0);
+
+  return ring->return_batch_bytes;
 }
 
 /* Any thread, concurrently with other producers and the consumer.
@@ -294,6 +330,8 @@ gluetool_ring_push_mp (GluetoolRing *ring,
         }
     }
 
+  prefetch_slot_for_write (&ring->slots[(pos + PREFETCH_AHEAD) & ring->mask]);
+
   /* Ticket pos is ours: the slot is not read by anyone until we publish. */
   slot->len = len;
   if (heap != NULL)
@@ -309,6 +347,17 @@ gluetool_ring_push_mp (GluetoolRing *ring,
     *queued_bytes_after = queued_before + len;
 
   return TRUE;
+}
+
+/* The consumer thread only. seq_cst: part of the budget's total order (see
+ * the top of the file). */
+static void
+return_bytes (GluetoolRing *ring)
+{
+  if (ring->unreturned_bytes == 0)
+    return;
+  atomic_fetch_sub_explicit (&ring->queued_bytes, ring->unreturned_bytes, memory_order_seq_cst);
+  ring->unreturned_bytes = 0;
 }
 
 /* The consumer thread only. */
@@ -333,7 +382,12 @@ gluetool_ring_peek_sc (GluetoolRing  *ring,
    * gluetool_ring_push_mp() (pair A): the record is complete. */
   seq = atomic_load_explicit (&slot->seq, memory_order_acquire);
   if (seq != pos + 1)
-    return FALSE;  /* empty, or the producer of ticket pos is still copying */
+    {
+      /* Empty, or the producer of ticket pos is still copying: the consumer
+       * has caught up, so whatever it released is handed back now. */
+      return_bytes (ring);
+      return FALSE;
+    }
 
   *len = slot->len;
   if (slot->len > GLUETOOL_RING_INLINE_BYTES)
@@ -368,9 +422,12 @@ gluetool_ring_release_sc (GluetoolRing *ring)
     g_clear_pointer (&slot->data.heap, g_free);
 
   /* The bytes come back before the slot does, so the counter never says
-   * less than what is really held. seq_cst: part of the budget's total
-   * order (see the top of the file). */
-  atomic_fetch_sub_explicit (&ring->queued_bytes, len, memory_order_seq_cst);
+   * less than what is really held; in batches, because queued_bytes is the
+   * one line every producer writes at every push, and taking it from them
+   * at every record cost each side a cache miss per span. */
+  ring->unreturned_bytes += len;
+  if (ring->unreturned_bytes >= ring->return_batch_bytes)
+    return_bytes (ring);
 
   /* Release, pairs with the producer's acquire load of seq in
    * gluetool_ring_push_mp() (pair B): hands the slot to ticket pos + n. */
