@@ -12,8 +12,12 @@
  * them) from its own magazines, which a malloc count does not see, so the
  * figure that counts runs with G_SLICE=always-malloc: every allocation shows
  * as the malloc it is (and is, on GLib 2.76 and later, where GSlice is
- * malloc). The second run, with GSlice as GLib sets it up, says how many
- * reach malloc in practice on this GLib.
+ * malloc). That setting also turns off the recycling of finished actions
+ * (it is GLib's switch for memory checkers), so that run turns it back on
+ * with GLUETOOL_TRACING_RECYCLE_ACTIONS=1, and a second always-malloc run
+ * without it says what an action costs when it is not recycled. The last
+ * run, with GSlice as GLib sets it up, says how many reach malloc in practice
+ * on this GLib.
  *
  * After a warm-up, N spans (the usual workload) are reported and flushed;
  * the allocations made meanwhile by every thread (the caller's and the
@@ -43,12 +47,14 @@
 /* Issue 5: at most 2 heap allocations per span on the hot path. */
 #define TARGET_PER_SPAN 2.0
 
-/* Runs this program as a child with the shim preloaded and GSlice set up
- * as @g_slice says (NULL: GLib's default); the child prints its figures. */
+/* Runs this program as a child with the shim preloaded, GSlice set up as
+ * @g_slice says and recycling as @recycle_actions says (NULL: their
+ * defaults); the child prints its figures. */
 static gboolean
 run_child (const char *self_path,
            const char *shim_path,
-           const char *g_slice)
+           const char *g_slice,
+           const char *recycle_actions)
 {
   g_auto(GStrv) env = g_get_environ ();
   g_autoptr(GError) error = NULL;
@@ -63,6 +69,9 @@ run_child (const char *self_path,
   env = g_environ_unsetenv (env, "G_SLICE");
   if (g_slice != NULL)
     env = g_environ_setenv (env, "G_SLICE", g_slice, TRUE);
+  env = g_environ_unsetenv (env, "GLUETOOL_TRACING_RECYCLE_ACTIONS");
+  if (recycle_actions != NULL)
+    env = g_environ_setenv (env, "GLUETOOL_TRACING_RECYCLE_ACTIONS", recycle_actions, TRUE);
 
   if (!g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status, &error)
       || !g_spawn_check_wait_status (status, &error))
@@ -83,6 +92,9 @@ static int
 child_main (BenchAllocCountsReadFunc read_counts)
 {
   gboolean always_malloc = g_strcmp0 (g_getenv ("G_SLICE"), "always-malloc") == 0;
+  /* Recycling is on by default, and off with always-malloc unless asked. */
+  gboolean recycled = !always_malloc
+                      || g_strcmp0 (g_getenv ("GLUETOOL_TRACING_RECYCLE_ACTIONS"), "1") == 0;
   g_autoptr(BenchSink) sink = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GluetoolTracer) tracer = NULL;
@@ -130,16 +142,20 @@ child_main (BenchAllocCountsReadFunc read_counts)
 
   if (always_malloc)
     {
-      g_print ("alloc: %.2f allocations per span (malloc %.2f, calloc %.2f, realloc %.2f, aligned %.2f), "
-               "%.2f frees per span, %.0f bytes allocated per span (N=%d, G_SLICE=always-malloc: "
-               "every allocation counted)\n",
-               per_span (total), per_span (process.mallocs), per_span (process.callocs),
+      const char *what = recycled ? "actions recycled (the default)"
+                                  : "actions not recycled (always-malloc's own default)";
+
+      g_print ("alloc: %s: %.2f allocations per span (malloc %.2f, calloc %.2f, realloc %.2f, "
+               "aligned %.2f), %.2f frees per span, %.0f bytes allocated per span (N=%d, "
+               "G_SLICE=always-malloc: every allocation counted)\n",
+               what, per_span (total), per_span (process.mallocs), per_span (process.callocs),
                per_span (process.reallocs), per_span (process.aligned), per_span (process.frees),
                per_span (process.bytes), N_SPANS);
-      g_print ("alloc: by thread: caller %.2f per span, flush thread and others %.2f per span\n",
-               per_span (total_caller), per_span (total - total_caller));
-      g_print ("target: <= %.0f heap allocations per span: %.2f: %s\n", TARGET_PER_SPAN,
-               per_span (total), bench_verdict (per_span (total) <= TARGET_PER_SPAN));
+      g_print ("alloc: %s: by thread: caller %.2f per span, flush thread and others %.2f per span\n",
+               what, per_span (total_caller), per_span (total - total_caller));
+      if (recycled)
+        g_print ("target: <= %.0f heap allocations per span: %.2f: %s\n", TARGET_PER_SPAN,
+                 per_span (total), bench_verdict (per_span (total) <= TARGET_PER_SPAN));
     }
   else
     g_print ("alloc: with GLib 2.%d's GSlice as it is by default: %.2f malloc-family calls per span "
@@ -187,8 +203,9 @@ main (int   argc,
       shim_path = g_build_filename (dir, "bench-alloc-count.so", NULL);
     }
 
-  if (!run_child (self_path, shim_path, "always-malloc")
-      || !run_child (self_path, shim_path, NULL))
+  if (!run_child (self_path, shim_path, "always-malloc", "1")
+      || !run_child (self_path, shim_path, "always-malloc", NULL)
+      || !run_child (self_path, shim_path, NULL, NULL))
     return 1;
   return 0;
 }

@@ -1,0 +1,227 @@
+/* recycler.c: finished objects each thread keeps, to make again
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "recycler-private.h"
+
+/* Only a few of the most recent objects are looked at when taking one: in
+ * the usual pattern (finish, unref, make the next) the last object kept is
+ * free already, and a thread whose actions all stay referenced should not
+ * pay for a scan of every slot each time it makes one. */
+#define TAKE_SCAN_DEPTH 4
+
+typedef struct {
+  guint    n_kept;
+  guint    next_to_check;                     /* see gluetool_recycler_keep() */
+  GObject *kept[GLUETOOL_RECYCLER_CAPACITY];  /* (owned) oldest first */
+} Recycler;
+
+static void recycler_free (gpointer data);
+
+static GPrivate thread_recycler = G_PRIVATE_INIT (recycler_free);
+
+/* -1 until first read; then 0 or 1. Relaxed: every thread computes the same
+ * value from the environment, and a test that overrides it does so before
+ * it makes objects. */
+static atomic_int enabled = -1;
+
+gboolean
+gluetool_recycler_enabled_for_environment (const char  *recycle_actions,
+                                           const char  *g_slice,
+                                           GError     **error)
+{
+  g_auto(GStrv) tokens = NULL;
+
+  if (recycle_actions != NULL && *recycle_actions != '\0')
+    {
+      if (g_str_equal (recycle_actions, "1"))
+        return TRUE;
+      if (g_str_equal (recycle_actions, "0"))
+        return FALSE;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "%s is '%s'; expected 0 or 1 (or empty)", GLUETOOL_RECYCLER_ENV, recycle_actions);
+      /* Then as if it were unset. */
+    }
+
+  if (g_slice == NULL)
+    return TRUE;
+  /* The separators g_parse_debug_string() accepts. */
+  tokens = g_strsplit_set (g_slice, ":;, \t", -1);
+  for (guint i = 0; tokens[i] != NULL; i++)
+    {
+      if (g_ascii_strcasecmp (tokens[i], "always-malloc") == 0
+          || g_ascii_strcasecmp (tokens[i], "debug-blocks") == 0
+          || g_ascii_strcasecmp (tokens[i], "all") == 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+gluetool_recycler_is_enabled (void)
+{
+  int state = atomic_load_explicit (&enabled, memory_order_relaxed);
+
+  if (G_UNLIKELY (state < 0))
+    {
+      g_autoptr(GError) error = NULL;
+
+      state = gluetool_recycler_enabled_for_environment (g_getenv (GLUETOOL_RECYCLER_ENV),
+                                                         g_getenv ("G_SLICE"), &error) ? 1 : 0;
+      /* Threads racing here would each warn once: harmless. */
+      if (error != NULL)
+        g_warning ("Ignoring it: %s", error->message);
+      atomic_store_explicit (&enabled, state, memory_order_relaxed);
+    }
+  return state != 0;
+}
+
+void
+gluetool_recycler_set_enabled (gboolean is_enabled)
+{
+  atomic_store_explicit (&enabled, is_enabled ? 1 : 0, memory_order_relaxed);
+}
+
+static Recycler *
+get_thread_recycler (void)
+{
+  Recycler *recycler = g_private_get (&thread_recycler);
+
+  if (G_UNLIKELY (recycler == NULL))
+    {
+      recycler = g_new0 (Recycler, 1);
+      g_private_set (&thread_recycler, recycler);
+    }
+  return recycler;
+}
+
+static void
+release_all (Recycler *recycler)
+{
+  /* Released one by one from the newest: an object's finalize may release
+   * another that is kept here (an action its parent), which must not find
+   * the array half-cleared. */
+  while (recycler->n_kept > 0)
+    {
+      GObject *object = recycler->kept[--recycler->n_kept];
+
+      recycler->kept[recycler->n_kept] = NULL;
+      g_object_unref (object);
+    }
+}
+
+static void
+recycler_free (gpointer data)
+{
+  Recycler *recycler = data;
+
+  release_all (recycler);
+  g_free (recycler);
+}
+
+/* Nobody but the recycler can reach @object. The user's last unref was an
+ * atomic decrement, and this seq_cst load reads its result, so everything the
+ * user did to the object before happens before it is made again. */
+static inline gboolean
+is_unreachable (GObject *object)
+{
+  return g_atomic_int_get ((gint *) &object->ref_count) == 1
+         && g_atomic_pointer_get (&object->qdata) == NULL;
+}
+
+/* Takes entry @i out, keeping the order of the others. (transfer full) */
+static GObject *
+remove_at (Recycler *recycler,
+           guint     i)
+{
+  GObject *object = recycler->kept[i];
+
+  memmove (&recycler->kept[i], &recycler->kept[i + 1],
+           (recycler->n_kept - i - 1) * sizeof recycler->kept[0]);
+  recycler->kept[--recycler->n_kept] = NULL;
+  return object;
+}
+
+void
+gluetool_recycler_keep (GObject *object)
+{
+  Recycler *recycler;
+  GObject *given_up = NULL;
+  GObject *oldest = NULL;
+
+  if (!gluetool_recycler_is_enabled ())
+    return;
+  /* Whoever holds a weak reference (or a toggle reference, or data) expects
+   * to hear of the object's end at the last g_object_unref(), which keeping
+   * it would put off. */
+  if (g_atomic_pointer_get (&object->qdata) != NULL)
+    return;
+
+  recycler = get_thread_recycler ();
+
+  /* An object may have been given qdata since it was kept (a weak reference
+   * taken after finishing): it can never be made again, and whoever watches
+   * it waits for it to go. One kept object is looked at per call, in turn,
+   * so none waits longer than CAPACITY calls, however the thread reuses its
+   * newest ones, and a call reads one more line at most. */
+  if (recycler->n_kept > 0)
+    {
+      guint i = recycler->next_to_check++ % recycler->n_kept;
+
+      if (g_atomic_pointer_get (&recycler->kept[i]->qdata) != NULL)
+        given_up = remove_at (recycler, i);
+    }
+  if (recycler->n_kept == GLUETOOL_RECYCLER_CAPACITY)
+    oldest = remove_at (recycler, 0);
+  recycler->kept[recycler->n_kept++] = g_object_ref (object);
+
+  /* Last, with the array consistent: freeing one may release its parent,
+   * which may be kept here. */
+  g_clear_object (&given_up);
+  g_clear_object (&oldest);
+}
+
+GObject *
+gluetool_recycler_take (void)
+{
+  Recycler *recycler;
+  guint depth;
+
+  if (!gluetool_recycler_is_enabled ())
+    return NULL;
+
+  recycler = g_private_get (&thread_recycler);
+  if (recycler == NULL)
+    return NULL;
+
+  depth = MIN (recycler->n_kept, TAKE_SCAN_DEPTH);
+  for (guint i = recycler->n_kept; i > recycler->n_kept - depth; i--)
+    {
+      GObject *object = recycler->kept[i - 1];
+
+      if (!is_unreachable (object))
+        continue;
+
+      remove_at (recycler, i - 1);
+      /* Handlers connected after the object was kept, which its last
+       * g_object_unref() would have destroyed. */
+      g_signal_handlers_destroy (object);
+      return object;
+    }
+  return NULL;
+}
+
+void
+gluetool_recycler_clear_thread (void)
+{
+  Recycler *recycler = g_private_get (&thread_recycler);
+
+  if (recycler != NULL)
+    release_all (recycler);
+}
