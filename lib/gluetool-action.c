@@ -41,7 +41,10 @@
  * the details and the ways to turn that off.
  *
  * Dropping the last reference to an unfinished action finishes it, so
- * `g_autoptr(GluetoolAction)` works as Python's `with` block does:
+ * `g_autoptr(GluetoolAction)` works as Python's `with` block does. Children
+ * are not references: they keep their parent's memory (so
+ * [method@Gluetool.Action.get_parent] stays valid while they live), not the
+ * parent from finishing:
  *
  * ```c
  * {
@@ -60,11 +63,11 @@
  * the finishing thread, and once nobody else holds a reference, that
  * thread's next [ctor@Gluetool.Action.new] makes the same object again rather
  * than a new one, which saves more than the rest of the action costs. An
- * action that has weak references, qdata or [signal@Gluetool.Action::finished]
- * handlers when it finishes is not kept, so whoever watches it hears of its
- * end at the last g_object_unref(); a weak reference taken after finishing
- * hears of it within the next 32 actions that thread finishes, or when the
- * thread exits. `G_SLICE=always-malloc` turns recycling off, for memory
+ * action that has weak references, qdata or signal handlers when it
+ * finishes is not kept, so whoever watches it hears of its end at the last
+ * g_object_unref(); a weak reference taken after finishing (as
+ * g_assert_finalize_object() does) hears of it within the next 32 actions
+ * that thread finishes, or when the thread exits. `G_SLICE=always-malloc` turns recycling off, for memory
  * checkers; `GLUETOOL_TRACING_RECYCLE_ACTIONS=0` or `1` decides either way.
  *
  * Since: 0.1
@@ -75,8 +78,9 @@ struct _GluetoolAction {
 
   char                *label;              /* label_storage, or (owned) when longer */
   gsize                label_len;
-  GluetoolAction      *parent;             /* (owned) (nullable) */
+  GluetoolAction      *parent;             /* (nullable) pinned, see pin_parent() */
   GluetoolActionStack *home_stack;         /* (owned) the stack it was pushed on */
+  atomic_uint          pin_state;          /* (atomic) see pin_parent() */
 
   guint64              trace_id_high;
   guint64              trace_id_low;
@@ -279,6 +283,74 @@ gluetool_action_real_finished (GluetoolAction *self)
   gluetool_buffer_clear (&buffer);
 }
 
+/* ---- Parents ----------------------------------------------------------------- */
+
+/* A child does not own its parent: only references do, so that dropping the
+ * last reference to an unfinished action finishes it even while children it
+ * had are alive (a child finished and kept by the recycler among them), as
+ * leaving a Python `with` block does. A child pins its parent instead, which
+ * keeps the parent's memory, not the parent, alive: get_parent() stays valid
+ * for as long as the child is.
+ *
+ * pin_state holds the number of children pinning the action, times
+ * PIN_ONE, and PIN_ORPHANED: the action's last reference went while it was
+ * pinned, and it holds a reference to itself until its last child unpins it.
+ * The orderings: an unpin is acq_rel, so that what a child did with its
+ * parent happens before the last unpin frees it; orphan_if_pinned() takes its
+ * reference before it publishes PIN_ORPHANED, so that the unpin that sees the
+ * flag always has a reference to drop. */
+#define PIN_ORPHANED 1u
+#define PIN_ONE      2u
+
+/* The caller holds a reference to @parent, or pins it already. */
+static inline void
+pin_parent (GluetoolAction *parent)
+{
+  atomic_fetch_add_explicit (&parent->pin_state, PIN_ONE, memory_order_relaxed);
+}
+
+static void
+unpin_parent (GluetoolAction *parent)
+{
+  guint state = atomic_fetch_sub_explicit (&parent->pin_state, PIN_ONE, memory_order_acq_rel);
+
+  if (state == (PIN_ONE | PIN_ORPHANED))
+    {
+      /* The last pin of an action whose last reference is gone: its own
+       * reference goes now, and with it the action. */
+      atomic_store_explicit (&parent->pin_state, 0, memory_order_relaxed);
+      g_object_unref (parent);
+    }
+}
+
+/* From dispose(): the last reference is going. When children still pin the
+ * action, it keeps itself alive for them (GObject lets dispose() take a
+ * reference; g_object_unref() then stops short of finalizing). */
+static void
+orphan_if_pinned (GluetoolAction *self)
+{
+  guint state;
+
+  if (atomic_load_explicit (&self->pin_state, memory_order_acquire) < PIN_ONE)
+    return;
+
+  g_object_ref (self);
+  state = atomic_fetch_or_explicit (&self->pin_state, PIN_ORPHANED, memory_order_acq_rel);
+  if (state & PIN_ORPHANED)
+    {
+      /* Orphaned already (g_object_run_dispose() came first): that
+       * reference is the one the last unpin drops. */
+      g_object_unref (self);
+    }
+  else if (state < PIN_ONE)
+    {
+      /* The last child unpinned it between the two reads, and saw no flag:
+       * nobody would drop the reference just taken. */
+      atomic_fetch_and_explicit (&self->pin_state, ~PIN_ORPHANED, memory_order_relaxed);
+      g_object_unref (self);
+    }
+}
+
 /* ---- Life cycle ------------------------------------------------------------ */
 
 /* A span's start is wall-clock time, its duration monotonic. Reading both
@@ -335,17 +407,19 @@ start (GluetoolAction            *self,
     self->label = g_strndup (label, self->label_len);
 
   /* A recycled action usually had this very parent and stack (a loop making
-   * children of one action): kept, rather than released and taken again,
-   * which saves four atomic operations, two of them on a reference count
-   * that other threads' children of the same parent use too. The new one is
-   * taken before the old one goes, in case the old one's last reference
-   * goes with it. */
+   * children of one action): kept, rather than let go and taken again, which
+   * saves atomic operations on a line that other threads' children of the
+   * same parent use too. The new pin comes before the old one goes, in case
+   * the old one is the last. */
   if (self->parent != parent)
     {
       GluetoolAction *old_parent = g_steal_pointer (&self->parent);
 
-      self->parent = parent != NULL ? g_object_ref (parent) : NULL;
-      g_clear_object (&old_parent);
+      if (parent != NULL)
+        pin_parent (parent);
+      self->parent = parent;
+      if (old_parent != NULL)
+        unpin_parent (old_parent);
     }
   stack = gluetool_action_stack_get_for_thread ();
   if (self->home_stack != stack)
@@ -420,6 +494,10 @@ gluetool_action_dispose (GObject *object)
     }
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->dispose (object);
+
+  /* Last: GObject's dispose has told weak references and destroyed signal
+   * handlers, which is right, since the last reference is gone. */
+  orphan_if_pinned (self);
 }
 
 /* What an action owns besides its parent and home stack, let go of when it
@@ -440,7 +518,8 @@ gluetool_action_finalize (GObject *object)
   GluetoolAction *self = GLUETOOL_ACTION (object);
 
   g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
-  g_clear_object (&self->parent);
+  if (self->parent != NULL)
+    unpin_parent (g_steal_pointer (&self->parent));
   release_contents (self);
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->finalize (object);
@@ -530,6 +609,13 @@ init_contents (GluetoolAction *self)
   atomic_init (&self->finished, false);
   self->started = FALSE;
   self->sealed = FALSE;
+  self->trace_id_high = 0;
+  self->trace_id_low = 0;
+  self->span_id = 0;
+  self->parent_span_id = 0;
+  self->flags = 0;
+  self->start_time_us = 0;
+  self->start_monotonic_us = 0;
   self->duration_us = 0;
   gluetool_tag_set_init (&self->tags);
   gluetool_buffer_init (&self->logs, NULL, 0);
@@ -539,7 +625,16 @@ init_contents (GluetoolAction *self)
 static void
 gluetool_action_init (GluetoolAction *self)
 {
+  atomic_init (&self->pin_state, 0);
   init_contents (self);
+}
+
+/* Only what the recycler found unreachable, and nothing pins: a child's
+ * get_parent() must not find its parent made again as another action. */
+static gboolean
+may_make_again (GObject *object)
+{
+  return atomic_load_explicit (&GLUETOOL_ACTION (object)->pin_state, memory_order_acquire) == 0;
 }
 
 /* A finished action the calling thread kept that nobody holds any more
@@ -549,7 +644,7 @@ gluetool_action_init (GluetoolAction *self)
 static GluetoolAction *
 make_action (void)
 {
-  GObject *recycled = gluetool_recycler_take ();
+  GObject *recycled = gluetool_recycler_take (may_make_again);
 
   if (recycled != NULL)
     {
@@ -736,9 +831,11 @@ finish_action (GluetoolAction  *self,
 
   GLUETOOL_DEBUG ("Action '%s' finished after %" G_GINT64_FORMAT " us", self->label, self->duration_us);
   /* Emitting costs a closure invocation and a marshaller; with no handler
-   * connected, only the class handler would run, so it is called directly. */
-  has_handlers = g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
-  if (has_handlers)
+   * connected, only the class handler would run, so it is called directly.
+   * One look under GLib's signal lock, for unblocked handlers of any signal,
+   * tells both whether to emit and whether the action may be kept. */
+  has_handlers = g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) != 0;
+  if (has_handlers && g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE))
     g_signal_emit (self, signals[FINISHED], 0);
   else
     gluetool_action_real_finished (self);
@@ -1016,7 +1113,9 @@ gluetool_action_get_label (GluetoolAction *self)
  * gluetool_action_get_parent:
  * @self: an action
  *
- * The action this one is part of.
+ * The action this one is part of. It may have finished (and been dropped by
+ * its owner) already: a child does not keep its parent from finishing, only
+ * its memory from going, so the pointer is valid as long as @self is.
  *
  * Returns: (transfer none) (nullable): the parent, or %NULL for a root
  *

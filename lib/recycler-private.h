@@ -52,9 +52,19 @@ void     gluetool_recycler_set_enabled  (gboolean enabled);
  * @object has qdata (weak references must hear of its end on time). */
 void     gluetool_recycler_keep         (GObject *object);
 
-/* An object this thread kept that nobody else can reach any more, its
- * signal handlers destroyed, or NULL. (transfer full) */
-GObject *gluetool_recycler_take         (void);
+/* Whether the caller may make @object again, once nobody can reach it. */
+typedef gboolean (*GluetoolRecyclerFilter) (GObject *object);
+
+/* An object this thread kept that nobody else can reach any more and that
+ * @may_take (if not NULL) accepts, its signal handlers destroyed, or NULL.
+ * (transfer full) */
+GObject *gluetool_recycler_take         (GluetoolRecyclerFilter may_take);
+
+/* How many objects the calling thread keeps now, and how many it has made
+ * again so far: for tests, which cannot tell a recycled object from a new
+ * one at the same address. */
+void     gluetool_recycler_get_thread_counts (guint   *n_kept,
+                                              guint64 *n_taken);
 
 /* Releases every object the calling thread keeps (also done at thread
  * exit; the main thread never exits that way). */

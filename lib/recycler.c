@@ -19,6 +19,7 @@
 typedef struct {
   guint    n_kept;
   guint    next_to_check;                     /* see gluetool_recycler_keep() */
+  guint64  n_taken;                           /* made again, ever */
   GObject *kept[GLUETOOL_RECYCLER_CAPACITY];  /* (owned) oldest first */
 } Recycler;
 
@@ -145,6 +146,9 @@ remove_at (Recycler *recycler,
   memmove (&recycler->kept[i], &recycler->kept[i + 1],
            (recycler->n_kept - i - 1) * sizeof recycler->kept[0]);
   recycler->kept[--recycler->n_kept] = NULL;
+  /* The entries after it moved down one: the next to check moves with them. */
+  if (i < recycler->next_to_check)
+    recycler->next_to_check--;
   return object;
 }
 
@@ -167,13 +171,17 @@ gluetool_recycler_keep (GObject *object)
 
   /* An object may have been given qdata since it was kept (a weak reference
    * taken after finishing): it can never be made again, and whoever watches
-   * it waits for it to go. One kept object is looked at per call, in turn,
-   * so none waits longer than CAPACITY calls, however the thread reuses its
-   * newest ones, and a call reads one more line at most. */
+   * it waits for it to go. One kept object is looked at per call, in turn
+   * (the cursor wraps, and follows the entries when one before it goes), so
+   * none waits longer than about CAPACITY calls however the thread reuses
+   * its newest ones, and a call reads one more line at most. */
   if (recycler->n_kept > 0)
     {
-      guint i = recycler->next_to_check++ % recycler->n_kept;
+      guint i;
 
+      if (recycler->next_to_check >= recycler->n_kept)
+        recycler->next_to_check = 0;
+      i = recycler->next_to_check++;
       if (g_atomic_pointer_get (&recycler->kept[i]->qdata) != NULL)
         given_up = remove_at (recycler, i);
     }
@@ -188,7 +196,7 @@ gluetool_recycler_keep (GObject *object)
 }
 
 GObject *
-gluetool_recycler_take (void)
+gluetool_recycler_take (GluetoolRecyclerFilter may_take)
 {
   Recycler *recycler;
   guint depth;
@@ -205,16 +213,27 @@ gluetool_recycler_take (void)
     {
       GObject *object = recycler->kept[i - 1];
 
-      if (!is_unreachable (object))
+      if (!is_unreachable (object) || (may_take != NULL && !may_take (object)))
         continue;
 
       remove_at (recycler, i - 1);
+      recycler->n_taken++;
       /* Handlers connected after the object was kept, which its last
        * g_object_unref() would have destroyed. */
       g_signal_handlers_destroy (object);
       return object;
     }
   return NULL;
+}
+
+void
+gluetool_recycler_get_thread_counts (guint   *n_kept,
+                                     guint64 *n_taken)
+{
+  Recycler *recycler = g_private_get (&thread_recycler);
+
+  *n_kept = recycler != NULL ? recycler->n_kept : 0;
+  *n_taken = recycler != NULL ? recycler->n_taken : 0;
 }
 
 void

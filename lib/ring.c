@@ -421,10 +421,11 @@ gluetool_ring_release_sc (GluetoolRing *ring)
   if (len > GLUETOOL_RING_INLINE_BYTES)
     g_clear_pointer (&slot->data.heap, g_free);
 
-  /* The bytes come back before the slot does, so the counter never says
-   * less than what is really held; in batches, because queued_bytes is the
-   * one line every producer writes at every push, and taking it from them
-   * at every record cost each side a cache miss per span. */
+  /* The bytes come back after the record's heap block is freed, so the
+   * counter never says less than what is really held (it says more, until
+   * they come back); in batches, because queued_bytes is the one line every
+   * producer writes at every push, and taking it from them at every record
+   * cost each side a cache miss per span. */
   ring->unreturned_bytes += len;
   if (ring->unreturned_bytes >= ring->return_batch_bytes)
     return_bytes (ring);

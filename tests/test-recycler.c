@@ -7,8 +7,9 @@
  * sets always-malloc, which turns it off) and releases what its thread kept
  * afterwards, so every test starts with an empty recycler, forked or not.
  *
- * Whether an object is freed is watched through a weak reference on an
- * object it holds (its parent), never by touching memory that may be freed.
+ * GSlice hands a freed block straight back to the next allocation of its
+ * size, so an action at the same address as a dropped one proves nothing;
+ * the recycler's per-thread counts say whether it was kept and made again.
  */
 
 #include <check.h>
@@ -36,6 +37,26 @@ fixture_teardown (void)
 {
   gluetool_action_set_thread_root (NULL);
   gluetool_recycler_clear_thread ();
+}
+
+static guint
+n_kept (void)
+{
+  guint kept;
+  guint64 taken;
+
+  gluetool_recycler_get_thread_counts (&kept, &taken);
+  return kept;
+}
+
+static guint64
+n_taken (void)
+{
+  guint kept;
+  guint64 taken;
+
+  gluetool_recycler_get_thread_counts (&kept, &taken);
+  return taken;
 }
 
 static void
@@ -84,15 +105,26 @@ START_TEST (test_dropped_action_made_again)
   guint64 first_span_id = gluetool_action_get_span_id (first);
   guintptr first_address;
 
+  g_autoptr(GluetoolSpanContext) context = NULL;
+  guint64 taken_before;
+
   gluetool_action_set_tag_string (first, "only-first", "yes");
   first_address = finish_and_drop (first);
+  ck_assert_uint_eq (n_kept (), 1);
 
+  taken_before = n_taken ();
   second = gluetool_action_new ("second", NULL);
   ck_assert_uint_eq ((guintptr) second, first_address);
+  ck_assert_uint_eq (n_taken (), taken_before + 1);
+  ck_assert_uint_eq (n_kept (), 0);
 
-  /* Nothing of the first life is left. */
+  /* Nothing of the first life is left: it was a child, it is a root now. */
   ck_assert_str_eq (gluetool_action_get_label (second), "second");
   ck_assert_ptr_null (gluetool_action_get_parent (second));
+  context = gluetool_action_dup_context (second);
+  ck_assert_uint_eq (gluetool_span_context_get_parent_span_id (context), 0);
+  ck_assert_uint_ne (gluetool_span_context_get_trace_id_low (context)
+                     ^ gluetool_span_context_get_trace_id_high (context), 0);
   ck_assert (!gluetool_action_is_finished (second));
   ck_assert_ptr_eq (gluetool_action_get_current (), second);
   ck_assert_uint_ne (gluetool_action_get_span_id (second), first_span_id);
@@ -107,10 +139,15 @@ START_TEST (test_held_action_not_made_again)
   g_autoptr(GluetoolAction) first = gluetool_action_new ("first", NULL);
   g_autoptr(GluetoolAction) second = NULL;
 
+  guint64 taken_before;
+
   test_expect_finish (first);
+  ck_assert_uint_eq (n_kept (), 1);
+  taken_before = n_taken ();
   second = gluetool_action_new ("second", NULL);
 
   ck_assert_ptr_ne (second, first);
+  ck_assert_uint_eq (n_taken (), taken_before);
   ck_assert_str_eq (gluetool_action_get_label (first), "first");
   ck_assert (gluetool_action_is_finished (first));
   test_expect_finish (second);
@@ -123,6 +160,7 @@ START_TEST (test_loop_reuses_one_action)
 {
   g_autoptr(GluetoolAction) root = gluetool_action_new ("root", NULL);
   guintptr address = finish_and_drop (gluetool_action_new ("child", root));
+  guint64 taken_before = n_taken ();
 
   for (guint i = 0; i < 100; i++)
     {
@@ -133,7 +171,140 @@ START_TEST (test_loop_reuses_one_action)
       gluetool_action_set_tag_int64 (child, "i", i);
       finish_and_drop (child);
     }
+  ck_assert_uint_eq (n_taken (), taken_before + 100);
   test_expect_finish (root);
+}
+END_TEST
+
+/* A child does not keep its parent from finishing when the parent's last
+ * reference goes (g_autoptr), whether the child is kept by the recycler or
+ * held by the caller; get_parent() stays valid while the child lives. */
+START_TEST (test_children_do_not_hold_back_parent)
+{
+  GluetoolAction *held_child;
+  GluetoolAction *parent_address;
+  gboolean parent_disposed = FALSE;
+
+  {
+    g_autoptr(GluetoolAction) parent = gluetool_action_new ("parent", NULL);
+
+    parent_address = parent;
+    g_object_weak_ref (G_OBJECT (parent), set_flag, &parent_disposed);
+    finish_and_drop (gluetool_action_new ("kept child", parent));
+    ck_assert_uint_eq (n_kept (), 1);
+    held_child = gluetool_action_new ("held child", parent);
+    test_expect_finish (held_child);
+  } /* the parent's last reference */
+
+  ck_assert (parent_disposed);
+  ck_assert_ptr_null (gluetool_action_get_current ());
+  ck_assert_ptr_eq (gluetool_action_get_parent (held_child), parent_address);
+  ck_assert (gluetool_action_is_finished (gluetool_action_get_parent (held_child)));
+  ck_assert_str_eq (gluetool_action_get_label (gluetool_action_get_parent (held_child)), "parent");
+
+  /* Freed with the last child that pins it (valgrind and ASan check). */
+  g_object_unref (held_child);
+  gluetool_recycler_clear_thread ();
+}
+END_TEST
+
+/* An unfinished child does not either: the parent finishes first. */
+START_TEST (test_unfinished_child_does_not_hold_back_parent)
+{
+  g_autoptr(GluetoolAction) child = NULL;
+  GluetoolAction *parent = gluetool_action_new ("parent", NULL);
+
+  child = gluetool_action_new ("child", parent);
+  g_object_unref (parent);
+  ck_assert (gluetool_action_is_finished (gluetool_action_get_parent (child)));
+  ck_assert_ptr_eq (gluetool_action_get_current (), child);
+  ck_assert (!gluetool_action_is_finished (child));
+  test_expect_finish (child);
+}
+END_TEST
+
+/* A parent kept by the recycler is not made again while children pin it. */
+START_TEST (test_pinned_parent_not_made_again)
+{
+  GluetoolAction *parent = gluetool_action_new ("parent", NULL);
+  g_autoptr(GluetoolAction) child = gluetool_action_new ("child", parent);
+  g_autoptr(GluetoolAction) next = NULL;
+  guint64 taken_before;
+
+  test_expect_finish (child);
+  finish_and_drop (parent);
+  ck_assert_uint_ge (n_kept (), 1);
+
+  taken_before = n_taken ();
+  next = gluetool_action_new ("next", NULL);
+  ck_assert_ptr_ne (next, parent);
+  ck_assert_ptr_eq (gluetool_action_get_parent (child), parent);
+  ck_assert_str_eq (gluetool_action_get_label (parent), "parent");
+  /* The child was not given up by the caller, so nothing could be taken. */
+  ck_assert_uint_eq (n_taken (), taken_before);
+  test_expect_finish (next);
+}
+END_TEST
+
+typedef struct {
+  GMutex          lock;
+  GCond           cond;
+  GluetoolAction *finished;    /* handed to the test thread */
+  gboolean        dropped;     /* the test thread let go of it */
+  guintptr        address;
+  gboolean        made_again;  /* what the worker saw */
+} CrossThread;
+
+static gpointer
+finish_here_drop_there_thread (gpointer data)
+{
+  CrossThread *cross = data;
+  GluetoolAction *action = gluetool_action_new ("finished here", NULL);
+  GluetoolAction *next;
+  guint64 taken_before;
+
+  gluetool_recycler_set_enabled (TRUE);
+  cross->address = (guintptr) action;
+  gluetool_action_finish (action, NULL);
+
+  g_mutex_lock (&cross->lock);
+  cross->finished = action;
+  g_cond_signal (&cross->cond);
+  while (!cross->dropped)
+    g_cond_wait (&cross->cond, &cross->lock);
+  g_mutex_unlock (&cross->lock);
+
+  taken_before = n_taken ();
+  next = gluetool_action_new ("next", NULL);
+  cross->made_again = (guintptr) next == cross->address && n_taken () == taken_before + 1;
+  gluetool_action_finish (next, NULL);
+  g_object_unref (next);
+  return NULL;
+}
+
+/* Finished and kept by one thread, dropped by another: the first makes it
+ * again. */
+START_TEST (test_finished_in_one_thread_dropped_in_another)
+{
+  CrossThread cross = { 0 };
+  GThread *thread;
+
+  g_mutex_init (&cross.lock);
+  g_cond_init (&cross.cond);
+  thread = g_thread_new ("finisher", finish_here_drop_there_thread, &cross);
+
+  g_mutex_lock (&cross.lock);
+  while (cross.finished == NULL)
+    g_cond_wait (&cross.cond, &cross.lock);
+  g_object_unref (cross.finished);
+  cross.dropped = TRUE;
+  g_cond_signal (&cross.cond);
+  g_mutex_unlock (&cross.lock);
+
+  g_thread_join (thread);
+  ck_assert (cross.made_again);
+  g_mutex_clear (&cross.lock);
+  g_cond_clear (&cross.cond);
 }
 END_TEST
 
@@ -147,6 +318,22 @@ START_TEST (test_weak_ref_notified_at_last_unref)
   g_object_weak_ref (G_OBJECT (action), set_flag, &gone);
   finish_and_drop (action);
   ck_assert (gone);
+  ck_assert_uint_eq (n_kept (), 0);
+}
+END_TEST
+
+/* Handlers of any signal, connected before finishing, keep it from being
+ * kept, so their destroy notifications come at the last unref. */
+START_TEST (test_notify_handler_destroyed_at_last_unref)
+{
+  GluetoolAction *action = gluetool_action_new ("handled", NULL);
+  gboolean destroyed = FALSE;
+
+  g_signal_connect_data (action, "notify::label", G_CALLBACK (on_signal), &destroyed,
+                         set_flag_closure, 0);
+  finish_and_drop (action);
+  ck_assert (destroyed);
+  ck_assert_uint_eq (n_kept (), 0);
 }
 END_TEST
 
@@ -159,6 +346,7 @@ START_TEST (test_finished_handler_destroyed_at_last_unref)
                          set_flag_closure, 0);
   finish_and_drop (action);
   ck_assert (destroyed);
+  ck_assert_uint_eq (n_kept (), 0);
 }
 END_TEST
 
@@ -222,54 +410,45 @@ END_TEST
 /* ---- Threads, and switching it off -------------------------------------------- */
 
 typedef struct {
-  GluetoolAction *parent;
-} ChildWork;
+  guint kept_before_exit;
+} ExitWork;
 
 static gpointer
-make_child_thread (gpointer data)
+keep_one_thread (gpointer data)
 {
-  ChildWork *work = data;
+  ExitWork *work = data;
 
   gluetool_recycler_set_enabled (TRUE);
-  finish_and_drop (gluetool_action_new ("child", work->parent));
+  finish_and_drop (gluetool_action_new ("kept by a thread that ends", NULL));
+  work->kept_before_exit = n_kept ();
   return NULL;
 }
 
-/* A thread keeps its finished actions until it exits: then they go, and
- * with them their references to their parents. */
+/* A thread's kept actions go when it exits (valgrind and ASan would report
+ * them otherwise: this suite runs with leak checking). */
 START_TEST (test_thread_exit_releases_kept_actions)
 {
-  GluetoolAction *parent = gluetool_action_new ("parent", NULL);
-  ChildWork work = { parent };
-  gboolean parent_gone = FALSE;
+  ExitWork work = { 0 };
 
-  g_object_weak_ref (G_OBJECT (parent), set_flag, &parent_gone);
-  g_thread_join (g_thread_new ("child", make_child_thread, &work));
-
-  finish_and_drop (parent);
-  ck_assert (parent_gone);
+  g_thread_join (g_thread_new ("keeper", keep_one_thread, &work));
+  ck_assert_uint_eq (work.kept_before_exit, 1);
 }
 END_TEST
 
-/* The same shape on one thread: kept, the child holds its parent; off, it
- * is freed at its last unref. */
+/* Off, nothing is kept or made again. */
 START_TEST (test_disabled_keeps_nothing)
 {
-  for (guint enabled = 0; enabled <= 1; enabled++)
-    {
-      GluetoolAction *parent = gluetool_action_new ("parent", NULL);
-      gboolean parent_gone = FALSE;
+  guint64 taken_before = n_taken ();
 
-      gluetool_recycler_set_enabled (enabled);
-      g_object_weak_ref (G_OBJECT (parent), set_flag, &parent_gone);
-      finish_and_drop (gluetool_action_new ("child", parent));
-      finish_and_drop (parent);
-      ck_assert_msg (parent_gone == !enabled, "recycling %s: parent %s", enabled ? "on" : "off",
-                     parent_gone ? "freed" : "alive");
+  gluetool_recycler_set_enabled (FALSE);
+  for (guint i = 0; i < 3; i++)
+    finish_and_drop (gluetool_action_new ("not kept", NULL));
+  ck_assert_uint_eq (n_kept (), 0);
+  ck_assert_uint_eq (n_taken (), taken_before);
 
-      gluetool_recycler_clear_thread ();
-      ck_assert (parent_gone);
-    }
+  gluetool_recycler_set_enabled (TRUE);
+  finish_and_drop (gluetool_action_new ("kept", NULL));
+  ck_assert_uint_eq (n_kept (), 1);
 }
 END_TEST
 
@@ -328,6 +507,7 @@ START_TEST (test_made_again_reports_only_its_own)
   g_autoptr(GluetoolAction) root = NULL;
   GluetoolAction *first;
   GluetoolAction *second;
+  GluetoolAction *third;
   guint64 root_span_id;
   guintptr address;
   JaegerSpan *span;
@@ -345,10 +525,16 @@ START_TEST (test_made_again_reports_only_its_own)
   ck_assert_uint_eq ((guintptr) second, address);
   gluetool_action_set_tag_int64 (second, "shared", 2);
   finish_and_drop (second);
+
+  /* A child made again as a root. */
+  third = gluetool_action_new ("third", NULL);
+  ck_assert_uint_eq ((guintptr) third, address);
+  finish_and_drop (third);
+
   test_expect_finish (root);
   test_expect_close (tracer, WAIT_S);
 
-  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 3, WAIT_S), 3);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 4, WAIT_S), 4);
 
   span = test_receiver_expect_span (receiver, "first, with a label longer than the inline storage");
   ck_assert_int_eq (span->parentSpanId, 0);
@@ -361,6 +547,11 @@ START_TEST (test_made_again_reports_only_its_own)
   ck_assert_int_eq (test_expect_tag (span, "shared")->vLong, 2);
   /* Not a root: no sampler tags. */
   ck_assert_ptr_null (test_find_tag (span->tags, "sampler.type"));
+
+  span = test_receiver_expect_span (receiver, "third");
+  ck_assert_int_eq (span->parentSpanId, 0);
+  ck_assert_ptr_null (test_find_tag (span->tags, "shared"));
+  ck_assert_ptr_nonnull (test_find_tag (span->tags, "sampler.type"));
 }
 END_TEST
 
@@ -375,12 +566,21 @@ recycler_suite (void)
   tcase_add_test (tc, test_dropped_action_made_again);
   tcase_add_test (tc, test_held_action_not_made_again);
   tcase_add_test (tc, test_loop_reuses_one_action);
+  tcase_add_test (tc, test_finished_in_one_thread_dropped_in_another);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("parents");
+  tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
+  tcase_add_test (tc, test_children_do_not_hold_back_parent);
+  tcase_add_test (tc, test_unfinished_child_does_not_hold_back_parent);
+  tcase_add_test (tc, test_pinned_parent_not_made_again);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("unnoticed");
   tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
   tcase_add_test (tc, test_weak_ref_notified_at_last_unref);
   tcase_add_test (tc, test_finished_handler_destroyed_at_last_unref);
+  tcase_add_test (tc, test_notify_handler_destroyed_at_last_unref);
   tcase_add_test (tc, test_handler_connected_after_finish_destroyed_on_reuse);
   tcase_add_test (tc, test_weak_ref_after_finish_released_later);
   suite_add_tcase (s, tc);
