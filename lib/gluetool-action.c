@@ -41,10 +41,9 @@
  * the details and the ways to turn that off.
  *
  * Dropping the last reference to an unfinished action finishes it, so
- * `g_autoptr(GluetoolAction)` works as Python's `with` block does. Children
- * are not references: they keep their parent's memory (so
- * [method@Gluetool.Action.get_parent] stays valid while they live), not the
- * parent from finishing:
+ * `g_autoptr(GluetoolAction)` works as Python's `with` block does. An
+ * unfinished child holds its parent, so a parent dropped first finishes
+ * when its last unfinished child does:
  *
  * ```c
  * {
@@ -78,9 +77,8 @@ struct _GluetoolAction {
 
   char                *label;              /* label_storage, or (owned) when longer */
   gsize                label_len;
-  GluetoolAction      *parent;             /* (nullable) pinned, see pin_parent() */
+  GluetoolAction      *parent;             /* (owned) (nullable) until finished */
   GluetoolActionStack *home_stack;         /* (owned) the stack it was pushed on */
-  atomic_uint          pin_state;          /* (atomic) see pin_parent() */
 
   guint64              trace_id_high;
   guint64              trace_id_low;
@@ -283,74 +281,6 @@ gluetool_action_real_finished (GluetoolAction *self)
   gluetool_buffer_clear (&buffer);
 }
 
-/* ---- Parents ----------------------------------------------------------------- */
-
-/* A child does not own its parent: only references do, so that dropping the
- * last reference to an unfinished action finishes it even while children it
- * had are alive (a child finished and kept by the recycler among them), as
- * leaving a Python `with` block does. A child pins its parent instead, which
- * keeps the parent's memory, not the parent, alive: get_parent() stays valid
- * for as long as the child is.
- *
- * pin_state holds the number of children pinning the action, times
- * PIN_ONE, and PIN_ORPHANED: the action's last reference went while it was
- * pinned, and it holds a reference to itself until its last child unpins it.
- * The orderings: an unpin is acq_rel, so that what a child did with its
- * parent happens before the last unpin frees it; orphan_if_pinned() takes its
- * reference before it publishes PIN_ORPHANED, so that the unpin that sees the
- * flag always has a reference to drop. */
-#define PIN_ORPHANED 1u
-#define PIN_ONE      2u
-
-/* The caller holds a reference to @parent, or pins it already. */
-static inline void
-pin_parent (GluetoolAction *parent)
-{
-  atomic_fetch_add_explicit (&parent->pin_state, PIN_ONE, memory_order_relaxed);
-}
-
-static void
-unpin_parent (GluetoolAction *parent)
-{
-  guint state = atomic_fetch_sub_explicit (&parent->pin_state, PIN_ONE, memory_order_acq_rel);
-
-  if (state == (PIN_ONE | PIN_ORPHANED))
-    {
-      /* The last pin of an action whose last reference is gone: its own
-       * reference goes now, and with it the action. */
-      atomic_store_explicit (&parent->pin_state, 0, memory_order_relaxed);
-      g_object_unref (parent);
-    }
-}
-
-/* From dispose(): the last reference is going. When children still pin the
- * action, it keeps itself alive for them (GObject lets dispose() take a
- * reference; g_object_unref() then stops short of finalizing). */
-static void
-orphan_if_pinned (GluetoolAction *self)
-{
-  guint state;
-
-  if (atomic_load_explicit (&self->pin_state, memory_order_acquire) < PIN_ONE)
-    return;
-
-  g_object_ref (self);
-  state = atomic_fetch_or_explicit (&self->pin_state, PIN_ORPHANED, memory_order_acq_rel);
-  if (state & PIN_ORPHANED)
-    {
-      /* Orphaned already (g_object_run_dispose() came first): that
-       * reference is the one the last unpin drops. */
-      g_object_unref (self);
-    }
-  else if (state < PIN_ONE)
-    {
-      /* The last child unpinned it between the two reads, and saw no flag:
-       * nobody would drop the reference just taken. */
-      atomic_fetch_and_explicit (&self->pin_state, ~PIN_ORPHANED, memory_order_relaxed);
-      g_object_unref (self);
-    }
-}
-
 /* ---- Life cycle ------------------------------------------------------------ */
 
 /* A span's start is wall-clock time, its duration monotonic. Reading both
@@ -406,21 +336,11 @@ start (GluetoolAction            *self,
   else
     self->label = g_strndup (label, self->label_len);
 
-  /* A recycled action usually had this very parent and stack (a loop making
-   * children of one action): kept, rather than let go and taken again, which
-   * saves atomic operations on a line that other threads' children of the
-   * same parent use too. The new pin comes before the old one goes, in case
-   * the old one is the last. */
-  if (self->parent != parent)
-    {
-      GluetoolAction *old_parent = g_steal_pointer (&self->parent);
+  /* Held until the action finishes (see finish_action()). */
+  self->parent = parent != NULL ? g_object_ref (parent) : NULL;
 
-      if (parent != NULL)
-        pin_parent (parent);
-      self->parent = parent;
-      if (old_parent != NULL)
-        unpin_parent (old_parent);
-    }
+  /* A recycled action usually started on this very thread: its stack is
+   * kept rather than let go and taken again. */
   stack = gluetool_action_stack_get_for_thread ();
   if (self->home_stack != stack)
     {
@@ -494,14 +414,10 @@ gluetool_action_dispose (GObject *object)
     }
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->dispose (object);
-
-  /* Last: GObject's dispose has told weak references and destroyed signal
-   * handlers, which is right, since the last reference is gone. */
-  orphan_if_pinned (self);
 }
 
-/* What an action owns besides its parent and home stack, let go of when it
- * is freed or made again. */
+/* What an action owns besides its home stack, let go of when it is freed or
+ * made again (its parent went when it finished). */
 static void
 release_contents (GluetoolAction *self)
 {
@@ -518,8 +434,7 @@ gluetool_action_finalize (GObject *object)
   GluetoolAction *self = GLUETOOL_ACTION (object);
 
   g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
-  if (self->parent != NULL)
-    unpin_parent (g_steal_pointer (&self->parent));
+  g_clear_object (&self->parent);
   release_contents (self);
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->finalize (object);
@@ -570,7 +485,8 @@ gluetool_action_class_init (GluetoolActionClass *klass)
    * GluetoolAction:parent:
    *
    * The action this one is part of, or %NULL for the first action of a new
-   * trace.
+   * trace; %NULL too once this one is finished (see
+   * [method@Gluetool.Action.get_parent]).
    *
    * Since: 0.1
    */
@@ -625,26 +541,17 @@ init_contents (GluetoolAction *self)
 static void
 gluetool_action_init (GluetoolAction *self)
 {
-  atomic_init (&self->pin_state, 0);
   init_contents (self);
-}
-
-/* Only what the recycler found unreachable, and nothing pins: a child's
- * get_parent() must not find its parent made again as another action. */
-static gboolean
-may_make_again (GObject *object)
-{
-  return atomic_load_explicit (&GLUETOOL_ACTION (object)->pin_state, memory_order_acquire) == 0;
 }
 
 /* A finished action the calling thread kept that nobody holds any more
  * (see recycler-private.h), made new; else a new one. A recycled action
- * still holds its old parent and home stack: start() keeps them when they
- * are the ones it needs. */
+ * still holds its old home stack: start() keeps it when it is the one it
+ * needs. */
 static GluetoolAction *
 make_action (void)
 {
-  GObject *recycled = gluetool_recycler_take (may_make_again);
+  GObject *recycled = gluetool_recycler_take ();
 
   if (recycled != NULL)
     {
@@ -807,6 +714,10 @@ finish_action (GluetoolAction  *self,
    * reference here, to be dropped once the action is no longer used. */
   g_autoptr(GObject) root_ref = NULL;
   g_autoptr(GObject) home_root_ref = NULL;
+  /* A finished action lets go of its parent (last, when this returns): a
+   * kept one must not hold it, or a parent dropped unfinished would wait
+   * for the recycler to finish. */
+  g_autoptr(GluetoolAction) parent = NULL;
   GluetoolActionStack *stack;
   gboolean was_active;
   gboolean has_handlers;
@@ -840,6 +751,7 @@ finish_action (GluetoolAction  *self,
   else
     gluetool_action_real_finished (self);
   self->sealed = TRUE;
+  parent = g_steal_pointer (&self->parent);
 
   /* Kept to be made again once the caller lets go (see recycler-private.h).
    * Not with handlers connected: the caller may count on their destroy
@@ -1113,11 +1025,13 @@ gluetool_action_get_label (GluetoolAction *self)
  * gluetool_action_get_parent:
  * @self: an action
  *
- * The action this one is part of. It may have finished (and been dropped by
- * its owner) already: a child does not keep its parent from finishing, only
- * its memory from going, so the pointer is valid as long as @self is.
+ * The action this one is part of. An action holds its parent until it
+ * finishes, and lets go of it then (so that a parent dropped unfinished
+ * finishes once its children have), so this is %NULL once @self is
+ * finished; call it before, and not while another thread finishes @self.
  *
- * Returns: (transfer none) (nullable): the parent, or %NULL for a root
+ * Returns: (transfer none) (nullable): the parent, or %NULL for a root or a
+ *   finished action
  *
  * Since: 0.1
  */

@@ -11,7 +11,10 @@
  * else can reach it: its reference count is 1 (only ours) and it carries no
  * qdata (no weak reference, weak pointer, toggle reference, watched closure
  * or user data). Nobody can take a new reference to such an object, since
- * taking one needs a reference or a weak one already.
+ * taking one needs a reference, a weak one, or a pointer borrowed from
+ * something that holds one; the caller must keep no borrowed pointer to an
+ * object it keeps (actions: stacks point only at unfinished actions, and a
+ * finished action has let go of its parent).
  *
  * The unit knows GObject, not actions: the caller decides what may be kept
  * and resets what it takes. Reading ref_count and qdata, public fields of
@@ -52,13 +55,9 @@ void     gluetool_recycler_set_enabled  (gboolean enabled);
  * @object has qdata (weak references must hear of its end on time). */
 void     gluetool_recycler_keep         (GObject *object);
 
-/* Whether the caller may make @object again, once nobody can reach it. */
-typedef gboolean (*GluetoolRecyclerFilter) (GObject *object);
-
-/* An object this thread kept that nobody else can reach any more and that
- * @may_take (if not NULL) accepts, its signal handlers destroyed, or NULL.
- * (transfer full) */
-GObject *gluetool_recycler_take         (GluetoolRecyclerFilter may_take);
+/* An object this thread kept that nobody else can reach any more, its
+ * signal handlers destroyed, or NULL. (transfer full) */
+GObject *gluetool_recycler_take         (void);
 
 /* How many objects the calling thread keeps now, and how many it has made
  * again so far: for tests, which cannot tell a recycled object from a new

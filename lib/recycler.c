@@ -105,9 +105,9 @@ get_thread_recycler (void)
 static void
 release_all (Recycler *recycler)
 {
-  /* Released one by one from the newest: an object's finalize may release
-   * another that is kept here (an action its parent), which must not find
-   * the array half-cleared. */
+  /* Released one by one, the array consistent at each unref: an object's
+   * finalize runs code the recycler does not know, which may keep or take
+   * objects on this very thread. */
   while (recycler->n_kept > 0)
     {
       GObject *object = recycler->kept[--recycler->n_kept];
@@ -189,14 +189,14 @@ gluetool_recycler_keep (GObject *object)
     oldest = remove_at (recycler, 0);
   recycler->kept[recycler->n_kept++] = g_object_ref (object);
 
-  /* Last, with the array consistent: freeing one may release its parent,
-   * which may be kept here. */
+  /* Last, with the array consistent: freeing one runs code the recycler
+   * does not know, which may come back here. */
   g_clear_object (&given_up);
   g_clear_object (&oldest);
 }
 
 GObject *
-gluetool_recycler_take (GluetoolRecyclerFilter may_take)
+gluetool_recycler_take (void)
 {
   Recycler *recycler;
   guint depth;
@@ -213,7 +213,7 @@ gluetool_recycler_take (GluetoolRecyclerFilter may_take)
     {
       GObject *object = recycler->kept[i - 1];
 
-      if (!is_unreachable (object) || (may_take != NULL && !may_take (object)))
+      if (!is_unreachable (object))
         continue;
 
       remove_at (recycler, i - 1);

@@ -83,6 +83,19 @@ on_signal (GObject *object,
 {
 }
 
+typedef struct {
+  gint count;
+} FinishedProbe;
+
+static void
+count_finished (GluetoolAction *action,
+                gpointer        user_data)
+{
+  FinishedProbe *probe = user_data;
+
+  probe->count++;
+}
+
 /* A finished action that nobody holds, made again: the address an action
  * had is only ever compared, as a number. */
 static guintptr
@@ -176,73 +189,84 @@ START_TEST (test_loop_reuses_one_action)
 }
 END_TEST
 
-/* A child does not keep its parent from finishing when the parent's last
- * reference goes (g_autoptr), whether the child is kept by the recycler or
- * held by the caller; get_parent() stays valid while the child lives. */
-START_TEST (test_children_do_not_hold_back_parent)
+/* A finished child lets go of its parent, so a parent held by g_autoptr
+ * finishes at the end of its scope although a child it had is kept by the
+ * recycler and another is held by the caller. */
+START_TEST (test_finished_children_let_go_of_parent)
 {
+  FinishedProbe probe = { 0 };
   GluetoolAction *held_child;
-  GluetoolAction *parent_address;
-  gboolean parent_disposed = FALSE;
+  gboolean parent_gone = FALSE;
 
   {
     g_autoptr(GluetoolAction) parent = gluetool_action_new ("parent", NULL);
 
-    parent_address = parent;
-    g_object_weak_ref (G_OBJECT (parent), set_flag, &parent_disposed);
+    g_object_weak_ref (G_OBJECT (parent), set_flag, &parent_gone);
+    g_signal_connect (parent, "finished", G_CALLBACK (count_finished), &probe);
     finish_and_drop (gluetool_action_new ("kept child", parent));
     ck_assert_uint_eq (n_kept (), 1);
     held_child = gluetool_action_new ("held child", parent);
+    ck_assert_ptr_eq (gluetool_action_get_parent (held_child), parent);
     test_expect_finish (held_child);
+    ck_assert_ptr_null (gluetool_action_get_parent (held_child));
   } /* the parent's last reference */
 
-  ck_assert (parent_disposed);
+  ck_assert (parent_gone);
+  ck_assert_int_eq (probe.count, 1);
   ck_assert_ptr_null (gluetool_action_get_current ());
-  ck_assert_ptr_eq (gluetool_action_get_parent (held_child), parent_address);
-  ck_assert (gluetool_action_is_finished (gluetool_action_get_parent (held_child)));
-  ck_assert_str_eq (gluetool_action_get_label (gluetool_action_get_parent (held_child)), "parent");
-
-  /* Freed with the last child that pins it (valgrind and ASan check). */
   g_object_unref (held_child);
-  gluetool_recycler_clear_thread ();
 }
 END_TEST
 
-/* An unfinished child does not either: the parent finishes first. */
-START_TEST (test_unfinished_child_does_not_hold_back_parent)
+/* An unfinished child holds its parent: a parent dropped first finishes
+ * when the child does, and is not made again while the child holds it. */
+START_TEST (test_unfinished_child_holds_parent)
 {
-  g_autoptr(GluetoolAction) child = NULL;
+  FinishedProbe probe = { 0 };
   GluetoolAction *parent = gluetool_action_new ("parent", NULL);
+  GluetoolAction *child = gluetool_action_new ("child", parent);
+  g_autoptr(GluetoolAction) other = NULL;
+  guint64 taken_before = n_taken ();
+  gboolean parent_gone = FALSE;
 
-  child = gluetool_action_new ("child", parent);
+  g_signal_connect (parent, "finished", G_CALLBACK (count_finished), &probe);
+  g_object_weak_ref (G_OBJECT (parent), set_flag, &parent_gone);
   g_object_unref (parent);
-  ck_assert (gluetool_action_is_finished (gluetool_action_get_parent (child)));
-  ck_assert_ptr_eq (gluetool_action_get_current (), child);
-  ck_assert (!gluetool_action_is_finished (child));
-  test_expect_finish (child);
+  ck_assert (!parent_gone);
+  ck_assert_int_eq (probe.count, 0);
+  ck_assert_ptr_eq (gluetool_action_get_parent (child), parent);
+
+  other = gluetool_action_new ("other", NULL);
+  ck_assert_ptr_ne (other, parent);
+  ck_assert_uint_eq (n_taken (), taken_before);
+  test_expect_finish (other);
+
+  finish_and_drop (child);
+  ck_assert (parent_gone);
+  ck_assert_int_eq (probe.count, 1);
 }
 END_TEST
 
-/* A parent kept by the recycler is not made again while children pin it. */
-START_TEST (test_pinned_parent_not_made_again)
+/* A parent finished before its child (out of order) and dropped is kept by
+ * the recycler, but not made again while the unfinished child holds it. */
+START_TEST (test_parent_held_by_child_not_made_again)
 {
   GluetoolAction *parent = gluetool_action_new ("parent", NULL);
   g_autoptr(GluetoolAction) child = gluetool_action_new ("child", parent);
   g_autoptr(GluetoolAction) next = NULL;
   guint64 taken_before;
 
-  test_expect_finish (child);
   finish_and_drop (parent);
-  ck_assert_uint_ge (n_kept (), 1);
+  ck_assert_uint_eq (n_kept (), 1);
 
   taken_before = n_taken ();
   next = gluetool_action_new ("next", NULL);
   ck_assert_ptr_ne (next, parent);
+  ck_assert_uint_eq (n_taken (), taken_before);
   ck_assert_ptr_eq (gluetool_action_get_parent (child), parent);
   ck_assert_str_eq (gluetool_action_get_label (parent), "parent");
-  /* The child was not given up by the caller, so nothing could be taken. */
-  ck_assert_uint_eq (n_taken (), taken_before);
   test_expect_finish (next);
+  test_expect_finish (child);
 }
 END_TEST
 
@@ -571,9 +595,9 @@ recycler_suite (void)
 
   tc = tcase_create ("parents");
   tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
-  tcase_add_test (tc, test_children_do_not_hold_back_parent);
-  tcase_add_test (tc, test_unfinished_child_does_not_hold_back_parent);
-  tcase_add_test (tc, test_pinned_parent_not_made_again);
+  tcase_add_test (tc, test_finished_children_let_go_of_parent);
+  tcase_add_test (tc, test_unfinished_child_holds_parent);
+  tcase_add_test (tc, test_parent_held_by_child_not_made_again);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("unnoticed");
