@@ -3,8 +3,9 @@
  *
  * SPDX-License-Identifier: MIT
  *
- * Producers push encoded Span structs (any thread, lock-free, never
- * blocking). One flush thread per reporter resolves the agent's address,
+ * Producers push encoded Span structs (any thread, lock-free; they wait only
+ * when the queue is full, and only while the flush thread makes progress).
+ * One flush thread per reporter resolves the agent's address,
  * packs the spans into emitBatch datagrams of at most max_packet_size bytes
  * and sends them on a connected UDP socket. It wakes when a datagram's worth
  * of bytes is queued, when the flush interval passes, and on flush() and
@@ -33,9 +34,12 @@ GluetoolReporter *gluetool_reporter_ref        (GluetoolReporter     *self);
 /* The last unref of a reporter not closed closes it with no wait. */
 void              gluetool_reporter_unref      (GluetoolReporter     *self);
 
-/* Queues one encoded Span struct. Any thread; never blocks. Returns FALSE when
- * the span was dropped (and counted): queue full, too large for any
- * datagram, or the reporter is closed. */
+/* Queues one encoded Span struct. Any thread. Takes no lock and makes no
+ * system call unless it wakes the flush thread, or finds the queue full:
+ * then it sleeps and tries again while the flush thread makes progress (see
+ * push_when_room() in reporter.c). Returns FALSE when the span was dropped
+ * (and counted): queue full with the flush thread stuck for 50 ms, too large
+ * for any datagram, or the reporter is closed. */
 gboolean          gluetool_reporter_push_mp    (GluetoolReporter     *self,
                                                 const guint8         *span,
                                                 gsize                 len);

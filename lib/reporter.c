@@ -65,6 +65,12 @@ struct _GluetoolReporter {
   _Alignas (64)
   atomic_int       consumer_sleeping;
 
+  /* The ring's consumed count when a producer last gave up waiting for room
+   * (see push_when_room()), or G_MAXUINT64. Producers only; relaxed: it is
+   * a hint that the flush thread is stuck, and orders nothing. (atomic) */
+  _Alignas (64)
+  _Atomic guint64  stuck_at_consumed;
+
   /* Statistics. Each counter has one writer side and relaxed increments: they
    * order nothing, and flush() reads them after synchronising with the flush
    * thread through @lock. Spans reported are not counted per push: they are
@@ -191,6 +197,7 @@ gluetool_reporter_new (const GluetoolConfig *config,
   atomic_init (&self->datagrams_sent, 0);
   atomic_init (&self->failed_to_send, 0);
   atomic_init (&self->consumer_sleeping, 0);
+  atomic_init (&self->stuck_at_consumed, G_MAXUINT64);
 
   g_mutex_init (&self->lock);
   g_cond_init (&self->wake);
@@ -272,6 +279,77 @@ gluetool_reporter_unref (GluetoolReporter *self)
  * futex system call in the tens of microseconds before the woken thread gets
  * a core (on a busy two-core machine that is hundreds of pushes), which
  * measured as 10-15% of a producer's time. */
+static inline void
+wake_if_sleeping (GluetoolReporter *self)
+{
+  /* The load first, so that the usual case (the flush thread awake) writes
+   * nothing to a line the flush thread writes at every sleep. */
+  if (atomic_load_explicit (&self->consumer_sleeping, memory_order_seq_cst)
+      && atomic_exchange_explicit (&self->consumer_sleeping, 0, memory_order_seq_cst))
+    {
+      g_mutex_lock (&self->lock);
+      g_cond_signal (&self->wake);
+      g_mutex_unlock (&self->lock);
+    }
+}
+
+/* How long a producer that finds the queue full waits for room while the
+ * flush thread consumes nothing at all, before it drops the span; and how
+ * long it sleeps between tries. */
+#define FULL_WAIT_WITHOUT_PROGRESS_US (50 * 1000)
+#define FULL_RETRY_SLEEP_US           50
+
+/* The queue is full: a producer has outrun the flush thread for longer than
+ * the queue absorbs. Here, one thread making millions of spans a second can
+ * outrun loopback UDP, and on a busy two-core machine the flush thread may
+ * not get a core for tens of milliseconds; dropping then loses spans that a
+ * short wait would have delivered. So the producer sleeps (giving its core to
+ * the flush thread if they share one) and tries again, for as long as the
+ * flush thread makes progress. When it consumes nothing for
+ * FULL_WAIT_WITHOUT_PROGRESS_US (stuck resolving, say), the span is dropped,
+ * and so is every later one at once until the flush thread moves again: a
+ * stuck flush thread costs the program one such wait, not one per span.
+ * Returns FALSE when the span is to be dropped, or the ring was sealed. */
+static gboolean
+push_when_room (GluetoolReporter *self,
+                const guint8     *span,
+                gsize             len,
+                gsize            *queued_after)
+{
+  guint64 consumed = gluetool_ring_get_consumed (self->ring);
+  gint64 give_up_at;
+
+  if (consumed == atomic_load_explicit (&self->stuck_at_consumed, memory_order_relaxed))
+    return FALSE;
+
+  wake_if_sleeping (self);
+  give_up_at = g_get_monotonic_time () + FULL_WAIT_WITHOUT_PROGRESS_US;
+  for (;;)
+    {
+      guint64 now_consumed;
+
+      g_usleep (FULL_RETRY_SLEEP_US);
+      if (gluetool_ring_push_mp (self->ring, span, len, queued_after))
+        return TRUE;
+      if (gluetool_ring_is_sealed (self->ring))
+        return FALSE;
+
+      now_consumed = gluetool_ring_get_consumed (self->ring);
+      if (now_consumed != consumed)
+        {
+          consumed = now_consumed;
+          give_up_at = g_get_monotonic_time () + FULL_WAIT_WITHOUT_PROGRESS_US;
+        }
+      else if (g_get_monotonic_time () >= give_up_at)
+        {
+          atomic_store_explicit (&self->stuck_at_consumed, consumed, memory_order_relaxed);
+          GLUETOOL_DEBUG ("The span queue is full and the flush thread has sent nothing for %d ms: "
+                          "dropping spans until it moves again", FULL_WAIT_WITHOUT_PROGRESS_US / 1000);
+          return FALSE;
+        }
+    }
+}
+
 gboolean
 gluetool_reporter_push_mp (GluetoolReporter *self,
                            const guint8     *span,
@@ -287,7 +365,8 @@ gluetool_reporter_push_mp (GluetoolReporter *self,
 
   /* close() seals the ring: a push either claimed its ticket before, and the
    * flush thread waits for it, or fails here and is counted. */
-  if (G_UNLIKELY (!gluetool_ring_push_mp (self->ring, span, len, &queued_after)))
+  if (G_UNLIKELY (!gluetool_ring_push_mp (self->ring, span, len, &queued_after)
+                  && !push_when_room (self, span, len, &queued_after)))
     {
       if (gluetool_ring_is_sealed (self->ring))
         count (&self->reported_after_close, 1);
@@ -296,16 +375,8 @@ gluetool_reporter_push_mp (GluetoolReporter *self,
       return FALSE;
     }
 
-  /* The load first, so that the usual case (the flush thread awake) writes
-   * nothing to a line the flush thread writes at every sleep. */
-  if (queued_after >= self->wake_bytes
-      && atomic_load_explicit (&self->consumer_sleeping, memory_order_seq_cst)
-      && atomic_exchange_explicit (&self->consumer_sleeping, 0, memory_order_seq_cst))
-    {
-      g_mutex_lock (&self->lock);
-      g_cond_signal (&self->wake);
-      g_mutex_unlock (&self->lock);
-    }
+  if (queued_after >= self->wake_bytes)
+    wake_if_sleeping (self);
   return TRUE;
 }
 

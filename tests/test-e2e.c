@@ -337,12 +337,41 @@ END_TEST
 
 /* ---- Limits: a small queue, a small packet, a huge span -------------------------- */
 
-START_TEST (test_tiny_queue_drops_and_counts)
+/* A queue too small for a burst: the caller waits for the flush thread to
+ * make room rather than drop, since it makes progress. */
+START_TEST (test_tiny_queue_waits_for_room)
 {
   g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
   /* 512 bytes: two slots. The interval is long, so only the queue's own
-   * wake-up drains it and a burst must overflow it. */
+   * wake-up drains it. */
   g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", test_receiver_get_port (receiver),
+                                                  512, 0, 60.0);
+  GluetoolTracerStats stats;
+  const guint n_spans = 2000;
+
+  for (guint i = 0; i < n_spans; i++)
+    {
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("burst", NULL);
+      test_expect_finish (action);
+    }
+  test_expect_close (tracer, WAIT_S);
+
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, n_spans);
+  ck_assert_uint_eq (stats.spans_dropped_queue_full, 0);
+  ck_assert_uint_eq (stats.spans_sent, n_spans);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, n_spans, WAIT_S), n_spans);
+}
+END_TEST
+
+/* The flush thread stuck (resolving): once the queue is full, the first
+ * caller waits a moment and drops; the rest drop at once, counted, and the
+ * agent hears of them in the next datagram once the thread moves again. */
+START_TEST (test_stuck_flush_thread_drops_and_counts)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  TestResolver *resolver = test_resolver_install ();
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("blocked.test", test_receiver_get_port (receiver),
                                                   512, 0, 60.0);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) datagrams = NULL;
@@ -356,30 +385,36 @@ START_TEST (test_tiny_queue_drops_and_counts)
       test_expect_finish (action);
     }
 
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, n_spans);
+  /* All but the two the queue holds. */
+  ck_assert_uint_eq (stats.spans_dropped_queue_full, n_spans - 2);
+  ck_assert_uint_eq (stats.spans_sent, 0);
+
+  ck_assert (test_resolver_wait_blocked (resolver, WAIT_S));
+  test_resolver_unblock (resolver);
+
   ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
   ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
                  "%s", error->message);
   ck_assert_ptr_nonnull (strstr (error->message, "queue was full"));
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
 
-  gluetool_tracer_get_stats (tracer, &stats);
-  ck_assert_uint_eq (stats.spans_reported, n_spans);
-  ck_assert_uint_gt (stats.spans_dropped_queue_full, 0);
-  ck_assert_uint_eq (stats.spans_sent + stats.spans_dropped_queue_full, n_spans);
-  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, stats.spans_sent, WAIT_S),
-                     stats.spans_sent);
-
-  /* The next datagram tells the agent how many were dropped. */
+  /* The next datagram tells the agent how many were dropped; and the thread
+   * moved, so a full queue is waited for again. */
   {
     g_autoptr(GluetoolAction) action = gluetool_action_new ("after", NULL);
     test_expect_finish (action);
   }
   test_expect_close (tracer, WAIT_S);
-  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, stats.spans_sent + 1, WAIT_S),
-                     stats.spans_sent + 1);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 3, WAIT_S), 3);
   datagrams = test_receiver_get_datagrams (receiver);
   last = g_ptr_array_index (datagrams, datagrams->len - 1);
-  ck_assert_int_eq (last->batch->stats->fullQueueDroppedSpans, stats.spans_dropped_queue_full);
-  ck_assert_uint_eq (test_receiver_get_n_spans (receiver), stats.spans_sent + 1);
+  ck_assert_int_eq (last->batch->stats->fullQueueDroppedSpans, n_spans - 2);
+  ck_assert_uint_eq (test_receiver_get_n_spans (receiver), 3);
+
+  g_clear_object (&tracer);
+  test_resolver_uninstall (resolver);
 }
 END_TEST
 
@@ -703,7 +738,8 @@ e2e_suite (void)
 
   tc = tcase_create ("limits");
   tcase_set_timeout (tc, 60);
-  tcase_add_test (tc, test_tiny_queue_drops_and_counts);
+  tcase_add_test (tc, test_tiny_queue_waits_for_room);
+  tcase_add_test (tc, test_stuck_flush_thread_drops_and_counts);
   tcase_add_test (tc, test_small_packets_split_batches);
   tcase_add_test (tc, test_too_large_span_dropped);
   suite_add_tcase (suite, tc);
