@@ -77,7 +77,8 @@ gluetool_recycler_is_enabled (void)
                                                          g_getenv ("G_SLICE"), &error) ? 1 : 0;
       /* Threads racing here would each warn once: harmless. */
       if (error != NULL)
-        g_warning ("Ignoring it: %s", error->message);
+        g_warning ("%s: ignored, so G_SLICE decides whether finished actions are recycled",
+                   error->message);
       atomic_store_explicit (&enabled, state, memory_order_relaxed);
     }
   return state != 0;
