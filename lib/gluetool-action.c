@@ -66,8 +66,9 @@
  * finishes is not kept, so whoever watches it hears of its end at the last
  * g_object_unref(); a weak reference taken after finishing (as
  * g_assert_finalize_object() does) hears of it within the next 32 actions
- * that thread finishes, or when the thread exits. `G_SLICE=always-malloc` turns recycling off, for memory
- * checkers; `GLUETOOL_TRACING_RECYCLE_ACTIONS=0` or `1` decides either way.
+ * that thread finishes, or when the thread exits. `G_SLICE=always-malloc`
+ * turns recycling off, for memory checkers;
+ * `GLUETOOL_TRACING_RECYCLE_ACTIONS=0` or `1` decides either way.
  *
  * Since: 0.1
  */
