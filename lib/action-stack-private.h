@@ -14,8 +14,9 @@
  *
  * A stack is owned by its thread and by every action that started on it, so
  * an action that finishes or goes away in another thread can still take
- * itself off. Each stack has its own lock; the owner thread is nearly always
- * the only one to take it, so it costs an uncontended lock per operation.
+ * itself off. Each stack has its own lock, a spin lock (see stack_lock()):
+ * the owner thread is nearly always the only one to take it, for a few
+ * instructions, so it costs one atomic exchange per operation.
  */
 
 #pragma once
