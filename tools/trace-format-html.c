@@ -173,20 +173,6 @@ append_axis (GString *out,
   g_string_append (out, "</span></div>\n");
 }
 
-static gboolean
-span_has_error (JaegerSpan *span)
-{
-  for (guint i = 0; span->tags != NULL && i < span->tags->len; i++)
-    {
-      JaegerTag *tag = g_ptr_array_index (span->tags, i);
-
-      if (g_strcmp0 (tag->key, "error") == 0)
-        return (tag->vType == JAEGER_TAG_TYPE_BOOL && tag->__isset_vBool && tag->vBool)
-               || (tag->vType == JAEGER_TAG_TYPE_STRING && g_strcmp0 (tag->vStr, "true") == 0);
-    }
-  return FALSE;
-}
-
 static void
 append_row (GString        *out,
             Trace          *trace,
@@ -235,7 +221,7 @@ append_row (GString        *out,
 
   g_string_append_printf (out, "<span class=\"bar%s\" style=\"left:%.3f%%;width:%.3f%%;"
                           "background:hsl(%u,55%%,55%%)\" title=\"",
-                          span_has_error (span) ? " error" : "", left, width,
+                          trace_span_has_error (span) ? " error" : "", left, width,
                           service_hue (ts->process->service_name));
   append_escaped (out, tooltip->str);
   g_string_append (out, "\"></span>");

@@ -92,22 +92,6 @@ append_tags (Writer    *w,
 }
 
 /* The OpenTracing convention: a span that failed has the tag error=true. */
-static gboolean
-span_has_error (JaegerSpan *span)
-{
-  if (span->tags == NULL)
-    return FALSE;
-  for (guint i = 0; i < span->tags->len; i++)
-    {
-      JaegerTag *tag = g_ptr_array_index (span->tags, i);
-
-      if (g_strcmp0 (tag->key, "error") == 0)
-        return (tag->vType == JAEGER_TAG_TYPE_BOOL && tag->__isset_vBool && tag->vBool)
-               || (tag->vType == JAEGER_TAG_TYPE_STRING && g_strcmp0 (tag->vStr, "true") == 0);
-    }
-  return FALSE;
-}
-
 static void
 append_offset (Writer *w,
                gint64  offset_us)
@@ -180,7 +164,7 @@ append_span (Writer         *w,
 {
   JaegerSpan *span = row->span->span;
   const char *service = row->span->process->service_name;
-  gboolean error = span_has_error (span);
+  gboolean error = trace_span_has_error (span);
 
   append_prefix (w, ancestor_last, row->depth);
   if (row->depth > 0)

@@ -208,3 +208,17 @@ trace_layout_offset (TraceLayout *layout,
     return G_MAXINT64;
   return time_us - start;
 }
+
+gboolean
+trace_span_has_error (JaegerSpan *span)
+{
+  for (guint i = 0; span->tags != NULL && i < span->tags->len; i++)
+    {
+      JaegerTag *tag = g_ptr_array_index (span->tags, i);
+
+      if (g_strcmp0 (tag->key, "error") == 0)
+        return (tag->vType == JAEGER_TAG_TYPE_BOOL && tag->__isset_vBool && tag->vBool)
+               || (tag->vType == JAEGER_TAG_TYPE_STRING && g_strcmp0 (tag->vStr, "true") == 0);
+    }
+  return FALSE;
+}

@@ -37,6 +37,11 @@ void         trace_layout_free (TraceLayout *layout);
 gint64       trace_layout_offset (TraceLayout *layout,
                                   gint64       time_us);
 
+/* Whether @span is marked as failed the way Jaeger's UI reads it: a tag
+ * "error" that is true, as a bool or as the string "true". The first tag of
+ * that name decides. */
+gboolean     trace_span_has_error (JaegerSpan *span);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TraceLayout, trace_layout_free)
 
 G_END_DECLS
