@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "action-stack-private.h"
+#include "process-private.h"
 
 typedef struct {
   GObject  *action;
@@ -29,11 +30,15 @@ struct _GluetoolActionStack {
  * one holder did to the entries happens before the next holder reads them. */
 #define STACK_LOCK_SPINS 64
 
+/* Held inside a region of the process (see process-private.h), so that
+ * fork() never copies it held: every caller, a stack's own thread or
+ * another, enters one first (nested inside new() and finish()). */
 static inline void
 stack_lock (GluetoolActionStack *stack)
 {
   guint spins = 0;
 
+  gluetool_process_enter ();
   while (atomic_exchange_explicit (&stack->locked, true, memory_order_acquire))
     {
       /* Read-only while it is held, so the line is not bounced. */
@@ -52,6 +57,7 @@ static inline void
 stack_unlock (GluetoolActionStack *stack)
 {
   atomic_store_explicit (&stack->locked, false, memory_order_release);
+  gluetool_process_leave ();
 }
 
 static void thread_stack_free (gpointer data);

@@ -13,6 +13,7 @@
 #include "gluetool-span-context-private.h"
 #include "gluetool-tracer-private.h"
 #include "ids-private.h"
+#include "process-private.h"
 #include "recycler-private.h"
 #include "tag-set-private.h"
 
@@ -93,6 +94,7 @@ struct _GluetoolAction {
   atomic_bool          finished;           /* (atomic) */
   gboolean             started;
   gboolean             sealed;             /* the span is encoded: no more tags */
+  gboolean             end_in_region;      /* see gluetool_action_dispose() */
 
   GluetoolTagSet       tags;
   GluetoolBuffer       logs;               /* encoded Log structs */
@@ -174,6 +176,20 @@ static gboolean            default_remote_parent_set; /* under the lock */
 static atomic_bool         has_default_remote_parent;
 static gsize               default_remote_parent_initialized;
 
+/* Code outside the library's regions takes the lock too, so fork() takes
+ * it (see process-private.h). */
+static void
+ensure_remote_parent_lock_held_across_fork (void)
+{
+  static gsize registered = 0;
+
+  if (g_once_init_enter (&registered))
+    {
+      gluetool_process_hold_across_fork (&G_LOCK_NAME (default_remote_parent));
+      g_once_init_leave (&registered, 1);
+    }
+}
+
 /* Caller holds the lock. */
 static void
 store_default_remote_parent (const GluetoolSpanContext *context)
@@ -219,6 +235,7 @@ ensure_default_remote_parent (void)
 {
   if (G_UNLIKELY (g_once_init_enter (&default_remote_parent_initialized)))
     {
+      ensure_remote_parent_lock_held_across_fork ();
       read_default_remote_parent_from_environment ();
       g_once_init_leave (&default_remote_parent_initialized, 1);
     }
@@ -386,6 +403,7 @@ start (GluetoolAction            *self,
 
   gluetool_action_stack_push (self->home_stack, G_OBJECT (self));
   self->started = TRUE;
+  gluetool_process_count_unfinished (+1);
 
   GLUETOOL_DEBUG ("Action '%s' started (trace %016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x"
            ", span %016" G_GINT64_MODIFIER "x, parent %016" G_GINT64_MODIFIER "x)",
@@ -415,6 +433,21 @@ gluetool_action_dispose (GObject *object)
     }
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->dispose (object);
+
+  /* What g_object_unref() does between dispose() and finalize() takes
+   * GLib's global signal lock, which a child process made by fork() must
+   * not inherit held, so from here to the end of finalize() is a region
+   * (see process-private.h); but only when finalize() is sure to follow and
+   * nothing between runs the program's code: nobody else holds the action
+   * (nobody can find it any more: finishing took it off every stack) and it
+   * has no qdata, so no weak reference to notify. Otherwise the region
+   * would never be left. */
+  if (g_atomic_int_get ((gint *) &object->ref_count) == 1
+      && g_atomic_pointer_get (&object->qdata) == NULL)
+    {
+      gluetool_process_enter ();
+      self->end_in_region = TRUE;
+    }
 }
 
 /* What an action owns besides its home stack, let go of when it is freed or
@@ -434,11 +467,15 @@ gluetool_action_finalize (GObject *object)
 {
   GluetoolAction *self = GLUETOOL_ACTION (object);
 
+  gboolean end_in_region = self->end_in_region;
+
   g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
   g_clear_object (&self->parent);
   release_contents (self);
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->finalize (object);
+  if (end_in_region)
+    gluetool_process_leave ();
 }
 
 static void
@@ -526,6 +563,7 @@ init_contents (GluetoolAction *self)
   atomic_init (&self->finished, false);
   self->started = FALSE;
   self->sealed = FALSE;
+  self->end_in_region = FALSE;
   self->trace_id_high = 0;
   self->trace_id_low = 0;
   self->span_id = 0;
@@ -574,10 +612,15 @@ new_action (const char                *label,
 {
   GluetoolAction *self;
 
+  /* A region (see process-private.h): making an object with properties and
+   * destroying a recycled one's handlers take GLib's global locks, and the
+   * thread's stack its own lock. */
+  gluetool_process_enter ();
   self = make_action ();
   start (self, label, parent, remote_parent);
   if (tags != NULL)
     gluetool_action_set_tags (self, tags);
+  gluetool_process_leave ();
   return self;
 }
 
@@ -722,6 +765,7 @@ finish_action (GluetoolAction  *self,
   GluetoolActionStack *stack;
   gboolean was_active;
   gboolean has_handlers;
+  gboolean emit;
 
   /* acq_rel: of two threads finishing at once, exactly one goes on, and it
    * sees everything the other did to the action before. */
@@ -732,6 +776,10 @@ finish_action (GluetoolAction  *self,
       return FALSE;
     }
 
+  /* A region (see process-private.h) for everything but the program's own
+   * signal handlers: the stacks' locks and GLib's global signal lock. */
+  gluetool_process_enter ();
+  gluetool_process_count_unfinished (-1);
   self->duration_us = g_get_monotonic_time () - self->start_monotonic_us;
 
   stack = gluetool_action_stack_get_for_thread ();
@@ -747,10 +795,13 @@ finish_action (GluetoolAction  *self,
    * One look under GLib's signal lock, for unblocked handlers of any signal,
    * tells both whether to emit and whether the action may be kept. */
   has_handlers = g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) != 0;
-  if (has_handlers && g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE))
-    g_signal_emit (self, signals[FINISHED], 0);
-  else
+  emit = has_handlers && g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
+  if (!emit)
     gluetool_action_real_finished (self);
+  gluetool_process_leave ();
+
+  if (emit)
+    g_signal_emit (self, signals[FINISHED], 0);
   self->sealed = TRUE;
   parent = g_steal_pointer (&self->parent);
 
@@ -1133,6 +1184,7 @@ gluetool_action_dup_context (GluetoolAction *self)
 void
 gluetool_action_set_default_remote_parent (const GluetoolSpanContext *remote_parent)
 {
+  ensure_remote_parent_lock_held_across_fork ();
   /* Set before first use: the program decided, and the environment is not
    * read (nor warned about) later. */
   if (g_once_init_enter (&default_remote_parent_initialized))

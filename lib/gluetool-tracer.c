@@ -5,10 +5,13 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 #include "config-private.h"
 #include "debug-private.h"
 #include "gluetool-tracer-private.h"
+#include "ids-private.h"
+#include "process-private.h"
 #include "reporter-private.h"
 
 /**
@@ -48,8 +51,18 @@
  *
  * Close a tracer with [method@Gluetool.Tracer.close] before the program
  * ends. Dropping the last reference to a tracer that was not closed closes
- * it, waiting up to its flush timeout. A tracer does not survive fork(): its
- * thread exists only in the parent, so a child process makes its own.
+ * it, waiting up to its flush timeout. Actions still unfinished when the
+ * default tracer closes are never reported: close() says how many.
+ *
+ * A tracer survives fork(). The child process inherits it without its
+ * thread, so on first use there the tracer starts over: it leaves the spans
+ * the parent had queued to the parent (counted in
+ * [struct@Gluetool.TracerStats]'s `spans_left_to_parent`), takes a new
+ * client-uuid, counts its statistics from zero, and starts a thread of its
+ * own when the child first reports a span. The first tracer the child makes
+ * becomes the child's default in place of the inherited one. fork() waits
+ * for other threads to leave the library's own locks, so a child never
+ * inherits one held.
  *
  * Since: 0.1
  */
@@ -59,8 +72,13 @@ struct _GluetoolTracer {
 
   GluetoolConfigRequest request;        /* construct properties; strings owned */
   GluetoolConfig        config;         /* in force once initialised */
-  char                 *client_uuid;    /* (owned) */
-  GluetoolReporter     *reporter;       /* (owned) (nullable) NULL when disabled */
+  char                 *disabled_uuid;  /* (owned) (nullable) the client-uuid when disabled */
+  /* NULL when disabled. Replaced once per process in a child made by fork()
+   * (see get_reporter()); the acquire loads pair with the release of that
+   * compare-and-swap, so a thread that sees the new one sees it whole. */
+  GluetoolReporter *_Atomic reporter;   /* (owned) (atomic) (nullable) */
+  guint                 made_in_generation; /* the process generation that made it */
+  guint64               unfinished_at_close; /* written by close(), once */
   atomic_bool           closed;         /* (atomic) */
   gboolean              initialized;
 };
@@ -89,6 +107,61 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (GluetoolTracer, gluetool_tracer, G_TYPE_OBJECT,
 
 G_DEFINE_QUARK (gluetool-tracer-error-quark, gluetool_tracer_error)
 
+/* ---- The reporter of this process ----------------------------------------- */
+
+/* In a child process made by fork(), the inherited reporter is replaced by
+ * one of the child's own (see reporter-private.h), once: of two threads
+ * racing here, the one whose compare-and-swap succeeds installs its
+ * reporter and abandons the inherited one; the other drops its own. */
+static GluetoolReporter *
+replace_inherited_reporter (GluetoolTracer   *self,
+                            GluetoolReporter *inherited)
+{
+  GluetoolReporter *expected = inherited;
+  GluetoolReporter *own =
+    gluetool_reporter_new_for_child (inherited,
+                                     atomic_load_explicit (&self->closed, memory_order_relaxed));
+
+  if (atomic_compare_exchange_strong_explicit (&self->reporter, &expected, own,
+                                               memory_order_acq_rel, memory_order_acquire))
+    {
+      GLUETOOL_DEBUG ("Tracer for '%s' inherited by process %d: starting over",
+                      self->config.service_name, (int) getpid ());
+      gluetool_reporter_abandon_inherited (inherited);
+      return own;
+    }
+  gluetool_reporter_unref (own);
+  return expected;
+}
+
+/* The tracer's reporter, this process's own, or NULL when disabled. */
+static GluetoolReporter *
+get_reporter (GluetoolTracer *self)
+{
+  GluetoolReporter *reporter = atomic_load_explicit (&self->reporter, memory_order_acquire);
+
+  if (G_UNLIKELY (reporter != NULL && !gluetool_reporter_belongs_to_this_process (reporter)))
+    reporter = replace_inherited_reporter (self, reporter);
+  return reporter;
+}
+
+/* The same, its flush thread started: for pushing spans. The usual case
+ * costs the load of the reporter and two relaxed loads; only the first
+ * span in a new process (or after close(), where pushes fail anyway) takes
+ * the slow path. */
+static inline GluetoolReporter *
+get_running_reporter (GluetoolTracer *self)
+{
+  GluetoolReporter *reporter = atomic_load_explicit (&self->reporter, memory_order_acquire);
+
+  if (G_UNLIKELY (reporter != NULL && !gluetool_reporter_is_running_here (reporter)))
+    {
+      reporter = get_reporter (self);
+      gluetool_reporter_start (reporter);
+    }
+  return reporter;
+}
+
 /* ---- The process default --------------------------------------------------- */
 
 /* The default is read on every finish, so it is cached per thread and only
@@ -100,6 +173,20 @@ G_DEFINE_QUARK (gluetool-tracer-error-quark, gluetool_tracer_error)
 G_LOCK_DEFINE_STATIC (default_tracer);
 static GluetoolTracer *default_tracer;          /* (owned) (nullable) under the lock */
 static atomic_uint default_generation = 1;
+
+/* Code outside the library's regions takes the lock too (get_default()),
+ * so fork() takes it, rather than let a child inherit it held. */
+static void
+ensure_default_lock_held_across_fork (void)
+{
+  static gsize registered = 0;
+
+  if (g_once_init_enter (&registered))
+    {
+      gluetool_process_hold_across_fork (&G_LOCK_NAME (default_tracer));
+      g_once_init_leave (&registered, 1);
+    }
+}
 
 typedef struct {
   guint           generation;
@@ -124,6 +211,7 @@ get_default_cache (void)
 
   if (G_UNLIKELY (cache == NULL))
     {
+      ensure_default_lock_held_across_fork ();
       cache = g_new0 (DefaultCache, 1);
       g_private_set (&default_cache, cache);
     }
@@ -158,21 +246,35 @@ gluetool_tracer_get_reporting_default (void)
   /* A closed tracer is still returned until this thread sees the default
    * change: its sealed queue counts the span as failed to send, rather than
    * the span vanishing while close() flushes. */
-  if (cache->tracer == NULL || cache->tracer->reporter == NULL)
+  if (cache->tracer == NULL
+      || atomic_load_explicit (&cache->tracer->reporter, memory_order_relaxed) == NULL)
     return NULL;
   return cache->tracer;
 }
 
+/* The first tracer made in a process becomes its default: when there is
+ * none, or when the default was inherited from the parent process, which
+ * the child keeps using only until it makes a tracer of its own. */
 static void
 become_default_if_none (GluetoolTracer *self)
 {
+  g_autoptr(GluetoolTracer) inherited = NULL;
+
+  ensure_default_lock_held_across_fork ();
   G_LOCK (default_tracer);
-  if (default_tracer == NULL)
+  if (default_tracer == NULL || default_tracer->made_in_generation != self->made_in_generation)
     {
+      inherited = g_steal_pointer (&default_tracer);
       default_tracer = g_object_ref (self);
       atomic_fetch_add_explicit (&default_generation, 1, memory_order_release);
     }
   G_UNLOCK (default_tracer);
+
+  /* Outside the lock: this may be the last reference, and disposing a
+   * tracer takes the lock. */
+  if (inherited != NULL)
+    GLUETOOL_DEBUG ("Tracer for '%s' replaces the one inherited from the parent process "
+                    "as the default", self->config.service_name);
 }
 
 static void
@@ -232,9 +334,16 @@ gluetool_tracer_initable_init (GInitable     *initable,
 
   gluetool_debug_refresh ();
   self->initialized = TRUE;
-  self->client_uuid = g_uuid_string_random ();
-  if (!self->config.disabled)
-    self->reporter = gluetool_reporter_new (&self->config, self->client_uuid);
+  self->made_in_generation = gluetool_process_get_generation ();
+  if (self->config.disabled)
+    self->disabled_uuid = gluetool_ids_dup_uuid_string ();
+  else
+    {
+      GluetoolReporter *reporter = gluetool_reporter_new (&self->config);
+
+      gluetool_reporter_start (reporter);
+      atomic_store_explicit (&self->reporter, reporter, memory_order_release);
+    }
 
   GLUETOOL_DEBUG ("Tracer for service '%s' %s %s:%u", self->config.service_name,
            self->config.disabled ? "disabled; would report to" : "reporting to",
@@ -276,11 +385,18 @@ gluetool_tracer_finalize (GObject *object)
 {
   GluetoolTracer *self = GLUETOOL_TRACER (object);
 
-  g_clear_pointer (&self->reporter, gluetool_reporter_unref);
+  GluetoolReporter *reporter = atomic_exchange_explicit (&self->reporter, NULL, memory_order_acquire);
+
+  /* Closed before this process was forked, and never used here since: it
+   * is not this process's to free (see reporter-private.h). */
+  if (reporter != NULL && !gluetool_reporter_belongs_to_this_process (reporter))
+    gluetool_reporter_abandon_inherited (reporter);
+  else if (reporter != NULL)
+    gluetool_reporter_unref (reporter);
   gluetool_config_clear (&self->config);
   g_free ((char *) self->request.service_name);
   g_free ((char *) self->request.reporting_host);
-  g_free (self->client_uuid);
+  g_free (self->disabled_uuid);
 
   G_OBJECT_CLASS (gluetool_tracer_parent_class)->finalize (object);
 }
@@ -325,10 +441,10 @@ gluetool_tracer_get_property (GObject    *object,
                                                  : self->request.max_packet_size);
       break;
     case PROP_ENABLED:
-      g_value_set_boolean (value, self->reporter != NULL);
+      g_value_set_boolean (value, atomic_load_explicit (&self->reporter, memory_order_relaxed) != NULL);
       break;
     case PROP_CLIENT_UUID:
-      g_value_set_string (value, self->client_uuid);
+      g_value_set_string (value, self->initialized ? gluetool_tracer_get_client_uuid (self) : NULL);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -483,7 +599,8 @@ gluetool_tracer_class_init (GluetoolTracerClass *klass)
    * GluetoolTracer:client-uuid:
    *
    * A random id sent as the process tag `client-uuid`, which agents key the
-   * client's statistics by.
+   * client's statistics by. A child process made by fork() gets a new one,
+   * as its statistics and `seqNo` start over.
    *
    * Since: 0.1
    */
@@ -552,7 +669,7 @@ gluetool_tracer_is_enabled (GluetoolTracer *self)
 {
   g_return_val_if_fail (GLUETOOL_IS_TRACER (self), FALSE);
 
-  return self->reporter != NULL;
+  return atomic_load_explicit (&self->reporter, memory_order_relaxed) != NULL;
 }
 
 /**
@@ -636,17 +753,21 @@ gluetool_tracer_get_reporting_port (GluetoolTracer *self)
  *
  * See [property@Gluetool.Tracer:client-uuid].
  *
- * Returns: (transfer none): the client id sent with every batch
+ * Returns: (transfer none): the client id sent with every batch; valid
+ *   while the tracer is alive
  *
  * Since: 0.1
  */
 const char *
 gluetool_tracer_get_client_uuid (GluetoolTracer *self)
 {
+  GluetoolReporter *reporter;
+
   g_return_val_if_fail (GLUETOOL_IS_TRACER (self), NULL);
   g_return_val_if_fail (self->initialized, NULL);
 
-  return self->client_uuid;
+  reporter = get_reporter (self);
+  return reporter != NULL ? gluetool_reporter_get_client_uuid (reporter) : self->disabled_uuid;
 }
 
 /**
@@ -656,7 +777,8 @@ gluetool_tracer_get_client_uuid (GluetoolTracer *self)
  *
  * Reads the tracer's counters. They are read one by one while spans move, so
  * they are exact only when nothing is being reported, e.g. after
- * [method@Gluetool.Tracer.flush] or [method@Gluetool.Tracer.close].
+ * [method@Gluetool.Tracer.flush] or [method@Gluetool.Tracer.close]. In a
+ * child process made by fork(), they count from the fork.
  *
  * Since: 0.1
  */
@@ -664,13 +786,16 @@ void
 gluetool_tracer_get_stats (GluetoolTracer      *self,
                            GluetoolTracerStats *stats)
 {
+  GluetoolReporter *reporter;
+
   g_return_if_fail (GLUETOOL_IS_TRACER (self));
   g_return_if_fail (stats != NULL);
 
-  if (self->reporter != NULL)
-    gluetool_reporter_get_stats (self->reporter, stats);
-  else
-    memset (stats, 0, sizeof *stats);
+  memset (stats, 0, sizeof *stats);
+  reporter = get_reporter (self);
+  if (reporter != NULL)
+    gluetool_reporter_get_stats (reporter, stats);
+  stats->actions_unfinished_at_close = self->unfinished_at_close;
 }
 
 gboolean
@@ -678,7 +803,9 @@ gluetool_tracer_report_span_mp (GluetoolTracer *self,
                                 const guint8   *span,
                                 gsize           len)
 {
-  return self->reporter != NULL && gluetool_reporter_push_mp (self->reporter, span, len);
+  GluetoolReporter *reporter = get_running_reporter (self);
+
+  return reporter != NULL && gluetool_reporter_push_mp (reporter, span, len);
 }
 
 static gint64
@@ -709,13 +836,16 @@ gluetool_tracer_flush (GluetoolTracer *self,
                        double          timeout_s,
                        GError        **error)
 {
+  GluetoolReporter *reporter;
+
   g_return_val_if_fail (GLUETOOL_IS_TRACER (self), FALSE);
   g_return_val_if_fail (timeout_s >= 0.0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (self->reporter == NULL)
+  reporter = get_reporter (self);
+  if (reporter == NULL)
     return TRUE;
-  return gluetool_reporter_flush (self->reporter, deadline_after (timeout_s), error);
+  return gluetool_reporter_flush (reporter, deadline_after (timeout_s), error);
 }
 
 /**
@@ -735,11 +865,20 @@ gluetool_tracer_flush (GluetoolTracer *self,
  * With @flush_timeout_s 0 or less, the timeout is the one in force when the
  * tracer was made (`GLUETOOL_TRACING_FLUSH_TIMEOUT` is read then, not now).
  *
+ * Closing the default tracer while actions are unfinished (started by any
+ * thread of the process and not yet finished) loses their spans: they are
+ * counted in [struct@Gluetool.TracerStats]'s `actions_unfinished_at_close`
+ * and close() fails with %GLUETOOL_TRACER_ERROR_SPANS_LOST saying how many
+ * (or, when it also timed out, says so in the time-out's message).
+ *
+ * In a child process made by fork(), close() sends what the child reported
+ * and never waits for the parent's thread, which the child does not have.
+ *
  * Returns: %TRUE when every span was sent; %FALSE with %G_IO_ERROR_TIMED_OUT
  *   when spans were still unsent at the deadline (the message says how many;
  *   they are given up and counted as failed), or with
  *   %GLUETOOL_TRACER_ERROR_SPANS_LOST when spans were lost since the last
- *   flush. The tracer is closed either way.
+ *   flush or actions were unfinished. The tracer is closed either way.
  *
  * Since: 0.1
  */
@@ -749,6 +888,8 @@ gluetool_tracer_close (GluetoolTracer *self,
                        GError        **error)
 {
   g_autoptr(GluetoolTracer) keep_alive = NULL;
+  g_autoptr(GError) local_error = NULL;
+  GluetoolReporter *reporter;
   gboolean ok = TRUE;
 
   g_return_val_if_fail (GLUETOOL_IS_TRACER (self), FALSE);
@@ -764,11 +905,35 @@ gluetool_tracer_close (GluetoolTracer *self,
   if (flush_timeout_s <= 0.0)
     flush_timeout_s = self->config.flush_timeout_s;
 
+  /* Actions report to the default tracer when they finish: those still
+   * unfinished now will never be sent. */
+  if (gluetool_tracer_get_default () == self)
+    self->unfinished_at_close = gluetool_process_get_unfinished ();
+
   GLUETOOL_DEBUG ("Closing tracer for '%s', waiting up to %g s for spans to be sent",
            self->config.service_name, flush_timeout_s);
-  if (self->reporter != NULL)
-    ok = gluetool_reporter_close (self->reporter, deadline_after (flush_timeout_s), error);
+  reporter = get_reporter (self);
+  if (reporter != NULL)
+    ok = gluetool_reporter_close (reporter, deadline_after (flush_timeout_s), &local_error);
 
   stop_being_default (self);
+
+  if (self->unfinished_at_close > 0 && reporter != NULL)
+    {
+      g_autofree char *unfinished =
+        g_strdup_printf ("%" G_GUINT64_FORMAT " %s unfinished when the tracer closed "
+                         "and will never be reported", self->unfinished_at_close,
+                         self->unfinished_at_close == 1 ? "action was" : "actions were");
+
+      if (ok)
+        g_set_error_literal (&local_error, GLUETOOL_TRACER_ERROR,
+                             GLUETOOL_TRACER_ERROR_SPANS_LOST, unfinished);
+      else
+        g_prefix_error (&local_error, "%s; ", unfinished);
+      ok = FALSE;
+    }
+
+  if (!ok)
+    g_propagate_error (error, g_steal_pointer (&local_error));
   return ok;
 }

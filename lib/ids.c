@@ -3,11 +3,11 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include <pthread.h>
-#include <stdatomic.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "ids-private.h"
+#include "process-private.h"
 
 /* xoshiro256** (Blackman and Vigna): four words of state, a handful of
  * instructions per id, and a period far beyond what a process can use.
@@ -15,22 +15,11 @@
  * for it. It is not a cryptographic generator; trace ids do not need one. */
 typedef struct {
   guint64 s[4];
-  guint   generation;  /* fork_generation when seeded; 0: never */
+  guint   generation;  /* the process generation when seeded; 0: never */
 } IdGenerator;
 
 static _Thread_local IdGenerator thread_generator;
 
-/* A child process made by fork() inherits the parent's generator state and
- * would repeat its ids; counting forks makes every generator seed again in
- * the child. Relaxed: fork() itself orders the handler before the child's
- * code, and only the forking thread exists in the child. */
-static atomic_uint fork_generation = 1;
-
-static void
-count_fork_in_child (void)
-{
-  atomic_fetch_add_explicit (&fork_generation, 1, memory_order_relaxed);
-}
 static inline guint64
 rotl (guint64 x,
       int     k)
@@ -38,7 +27,7 @@ rotl (guint64 x,
   return (x << k) | (x >> (64 - k));
 }
 
-/* splitmix64, to spread a few random words over the whole state. */
+/* splitmix64, to spread a few words over the whole state. */
 static guint64
 splitmix64 (guint64 *x)
 {
@@ -49,28 +38,52 @@ splitmix64 (guint64 *x)
   return z ^ (z >> 31);
 }
 
+/* Random bytes from the kernel. Not GLib's generator: it takes a global
+ * lock, which a child process made by fork() may find held for ever by a
+ * thread that did not come along. Where the kernel has none to give yet
+ * (early boot), the time, the process id and @place stand in: ids must
+ * differ, not be secret. */
+static void
+fill_random (void   *buffer,
+             gsize   len,
+             gconstpointer place)
+{
+  guint8 *bytes = buffer;
+  gsize got = 0;
+
+  while (got < len)
+    {
+      gssize n = getrandom (bytes + got, len - got, GRND_NONBLOCK);
+
+      if (n <= 0)
+        break;
+      got += (gsize) n;
+    }
+  if (got < len)
+    {
+      guint64 mix = (guint64) g_get_real_time () ^ ((guint64) g_get_monotonic_time () << 21)
+                    ^ ((guint64) getpid () << 40) ^ (guint64) (guintptr) place;
+
+      for (gsize i = got; i < len; i++)
+        bytes[i] = (guint8) splitmix64 (&mix);
+    }
+}
+
+/* A thread seeds on first use, and again in a child process made by
+ * fork(), which inherits the parent's state and would repeat its ids. */
 static void
 seed (IdGenerator *generator)
 {
-  static gsize fork_handler_installed = 0;
+  guint64 mix = 0;
 
-  /* GLib's global generator is seeded from /dev/urandom; taking its lock
-   * once per thread is the only shared cost. The thread's address and the
-   * time separate threads even if that source were weak. */
-  guint64 mix = ((guint64) g_random_int () << 32) ^ g_random_int ();
-
-  mix ^= (guint64) (guintptr) generator;
-  mix ^= (guint64) g_get_monotonic_time () << 17;
-  if (g_once_init_enter (&fork_handler_installed))
-    {
-      pthread_atfork (NULL, NULL, count_fork_in_child);
-      g_once_init_leave (&fork_handler_installed, 1);
-    }
-
-  mix ^= (guint64) getpid () << 32;
+  gluetool_process_ensure_fork_handlers ();
+  fill_random (&mix, sizeof mix, generator);
+  /* The thread's address and the process separate threads and children
+   * even if the kernel's source were weak. */
+  mix ^= (guint64) (guintptr) generator ^ ((guint64) getpid () << 32);
   for (guint i = 0; i < G_N_ELEMENTS (generator->s); i++)
-    generator->s[i] = splitmix64 (&mix) ^ ((guint64) g_random_int () << 32);
-  generator->generation = atomic_load_explicit (&fork_generation, memory_order_relaxed);
+    generator->s[i] = splitmix64 (&mix);
+  generator->generation = gluetool_process_get_generation ();
 }
 
 static inline guint64
@@ -95,8 +108,7 @@ gluetool_ids_next_span_id (void)
   IdGenerator *generator = &thread_generator;
   guint64 id;
 
-  if (G_UNLIKELY (generator->generation
-                  != atomic_load_explicit (&fork_generation, memory_order_relaxed)))
+  if (G_UNLIKELY (generator->generation != gluetool_process_get_generation ()))
     seed (generator);
   do
     id = next (generator);
@@ -110,4 +122,19 @@ gluetool_ids_next_trace_id (guint64 *high,
 {
   *high = gluetool_ids_next_span_id ();
   *low = gluetool_ids_next_span_id ();
+}
+
+char *
+gluetool_ids_dup_uuid_string (void)
+{
+  guint8 bytes[16] = { 0 };
+
+  /* Version 4 (random), RFC 4122 variant. */
+  fill_random (bytes, sizeof bytes, bytes);
+  bytes[6] = (bytes[6] & 0x0f) | 0x40;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  return g_strdup_printf ("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                          bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5],
+                          bytes[6], bytes[7], bytes[8], bytes[9], bytes[10], bytes[11],
+                          bytes[12], bytes[13], bytes[14], bytes[15]);
 }

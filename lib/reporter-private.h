@@ -27,9 +27,37 @@ G_BEGIN_DECLS
 
 typedef struct _GluetoolReporter GluetoolReporter;
 
-/* Starts the flush thread. Nothing touches the network before it runs. */
-GluetoolReporter *gluetool_reporter_new        (const GluetoolConfig *config,
-                                                const char           *client_uuid);
+/* A reporter with a random client-uuid of its own, its flush thread not
+ * started yet. Nothing touches the network before the thread runs. */
+GluetoolReporter *gluetool_reporter_new        (const GluetoolConfig *config);
+/* Starts the flush thread unless it runs already or the reporter was
+ * closed; FALSE when it was closed. Any thread of the process the reporter
+ * belongs to; until it is called, flush() and close() have nothing to wait
+ * for. */
+gboolean          gluetool_reporter_start      (GluetoolReporter     *self);
+
+/* fork(): a reporter belongs to the process that made it. In a child, the
+ * inherited one has no flush thread and may hold locks that nobody will
+ * release, so the child makes its own with new_for_child(), never touching
+ * the inherited one's locks, and then abandons the inherited one. */
+gboolean          gluetool_reporter_belongs_to_this_process (GluetoolReporter *self);
+/* Whether start() was called in this very process: one relaxed load of a
+ * field producers read anyway, and one of the process generation. */
+gboolean          gluetool_reporter_is_running_here (GluetoolReporter *self);
+/* A new reporter (not started) with the inherited one's settings, a new
+ * client-uuid and Batch.seqNo from 1, the agent address the parent had
+ * connected to, and the parent's unsent spans counted as left to it.
+ * @closed: the tracer was closed or closing in the parent; the new
+ * reporter is made closed too. Only for a reporter of another process. */
+GluetoolReporter *gluetool_reporter_new_for_child (GluetoolReporter  *inherited,
+                                                   gboolean           closed);
+/* Closes the inherited socket and keeps the rest for ever, unused (see
+ * reporter.c for why it cannot be freed). Only for a reporter of another
+ * process, once, by the thread that replaced it. */
+void              gluetool_reporter_abandon_inherited (GluetoolReporter *inherited);
+
+const char       *gluetool_reporter_get_client_uuid (GluetoolReporter *self);
+
 GluetoolReporter *gluetool_reporter_ref        (GluetoolReporter     *self);
 /* The last unref of a reporter not closed closes it with no wait. */
 void              gluetool_reporter_unref      (GluetoolReporter     *self);

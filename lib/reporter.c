@@ -14,15 +14,15 @@
 
 #include "debug-private.h"
 #include "encoder-private.h"
+#include "ids-private.h"
+#include "process-private.h"
 #include "reporter-private.h"
 #include "ring-private.h"
 
 #define JAEGER_VERSION_TAG "C-gluetool-action-" GLUETOOL_VERSION_S
 
 /* After this many "connection refused" on one connection the address is
- * looked up again: the agent may have moved. They are not counted "in a
- * row": to a closed port every other send fails, because the kernel reports
- * the ICMP error of one datagram on the send after it. */
+ * looked up again: the agent may have moved. */
 #define MAX_REFUSED_BEFORE_RECONNECT 16
 /* A failed lookup or connect is not retried sooner than this. */
 #define RECONNECT_BACKOFF_US (G_USEC_PER_SEC / 2)
@@ -46,6 +46,14 @@ typedef struct {
   guint                n_spans;
   GluetoolClientStats  batch_stats;      /* the stats the batch will carry */
   gint64               next_seq_no;      /* Batch.seqNo of the next datagram: 1, 2, ... */
+  /* The last datagram the socket accepted, until it is known whether the
+   * agent refused it (see settle_in_doubt()); counted neither sent nor
+   * failed meanwhile. */
+  guint                in_doubt_spans;
+  gboolean             in_doubt;
+  /* Where the parent process was sending when this one was forked from it:
+   * the first connection goes there without a lookup. (owned) (nullable) */
+  GSocketAddress      *inherited_agent;
 } Sender;
 
 /* Laid out by who writes what: producers read the first group on every push
@@ -53,10 +61,13 @@ typedef struct {
  * the flush thread writes the third per datagram. Separate cache lines keep
  * one side's writes from evicting what the other reads. */
 struct _GluetoolReporter {
-  /* Read by producers on every push; written once. */
+  /* Read by producers on every push; written once, but for
+   * @running_generation, which start() writes once. */
   GluetoolRing    *ring;                 /* (owned) sealed by close() */
   guint            max_packet_size;
   gsize            wake_bytes;
+  guint            made_in_generation;   /* the process generation it belongs to */
+  atomic_uint      running_generation;   /* (atomic) made_in_generation once started, else 0 */
 
   /* The wake-up protocol (see gluetool_reporter_push_mp()): the flush thread
    * stores 1 here, seq_cst, before it reads the ring's queued bytes and goes
@@ -85,6 +96,7 @@ struct _GluetoolReporter {
   _Atomic guint64  datagrams_sent;       /* flush thread */
   _Atomic guint64  dropped_too_large;    /* flush thread: too large with the Process */
   _Atomic guint64  failed_to_send;       /* flush thread, close() */
+  guint64          left_to_parent;       /* written once, before it is shared */
 
   /* Settings, fixed at creation; the flush thread's. */
   _Alignas (64)
@@ -93,7 +105,20 @@ struct _GluetoolReporter {
   char            *host;
   guint            port;
   gint64           flush_interval_us;
+  gsize            queue_size;
   char            *client_uuid;
+
+  /* The agent's address once connected, for a child process made by fork()
+   * to start from (see gluetool_reporter_new_for_child()). Written by the
+   * flush thread only; @agent_version is odd while it writes, so a child
+   * whose fork() caught it halfway knows to look the host up instead. */
+  atomic_uint      agent_version;        /* (atomic) */
+  struct sockaddr_storage agent_native;
+  gsize            agent_native_len;
+
+  /* A reporter inherited from the parent process, replaced by this one:
+   * never used or freed, only kept reachable (see abandon_inherited()). */
+  GluetoolReporter *next_abandoned;
 
   GMutex           lock;
   GCond            wake;                 /* to the flush thread */
@@ -148,6 +173,7 @@ gluetool_reporter_get_stats (GluetoolReporter    *self,
   stats->spans_failed_to_send += reported_after_close;
   stats->spans_reported = gluetool_ring_get_claimed (self->ring) + dropped_queue_full
                           + dropped_too_large_early + reported_after_close;
+  stats->spans_left_to_parent = self->left_to_parent;
 }
 
 static void
@@ -164,26 +190,36 @@ snapshot_client_stats (GluetoolReporter    *self,
 
 /* ---- Life cycle ------------------------------------------------------------ */
 
-GluetoolReporter *
-gluetool_reporter_new (const GluetoolConfig *config,
-                       const char           *client_uuid)
+static GluetoolReporter *
+reporter_new (const char *service_name,
+              const char *host,
+              guint       port,
+              double      flush_interval_s,
+              gsize       queue_size,
+              guint       max_packet_size)
 {
   GluetoolReporter *self = g_aligned_alloc0 (1, sizeof (GluetoolReporter), 64);
 
   g_atomic_ref_count_init (&self->ref_count);
-  self->service_name = g_strdup (config->service_name);
-  self->host = g_strdup (config->reporting_host);
-  self->port = config->reporting_port;
-  self->flush_interval_us = (gint64) (config->flush_interval_s * G_USEC_PER_SEC);
-  self->max_packet_size = config->max_packet_size;
-  self->client_uuid = g_strdup (client_uuid);
-  self->ring = gluetool_ring_new (config->queue_size);
+  self->service_name = g_strdup (service_name);
+  self->host = g_strdup (host);
+  self->port = port;
+  self->flush_interval_us = (gint64) (flush_interval_s * G_USEC_PER_SEC);
+  self->queue_size = queue_size;
+  self->max_packet_size = max_packet_size;
+  /* Made here, not by GLib's g_uuid_string_random(): that takes a global
+   * lock, which a child process made by fork() may find held for ever. */
+  self->client_uuid = gluetool_ids_dup_uuid_string ();
+  self->ring = gluetool_ring_new (queue_size);
+  self->made_in_generation = gluetool_process_get_generation ();
+  atomic_init (&self->running_generation, 0);
+  atomic_init (&self->agent_version, 0);
 
   /* Wake the flush thread when a datagram's worth is queued, or earlier so a
    * small queue is drained before it fills: at half its bytes, and before
    * half its slots can be taken (no encoded span is smaller than
    * MIN_SPAN_BYTES, so that many bytes means at most that many slots). */
-  self->wake_bytes = MIN ((gsize) config->max_packet_size,
+  self->wake_bytes = MIN ((gsize) max_packet_size,
                           gluetool_ring_get_capacity_bytes (self->ring) / 2);
   self->wake_bytes = MIN (self->wake_bytes,
                           (gsize) gluetool_ring_get_n_slots (self->ring) / 2 * MIN_SPAN_BYTES);
@@ -209,11 +245,136 @@ gluetool_reporter_new (const GluetoolConfig *config,
   gluetool_buffer_init (&self->sender.tail, NULL, 0);
   /* The batch buffer is allocated once, a datagram's size. */
   gluetool_buffer_init (&self->sender.spans, NULL, 0);
-  gluetool_buffer_reserve (&self->sender.spans, config->max_packet_size);
+  gluetool_buffer_reserve (&self->sender.spans, max_packet_size);
   self->sender.next_seq_no = 1;
 
-  self->thread = g_thread_new ("gluetool-flush", flush_thread_main, self);
+  /* Until start(), flush() and close() have no thread to wait for. */
+  self->thread_done = TRUE;
   return self;
+}
+
+GluetoolReporter *
+gluetool_reporter_new (const GluetoolConfig *config)
+{
+  gluetool_process_ensure_fork_handlers ();
+  return reporter_new (config->service_name, config->reporting_host, config->reporting_port,
+                       config->flush_interval_s, config->queue_size, config->max_packet_size);
+}
+
+gboolean
+gluetool_reporter_start (GluetoolReporter *self)
+{
+  gboolean running;
+
+  g_return_val_if_fail (gluetool_reporter_belongs_to_this_process (self), FALSE);
+
+  g_mutex_lock (&self->lock);
+  if (self->thread == NULL && !self->closing)
+    {
+      self->thread_done = FALSE;
+      self->thread = g_thread_new ("gluetool-flush", flush_thread_main, self);
+      /* Relaxed: producers only need to stop taking the slow path
+       * eventually; nothing they do depends on the thread having run. */
+      atomic_store_explicit (&self->running_generation, self->made_in_generation,
+                             memory_order_relaxed);
+    }
+  running = self->thread != NULL;
+  g_mutex_unlock (&self->lock);
+  return running;
+}
+
+/* Reads, in a child process, what the inherited reporter's flush thread
+ * last published of the agent's address; NULL when it had none, or was
+ * writing it when the process was forked. */
+static GSocketAddress *
+dup_inherited_agent (GluetoolReporter *inherited)
+{
+  guint version = atomic_load_explicit (&inherited->agent_version, memory_order_acquire);
+
+  if (version == 0 || version % 2 != 0)
+    return NULL;
+  return g_socket_address_new_from_native (&inherited->agent_native, inherited->agent_native_len);
+}
+
+GluetoolReporter *
+gluetool_reporter_new_for_child (GluetoolReporter *inherited,
+                                 gboolean          closed)
+{
+  GluetoolReporter *self;
+  guint64 unsent;
+
+  g_return_val_if_fail (!gluetool_reporter_belongs_to_this_process (inherited), NULL);
+
+  /* Settings are never written after creation, so the copies in the
+   * inherited memory are whole, whatever its threads were doing. */
+  self = reporter_new (inherited->service_name, inherited->host, inherited->port,
+                       (double) inherited->flush_interval_us / G_USEC_PER_SEC,
+                       inherited->queue_size, inherited->max_packet_size);
+  self->sender.inherited_agent = dup_inherited_agent (inherited);
+
+  /* What the parent had queued and not yet sent: claimed tickets not yet
+   * completed, including the batch its flush thread was packing and the
+   * datagram whose fate it did not know yet. The parent sends them; here
+   * they are only counted. The flush thread's fields are read without its
+   * lock, as no thread here writes them any more. */
+  unsent = gluetool_ring_get_claimed (inherited->ring) - gluetool_ring_get_consumed (inherited->ring)
+           + inherited->sender.n_spans;
+  self->left_to_parent = unsent;
+
+  if (closed)
+    {
+      gluetool_ring_seal (self->ring);
+      self->closing = TRUE;
+    }
+  return self;
+}
+
+/* The inherited reporters this process replaced, kept reachable so memory
+ * checkers do not call them leaks (see abandon_inherited()). Pushed
+ * lock-free, never popped. */
+static GluetoolReporter *_Atomic abandoned_reporters;
+
+void
+gluetool_reporter_abandon_inherited (GluetoolReporter *inherited)
+{
+  GluetoolReporter *head;
+
+  g_return_if_fail (!gluetool_reporter_belongs_to_this_process (inherited));
+
+  /* Its socket is a copy of the parent's file descriptor: the parent goes
+   * on sending on it, this process never will. Only the caller can still
+   * touch the flush thread's fields: the thread is not in this process. */
+  g_clear_object (&inherited->sender.socket);
+
+  /* The rest cannot be freed: its lock may be held by a thread that did
+   * not come along (clearing a held GMutex aborts), and a thread of this
+   * process may have read the pointer just before it was replaced and
+   * still be about to read its generation. Its pages are the parent's,
+   * shared until written, so keeping it costs next to nothing. */
+  head = atomic_load_explicit (&abandoned_reporters, memory_order_relaxed);
+  do
+    inherited->next_abandoned = head;
+  while (!atomic_compare_exchange_weak_explicit (&abandoned_reporters, &head, inherited,
+                                                 memory_order_release, memory_order_relaxed));
+}
+
+const char *
+gluetool_reporter_get_client_uuid (GluetoolReporter *self)
+{
+  return self->client_uuid;
+}
+
+gboolean
+gluetool_reporter_belongs_to_this_process (GluetoolReporter *self)
+{
+  return self->made_in_generation == gluetool_process_get_generation ();
+}
+
+gboolean
+gluetool_reporter_is_running_here (GluetoolReporter *self)
+{
+  return atomic_load_explicit (&self->running_generation, memory_order_relaxed)
+         == gluetool_process_get_generation ();
 }
 
 GluetoolReporter *
@@ -240,6 +401,7 @@ gluetool_reporter_unref (GluetoolReporter *self)
     }
 
   g_clear_object (&self->sender.socket);
+  g_clear_object (&self->sender.inherited_agent);
   g_clear_error (&self->sender.connect_error);
   gluetool_buffer_clear (&self->sender.process);
   gluetool_buffer_clear (&self->sender.head);
@@ -445,44 +607,61 @@ encode_process (GluetoolReporter *self,
 }
 
 static GSocket *
-connect_to (GInetAddress *address,
-            guint         port,
-            GError      **error)
+connect_to (GSocketAddress *agent,
+            GError        **error)
 {
   g_autoptr(GSocket) socket = NULL;
-  g_autoptr(GSocketAddress) agent = NULL;
 
-  socket = g_socket_new (g_inet_address_get_family (address),
+  socket = g_socket_new (g_socket_address_get_family (agent),
                          G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, error);
   if (socket == NULL)
     return NULL;
 
-  agent = g_inet_socket_address_new (address, (guint16) port);
   /* Connected, so the kernel reports an ICMP "port unreachable" as
-   * ECONNREFUSED on a later send instead of dropping it silently. */
+   * ECONNREFUSED (see settle_in_doubt()) instead of dropping it silently. */
   if (!g_socket_connect (socket, agent, NULL, error))
     return NULL;
   g_socket_set_timeout (socket, SEND_TIMEOUT_S);
   return g_steal_pointer (&socket);
 }
 
+/* For a child process made by fork() (see dup_inherited_agent()). */
+static void
+publish_agent (GluetoolReporter *self)
+{
+  g_autoptr(GSocketAddress) agent = g_socket_get_remote_address (self->sender.socket, NULL);
+  gssize len = agent != NULL ? g_socket_address_get_native_size (agent) : -1;
+  guint version = atomic_load_explicit (&self->agent_version, memory_order_relaxed);
+
+  if (len <= 0 || (gsize) len > sizeof self->agent_native)
+    return;
+  atomic_store_explicit (&self->agent_version, version + 1, memory_order_relaxed);
+  /* The odd version must be in memory before the address changes: a fork()
+   * that copies the new bytes then copies the odd number too. */
+  atomic_thread_fence (memory_order_release);
+  if (g_socket_address_to_native (agent, &self->agent_native, (gsize) len, NULL))
+    self->agent_native_len = (gsize) len;
+  atomic_store_explicit (&self->agent_version, version + 2, memory_order_release);
+}
+
+static void check_in_doubt (GluetoolReporter *self);
+
 static void
 disconnect (GluetoolReporter *self)
 {
+  check_in_doubt (self);
   g_clear_object (&self->sender.socket);
 }
 
+/* Looks the host up and connects to the first address that takes it. */
 static gboolean
-ensure_connected (GluetoolReporter *self,
-                  GError          **error)
+connect_by_lookup (GluetoolReporter *self,
+                   GError          **error)
 {
   Sender *sender = &self->sender;
   g_autoptr(GResolver) resolver = NULL;
   g_autolist(GInetAddress) addresses = NULL;
   g_autoptr(GError) first_error = NULL;
-
-  if (sender->socket != NULL)
-    return TRUE;
 
   /* Until the back-off passes, fail with the reason of the last attempt. */
   if (sender->connect_error != NULL && g_get_monotonic_time () < sender->next_connect_us)
@@ -508,8 +687,9 @@ ensure_connected (GluetoolReporter *self,
   for (GList *l = addresses; l != NULL && sender->socket == NULL; l = l->next)
     {
       g_autoptr(GError) local_error = NULL;
+      g_autoptr(GSocketAddress) agent = g_inet_socket_address_new (l->data, (guint16) self->port);
 
-      sender->socket = connect_to (l->data, self->port, &local_error);
+      sender->socket = connect_to (agent, &local_error);
       if (sender->socket == NULL && first_error == NULL)
         first_error = g_steal_pointer (&local_error);
     }
@@ -520,7 +700,31 @@ ensure_connected (GluetoolReporter *self,
       g_propagate_error (error, g_error_copy (sender->connect_error));
       return FALSE;
     }
+  return TRUE;
+}
 
+static gboolean
+ensure_connected (GluetoolReporter *self,
+                  GError          **error)
+{
+  Sender *sender = &self->sender;
+
+  if (sender->socket != NULL)
+    return TRUE;
+
+  /* A child of a process that was sending starts where it was sending, with
+   * no lookup (which in a child may wait on GLib's resolver threads, which
+   * did not come along). Once: after a failure, the host is looked up. */
+  if (sender->inherited_agent != NULL)
+    {
+      g_autoptr(GSocketAddress) agent = g_steal_pointer (&sender->inherited_agent);
+
+      sender->socket = connect_to (agent, NULL);
+    }
+  if (sender->socket == NULL && !connect_by_lookup (self, error))
+    return FALSE;
+
+  publish_agent (self);
   sender->refused_since_connect = 0;
   /* Encoded once: batches being packed are sized with it, so it must not
    * change length on a reconnect. */
@@ -543,6 +747,92 @@ remember_loss (GluetoolReporter *self,
 }
 
 /* ---- The flush thread: packing and sending --------------------------------- */
+
+/* ---- The flush thread: was it refused? -------------------------------------- */
+
+/* A connected UDP socket hears that nothing listens at the agent's port from
+ * the ICMP "port unreachable" that comes back after a datagram, and reports
+ * it on its next call: sendmsg() fails (sending nothing), or SO_ERROR returns
+ * it. So the last datagram the socket took is "in doubt", counted neither
+ * sent nor failed, until the next send or the check at the end of each pass
+ * of the flush thread (check_in_doubt(), one getsockopt() per pass that sent
+ * something, never one per span) says whether it was refused. On loopback the
+ * error is back before sendmsg() returns, so every datagram is counted
+ * right; across a network it takes a round trip, and a refusal that arrives
+ * after the check is charged to no datagram. */
+static void
+settle_in_doubt (GluetoolReporter *self,
+                 const GError     *refusal)
+{
+  Sender *sender = &self->sender;
+
+  if (!sender->in_doubt)
+    return;
+  if (refusal != NULL)
+    {
+      count (&self->failed_to_send, sender->in_doubt_spans);
+      remember_loss (self, refusal);
+    }
+  else
+    {
+      count (&self->spans_sent, sender->in_doubt_spans);
+      count (&self->datagrams_sent, 1);
+    }
+  sender->in_doubt = FALSE;
+  sender->in_doubt_spans = 0;
+}
+
+/* After a failed send, or a refusal found by check_in_doubt(). */
+static void
+note_send_failure (GluetoolReporter *self,
+                   const GError     *error)
+{
+  Sender *sender = &self->sender;
+
+  /* Nothing listening yet is the common case and needs no new lookup;
+   * anything else, or a long run of refusals, may mean the address is
+   * stale. */
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
+    {
+      disconnect (self);
+      /* The next attempt waits out the back-off like a failed lookup:
+       * an error that persists must not cost a lookup per datagram. */
+      g_clear_error (&sender->connect_error);
+      sender->connect_error = g_error_copy (error);
+    }
+  else if (++sender->refused_since_connect >= MAX_REFUSED_BEFORE_RECONNECT)
+    {
+      /* Looked up again with the next datagram, with no back-off: this
+       * costs one lookup per MAX_REFUSED_BEFORE_RECONNECT datagrams, and
+       * an agent that comes up meanwhile gets the very next one. */
+      disconnect (self);
+    }
+}
+
+static void
+check_in_doubt (GluetoolReporter *self)
+{
+  Sender *sender = &self->sender;
+  g_autoptr(GError) error = NULL;
+  gint pending = 0;
+
+  if (!sender->in_doubt)
+    return;
+  /* Reading SO_ERROR also clears it, so the next send does not fail for
+   * this datagram's refusal. */
+  if (sender->socket != NULL
+      && g_socket_get_option (sender->socket, SOL_SOCKET, SO_ERROR, &pending, NULL)
+      && pending != 0)
+    error = g_error_new (G_IO_ERROR, g_io_error_from_errno (pending),
+                         "Error sending message: %s", g_strerror (pending));
+  settle_in_doubt (self, error);
+  if (error != NULL)
+    {
+      GLUETOOL_DEBUG ("The last datagram to %s:%u was refused: %s", self->host, self->port,
+                      error->message);
+      note_send_failure (self, error);
+    }
+}
 
 static gint32
 seqid_for (gint64 seq_no)
@@ -605,29 +895,25 @@ send_batch (GluetoolReporter *self)
 
   if (sent >= 0)
     {
-      count (&self->spans_sent, n_spans);
-      count (&self->datagrams_sent, 1);
+      /* The socket took it with no error pending, so the datagram before
+       * was not refused; this one is in doubt until the next send or the
+       * end of the pass. */
+      settle_in_doubt (self, NULL);
+      sender->in_doubt = TRUE;
+      sender->in_doubt_spans = n_spans;
       sender->next_seq_no++;
     }
   else
     {
+      /* A refusal here is the pending error of the datagram before, which
+       * is lost; this one was not sent either. */
+      settle_in_doubt (self, g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)
+                             ? error : NULL);
       count (&self->failed_to_send, n_spans);
       GLUETOOL_DEBUG ("Could not send %u spans to %s:%u: %s", n_spans, self->host, self->port,
                error->message);
       remember_loss (self, error);
-
-      /* Nothing listening yet is the common case and needs no new lookup;
-       * anything else, or a long run of refusals, may mean the address is
-       * stale. */
-      if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)
-          || ++sender->refused_since_connect >= MAX_REFUSED_BEFORE_RECONNECT)
-        {
-          disconnect (self);
-          /* The next attempt waits out the back-off like a failed lookup:
-           * an error that persists must not cost a lookup per datagram. */
-          g_clear_error (&sender->connect_error);
-          sender->connect_error = g_error_copy (error);
-        }
+      note_send_failure (self, error);
     }
 
   sender->spans.len = 0;
@@ -715,6 +1001,7 @@ abandon (GluetoolReporter *self)
   const guint8 *record;
   gsize len;
 
+  check_in_doubt (self);
   count (&self->failed_to_send, self->sender.n_spans);
   self->sender.spans.len = 0;
   self->sender.n_spans = 0;
@@ -759,6 +1046,16 @@ flush_thread_main (gpointer data)
   gboolean busy = FALSE;
 
   become_background_thread ();
+
+  /* Connected before any span is waiting: a failure costs nothing yet, and
+   * a child process made by fork() from here on starts from the address
+   * (see gluetool_reporter_new_for_child()). */
+  {
+    g_autoptr(GError) error = NULL;
+
+    if (!ensure_connected (self, &error))
+      GLUETOOL_DEBUG ("Not connected to %s:%u yet: %s", self->host, self->port, error->message);
+  }
 
   for (;;)
     {
@@ -820,10 +1117,12 @@ flush_thread_main (gpointer data)
             send_batch (self);
           if (now >= next_interval_us)
             next_interval_us = now + self->flush_interval_us;
+          check_in_doubt (self);
         }
 
       g_mutex_lock (&self->lock);
-      self->completed = gluetool_ring_get_consumed (self->ring) - self->sender.n_spans;
+      self->completed = gluetool_ring_get_consumed (self->ring) - self->sender.n_spans
+                        - self->sender.in_doubt_spans;
       if (self->closing && self->sender.n_spans == 0
           && (self->completed >= gluetool_ring_get_claimed (self->ring)
               || g_cancellable_is_cancelled (self->cancellable)))
@@ -955,7 +1254,9 @@ gluetool_reporter_close (GluetoolReporter *self,
     }
   g_mutex_unlock (&self->lock);
 
-  g_thread_join (g_steal_pointer (&self->thread));
+  /* NULL when the thread was never started (see gluetool_reporter_start()). */
+  if (self->thread != NULL)
+    g_thread_join (g_steal_pointer (&self->thread));
 
   /* Only an abandoned close leaves tickets behind: claimed but never
    * published, as their producers were still copying. */

@@ -199,11 +199,18 @@ START_TEST (test_finished_after_close_not_queued)
   g_autoptr(GError) error = NULL;
   GluetoolTracerStats stats;
 
-  /* Made while the tracer was the default, finished after it closed: this
-   * thread no longer reports to it, so nothing is queued on a closed queue. */
-  ck_assert (gluetool_tracer_close (tracer, WAIT_S, &error));
+  /* Made while the tracer was the default, finished after it closed: close()
+   * says the action was unfinished, and this thread no longer reports to
+   * the tracer, so nothing is queued on a closed queue. */
+  ck_assert (!gluetool_tracer_close (tracer, WAIT_S, &error));
+  ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
+                 "%s", error->message);
+  ck_assert_str_eq (error->message,
+                    "1 action was unfinished when the tracer closed and will never be reported");
+  g_clear_error (&error);
   ck_assert (gluetool_action_finish (late, &error));
   gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.actions_unfinished_at_close, 1);
   ck_assert_uint_eq (stats.spans_reported, 0);
   ck_assert_uint_eq (gluetool_tracer_stats_get_lost (&stats), 0);
 }

@@ -26,11 +26,18 @@ G_BEGIN_DECLS
  *   (Jaeger's `fullQueueDroppedSpans`)
  * @spans_dropped_too_large: spans dropped because one alone does not fit
  *   a datagram (Jaeger's `tooLargeDroppedSpans`)
- * @spans_failed_to_send: spans in datagrams that could not be sent, or that
- *   were still queued when the tracer was closed (Jaeger's `failedToEmitSpans`)
+ * @spans_failed_to_send: spans in datagrams that could not be sent or that
+ *   the agent refused, or that were still queued when the tracer was closed
+ *   (Jaeger's `failedToEmitSpans`)
+ * @spans_left_to_parent: in a child process made by fork(), the spans the
+ *   parent had queued and not yet sent when it forked: the parent sends
+ *   them, the child does not
+ * @actions_unfinished_at_close: actions still unfinished when this tracer,
+ *   as the process default, was closed: their spans are never reported
  *
- * Counters since the tracer was made. Every reported span ends in exactly one
- * of `spans_sent`, the three loss counters, or is still queued, so
+ * Counters since the tracer was made, or, in a child process made by
+ * fork(), since the fork. Every reported span ends in exactly one of
+ * `spans_sent`, the three loss counters, or is still on its way, so
  * `spans_reported - spans_sent - losses` is the number still on the way.
  *
  * Since: 0.1
@@ -42,6 +49,8 @@ typedef struct {
   guint64 spans_dropped_queue_full;
   guint64 spans_dropped_too_large;
   guint64 spans_failed_to_send;
+  guint64 spans_left_to_parent;
+  guint64 actions_unfinished_at_close;
 } GluetoolTracerStats;
 
 GLUETOOL_AVAILABLE_IN_0_1

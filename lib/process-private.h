@@ -1,0 +1,162 @@
+/* process-private.h: the process the library runs in: which one it is after
+ * fork(), the threads that use the library, and what fork() waits for
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * fork() copies the calling thread only. Whatever another thread held at
+ * that moment stays held for ever in the child: a lock of the library's, or
+ * one of GLib's global locks (GLib 2.74 takes one to look up signal
+ * handlers, and one to make an object with properties). This unit makes
+ * sure the child inherits none of them from the library's own work:
+ *
+ * - Regions. Every stretch of the library that takes a lock, the library's
+ *   or GLib's, on behalf of an action (making one, finishing one, the
+ *   thread's action stack) runs between gluetool_process_enter() and
+ *   gluetool_process_leave(). fork() waits, in a pthread_atfork() prepare
+ *   handler, until no other thread is inside a region, and a thread that
+ *   arrives meanwhile waits until fork() has returned. A region never runs
+ *   the program's own code (signal handlers are called outside), so it
+ *   cannot wait for the thread that forks.
+ * - Locks. A lock that a region or a child takes, and that code outside
+ *   regions takes too (the process default tracer's), is registered with
+ *   gluetool_process_hold_across_fork(): the prepare handler takes it after
+ *   the regions are empty, and both sides release it after fork().
+ * - Generations. The child handler counts the fork, so every object that
+ *   belongs to one process (a tracer's flush thread and queue, a thread's
+ *   id generator) can tell it was inherited with one relaxed load, and the
+ *   child replaces it on first use (see gluetool-tracer.c).
+ *
+ * The registry of threads also keeps each thread's count of actions started
+ * minus actions finished, so a tracer being closed can say how many actions
+ * are still unfinished without a counter that every thread writes.
+ *
+ * Who may call what: every function, any thread. enter()/leave() nest.
+ */
+
+#pragma once
+
+#include <stdatomic.h>
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* 1 in the process that loaded the library, one more in each child made by
+ * fork() since. Relaxed: only the forking thread exists when it changes,
+ * and fork() orders the change before the child's code. */
+extern atomic_uint gluetool_process_generation_;
+
+static inline guint
+gluetool_process_get_generation (void)
+{
+  return atomic_load_explicit (&gluetool_process_generation_, memory_order_relaxed);
+}
+
+/* Installs the fork handlers, once. Every other function here does too;
+ * call it where a fork-sensitive object is made before any region runs. */
+void     gluetool_process_ensure_fork_handlers (void);
+
+/* A lock that fork() must not copy while another thread holds it: taken
+ * by the prepare handler (in the order registered) and released after
+ * fork() in both processes. At most a few, registered once each. */
+void     gluetool_process_hold_across_fork     (GMutex *lock);
+
+/* The calling thread's record. Only its own thread writes @depth and
+ * @unfinished; fork()'s prepare handler and get_unfinished() read them. */
+typedef struct _GluetoolThreadRecord GluetoolThreadRecord;
+struct _GluetoolThreadRecord {
+  atomic_uint           depth;       /* (atomic) regions entered, not left */
+  _Atomic gint64        unfinished;  /* (atomic) actions started - finished */
+  GluetoolThreadRecord *prev;        /* under the registry lock */
+  GluetoolThreadRecord *next;        /* under the registry lock */
+} __attribute__ ((aligned (64)));
+
+extern _Thread_local GluetoolThreadRecord *gluetool_process_thread_record_;
+extern atomic_uint gluetool_process_forking_;
+extern gboolean gluetool_process_asymmetric_fences_;
+
+GluetoolThreadRecord *gluetool_process_register_thread_ (void);
+void                  gluetool_process_wait_for_fork_   (GluetoolThreadRecord *record);
+
+static inline GluetoolThreadRecord *
+gluetool_process_get_thread_record (void)
+{
+  GluetoolThreadRecord *record = gluetool_process_thread_record_;
+
+  if (G_UNLIKELY (record == NULL))
+    record = gluetool_process_register_thread_ ();
+  return record;
+}
+
+/* The calling thread enters a region (see above). The handshake with the
+ * prepare handler is Dekker's: this thread stores its depth, then loads
+ * the forking flag; the prepare handler stores the flag, then loads every
+ * depth. Either this thread sees the flag and steps back, or the handler
+ * sees it inside and waits. The store-load order each side needs costs
+ * this side nothing where the kernel has membarrier(): the handler makes
+ * every thread of the process run a full barrier instead
+ * (MEMBARRIER_CMD_PRIVATE_EXPEDITED), so here a compiler barrier is
+ * enough. Elsewhere (and under ThreadSanitizer, which cannot see
+ * membarrier()) both sides use seq_cst. The acquire load of the flag keeps
+ * the region's own accesses after it. */
+static inline void
+gluetool_process_enter (void)
+{
+  GluetoolThreadRecord *record = gluetool_process_get_thread_record ();
+  guint depth = atomic_load_explicit (&record->depth, memory_order_relaxed);
+
+  /* Nested: the prepare handler is waiting for this thread, if for any. */
+  if (depth > 0)
+    {
+      atomic_store_explicit (&record->depth, depth + 1, memory_order_relaxed);
+      return;
+    }
+  for (;;)
+    {
+      if (G_LIKELY (gluetool_process_asymmetric_fences_))
+        {
+          atomic_store_explicit (&record->depth, depth + 1, memory_order_relaxed);
+          atomic_signal_fence (memory_order_seq_cst);
+          if (G_LIKELY (!atomic_load_explicit (&gluetool_process_forking_, memory_order_acquire)))
+            return;
+        }
+      else
+        {
+          atomic_store_explicit (&record->depth, depth + 1, memory_order_seq_cst);
+          if (!atomic_load_explicit (&gluetool_process_forking_, memory_order_seq_cst))
+            return;
+        }
+      /* A fork() is waiting for regions to empty: step back out, wait
+       * for it to return, try again. */
+      gluetool_process_wait_for_fork_ (record);
+    }
+}
+
+/* Release: the prepare handler that reads depth 0 sees everything the
+ * region did, locks released included. */
+static inline void
+gluetool_process_leave (void)
+{
+  GluetoolThreadRecord *record = gluetool_process_thread_record_;
+  guint depth = atomic_load_explicit (&record->depth, memory_order_relaxed);
+
+  atomic_store_explicit (&record->depth, depth - 1, memory_order_release);
+}
+
+/* The calling thread started (+1) or finished (-1) an action. A plain
+ * increment of a counter only this thread writes; relaxed, as it orders
+ * nothing. */
+static inline void
+gluetool_process_count_unfinished (int delta)
+{
+  GluetoolThreadRecord *record = gluetool_process_get_thread_record ();
+  gint64 now = atomic_load_explicit (&record->unfinished, memory_order_relaxed);
+
+  atomic_store_explicit (&record->unfinished, now + delta, memory_order_relaxed);
+}
+/* Actions started and not finished in this process, summed over its
+ * threads; exact when no thread starts or finishes one meanwhile. Actions
+ * started by threads that a fork() left behind are not counted. */
+guint64  gluetool_process_get_unfinished       (void);
+
+G_END_DECLS

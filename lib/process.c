@@ -1,0 +1,240 @@
+/* process.c: which process this is, its threads, and what fork() waits for
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * See process-private.h for what the regions and the held locks are for.
+ * The orderings, pair by pair:
+ * - a thread's depth store (enter) and the prepare handler's depth load:
+ *   Dekker's handshake with the forking flag, explained above
+ *   gluetool_process_enter();
+ * - a thread's release store of its depth (leave) and the prepare handler's
+ *   acquire load of it: whatever the region did happens before fork();
+ * - the forking flag is written under @fork_lock's protection only by the
+ *   forking thread; a thread that saw it set waits on @fork_lock, which the
+ *   forking thread holds from before it set the flag until after fork().
+ */
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <linux/membarrier.h>
+#endif
+
+#include "process-private.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define UNDER_THREAD_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UNDER_THREAD_SANITIZER 1
+#endif
+#endif
+
+atomic_uint gluetool_process_generation_ = 1;
+atomic_uint gluetool_process_forking_ = 0;
+gboolean gluetool_process_asymmetric_fences_ = FALSE;
+_Thread_local GluetoolThreadRecord *gluetool_process_thread_record_;
+
+/* Held by the forking thread from its prepare handler to its parent or
+ * child handler; a thread that finds a fork in progress waits on it. */
+static GMutex fork_lock;
+
+/* The registry of threads. */
+static GMutex registry_lock;
+static GluetoolThreadRecord *threads;          /* (owned) under registry_lock */
+static gint64 unfinished_of_exited_threads;    /* under registry_lock */
+
+/* Locks taken across fork(), in the order registered. Appended without a
+ * lock, as registering may happen inside a region: the slot first, then the
+ * count with release; the prepare handler reads the count with acquire
+ * after the regions emptied. */
+#define MAX_HELD_LOCKS 8
+static GMutex *held_locks[MAX_HELD_LOCKS];
+static atomic_uint n_held_locks;
+
+static void
+unregister_thread (gpointer data)
+{
+  GluetoolThreadRecord *record = data;
+
+  if (gluetool_process_thread_record_ == record)
+    gluetool_process_thread_record_ = NULL;
+
+  g_mutex_lock (&registry_lock);
+  if (record->prev != NULL)
+    record->prev->next = record->next;
+  else
+    threads = record->next;
+  if (record->next != NULL)
+    record->next->prev = record->prev;
+  unfinished_of_exited_threads += atomic_load_explicit (&record->unfinished, memory_order_relaxed);
+  g_mutex_unlock (&registry_lock);
+
+  g_aligned_free (record);
+}
+
+/* Its destroy notification takes the record out of the registry when the
+ * thread exits; the _Thread_local pointer is for the fast path. */
+static GPrivate thread_record_owner = G_PRIVATE_INIT (unregister_thread);
+
+static void
+prepare_fork (void)
+{
+  GluetoolThreadRecord *own = gluetool_process_thread_record_;
+  guint n_held;
+
+  g_mutex_lock (&fork_lock);
+  g_mutex_lock (&registry_lock);
+
+  atomic_store_explicit (&gluetool_process_forking_, 1, memory_order_seq_cst);
+#if defined(__linux__) && defined(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+  if (gluetool_process_asymmetric_fences_)
+    syscall (__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+  else
+#endif
+    atomic_thread_fence (memory_order_seq_cst);
+
+  /* A region is short and never waits for the program's own code, so this
+   * ends; it yields rather than sleeps, as it is usually already over. The
+   * forking thread may itself be inside one (fork() from a weak-reference
+   * notification, say): it is not waited for. */
+  for (GluetoolThreadRecord *record = threads; record != NULL; record = record->next)
+    {
+      if (record == own)
+        continue;
+      while (atomic_load_explicit (&record->depth, memory_order_acquire) != 0)
+        sched_yield ();
+    }
+
+  n_held = atomic_load_explicit (&n_held_locks, memory_order_acquire);
+  for (guint i = 0; i < n_held; i++)
+    g_mutex_lock (held_locks[i]);
+}
+
+static void
+release_after_fork (void)
+{
+  guint n_held = atomic_load_explicit (&n_held_locks, memory_order_acquire);
+
+  for (guint i = n_held; i > 0; i--)
+    g_mutex_unlock (held_locks[i - 1]);
+  atomic_store_explicit (&gluetool_process_forking_, 0, memory_order_release);
+  g_mutex_unlock (&registry_lock);
+  g_mutex_unlock (&fork_lock);
+}
+
+static void
+after_fork_in_parent (void)
+{
+  release_after_fork ();
+}
+
+static void
+after_fork_in_child (void)
+{
+  GluetoolThreadRecord *own = gluetool_process_thread_record_;
+  GluetoolThreadRecord *record = threads;
+
+  atomic_fetch_add_explicit (&gluetool_process_generation_, 1, memory_order_relaxed);
+
+  /* Only this thread came along: the others' records describe nothing
+   * here, and the actions they had started will never finish here. */
+  while (record != NULL)
+    {
+      GluetoolThreadRecord *next = record->next;
+
+      if (record != own)
+        g_aligned_free (record);
+      record = next;
+    }
+  threads = own;
+  if (own != NULL)
+    own->prev = own->next = NULL;
+  unfinished_of_exited_threads = 0;
+
+  release_after_fork ();
+}
+
+void
+gluetool_process_ensure_fork_handlers (void)
+{
+  static gsize installed = 0;
+
+  if (g_once_init_enter (&installed))
+    {
+#if defined(__linux__) && defined(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) && !defined(UNDER_THREAD_SANITIZER)
+      /* Registered before any thread can be inside a region, so every
+       * thread that enters one sees the final choice (g_once_init_leave()
+       * publishes it). */
+      gluetool_process_asymmetric_fences_ =
+        syscall (__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
+      pthread_atfork (prepare_fork, after_fork_in_parent, after_fork_in_child);
+      g_once_init_leave (&installed, 1);
+    }
+}
+
+void
+gluetool_process_hold_across_fork (GMutex *lock)
+{
+  guint slot;
+
+  gluetool_process_ensure_fork_handlers ();
+  /* Each lock is registered once, from its owner's g_once_init_enter()
+   * section, and the owners are few and known: no two register at once. */
+  slot = atomic_load_explicit (&n_held_locks, memory_order_relaxed);
+  g_return_if_fail (slot < MAX_HELD_LOCKS);
+  held_locks[slot] = lock;
+  atomic_store_explicit (&n_held_locks, slot + 1, memory_order_release);
+}
+
+GluetoolThreadRecord *
+gluetool_process_register_thread_ (void)
+{
+  GluetoolThreadRecord *record;
+
+  gluetool_process_ensure_fork_handlers ();
+
+  record = g_aligned_alloc0 (1, sizeof *record, 64);
+  atomic_init (&record->depth, 0);
+  atomic_init (&record->unfinished, 0);
+
+  g_mutex_lock (&registry_lock);
+  record->next = threads;
+  if (threads != NULL)
+    threads->prev = record;
+  threads = record;
+  g_mutex_unlock (&registry_lock);
+
+  gluetool_process_thread_record_ = record;
+  g_private_set (&thread_record_owner, record);
+  return record;
+}
+
+void
+gluetool_process_wait_for_fork_ (GluetoolThreadRecord *record)
+{
+  atomic_store_explicit (&record->depth, 0, memory_order_release);
+  g_mutex_lock (&fork_lock);
+  g_mutex_unlock (&fork_lock);
+}
+
+guint64
+gluetool_process_get_unfinished (void)
+{
+  gint64 sum;
+
+  g_mutex_lock (&registry_lock);
+  sum = unfinished_of_exited_threads;
+  for (GluetoolThreadRecord *record = threads; record != NULL; record = record->next)
+    sum += atomic_load_explicit (&record->unfinished, memory_order_relaxed);
+  g_mutex_unlock (&registry_lock);
+
+  /* An action started by a thread that fork() left behind may be finished
+   * by one that came along, which counts it down without it ever having
+   * been counted up here. */
+  return sum > 0 ? (guint64) sum : 0;
+}
