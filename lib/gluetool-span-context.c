@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gluetool-span-context-private.h"
+#include "sync-private.h"
 
 /**
  * GluetoolSpanContext:
@@ -52,12 +53,12 @@ gluetool_span_context_get_type (void)
 {
   static gsize type_id = 0;
 
-  if (g_once_init_enter (&type_id))
+  if (GLUETOOL_ONCE_INIT_ENTER (&type_id))
     {
       GType type = g_boxed_type_register_static (g_intern_static_string ("GluetoolSpanContext"),
                                                  (GBoxedCopyFunc) gluetool_span_context_copy,
                                                  (GBoxedFreeFunc) gluetool_span_context_free);
-      g_once_init_leave (&type_id, type);
+      GLUETOOL_ONCE_INIT_LEAVE (&type_id, type);
     }
   return type_id;
 }

@@ -4,6 +4,7 @@
  */
 
 #include <gluetool/gluetool.h>
+#include "sync-private.h"
 
 /* Registered by hand: G_DEFINE_BOXED_TYPE's transparent-union cast is
  * refused by -Wpedantic in GLib 2.74. */
@@ -12,12 +13,12 @@ gluetool_tracer_stats_get_type (void)
 {
   static gsize type_id = 0;
 
-  if (g_once_init_enter (&type_id))
+  if (GLUETOOL_ONCE_INIT_ENTER (&type_id))
     {
       GType type = g_boxed_type_register_static (g_intern_static_string ("GluetoolTracerStats"),
                                                  (GBoxedCopyFunc) gluetool_tracer_stats_copy,
                                                  (GBoxedFreeFunc) gluetool_tracer_stats_free);
-      g_once_init_leave (&type_id, type);
+      GLUETOOL_ONCE_INIT_LEAVE (&type_id, type);
     }
   return type_id;
 }

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "receiver.h"
+#include "sync-private.h"
 
 /* Larger than any datagram, so a too-large one shows up as such. */
 #define RECEIVE_BUFFER_BYTES 70000
@@ -64,7 +65,7 @@ receive_thread (gpointer data)
                                                             &datagram->message_type,
                                                             &decode_error);
 
-      g_mutex_lock (&self->lock);
+      gluetool_mutex_lock (&self->lock);
       g_ptr_array_add (self->datagrams, datagram);
       if (datagram->batch == NULL)
         self->n_bad++;
@@ -72,7 +73,7 @@ receive_thread (gpointer data)
         for (guint i = 0; i < datagram->batch->spans->len; i++)
           g_ptr_array_add (self->spans, g_ptr_array_index (datagram->batch->spans, i));
       g_cond_broadcast (&self->arrived);
-      g_mutex_unlock (&self->lock);
+      gluetool_mutex_unlock (&self->lock);
     }
   return NULL;
 }
@@ -152,13 +153,13 @@ wait_for (TestReceiver *self,
   gint64 deadline = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
   guint len;
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   while (array->len < n)
-    if (!g_cond_wait_until (&self->arrived, &self->lock, deadline)
+    if (!gluetool_cond_wait_until (&self->arrived, &self->lock, deadline)
         && g_get_monotonic_time () >= deadline)
       break;
   len = array->len;
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
   return len;
 }
 
@@ -183,9 +184,9 @@ test_receiver_get_n_spans (TestReceiver *self)
 {
   guint n;
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   n = self->spans->len;
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
   return n;
 }
 
@@ -194,9 +195,9 @@ test_receiver_get_n_bad (TestReceiver *self)
 {
   guint n;
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   n = self->n_bad;
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
   return n;
 }
 
@@ -206,9 +207,9 @@ copy_array (TestReceiver *self,
 {
   GPtrArray *copy;
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   copy = g_ptr_array_copy (array, NULL, NULL);
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
   /* The copy inherits the free function; its elements are borrowed. */
   g_ptr_array_set_free_func (copy, NULL);
   return copy;
@@ -232,7 +233,7 @@ test_receiver_find_span (TestReceiver *self,
 {
   JaegerSpan *found = NULL;
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   for (guint i = 0; i < self->spans->len && found == NULL; i++)
     {
       JaegerSpan *span = g_ptr_array_index (self->spans, i);
@@ -240,7 +241,7 @@ test_receiver_find_span (TestReceiver *self,
       if (g_strcmp0 (span->operationName, name) == 0)
         found = span;
     }
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
   return found;
 }
 

@@ -18,13 +18,14 @@
  */
 
 #include <check.h>
-
-#include "check-tap.h"
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <string.h>
 
 #include <gluetool/gluetool.h>
+
+#include "check-tap.h"
+#include "sync-private.h"
 
 /* ---- Counting log messages ------------------------------------------------- */
 
@@ -58,14 +59,14 @@ counting_writer (GLogLevelFlags   log_level,
             message = fields[i].value;
         }
 
-      g_mutex_lock (&log_counts.lock);
+      gluetool_mutex_lock (&log_counts.lock);
       if (log_level & G_LOG_LEVEL_CRITICAL)
         log_counts.n_criticals++;
       else
         log_counts.n_warnings++;
       g_free (log_counts.last_message);
       log_counts.last_message = g_strdup (message);
-      g_mutex_unlock (&log_counts.lock);
+      gluetool_mutex_unlock (&log_counts.lock);
 
       if (log_level & (GLogLevelFlags) g_atomic_int_get (&quiet_levels))
         return G_LOG_WRITER_HANDLED;
@@ -80,9 +81,9 @@ get_n_criticals (void)
 {
   guint n;
 
-  g_mutex_lock (&log_counts.lock);
+  gluetool_mutex_lock (&log_counts.lock);
   n = log_counts.n_criticals;
-  g_mutex_unlock (&log_counts.lock);
+  gluetool_mutex_unlock (&log_counts.lock);
   return n;
 }
 
@@ -91,9 +92,9 @@ get_n_warnings (void)
 {
   guint n;
 
-  g_mutex_lock (&log_counts.lock);
+  gluetool_mutex_lock (&log_counts.lock);
   n = log_counts.n_warnings;
-  g_mutex_unlock (&log_counts.lock);
+  gluetool_mutex_unlock (&log_counts.lock);
   return n;
 }
 
@@ -103,9 +104,9 @@ assert_last_message_contains (const char *text)
 {
   g_autofree char *message = NULL;
 
-  g_mutex_lock (&log_counts.lock);
+  gluetool_mutex_lock (&log_counts.lock);
   message = g_strdup (log_counts.last_message);
-  g_mutex_unlock (&log_counts.lock);
+  gluetool_mutex_unlock (&log_counts.lock);
 
   ck_assert_msg (message != NULL && strstr (message, text) != NULL,
                  "last message '%s' does not contain '%s'",
@@ -132,11 +133,11 @@ expect_warnings (void)
 static void
 fixture_setup (void)
 {
-  g_mutex_lock (&log_counts.lock);
+  gluetool_mutex_lock (&log_counts.lock);
   log_counts.n_criticals = 0;
   log_counts.n_warnings = 0;
   g_clear_pointer (&log_counts.last_message, g_free);
-  g_mutex_unlock (&log_counts.lock);
+  gluetool_mutex_unlock (&log_counts.lock);
 
   ck_assert_ptr_null (gluetool_action_get_current ());
 }
@@ -237,7 +238,7 @@ barrier_wait (Barrier *barrier)
 {
   guint generation;
 
-  g_mutex_lock (&barrier->lock);
+  gluetool_mutex_lock (&barrier->lock);
   generation = barrier->generation;
   if (++barrier->waiting == barrier->n_threads)
     {
@@ -248,9 +249,9 @@ barrier_wait (Barrier *barrier)
   else
     {
       while (generation == barrier->generation)
-        g_cond_wait (&barrier->cond, &barrier->lock);
+        gluetool_cond_wait (&barrier->cond, &barrier->lock);
     }
-  g_mutex_unlock (&barrier->lock);
+  gluetool_mutex_unlock (&barrier->lock);
 }
 
 /* ---- Labels, parents, the stack ---------------------------------------------- */

@@ -21,6 +21,7 @@
 #include "receiver.h"
 #include "test-expect.h"
 #include "check-tap.h"
+#include "sync-private.h"
 
 #define WAIT_S 20.0
 
@@ -291,12 +292,12 @@ finish_here_drop_there_thread (gpointer data)
   cross->address = (guintptr) action;
   gluetool_action_finish (action, NULL);
 
-  g_mutex_lock (&cross->lock);
+  gluetool_mutex_lock (&cross->lock);
   cross->finished = action;
   g_cond_signal (&cross->cond);
   while (!cross->dropped)
-    g_cond_wait (&cross->cond, &cross->lock);
-  g_mutex_unlock (&cross->lock);
+    gluetool_cond_wait (&cross->cond, &cross->lock);
+  gluetool_mutex_unlock (&cross->lock);
 
   taken_before = n_taken ();
   next = gluetool_action_new ("next", NULL);
@@ -317,13 +318,13 @@ START_TEST (test_finished_in_one_thread_dropped_in_another)
   g_cond_init (&cross.cond);
   thread = g_thread_new ("finisher", finish_here_drop_there_thread, &cross);
 
-  g_mutex_lock (&cross.lock);
+  gluetool_mutex_lock (&cross.lock);
   while (cross.finished == NULL)
-    g_cond_wait (&cross.cond, &cross.lock);
+    gluetool_cond_wait (&cross.cond, &cross.lock);
   g_object_unref (cross.finished);
   cross.dropped = TRUE;
   g_cond_signal (&cross.cond);
-  g_mutex_unlock (&cross.lock);
+  gluetool_mutex_unlock (&cross.lock);
 
   g_thread_join (thread);
   ck_assert (cross.made_again);

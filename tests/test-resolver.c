@@ -4,6 +4,7 @@
  */
 
 #include "test-resolver.h"
+#include "sync-private.h"
 
 struct _TestResolver {
   GResolver   parent_instance;
@@ -24,9 +25,9 @@ wake_on_cancel (GCancellable *cancellable,
 {
   TestResolver *self = data;
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   g_cond_broadcast (&self->changed);
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
 }
 
 static GList *
@@ -44,11 +45,11 @@ test_resolver_lookup (GResolver    *resolver,
   TestResolver *self = TEST_RESOLVER (resolver);
   guint n;
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   n = GPOINTER_TO_UINT (g_hash_table_lookup (self->n_lookups, name)) + 1;
   g_hash_table_insert (self->n_lookups, g_strdup (name), GUINT_TO_POINTER (n));
   g_cond_broadcast (&self->changed);
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
 
   if (g_str_has_suffix (name, ".invalid"))
     {
@@ -64,13 +65,13 @@ test_resolver_lookup (GResolver    *resolver,
       if (cancellable != NULL)
         handler = g_cancellable_connect (cancellable, G_CALLBACK (wake_on_cancel), self, NULL);
 
-      g_mutex_lock (&self->lock);
+      gluetool_mutex_lock (&self->lock);
       self->n_blocked++;
       g_cond_broadcast (&self->changed);
       while (!self->unblocked && !g_cancellable_is_cancelled (cancellable))
-        g_cond_wait (&self->changed, &self->lock);
+        gluetool_cond_wait (&self->changed, &self->lock);
       self->n_blocked--;
-      g_mutex_unlock (&self->lock);
+      gluetool_mutex_unlock (&self->lock);
 
       if (cancellable != NULL)
         g_cancellable_disconnect (cancellable, handler);
@@ -150,9 +151,9 @@ test_resolver_get_n_lookups (TestResolver *self,
 {
   guint n;
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   n = GPOINTER_TO_UINT (g_hash_table_lookup (self->n_lookups, name));
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
   return n;
 }
 
@@ -163,21 +164,21 @@ test_resolver_wait_blocked (TestResolver *self,
   gint64 deadline = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
   gboolean blocked;
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   while (self->n_blocked == 0)
-    if (!g_cond_wait_until (&self->changed, &self->lock, deadline)
+    if (!gluetool_cond_wait_until (&self->changed, &self->lock, deadline)
         && g_get_monotonic_time () >= deadline)
       break;
   blocked = self->n_blocked > 0;
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
   return blocked;
 }
 
 void
 test_resolver_unblock (TestResolver *self)
 {
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   self->unblocked = TRUE;
   g_cond_broadcast (&self->changed);
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
 }
