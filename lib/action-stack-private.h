@@ -33,6 +33,9 @@ GluetoolActionStack *gluetool_action_stack_get_for_thread (void);
 GluetoolActionStack *gluetool_action_stack_ref    (GluetoolActionStack *stack);
 void                 gluetool_action_stack_unref  (GluetoolActionStack *stack);
 
+/* push() and remove() take the stack's lock without entering a region of
+ * the process (process-private.h): call them inside one. The others enter
+ * one themselves. */
 void                 gluetool_action_stack_push   (GluetoolActionStack *stack,
                                                    GObject             *action);
 /* Removes @action wherever it is; FALSE when it is not there. When the

@@ -30,15 +30,15 @@ struct _GluetoolActionStack {
  * one holder did to the entries happens before the next holder reads them. */
 #define STACK_LOCK_SPINS 64
 
-/* Held inside a region of the process (see process-private.h), so that
- * fork() never copies it held: every caller, a stack's own thread or
- * another, enters one first (nested inside new() and finish()). */
+/* Held only inside a region of the process (see process-private.h), so
+ * that fork() never copies it held: push() and remove() are called inside
+ * the action's own regions (making and finishing one), and the functions
+ * that are not enter one around the lock. */
 static inline void
 stack_lock (GluetoolActionStack *stack)
 {
   guint spins = 0;
 
-  gluetool_process_enter ();
   while (atomic_exchange_explicit (&stack->locked, true, memory_order_acquire))
     {
       /* Read-only while it is held, so the line is not bounced. */
@@ -57,7 +57,6 @@ static inline void
 stack_unlock (GluetoolActionStack *stack)
 {
   atomic_store_explicit (&stack->locked, false, memory_order_release);
-  gluetool_process_leave ();
 }
 
 static void thread_stack_free (gpointer data);
@@ -166,10 +165,12 @@ gluetool_action_stack_peek (GluetoolActionStack *stack)
 {
   GObject *top = NULL;
 
+  gluetool_process_enter ();
   stack_lock (stack);
   if (stack->entries->len > 0)
     top = g_array_index (stack->entries, Entry, stack->entries->len - 1).action;
   stack_unlock (stack);
+  gluetool_process_leave ();
   return top;
 }
 
@@ -178,12 +179,14 @@ gluetool_action_stack_dup_top (GluetoolActionStack *stack)
 {
   GObject *top = NULL;
 
+  gluetool_process_enter ();
   stack_lock (stack);
   /* An action being disposed is still here until its dispose takes it off;
    * GObject allows a new reference then, and the action stays alive. */
   if (stack->entries->len > 0)
     top = g_object_ref (g_array_index (stack->entries, Entry, stack->entries->len - 1).action);
   stack_unlock (stack);
+  gluetool_process_leave ();
   return top;
 }
 
@@ -196,6 +199,7 @@ gluetool_action_stack_reset (GluetoolActionStack *stack,
   if (root != NULL)
     g_object_ref (root);
 
+  gluetool_process_enter ();
   stack_lock (stack);
   old_entries = g_steal_pointer (&stack->entries);
   stack->entries = g_array_sized_new (FALSE, FALSE, sizeof (Entry), 8);
@@ -205,6 +209,7 @@ gluetool_action_stack_reset (GluetoolActionStack *stack,
       g_array_append_val (stack->entries, entry);
     }
   stack_unlock (stack);
+  gluetool_process_leave ();
 
   for (guint i = 0; i < old_entries->len; i++)
     {

@@ -15,6 +15,7 @@
 #include "ids-private.h"
 #include "process-private.h"
 #include "recycler-private.h"
+#include "sync-private.h"
 #include "tag-set-private.h"
 
 /**
@@ -133,7 +134,7 @@ get_sampler_tags (void)
   static GluetoolEncodedList sampler_tags;
   static gsize initialized = 0;
 
-  if (g_once_init_enter (&initialized))
+  if (GLUETOOL_ONCE_INIT_ENTER (&initialized))
     {
       GluetoolBuffer buffer;
 
@@ -143,7 +144,7 @@ get_sampler_tags (void)
       gluetool_encode_tag_bool (&buffer, "sampler.param", strlen ("sampler.param"), TRUE);
       g_assert (buffer.data == storage);
       sampler_tags = (GluetoolEncodedList) { storage, buffer.len, 2 };
-      g_once_init_leave (&initialized, 1);
+      GLUETOOL_ONCE_INIT_LEAVE (&initialized, 1);
     }
   return sampler_tags;
 }
@@ -183,10 +184,10 @@ ensure_remote_parent_lock_held_across_fork (void)
 {
   static gsize registered = 0;
 
-  if (g_once_init_enter (&registered))
+  if (GLUETOOL_ONCE_INIT_ENTER (&registered))
     {
       gluetool_process_hold_across_fork (&G_LOCK_NAME (default_remote_parent));
-      g_once_init_leave (&registered, 1);
+      GLUETOOL_ONCE_INIT_LEAVE (&registered, 1);
     }
 }
 
@@ -224,20 +225,20 @@ read_default_remote_parent_from_environment (void)
       return;
     }
 
-  G_LOCK (default_remote_parent);
+  gluetool_mutex_lock (&G_LOCK_NAME (default_remote_parent));
   store_default_remote_parent (context);
-  G_UNLOCK (default_remote_parent);
+  gluetool_mutex_unlock (&G_LOCK_NAME (default_remote_parent));
   GLUETOOL_DEBUG ("Actions without a parent start under the remote span %s", traceparent);
 }
 
 static inline void
 ensure_default_remote_parent (void)
 {
-  if (G_UNLIKELY (g_once_init_enter (&default_remote_parent_initialized)))
+  if (G_UNLIKELY (GLUETOOL_ONCE_INIT_ENTER (&default_remote_parent_initialized)))
     {
       ensure_remote_parent_lock_held_across_fork ();
       read_default_remote_parent_from_environment ();
-      g_once_init_leave (&default_remote_parent_initialized, 1);
+      GLUETOOL_ONCE_INIT_LEAVE (&default_remote_parent_initialized, 1);
     }
 }
 
@@ -251,11 +252,11 @@ get_default_remote_parent (GluetoolSpanContext *context)
   if (G_LIKELY (!atomic_load_explicit (&has_default_remote_parent, memory_order_relaxed)))
     return FALSE;
 
-  G_LOCK (default_remote_parent);
+  gluetool_mutex_lock (&G_LOCK_NAME (default_remote_parent));
   found = default_remote_parent_set;
   if (found)
     *context = default_remote_parent;
-  G_UNLOCK (default_remote_parent);
+  gluetool_mutex_unlock (&G_LOCK_NAME (default_remote_parent));
   return found;
 }
 
@@ -313,7 +314,7 @@ typedef struct {
   gint64 refreshed_at;           /* monotonic; 0 before the first read */
 } WallClock;
 
-static _Thread_local WallClock thread_wall_clock;
+static GLUETOOL_THREAD_LOCAL WallClock thread_wall_clock;
 
 static gint64
 wall_clock_at (gint64 monotonic_us)
@@ -419,6 +420,8 @@ static void
 gluetool_action_dispose (GObject *object)
 {
   GluetoolAction *self = GLUETOOL_ACTION (object);
+  gboolean finished_here = FALSE;
+  gboolean quiet;
 
   /* The last reference to an unfinished action is gone: it is finished now,
    * as leaving a Python `with` block would. From another thread it is not on
@@ -430,24 +433,48 @@ gluetool_action_dispose (GObject *object)
       if (!finish_action (self, FALSE, &error)
           && !g_error_matches (error, GLUETOOL_ACTION_ERROR, GLUETOOL_ACTION_ERROR_NOT_ACTIVE))
         GLUETOOL_DEBUG ("Action '%s' dropped: %s", self->label, error->message);
+      finished_here = TRUE;
     }
+
+  /* GObject's dispose() destroys signal handlers under GLib's global signal
+   * lock, and what g_object_unref() does after it takes that lock again and
+   * frees the instance through GLib's slice allocator, whose lock is global
+   * too. A child process made by fork() must not copy those locks held, so
+   * this runs in a region (see process-private.h) when nothing of the
+   * program's can run in it: no qdata to notify (weak references, data) and
+   * no signal handler to destroy. */
+  gluetool_process_enter ();
+  quiet = g_atomic_pointer_get (&object->qdata) == NULL
+          && g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) == 0;
+  if (!quiet)
+    gluetool_process_leave ();
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->dispose (object);
 
-  /* What g_object_unref() does between dispose() and finalize() takes
-   * GLib's global signal lock, which a child process made by fork() must
-   * not inherit held, so from here to the end of finalize() is a region
-   * (see process-private.h); but only when finalize() is sure to follow and
-   * nothing between runs the program's code: nobody else holds the action
-   * (nobody can find it any more: finishing took it off every stack) and it
-   * has no qdata, so no weak reference to notify. Otherwise the region
-   * would never be left. */
+  if (!quiet)
+    return;
+
+  /* Dropped unfinished (the g_autoptr way) and nobody else holds it: kept
+   * by this thread's recycler rather than freed, which both saves the end
+   * and the next g_object_new() and keeps GLib's slice allocator out of the
+   * way. GObject allows this: with a reference taken in dispose(),
+   * g_object_unref() does not finalize. */
+  if (finished_here && g_atomic_int_get ((gint *) &object->ref_count) == 1
+      && gluetool_recycler_keep (object))
+    {
+      gluetool_process_leave ();
+      return;
+    }
+
+  /* Otherwise the region lasts to the end of finalize(), when finalize() is
+   * sure to follow: nobody else holds the action (nobody can find it any
+   * more: finishing took it off every stack) and it still has no qdata.
+   * If it was brought back, the region ends here. */
   if (g_atomic_int_get ((gint *) &object->ref_count) == 1
       && g_atomic_pointer_get (&object->qdata) == NULL)
-    {
-      gluetool_process_enter ();
-      self->end_in_region = TRUE;
-    }
+    self->end_in_region = TRUE;
+  else
+    gluetool_process_leave ();
 }
 
 /* What an action owns besides its home stack, let go of when it is freed or
@@ -1187,12 +1214,12 @@ gluetool_action_set_default_remote_parent (const GluetoolSpanContext *remote_par
   ensure_remote_parent_lock_held_across_fork ();
   /* Set before first use: the program decided, and the environment is not
    * read (nor warned about) later. */
-  if (g_once_init_enter (&default_remote_parent_initialized))
-    g_once_init_leave (&default_remote_parent_initialized, 1);
+  if (GLUETOOL_ONCE_INIT_ENTER (&default_remote_parent_initialized))
+    GLUETOOL_ONCE_INIT_LEAVE (&default_remote_parent_initialized, 1);
 
-  G_LOCK (default_remote_parent);
+  gluetool_mutex_lock (&G_LOCK_NAME (default_remote_parent));
   store_default_remote_parent (remote_parent);
-  G_UNLOCK (default_remote_parent);
+  gluetool_mutex_unlock (&G_LOCK_NAME (default_remote_parent));
 }
 
 /**

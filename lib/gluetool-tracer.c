@@ -13,6 +13,7 @@
 #include "ids-private.h"
 #include "process-private.h"
 #include "reporter-private.h"
+#include "sync-private.h"
 
 /**
  * GluetoolTracer:
@@ -181,10 +182,10 @@ ensure_default_lock_held_across_fork (void)
 {
   static gsize registered = 0;
 
-  if (g_once_init_enter (&registered))
+  if (GLUETOOL_ONCE_INIT_ENTER (&registered))
     {
       gluetool_process_hold_across_fork (&G_LOCK_NAME (default_tracer));
-      g_once_init_leave (&registered, 1);
+      GLUETOOL_ONCE_INIT_LEAVE (&registered, 1);
     }
 }
 
@@ -223,10 +224,10 @@ refresh_default_cache (DefaultCache *cache)
 {
   GluetoolTracer *old_tracer = cache->tracer;
 
-  G_LOCK (default_tracer);
+  gluetool_mutex_lock (&G_LOCK_NAME (default_tracer));
   cache->tracer = default_tracer != NULL ? g_object_ref (default_tracer) : NULL;
   cache->generation = atomic_load_explicit (&default_generation, memory_order_relaxed);
-  G_UNLOCK (default_tracer);
+  gluetool_mutex_unlock (&G_LOCK_NAME (default_tracer));
 
   /* Outside the lock: this may be the last reference, and disposing a tracer
    * takes the lock. */
@@ -261,14 +262,14 @@ become_default_if_none (GluetoolTracer *self)
   g_autoptr(GluetoolTracer) inherited = NULL;
 
   ensure_default_lock_held_across_fork ();
-  G_LOCK (default_tracer);
+  gluetool_mutex_lock (&G_LOCK_NAME (default_tracer));
   if (default_tracer == NULL || default_tracer->made_in_generation != self->made_in_generation)
     {
       inherited = g_steal_pointer (&default_tracer);
       default_tracer = g_object_ref (self);
       atomic_fetch_add_explicit (&default_generation, 1, memory_order_release);
     }
-  G_UNLOCK (default_tracer);
+  gluetool_mutex_unlock (&G_LOCK_NAME (default_tracer));
 
   /* Outside the lock: this may be the last reference, and disposing a
    * tracer takes the lock. */
@@ -282,13 +283,13 @@ stop_being_default (GluetoolTracer *self)
 {
   g_autoptr(GluetoolTracer) old_default = NULL;
 
-  G_LOCK (default_tracer);
+  gluetool_mutex_lock (&G_LOCK_NAME (default_tracer));
   if (default_tracer == self)
     {
       old_default = g_steal_pointer (&default_tracer);
       atomic_fetch_add_explicit (&default_generation, 1, memory_order_release);
     }
-  G_UNLOCK (default_tracer);
+  gluetool_mutex_unlock (&G_LOCK_NAME (default_tracer));
 
   /* This thread's cache would otherwise keep the closed tracer until its
    * next action finishes. */
@@ -312,9 +313,9 @@ gluetool_tracer_get_default (void)
 {
   GluetoolTracer *tracer;
 
-  G_LOCK (default_tracer);
+  gluetool_mutex_lock (&G_LOCK_NAME (default_tracer));
   tracer = default_tracer;
-  G_UNLOCK (default_tracer);
+  gluetool_mutex_unlock (&G_LOCK_NAME (default_tracer));
   return tracer;
 }
 

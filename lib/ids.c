@@ -18,7 +18,7 @@ typedef struct {
   guint   generation;  /* the process generation when seeded; 0: never */
 } IdGenerator;
 
-static _Thread_local IdGenerator thread_generator;
+static GLUETOOL_THREAD_LOCAL IdGenerator thread_generator;
 
 static inline guint64
 rotl (guint64 x,

@@ -24,6 +24,7 @@
 #endif
 
 #include "process-private.h"
+#include "sync-private.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define UNDER_THREAD_SANITIZER 1
@@ -36,7 +37,7 @@
 atomic_uint gluetool_process_generation_ = 1;
 atomic_uint gluetool_process_forking_ = 0;
 gboolean gluetool_process_asymmetric_fences_ = FALSE;
-_Thread_local GluetoolThreadRecord *gluetool_process_thread_record_;
+GLUETOOL_THREAD_LOCAL GluetoolThreadRecord *gluetool_process_thread_record_;
 
 /* Held by the forking thread from its prepare handler to its parent or
  * child handler; a thread that finds a fork in progress waits on it. */
@@ -63,7 +64,7 @@ unregister_thread (gpointer data)
   if (gluetool_process_thread_record_ == record)
     gluetool_process_thread_record_ = NULL;
 
-  g_mutex_lock (&registry_lock);
+  gluetool_mutex_lock (&registry_lock);
   if (record->prev != NULL)
     record->prev->next = record->next;
   else
@@ -71,13 +72,13 @@ unregister_thread (gpointer data)
   if (record->next != NULL)
     record->next->prev = record->prev;
   unfinished_of_exited_threads += atomic_load_explicit (&record->unfinished, memory_order_relaxed);
-  g_mutex_unlock (&registry_lock);
+  gluetool_mutex_unlock (&registry_lock);
 
   g_aligned_free (record);
 }
 
 /* Its destroy notification takes the record out of the registry when the
- * thread exits; the _Thread_local pointer is for the fast path. */
+ * thread exits; the thread-local pointer is for the fast path. */
 static GPrivate thread_record_owner = G_PRIVATE_INIT (unregister_thread);
 
 static void
@@ -86,8 +87,8 @@ prepare_fork (void)
   GluetoolThreadRecord *own = gluetool_process_thread_record_;
   guint n_held;
 
-  g_mutex_lock (&fork_lock);
-  g_mutex_lock (&registry_lock);
+  gluetool_mutex_lock (&fork_lock);
+  gluetool_mutex_lock (&registry_lock);
 
   atomic_store_explicit (&gluetool_process_forking_, 1, memory_order_seq_cst);
 #if defined(__linux__) && defined(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
@@ -111,7 +112,7 @@ prepare_fork (void)
 
   n_held = atomic_load_explicit (&n_held_locks, memory_order_acquire);
   for (guint i = 0; i < n_held; i++)
-    g_mutex_lock (held_locks[i]);
+    gluetool_mutex_lock (held_locks[i]);
 }
 
 static void
@@ -120,10 +121,10 @@ release_after_fork (void)
   guint n_held = atomic_load_explicit (&n_held_locks, memory_order_acquire);
 
   for (guint i = n_held; i > 0; i--)
-    g_mutex_unlock (held_locks[i - 1]);
+    gluetool_mutex_unlock (held_locks[i - 1]);
   atomic_store_explicit (&gluetool_process_forking_, 0, memory_order_release);
-  g_mutex_unlock (&registry_lock);
-  g_mutex_unlock (&fork_lock);
+  gluetool_mutex_unlock (&registry_lock);
+  gluetool_mutex_unlock (&fork_lock);
 }
 
 static void
@@ -163,7 +164,7 @@ gluetool_process_ensure_fork_handlers (void)
 {
   static gsize installed = 0;
 
-  if (g_once_init_enter (&installed))
+  if (GLUETOOL_ONCE_INIT_ENTER (&installed))
     {
 #if defined(__linux__) && defined(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) && !defined(UNDER_THREAD_SANITIZER)
       /* Registered before any thread can be inside a region, so every
@@ -173,7 +174,7 @@ gluetool_process_ensure_fork_handlers (void)
         syscall (__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 #endif
       pthread_atfork (prepare_fork, after_fork_in_parent, after_fork_in_child);
-      g_once_init_leave (&installed, 1);
+      GLUETOOL_ONCE_INIT_LEAVE (&installed, 1);
     }
 }
 
@@ -202,12 +203,12 @@ gluetool_process_register_thread_ (void)
   atomic_init (&record->depth, 0);
   atomic_init (&record->unfinished, 0);
 
-  g_mutex_lock (&registry_lock);
+  gluetool_mutex_lock (&registry_lock);
   record->next = threads;
   if (threads != NULL)
     threads->prev = record;
   threads = record;
-  g_mutex_unlock (&registry_lock);
+  gluetool_mutex_unlock (&registry_lock);
 
   gluetool_process_thread_record_ = record;
   g_private_set (&thread_record_owner, record);
@@ -218,8 +219,8 @@ void
 gluetool_process_wait_for_fork_ (GluetoolThreadRecord *record)
 {
   atomic_store_explicit (&record->depth, 0, memory_order_release);
-  g_mutex_lock (&fork_lock);
-  g_mutex_unlock (&fork_lock);
+  gluetool_mutex_lock (&fork_lock);
+  gluetool_mutex_unlock (&fork_lock);
 }
 
 guint64
@@ -227,11 +228,11 @@ gluetool_process_get_unfinished (void)
 {
   gint64 sum;
 
-  g_mutex_lock (&registry_lock);
+  gluetool_mutex_lock (&registry_lock);
   sum = unfinished_of_exited_threads;
   for (GluetoolThreadRecord *record = threads; record != NULL; record = record->next)
     sum += atomic_load_explicit (&record->unfinished, memory_order_relaxed);
-  g_mutex_unlock (&registry_lock);
+  gluetool_mutex_unlock (&registry_lock);
 
   /* An action started by a thread that fork() left behind may be finished
    * by one that came along, which counts it down without it ever having

@@ -52,8 +52,15 @@ void     gluetool_recycler_set_enabled  (gboolean enabled);
 /* Keeps a new reference to @object in the calling thread's recycler. When
  * it is full, the oldest object kept is released (g_object_unref()), which
  * frees it if nobody else holds it. Does nothing when disabled, or when
- * @object has qdata (weak references must hear of its end on time). */
-void     gluetool_recycler_keep         (GObject *object);
+ * @object has qdata (weak references must hear of its end on time).
+ * Returns whether it was kept. From an object's dispose(), keeping it
+ * brings it back from its last unref: GObject then does not finalize it.
+ *
+ * An object released by the recycler with no qdata and no signal handler
+ * is released inside a region of the process (process-private.h), so that
+ * fork() never copies the GLib locks its end takes (the signal lock, the
+ * slice allocator's) held: nothing of the program's can run then. */
+gboolean gluetool_recycler_keep         (GObject *object);
 
 /* An object this thread kept that nobody else can reach any more, its
  * signal handlers destroyed, or NULL. (transfer full) */

@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 
+#include "process-private.h"
 #include "recycler-private.h"
 
 /* Only a few of the most recent objects are looked at when taking one: in
@@ -103,6 +104,27 @@ get_thread_recycler (void)
   return recycler;
 }
 
+/* Drops the recycler's reference, usually the last. Inside a region when
+ * nothing of the program's can run in the object's end: no qdata (weak
+ * references, toggle references, data with destroy notifications), and no
+ * signal handler connected since it was kept (a blocked one is not seen;
+ * its destroy notification would run inside). (transfer full) */
+static void
+release (GObject *object)
+{
+  gboolean quiet;
+
+  gluetool_process_enter ();
+  quiet = g_atomic_pointer_get (&object->qdata) == NULL
+          && g_signal_handler_find (object, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) == 0;
+  if (quiet)
+    g_object_unref (object);
+  gluetool_process_leave ();
+
+  if (!quiet)
+    g_object_unref (object);
+}
+
 static void
 release_all (Recycler *recycler)
 {
@@ -114,7 +136,7 @@ release_all (Recycler *recycler)
       GObject *object = recycler->kept[--recycler->n_kept];
 
       recycler->kept[recycler->n_kept] = NULL;
-      g_object_unref (object);
+      release (object);
     }
 }
 
@@ -153,7 +175,7 @@ remove_at (Recycler *recycler,
   return object;
 }
 
-void
+gboolean
 gluetool_recycler_keep (GObject *object)
 {
   Recycler *recycler;
@@ -161,12 +183,12 @@ gluetool_recycler_keep (GObject *object)
   GObject *oldest = NULL;
 
   if (!gluetool_recycler_is_enabled ())
-    return;
+    return FALSE;
   /* Whoever holds a weak reference (or a toggle reference, or data) expects
    * to hear of the object's end at the last g_object_unref(), which keeping
    * it would put off. */
   if (g_atomic_pointer_get (&object->qdata) != NULL)
-    return;
+    return FALSE;
 
   recycler = get_thread_recycler ();
 
@@ -192,8 +214,11 @@ gluetool_recycler_keep (GObject *object)
 
   /* Last, with the array consistent: freeing one runs code the recycler
    * does not know, which may come back here. */
-  g_clear_object (&given_up);
-  g_clear_object (&oldest);
+  if (given_up != NULL)
+    release (given_up);
+  if (oldest != NULL)
+    release (oldest);
+  return TRUE;
 }
 
 GObject *

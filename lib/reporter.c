@@ -18,6 +18,7 @@
 #include "process-private.h"
 #include "reporter-private.h"
 #include "ring-private.h"
+#include "sync-private.h"
 
 #define JAEGER_VERSION_TAG "C-gluetool-action-" GLUETOOL_VERSION_S
 
@@ -268,7 +269,7 @@ gluetool_reporter_start (GluetoolReporter *self)
 
   g_return_val_if_fail (gluetool_reporter_belongs_to_this_process (self), FALSE);
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   if (self->thread == NULL && !self->closing)
     {
       self->thread_done = FALSE;
@@ -279,7 +280,7 @@ gluetool_reporter_start (GluetoolReporter *self)
                              memory_order_relaxed);
     }
   running = self->thread != NULL;
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
   return running;
 }
 
@@ -449,9 +450,9 @@ wake_if_sleeping (GluetoolReporter *self)
   if (atomic_load_explicit (&self->consumer_sleeping, memory_order_seq_cst)
       && atomic_exchange_explicit (&self->consumer_sleeping, 0, memory_order_seq_cst))
     {
-      g_mutex_lock (&self->lock);
+      gluetool_mutex_lock (&self->lock);
       g_cond_signal (&self->wake);
-      g_mutex_unlock (&self->lock);
+      gluetool_mutex_unlock (&self->lock);
     }
 }
 
@@ -740,10 +741,10 @@ static void
 remember_loss (GluetoolReporter *self,
                const GError     *error)
 {
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   g_clear_error (&self->last_send_error);
   self->last_send_error = g_error_copy (error);
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
 }
 
 /* ---- The flush thread: packing and sending --------------------------------- */
@@ -1063,7 +1064,7 @@ flush_thread_main (gpointer data)
       guint64 target;
       gint64 now;
 
-      g_mutex_lock (&self->lock);
+      gluetool_mutex_lock (&self->lock);
       for (;;)
         {
           closing = self->closing;
@@ -1078,7 +1079,7 @@ flush_thread_main (gpointer data)
           if (busy)
             {
               busy = FALSE;
-              g_cond_wait_until (&self->wake, &self->lock,
+              gluetool_cond_wait_until (&self->wake, &self->lock,
                                  MIN (g_get_monotonic_time () + NAP_US, next_interval_us));
               continue;
             }
@@ -1090,10 +1091,10 @@ flush_thread_main (gpointer data)
               atomic_store_explicit (&self->consumer_sleeping, 0, memory_order_relaxed);
               break;
             }
-          g_cond_wait_until (&self->wake, &self->lock, next_interval_us);
+          gluetool_cond_wait_until (&self->wake, &self->lock, next_interval_us);
           atomic_store_explicit (&self->consumer_sleeping, 0, memory_order_relaxed);
         }
-      g_mutex_unlock (&self->lock);
+      gluetool_mutex_unlock (&self->lock);
 
       if (g_cancellable_is_cancelled (self->cancellable))
         abandon (self);
@@ -1120,7 +1121,7 @@ flush_thread_main (gpointer data)
           check_in_doubt (self);
         }
 
-      g_mutex_lock (&self->lock);
+      gluetool_mutex_lock (&self->lock);
       self->completed = gluetool_ring_get_consumed (self->ring) - self->sender.n_spans
                         - self->sender.in_doubt_spans;
       if (self->closing && self->sender.n_spans == 0
@@ -1130,10 +1131,10 @@ flush_thread_main (gpointer data)
       g_cond_broadcast (&self->progress);
       if (self->thread_done)
         {
-          g_mutex_unlock (&self->lock);
+          gluetool_mutex_unlock (&self->lock);
           break;
         }
-      g_mutex_unlock (&self->lock);
+      gluetool_mutex_unlock (&self->lock);
     }
 
   disconnect (self);
@@ -1195,7 +1196,7 @@ gluetool_reporter_flush (GluetoolReporter *self,
   guint64 unsent = 0;
   gboolean ok;
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   target = gluetool_ring_get_claimed (self->ring);
   if (target > self->flush_target)
     self->flush_target = target;
@@ -1203,7 +1204,7 @@ gluetool_reporter_flush (GluetoolReporter *self,
 
   while (self->completed < target && !self->thread_done)
     {
-      if (!g_cond_wait_until (&self->progress, &self->lock, deadline_us)
+      if (!gluetool_cond_wait_until (&self->progress, &self->lock, deadline_us)
           && g_get_monotonic_time () >= deadline_us)
         break;
     }
@@ -1213,7 +1214,7 @@ gluetool_reporter_flush (GluetoolReporter *self,
     unsent = target - self->completed;
 
   ok = check_unsent_and_losses (self, unsent, error);
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
   return ok;
 }
 
@@ -1229,13 +1230,13 @@ gluetool_reporter_close (GluetoolReporter *self,
   /* From here the claimed tickets are final (see gluetool_ring_seal()). */
   gluetool_ring_seal (self->ring);
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   self->closing = TRUE;
   g_cond_signal (&self->wake);
 
   while (!self->thread_done)
     {
-      if (!g_cond_wait_until (&self->progress, &self->lock, deadline_us)
+      if (!gluetool_cond_wait_until (&self->progress, &self->lock, deadline_us)
           && g_get_monotonic_time () >= deadline_us)
         break;
     }
@@ -1250,9 +1251,9 @@ gluetool_reporter_close (GluetoolReporter *self,
       g_cancellable_cancel (self->cancellable);
       g_cond_signal (&self->wake);
       while (!self->thread_done)
-        g_cond_wait (&self->progress, &self->lock);
+        gluetool_cond_wait (&self->progress, &self->lock);
     }
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
 
   /* NULL when the thread was never started (see gluetool_reporter_start()). */
   if (self->thread != NULL)
@@ -1265,8 +1266,8 @@ gluetool_reporter_close (GluetoolReporter *self,
   if (claimed > consumed)
     count (&self->failed_to_send, claimed - consumed);
 
-  g_mutex_lock (&self->lock);
+  gluetool_mutex_lock (&self->lock);
   ok = check_unsent_and_losses (self, unsent, error);
-  g_mutex_unlock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
   return ok;
 }
