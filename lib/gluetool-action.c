@@ -64,8 +64,9 @@
  * the finishing thread, and once nobody else holds a reference, that
  * thread's next [ctor@Gluetool.Action.new] makes the same object again rather
  * than a new one, which saves more than the rest of the action costs. An
- * action that has weak references, qdata or signal handlers when it
- * finishes is not kept, so whoever watches it hears of its end at the last
+ * action dropped unfinished is finished and kept the same way. An action
+ * that has weak references, qdata or signal handlers when it finishes is
+ * not kept, so whoever watches it hears of its end at the last
  * g_object_unref(); a weak reference taken after finishing (as
  * g_assert_finalize_object() does) hears of it within the next 32 actions
  * that thread finishes, or when the thread exits. `G_SLICE=always-malloc`
@@ -774,8 +775,8 @@ gluetool_action_finish (GluetoolAction *self,
 }
 
 /* @may_keep: whether the calling thread's recycler may keep the action to
- * make it again; not from dispose(), where the caller is dropping the last
- * reference and taking one would bring the action back from the dead. */
+ * make it again; not from dispose(), which decides that itself once
+ * GObject's own dispose() has run (see gluetool_action_dispose()). */
 static gboolean
 finish_action (GluetoolAction  *self,
                gboolean         may_keep,
