@@ -417,6 +417,34 @@ static gboolean finish_action (GluetoolAction  *self,
                                gboolean         may_keep,
                                GError         **error);
 
+/* Nothing GObject would notify or release but its own notify queue, which
+ * g_object_unref() puts in an object's qdata around dispose() (GLib 2.74)
+ * and takes out again after it: no weak reference, toggle reference or
+ * data of anyone's. */
+static void
+count_qdata (GQuark   key,
+             gpointer data,
+             gpointer user_data)
+{
+  guint *n = user_data;
+
+  (*n)++;
+}
+
+static gboolean
+has_no_qdata_but_notify_queue (GObject *object)
+{
+  static GQuark notify_queue = 0;
+  guint n = 0;
+
+  if (g_atomic_pointer_get (&object->qdata) == NULL)
+    return TRUE;
+  if (G_UNLIKELY (notify_queue == 0))
+    notify_queue = g_quark_from_static_string ("GObject-notify-queue");
+  g_datalist_foreach (&object->qdata, count_qdata, &n);
+  return n == 1 && g_datalist_id_get_data (&object->qdata, notify_queue) != NULL;
+}
+
 static void
 gluetool_action_dispose (GObject *object)
 {
@@ -445,7 +473,7 @@ gluetool_action_dispose (GObject *object)
    * program's can run in it: no qdata to notify (weak references, data) and
    * no signal handler to destroy. */
   gluetool_process_enter ();
-  quiet = g_atomic_pointer_get (&object->qdata) == NULL
+  quiet = has_no_qdata_but_notify_queue (object)
           && g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) == 0;
   if (!quiet)
     gluetool_process_leave ();
@@ -461,7 +489,8 @@ gluetool_action_dispose (GObject *object)
    * way. GObject allows this: with a reference taken in dispose(),
    * g_object_unref() does not finalize. */
   if (finished_here && g_atomic_int_get ((gint *) &object->ref_count) == 1
-      && gluetool_recycler_keep (object))
+      && has_no_qdata_but_notify_queue (object)
+      && gluetool_recycler_keep_from_dispose (object))
     {
       gluetool_process_leave ();
       return;
@@ -472,7 +501,7 @@ gluetool_action_dispose (GObject *object)
    * more: finishing took it off every stack) and it still has no qdata.
    * If it was brought back, the region ends here. */
   if (g_atomic_int_get ((gint *) &object->ref_count) == 1
-      && g_atomic_pointer_get (&object->qdata) == NULL)
+      && has_no_qdata_but_notify_queue (object))
     self->end_in_region = TRUE;
   else
     gluetool_process_leave ();

@@ -61,6 +61,10 @@ void     gluetool_recycler_set_enabled  (gboolean enabled);
  * fork() never copies the GLib locks its end takes (the signal lock, the
  * slice allocator's) held: nothing of the program's can run then. */
 gboolean gluetool_recycler_keep         (GObject *object);
+/* The same from @object's own dispose(), during its last g_object_unref():
+ * the caller has checked that its qdata holds nothing but the notify queue
+ * GObject keeps there until dispose() returns. */
+gboolean gluetool_recycler_keep_from_dispose (GObject *object);
 
 /* An object this thread kept that nobody else can reach any more, its
  * signal handlers destroyed, or NULL. (transfer full) */

@@ -175,19 +175,33 @@ remove_at (Recycler *recycler,
   return object;
 }
 
+static gboolean keep (GObject *object);
+
 gboolean
 gluetool_recycler_keep (GObject *object)
+{
+  /* Whoever holds a weak reference (or a toggle reference, or data) expects
+   * to hear of the object's end at the last g_object_unref(), which keeping
+   * it would put off. */
+  if (g_atomic_pointer_get (&object->qdata) != NULL)
+    return FALSE;
+  return keep (object);
+}
+
+gboolean
+gluetool_recycler_keep_from_dispose (GObject *object)
+{
+  return keep (object);
+}
+
+static gboolean
+keep (GObject *object)
 {
   Recycler *recycler;
   GObject *given_up = NULL;
   GObject *oldest = NULL;
 
   if (!gluetool_recycler_is_enabled ())
-    return FALSE;
-  /* Whoever holds a weak reference (or a toggle reference, or data) expects
-   * to hear of the object's end at the last g_object_unref(), which keeping
-   * it would put off. */
-  if (g_atomic_pointer_get (&object->qdata) != NULL)
     return FALSE;
 
   recycler = get_thread_recycler ();

@@ -148,6 +148,59 @@ START_TEST (test_dropped_action_made_again)
 }
 END_TEST
 
+/* Dropped unfinished, the g_autoptr way: finished by its last unref, and
+ * kept all the same, as nobody else holds it; reported once. */
+START_TEST (test_dropped_unfinished_action_made_again)
+{
+  g_autoptr(GluetoolAction) second = NULL;
+  GluetoolAction *first = gluetool_action_new ("first", NULL);
+  guintptr first_address = (guintptr) first;
+  FinishedProbe probe = { 0 };
+  guint64 taken_before;
+
+  g_object_unref (first);
+  ck_assert_uint_eq (n_kept (), 1);
+  ck_assert_ptr_null (gluetool_action_get_current ());
+
+  taken_before = n_taken ();
+  second = gluetool_action_new ("second", NULL);
+  ck_assert_uint_eq ((guintptr) second, first_address);
+  ck_assert_uint_eq (n_taken (), taken_before + 1);
+  ck_assert_str_eq (gluetool_action_get_label (second), "second");
+  ck_assert (!gluetool_action_is_finished (second));
+
+  /* The signal still works on the object made again. */
+  g_signal_connect (second, "finished", G_CALLBACK (count_finished), &probe);
+  test_expect_finish (second);
+  ck_assert_int_eq (probe.count, 1);
+}
+END_TEST
+
+/* Watched when dropped unfinished: freed at that unref, as without
+ * recycling, so the watcher hears of it at once. */
+START_TEST (test_dropped_unfinished_watched_action_freed)
+{
+  GluetoolAction *watched = gluetool_action_new ("watched", NULL);
+  GluetoolAction *handled = gluetool_action_new ("handled", NULL);
+  FinishedProbe probe = { 0 };
+  gboolean gone = FALSE;
+  gboolean handler_destroyed = FALSE;
+
+  g_object_weak_ref (G_OBJECT (watched), set_flag, &gone);
+  g_object_unref (watched);
+  ck_assert (gone);
+
+  g_signal_connect_data (handled, "finished", G_CALLBACK (count_finished), &probe,
+                         (GClosureNotify) set_flag_closure, 0);
+  g_signal_connect_data (handled, "finished", G_CALLBACK (on_signal), &handler_destroyed,
+                         (GClosureNotify) set_flag_closure, 0);
+  g_object_unref (handled);
+  ck_assert_int_eq (probe.count, 1);
+  ck_assert (handler_destroyed);
+  ck_assert_uint_eq (n_kept (), 0);
+}
+END_TEST
+
 START_TEST (test_held_action_not_made_again)
 {
   g_autoptr(GluetoolAction) first = gluetool_action_new ("first", NULL);
@@ -589,6 +642,8 @@ recycler_suite (void)
   tc = tcase_create ("made-again");
   tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
   tcase_add_test (tc, test_dropped_action_made_again);
+  tcase_add_test (tc, test_dropped_unfinished_action_made_again);
+  tcase_add_test (tc, test_dropped_unfinished_watched_action_freed);
   tcase_add_test (tc, test_held_action_not_made_again);
   tcase_add_test (tc, test_loop_reuses_one_action);
   tcase_add_test (tc, test_finished_in_one_thread_dropped_in_another);
