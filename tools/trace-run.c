@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -28,6 +30,7 @@
 /* Exit statuses of our own, as env(1) and timeout(1) have them, so that they
  * cannot be mistaken for the command's usual ones. */
 #define EXIT_USAGE          125
+#define EXIT_RUN_FAILED     125   /* this program failed, not the command */
 #define EXIT_CANNOT_EXECUTE 126
 #define EXIT_NOT_FOUND      127
 
@@ -51,6 +54,11 @@ static const int forwarded_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
  * (non-blocking too). */
 static int signal_pipe[2] = { -1, -1 };
 
+/* Whether SIGCHLD comes through the pipe, so that the main loop learns when
+ * the child ends; without it, this process waits for the child blocked and
+ * forwards nothing. */
+static gboolean catching_sigchld = FALSE;
+
 static void
 on_signal (int        signo,
            siginfo_t *info,
@@ -68,10 +76,31 @@ on_signal (int        signo,
   errno = saved_errno;
 }
 
-/* Catches the forwarded signals, except those ignored when this process
- * started: a command run in the background by a shell (SIGINT ignored), or
- * under nohup, must keep ignoring them, as it would without the wrapper; the
- * child inherits the ignored disposition through exec. */
+static gboolean
+catch_signal (int      signo,
+              int      flags,
+              GError **error)
+{
+  struct sigaction action = { 0 };
+
+  action.sa_sigaction = on_signal;
+  action.sa_flags = SA_SIGINFO | SA_RESTART | flags;
+  sigemptyset (&action.sa_mask);
+  if (sigaction (signo, &action, NULL) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Cannot catch signal %d: %s", signo, g_strerror (saved_errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Catches SIGCHLD, and the forwarded signals except those ignored when this
+ * process started: a command run in the background by a shell (SIGINT
+ * ignored), or under nohup, must keep ignoring them, as it would without the
+ * wrapper; the child inherits the ignored disposition through exec. */
 static gboolean
 install_signal_handlers (GError **error)
 {
@@ -80,27 +109,23 @@ install_signal_handlers (GError **error)
       || !g_unix_set_fd_nonblocking (signal_pipe[1], TRUE, error))
     return FALSE;
 
+  /* SIGCHLD even when it was ignored: ignored, it would have the kernel reap
+   * the child at once and throw its status away. A child that stops is no
+   * news. First, so that the main loop can wait for the child even if a
+   * forwarded signal cannot be caught. */
+  if (!catch_signal (SIGCHLD, SA_NOCLDSTOP, error))
+    return FALSE;
+  catching_sigchld = TRUE;
+
   for (gsize i = 0; i < G_N_ELEMENTS (forwarded_signals); i++)
     {
-      struct sigaction action = { 0 };
       struct sigaction previous;
 
       if (sigaction (forwarded_signals[i], NULL, &previous) == 0
           && previous.sa_handler == SIG_IGN)
         continue;
-
-      action.sa_sigaction = on_signal;
-      action.sa_flags = SA_SIGINFO | SA_RESTART;
-      sigemptyset (&action.sa_mask);
-      if (sigaction (forwarded_signals[i], &action, NULL) != 0)
-        {
-          int saved_errno = errno;
-
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                       "Cannot catch signal %d: %s", forwarded_signals[i],
-                       g_strerror (saved_errno));
-          return FALSE;
-        }
+      if (!catch_signal (forwarded_signals[i], 0, error))
+        return FALSE;
     }
   return TRUE;
 }
@@ -125,11 +150,43 @@ is_for_child (const SignalRecord *record,
 
 /* ---- Running the child -------------------------------------------------------- */
 
+/* The child is spawned with G_SPAWN_DO_NOT_REAP_CHILD and reaped by this
+ * thread alone, in reap_child(). So its pid is known from the moment it is
+ * started, however soon it exits (a GSubprocess forgets it as soon as GLib's
+ * worker thread has seen the child exit, which may be before its caller
+ * asks), and a forwarded signal cannot reach another process given the same
+ * pid: until this thread reaps the child, the pid stays the child's, a
+ * zombie's at worst. GLib's child watch would reap it in the worker thread,
+ * in a race with kill() here. */
 typedef struct {
-  GSubprocess *child;     /* (owned) (nullable) */
-  GPid         pid;
-  gboolean     exited;
+  GPid     pid;
+  gboolean exited;       /* reaped: the pid may be another process's now */
+  int      wait_status;  /* as from waitpid(), once reaped */
+  int      wait_errno;   /* when waitpid() failed instead */
 } RunState;
+
+/* Reaps the child if it has ended, or waits for it to end when @block. */
+static void
+reap_child (RunState *state,
+            gboolean  block)
+{
+  pid_t reaped;
+
+  do
+    reaped = waitpid (state->pid, &state->wait_status, block ? 0 : WNOHANG);
+  while (reaped < 0 && errno == EINTR);
+
+  if (reaped == state->pid)
+    state->exited = TRUE;
+  else if (reaped < 0)
+    {
+      /* ECHILD: something else in this process reaped it (a waitpid (-1),
+       * or SIGCHLD set to be ignored since); it is gone, and its status
+       * with it. */
+      state->wait_errno = errno;
+      state->exited = TRUE;
+    }
+}
 
 static void
 forward_pending_signals (RunState *state)
@@ -138,10 +195,16 @@ forward_pending_signals (RunState *state)
 
   while (read (signal_pipe[0], &record, sizeof record) == sizeof record)
     {
-      if (state->child == NULL || state->exited || !is_for_child (&record, state->pid))
+      if (record.signo == SIGCHLD || state->exited || !is_for_child (&record, state->pid))
         continue;
-      g_subprocess_send_signal (state->child, record.signo);
+      kill (state->pid, record.signo);
     }
+
+  /* Once the pipe is empty rather than on SIGCHLD's record: a record that
+   * found the pipe full is lost, but then there were records to read, and
+   * this comes after them. */
+  if (!state->exited)
+    reap_child (state, FALSE);
 }
 
 static gboolean
@@ -151,19 +214,6 @@ on_signal_pipe (int          fd,
 {
   forward_pending_signals (user_data);
   return G_SOURCE_CONTINUE;
-}
-
-static void
-on_child_exited (GObject      *source,
-                 GAsyncResult *result,
-                 gpointer      user_data)
-{
-  RunState *state = user_data;
-
-  /* Without a cancellable, waiting cannot fail. */
-  g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-  state->exited = TRUE;
-  g_main_context_wakeup (NULL);
 }
 
 /* Shell words that need no quoting, so the usual command line reads as typed. */
@@ -255,26 +305,20 @@ run_child (GluetoolAction *action,
            gboolean        tracing,
            char          **command)
 {
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *message = NULL;
+  g_auto(GStrv) environment = NULL;
   RunState state = { 0 };
-  GSource *signal_source = NULL;
-  const char *identifier;
   int status;
 
-  /* stdout and stderr are inherited unless piped; stdin must be asked for.
-   * The other descriptors too: a make jobserver's pipe, say. */
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_INHERIT
-                                        | G_SUBPROCESS_FLAGS_INHERIT_FDS);
   /* With tracing off this action is never sent, so the child had better keep
-   * the TRACEPARENT this process was given (if any) and join that trace. */
+   * the TRACEPARENT this process was given (if any) and join that trace:
+   * NULL, this process's environment. */
   if (tracing)
     {
       g_autoptr(GluetoolSpanContext) context = gluetool_action_dup_context (action);
-      g_auto(GStrv) environment = gluetool_span_context_inject_environ (context, g_get_environ ());
 
-      g_subprocess_launcher_set_environ (launcher, environment);
+      environment = gluetool_span_context_inject_environ (context, g_get_environ ());
     }
 
   /* GLib's fast spawn path (taken when descriptors are inherited) reports
@@ -289,45 +333,50 @@ run_child (GluetoolAction *action,
       return EXIT_NOT_FOUND;
     }
 
-  state.child = g_subprocess_launcher_spawnv (launcher, (const char * const *) command, &error);
-  if (state.child == NULL)
+  /* stdout and stderr are inherited; stdin must be asked for. The other
+   * descriptors too: a make jobserver's pipe, say. Not reaped by GLib: see
+   * RunState. */
+  if (!g_spawn_async (NULL, command, environment,
+                      G_SPAWN_SEARCH_PATH | G_SPAWN_CHILD_INHERITS_STDIN
+                      | G_SPAWN_LEAVE_DESCRIPTORS_OPEN | G_SPAWN_DO_NOT_REAP_CHILD,
+                      NULL, NULL, &state.pid, &error))
     {
       g_printerr ("%s: %s\n", PROGRAM, error->message);
       tag_failure (action, error->message);
       return g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT)
              ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE;
     }
+  gluetool_action_set_tag_int64 (action, "process.pid", state.pid);
 
-  /* No identifier once the child has been reaped: it may be gone already. */
-  identifier = g_subprocess_get_identifier (state.child);
-  if (identifier != NULL)
+  if (catching_sigchld)
     {
-      state.pid = (GPid) g_ascii_strtoll (identifier, NULL, 10);
-      gluetool_action_set_tag_int64 (action, "process.pid", state.pid);
-    }
+      GSource *signal_source = g_unix_fd_source_new (signal_pipe[0], G_IO_IN);
 
-  /* Signals that came while the child was being started are for it too. */
-  if (signal_pipe[0] >= 0)
-    {
+      /* Signals that came while the child was being started are for it too,
+       * and it may have ended already. */
       forward_pending_signals (&state);
-      signal_source = g_unix_fd_source_new (signal_pipe[0], G_IO_IN);
       g_source_set_callback (signal_source, G_SOURCE_FUNC (on_signal_pipe), &state, NULL);
       g_source_attach (signal_source, NULL);
-    }
-
-  g_subprocess_wait_async (state.child, NULL, on_child_exited, &state);
-  while (!state.exited)
-    g_main_context_iteration (NULL, TRUE);
-
-  if (signal_source != NULL)
-    {
+      while (!state.exited)
+        g_main_context_iteration (NULL, TRUE);
       g_source_destroy (signal_source);
       g_source_unref (signal_source);
     }
+  else
+    reap_child (&state, TRUE);
+  g_spawn_close_pid (state.pid);
 
-  if (g_subprocess_get_if_signaled (state.child))
+  if (state.wait_errno != 0)
     {
-      int signo = g_subprocess_get_term_sig (state.child);
+      message = g_strdup_printf ("cannot wait for the command: %s", g_strerror (state.wait_errno));
+      g_printerr ("%s: %s\n", PROGRAM, message);
+      tag_failure (action, message);
+      return EXIT_RUN_FAILED;
+    }
+
+  if (WIFSIGNALED (state.wait_status))
+    {
+      int signo = WTERMSIG (state.wait_status);
 
       gluetool_action_set_tag_int64 (action, "process.exit.signal", signo);
       message = g_strdup_printf ("killed by signal %d (%s)", signo, g_strsignal (signo));
@@ -337,7 +386,7 @@ run_child (GluetoolAction *action,
     }
   else
     {
-      status = g_subprocess_get_exit_status (state.child);
+      status = WEXITSTATUS (state.wait_status);
       gluetool_action_set_tag_int64 (action, "process.exit.code", status);
       if (status != 0)
         {
@@ -346,7 +395,6 @@ run_child (GluetoolAction *action,
         }
     }
 
-  g_clear_object (&state.child);
   return status;
 }
 
@@ -387,7 +435,8 @@ gluetool_trace_run_main (int    argc,
   g_option_context_set_description (options,
     "The tracer is configured by the GLUETOOL_TRACING_* variables; tracing errors\n"
     "are warnings and never change the exit status. Statuses of its own: 125 bad\n"
-    "usage, 126 COMMAND cannot be run, 127 COMMAND not found.");
+    "usage or cannot wait for COMMAND, 126 COMMAND cannot be run, 127 COMMAND\n"
+    "not found.");
   g_option_context_add_main_entries (options, entries, NULL);
   /* Options stop at COMMAND, so its own options are its own without "--". */
   g_option_context_set_strict_posix (options, TRUE);
