@@ -434,15 +434,21 @@ count_qdata (GQuark   key,
 static gboolean
 has_no_qdata_but_notify_queue (GObject *object)
 {
-  static GQuark notify_queue = 0;
+  /* Relaxed: every thread that races here stores the same quark. */
+  static atomic_uint notify_queue = 0;
+  GQuark quark;
   guint n = 0;
 
   if (g_atomic_pointer_get (&object->qdata) == NULL)
     return TRUE;
-  if (G_UNLIKELY (notify_queue == 0))
-    notify_queue = g_quark_from_static_string ("GObject-notify-queue");
+  quark = atomic_load_explicit (&notify_queue, memory_order_relaxed);
+  if (G_UNLIKELY (quark == 0))
+    {
+      quark = g_quark_from_static_string ("GObject-notify-queue");
+      atomic_store_explicit (&notify_queue, quark, memory_order_relaxed);
+    }
   g_datalist_foreach (&object->qdata, count_qdata, &n);
-  return n == 1 && g_datalist_id_get_data (&object->qdata, notify_queue) != NULL;
+  return n == 1 && g_datalist_id_get_data (&object->qdata, quark) != NULL;
 }
 
 static void
@@ -466,12 +472,16 @@ gluetool_action_dispose (GObject *object)
     }
 
   /* GObject's dispose() destroys signal handlers under GLib's global signal
-   * lock, and what g_object_unref() does after it takes that lock again and
-   * frees the instance through GLib's slice allocator, whose lock is global
-   * too. A child process made by fork() must not copy those locks held, so
-   * this runs in a region (see process-private.h) when nothing of the
-   * program's can run in it: no qdata to notify (weak references, data) and
-   * no signal handler to destroy. */
+   * lock, and what g_object_unref() does between dispose() and finalize()
+   * takes that lock again. A child process made by fork() must not copy it
+   * held, so this runs in a region (see process-private.h) when nothing of
+   * the program's can run in it: no qdata to notify (weak references, data)
+   * and no signal handler to destroy. What g_object_unref() does before
+   * dispose() (GLib 2.74 freezes the notify queue under a global lock) and
+   * after finalize() (the instance goes back to the slice allocator) is
+   * beyond reach: the library keeps its own unrefs of actions inside
+   * regions (the recycler's), and an action dropped unfinished is kept
+   * here rather than freed. */
   gluetool_process_enter ();
   quiet = has_no_qdata_but_notify_queue (object)
           && g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) == 0;

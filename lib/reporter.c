@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "debug-private.h"
 #include "encoder-private.h"
@@ -344,8 +345,17 @@ gluetool_reporter_abandon_inherited (GluetoolReporter *inherited)
 
   /* Its socket is a copy of the parent's file descriptor: the parent goes
    * on sending on it, this process never will. Only the caller can still
-   * touch the flush thread's fields: the thread is not in this process. */
-  g_clear_object (&inherited->sender.socket);
+   * touch the flush thread's fields: the thread is not in this process.
+   * The descriptor is closed, not the GSocket unreferenced: freeing a
+   * GObject takes a global lock of GLib's, which a thread the fork left
+   * behind may hold. */
+  if (inherited->sender.socket != NULL)
+    {
+      int fd = g_socket_get_fd (inherited->sender.socket);
+
+      if (fd >= 0)
+        close (fd);
+    }
 
   /* The rest cannot be freed: its lock may be held by a thread that did
    * not come along (clearing a held GMutex aborts), and a thread of this
@@ -674,10 +684,21 @@ connect_by_lookup (GluetoolReporter *self,
   sender->next_connect_us = g_get_monotonic_time () + RECONNECT_BACKOFF_US;
 
   /* The lookup happens here, in the flush thread, never in a caller's thread;
-   * close() cancels it at its deadline. */
+   * close() cancels it at its deadline. An address is turned into one at
+   * once; a name is looked up by GLib's resolver threads, which may take
+   * seconds, and fork() must not wait for that, so the flush thread leaves
+   * its region (see flush_thread_main()) meanwhile. */
   resolver = g_resolver_get_default ();
-  addresses = g_resolver_lookup_by_name (resolver, self->host, self->cancellable,
-                                         &sender->connect_error);
+  if (g_hostname_is_ip_address (self->host))
+    addresses = g_resolver_lookup_by_name (resolver, self->host, self->cancellable,
+                                           &sender->connect_error);
+  else
+    {
+      gluetool_process_leave ();
+      addresses = g_resolver_lookup_by_name (resolver, self->host, self->cancellable,
+                                             &sender->connect_error);
+      gluetool_process_enter ();
+    }
   if (addresses == NULL)
     {
       g_prefix_error (&sender->connect_error, "Cannot resolve %s: ", self->host);
@@ -1051,12 +1072,14 @@ flush_thread_main (gpointer data)
   /* Connected before any span is waiting: a failure costs nothing yet, and
    * a child process made by fork() from here on starts from the address
    * (see gluetool_reporter_new_for_child()). */
+  gluetool_process_enter ();
   {
     g_autoptr(GError) error = NULL;
 
     if (!ensure_connected (self, &error))
       GLUETOOL_DEBUG ("Not connected to %s:%u yet: %s", self->host, self->port, error->message);
   }
+  gluetool_process_leave ();
 
   for (;;)
     {
@@ -1096,6 +1119,13 @@ flush_thread_main (gpointer data)
         }
       gluetool_mutex_unlock (&self->lock);
 
+      /* A pass is a region of the process (see process-private.h): sockets,
+       * addresses and errors are GObjects and slices of GLib's, whose global
+       * locks a child process made by fork() must not inherit held. fork()
+       * waits for the pass to end: microseconds to a few milliseconds, or as
+       * long as a send the kernel blocks (at most SEND_TIMEOUT_S). */
+      gluetool_process_enter ();
+
       if (g_cancellable_is_cancelled (self->cancellable))
         abandon (self);
       else
@@ -1120,6 +1150,7 @@ flush_thread_main (gpointer data)
             next_interval_us = now + self->flush_interval_us;
           check_in_doubt (self);
         }
+      gluetool_process_leave ();
 
       gluetool_mutex_lock (&self->lock);
       self->completed = gluetool_ring_get_consumed (self->ring) - self->sender.n_spans
@@ -1137,7 +1168,9 @@ flush_thread_main (gpointer data)
       gluetool_mutex_unlock (&self->lock);
     }
 
+  gluetool_process_enter ();
   disconnect (self);
+  gluetool_process_leave ();
   return NULL;
 }
 

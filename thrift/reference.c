@@ -30,6 +30,7 @@
 
 #include "reference.h"
 #include "reference-common.h"
+#include "sync-private.h"
 
 #include <string.h>
 
@@ -91,7 +92,10 @@ gluetool_reference_init (void)
 {
   static gsize initialized = 0;
 
-  if (g_once_init_enter (&initialized))
+  /* Every generated get_type() is called here first: their own "static
+   * GType type = 0" checks are not thread-safe, and receivers decode in
+   * threads of their own. */
+  if (GLUETOOL_ONCE_INIT_ENTER (&initialized))
     {
       GObjectClass *object_class = g_type_class_ref (G_TYPE_OBJECT);
 
@@ -110,7 +114,7 @@ gluetool_reference_init (void)
       patch_finalize (JAEGER_TYPE_BATCH_SUBMIT_RESPONSE);
       patch_finalize (JAEGER_TYPE_AGENT_EMIT_BATCH_ARGS);
 
-      g_once_init_leave (&initialized, 1);
+      GLUETOOL_ONCE_INIT_LEAVE (&initialized, 1);
     }
 }
 

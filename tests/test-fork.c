@@ -1,0 +1,1635 @@
+/* test-fork.c: tracing in a process made by fork(): the inherited tracer, a
+ * tracer of the child's own, close() in the child, actions unfinished at
+ * close(), and fork() while other threads report
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * The "inherited" test case is the use the library's fork safety exists
+ * for: its tracer is made once, in an unchecked fixture, so in check's
+ * default mode (CK_FORK) every test runs in a child that check forked from
+ * the process holding that tracer, with no code of its own to start
+ * tracing again. With CK_FORK=no (the valgrind setup) a test runs in that
+ * very process, so it forks a child itself and runs the same body there.
+ * A body never calls ck_assert: it returns FALSE with a message
+ * (CHILD_EXPECT), which the test asserts on, in check's child, or in the
+ * test's process once its own child has said so; a ck_assert in a child
+ * of the test's would run check's handlers in the wrong process.
+ *
+ * The spans are received by an agent: a process of the tests' own, with
+ * TestReceivers in it. A TestReceiver's thread lives only in the process
+ * that made it, so check's children could not see what reached a receiver
+ * of their parent's; and a receiver in the process that forks would be a
+ * thread making GObjects (decoding does) while it forks, which could leave
+ * one of GLib's locks held in the child whatever the library does. Tests
+ * ask the agent, over a socket pair, about the spans whose labels they
+ * made and the datagrams that carried them.
+ *
+ * What the parent still does after check's children ran is tested in the
+ * unchecked teardown, which runs in the parent; it only writes down what it
+ * saw (a failed ck_assert there is not reported as a failure: with CK_FORK
+ * it ends the program, with CK_FORK=no it is lost), and the next test case
+ * asserts it.
+ *
+ * Every wait is bounded: on a condition (the agent's answer, waitpid(),
+ * flush()) with a deadline. Every child the tests fork themselves arms
+ * alarm() first, so one that deadlocks dies of SIGALRM instead of hanging
+ * the suite, writes its verdict to a pipe (valgrind overrides its exit
+ * code, see fork_child()), and leaves with _exit(): exit() would run check's
+ * and GLib's atexit handlers a second time.
+ */
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ADDRESS_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ADDRESS_SANITIZER 1
+#endif
+#endif
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+#include <gluetool/gluetool.h>
+
+#include "receiver.h"
+#include "check-tap.h"
+
+#define WAIT_S 20.0
+/* close() or dropping a tracer in a child must return well before this;
+ * waiting for a flush thread that does not exist would take the whole
+ * flush timeout (30 s). */
+#define PROMPT_S 5.0
+/* How long a child the tests fork themselves may live. */
+#define CHILD_ALARM_S 60u
+
+static void
+unset_environment (void)
+{
+  const char *names[] = {
+    "GLUETOOL_TRACING_DISABLE", "GLUETOOL_TRACING_SERVICE_NAME",
+    "GLUETOOL_TRACING_REPORTING_HOST", "GLUETOOL_TRACING_REPORTING_PORT",
+    "GLUETOOL_TRACING_FLUSH_TIMEOUT", "GLUETOOL_TRACING_FLUSH_INTERVAL",
+    "GLUETOOL_TRACING_QUEUE_SIZE", "GLUETOOL_TRACING_MAX_PACKET_SIZE",
+    "GLUETOOL_TRACING_IGNORE_TRACEPARENT",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    g_unsetenv (names[i]);
+}
+
+static double
+seconds_since (gint64 started)
+{
+  return (double) (g_get_monotonic_time () - started) / G_USEC_PER_SEC;
+}
+
+/* ---- Checks in a child ---------------------------------------------------- */
+
+/* The first failure in this process; a child starts with its own copy. */
+static char child_failure[1024];
+
+static void child_failed (const char *file,
+                          int         line,
+                          const char *format,
+                          ...) G_GNUC_PRINTF (3, 4);
+
+static void
+child_failed (const char *file,
+              int         line,
+              const char *format,
+              ...)
+{
+  va_list args;
+  int len;
+
+  if (child_failure[0] != '\0')
+    return;
+  len = g_snprintf (child_failure, sizeof child_failure, "%s:%d: ", file, line);
+  if (len < 0 || (gsize) len >= sizeof child_failure)
+    return;
+  va_start (args, format);
+  g_vsnprintf (child_failure + len, sizeof child_failure - (gsize) len, format, args);
+  va_end (args);
+}
+
+/* In a body run in a child: fails the body (return FALSE) with a message. */
+#define CHILD_EXPECT(expr, ...) \
+  G_STMT_START { \
+    if (!(expr)) \
+      { \
+        child_failed (__FILE__, __LINE__, __VA_ARGS__); \
+        return FALSE; \
+      } \
+  } G_STMT_END
+
+#define CHILD_EXPECT_UINT_EQ(a, b) \
+  G_STMT_START { \
+    guint64 a_value_ = (a); \
+    guint64 b_value_ = (b); \
+    CHILD_EXPECT (a_value_ == b_value_, "%s == %s: %" G_GUINT64_FORMAT " != %" G_GUINT64_FORMAT, \
+                  #a, #b, a_value_, b_value_); \
+  } G_STMT_END
+
+/* ---- Children the tests fork ----------------------------------------------- */
+
+/* A child tells how it went twice: first as a verdict written to a pipe (a
+ * byte, its exit code, then a message), then as its exit code. The verdict
+ * is what counts: under valgrind, a child's exit code is valgrind's error
+ * code (1) whenever it leaks, and every child "leaks" what the threads that
+ * fork() left behind were holding. A child that writes no verdict died on
+ * the way, and one killed by SIGALRM hung: each arms alarm() first. */
+static int child_verdict_fd = -1;   /* in a child: the write end */
+
+/* fork(): in the child (0 returned), arms an alarm of @alarm_s and must
+ * leave through child_exit(); in the parent, *@verdict_fd is the read end
+ * of the child's verdict pipe, for reap_child(). -1 when fork() failed. */
+static pid_t
+fork_child (guint  alarm_s,
+            int   *verdict_fd)
+{
+  int fds[2];
+  pid_t pid;
+
+  if (pipe (fds) != 0)
+    return -1;
+  pid = fork ();
+  if (pid == 0)
+    {
+      close (fds[0]);
+      child_verdict_fd = fds[1];
+      child_failure[0] = '\0';
+      /* SIGALRM ends this process, not check's handler (inherited from its
+       * runner), which would kill the test's whole process group. */
+      signal (SIGALRM, SIG_DFL);
+      alarm (alarm_s);
+      return 0;
+    }
+  close (fds[1]);
+  if (pid < 0)
+    close (fds[0]);
+  else
+    *verdict_fd = fds[0];
+  return pid;
+}
+
+static void G_GNUC_NORETURN
+child_exit (int         code,
+            const char *message)
+{
+  char verdict[sizeof child_failure + 1];
+  size_t len = 1;
+
+  verdict[0] = (char) code;
+  if (code != 0)
+    len += (size_t) g_strlcpy (verdict + 1, message, sizeof verdict - 1);
+  len = MIN (len, sizeof verdict);
+  /* Written at once, or not at all: the parent then says no verdict came. */
+  if (write (child_verdict_fd, verdict, len) != (ssize_t) len)
+    _exit (code != 0 ? code : 2);
+  /* Done: what follows is valgrind's leak check, if anything, which the
+   * alarm must not cut short. */
+  alarm (0);
+  _exit (code);
+}
+
+static gboolean
+wait_for_child (pid_t  pid,
+                int   *status)
+{
+  pid_t waited;
+
+  do
+    waited = waitpid (pid, status, 0);
+  while (waited < 0 && errno == EINTR);
+  return waited == pid;
+}
+
+/* What a wait status says, for a failure message. (transfer full) */
+static char *
+describe_status (int status)
+{
+  if (WIFSIGNALED (status))
+    return g_strdup_printf ("was killed by signal %d (%s)%s", WTERMSIG (status),
+                            g_strsignal (WTERMSIG (status)),
+                            WTERMSIG (status) == SIGALRM
+                              ? ": it deadlocked or hung, and its alarm() ended it" : "");
+  if (WIFEXITED (status))
+    return g_strdup_printf ("exited with %d", WEXITSTATUS (status));
+  return g_strdup_printf ("ended with wait status 0x%x", (guint) status);
+}
+
+/* Whether a process of the test's exited with 0, or with valgrind's error
+ * code for the leaks of a process made by fork() (see above). */
+static gboolean
+exited_cleanly (int status)
+{
+  return WIFEXITED (status)
+         && (WEXITSTATUS (status) == 0 || (RUNNING_ON_VALGRIND && WEXITSTATUS (status) == 1));
+}
+
+/* Reads the verdict of the child @pid (until the pipe closes, which its
+ * alarm() bounds) and reaps it. Returns NULL when it succeeded, else what
+ * went wrong. (transfer full) */
+static char *
+reap_child (pid_t pid,
+            int   verdict_fd)
+{
+  g_autoptr(GString) verdict = g_string_new (NULL);
+  g_autofree char *how = NULL;
+  char buffer[256];
+  int status = 0;
+
+  for (;;)
+    {
+      ssize_t n = read (verdict_fd, buffer, sizeof buffer);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      g_string_append_len (verdict, buffer, n);
+    }
+  close (verdict_fd);
+  if (!wait_for_child (pid, &status))
+    return g_strdup_printf ("could not be reaped: %s", g_strerror (errno));
+  how = describe_status (status);
+
+  if (WIFSIGNALED (status) && verdict->len == 0)
+    return g_steal_pointer (&how);
+  if (WIFSIGNALED (status))
+    return g_strdup_printf ("%s after its verdict (code %d%s%s)", how, verdict->str[0],
+                            verdict->len > 1 ? ": " : "", verdict->str + 1);
+  if (verdict->len == 0)
+    return g_strdup_printf ("%s without a verdict", how);
+  if (verdict->str[0] != 0)
+    return g_strdup_printf ("failed with code %d: %s", verdict->str[0], verdict->str + 1);
+  if (!exited_cleanly (status))
+    return g_strdup_printf ("said it succeeded, but %s", how);
+  return NULL;
+}
+
+/* Finishes @n actions labelled "@prefix@i": the first is the root of a
+ * trace, the others its children. */
+static gboolean
+report_labels (const char *prefix,
+               guint       n)
+{
+  g_autoptr(GluetoolAction) root = NULL;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *label = g_strdup_printf ("%s%u", prefix, i);
+      g_autoptr(GluetoolAction) action = gluetool_action_new (label, root);
+      g_autoptr(GError) error = NULL;
+
+      gluetool_action_set_tag_int64 (action, "i", i);
+      if (i == 0)
+        {
+          root = g_steal_pointer (&action);
+          continue;
+        }
+      CHILD_EXPECT (gluetool_action_finish (action, &error), "finish '%s': %s", label,
+                    error->message);
+    }
+  if (root != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      CHILD_EXPECT (gluetool_action_finish (root, &error), "finish the root of '%s': %s", prefix,
+                    error->message);
+    }
+  return TRUE;
+}
+
+/* ---- The agent: receivers in a process of their own ------------------------ */
+
+enum {
+  AGENT_MAIN,   /* the inherited tracers report here */
+  AGENT_OWN,    /* a tracer a child makes of its own reports here */
+  AGENT_QUIT,
+};
+
+typedef struct {
+  guint32 id;
+  guint32 receiver;            /* AGENT_MAIN, AGENT_OWN, or AGENT_QUIT */
+  guint32 n_expected;          /* wait until this many spans match */
+  char    prefix[64];          /* spans whose label starts with this */
+  char    dump_path[256];      /* unless empty, write every span there (agent_dump()) */
+} AgentQuery;
+
+typedef struct {
+  guint32 id;                  /* the query's */
+  guint32 n_spans;             /* spans that matched */
+  guint32 n_datagrams;         /* datagrams that held any of them */
+  guint32 n_bad;               /* datagrams that did not decode, at that receiver */
+  guint32 n_clients;           /* distinct client-uuid tags of those datagrams */
+  gint64  min_seq_no;          /* their smallest Batch.seqNo */
+  gint64  max_seq_no;          /* and their largest */
+  char    client_uuid[64];     /* the client-uuid of the first of them */
+  char    service_name[64];    /* and its service */
+} AgentAnswer;
+
+static void
+agent_count (TestReceiver     *receiver,
+             const AgentQuery *query,
+             AgentAnswer      *answer)
+{
+  g_autoptr(GPtrArray) datagrams = test_receiver_get_datagrams (receiver);
+  /* Borrowed strings: the receiver keeps its datagrams until it is freed. */
+  g_autoptr(GHashTable) clients = g_hash_table_new (g_str_hash, g_str_equal);
+  gsize prefix_len = strlen (query->prefix);
+
+  memset (answer, 0, sizeof *answer);
+  answer->id = query->id;
+  answer->n_bad = test_receiver_get_n_bad (receiver);
+  for (guint i = 0; i < datagrams->len; i++)
+    {
+      TestDatagram *datagram = g_ptr_array_index (datagrams, i);
+      JaegerBatch *batch = datagram->batch;
+      JaegerTag *uuid_tag;
+      const char *uuid;
+      gint64 seq_no;
+      guint n = 0;
+
+      if (batch == NULL)
+        continue;
+      for (guint j = 0; j < batch->spans->len; j++)
+        {
+          JaegerSpan *span = g_ptr_array_index (batch->spans, j);
+
+          if (strncmp (span->operationName, query->prefix, prefix_len) == 0)
+            n++;
+        }
+      if (n == 0)
+        continue;
+
+      seq_no = batch->__isset_seqNo ? batch->seqNo : 0;
+      uuid_tag = test_find_tag (batch->process->tags, "client-uuid");
+      uuid = uuid_tag != NULL && uuid_tag->vStr != NULL ? uuid_tag->vStr : "";
+      g_hash_table_add (clients, (gpointer) uuid);
+      if (answer->n_datagrams == 0)
+        {
+          answer->min_seq_no = answer->max_seq_no = seq_no;
+          g_strlcpy (answer->client_uuid, uuid, sizeof answer->client_uuid);
+          g_strlcpy (answer->service_name, batch->process->serviceName,
+                     sizeof answer->service_name);
+        }
+      answer->min_seq_no = MIN (answer->min_seq_no, seq_no);
+      answer->max_seq_no = MAX (answer->max_seq_no, seq_no);
+      answer->n_spans += n;
+      answer->n_datagrams++;
+    }
+  answer->n_clients = g_hash_table_size (clients);
+}
+
+static void
+agent_answer (TestReceiver     *receiver,
+              const AgentQuery *query,
+              AgentAnswer      *answer)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
+
+  for (;;)
+    {
+      /* Read before counting: whatever arrives meanwhile ends the wait. */
+      guint seen = test_receiver_get_n_spans (receiver);
+      gint64 remaining;
+
+      agent_count (receiver, query, answer);
+      remaining = deadline - g_get_monotonic_time ();
+      if (answer->n_spans >= query->n_expected || remaining <= 0)
+        return;
+      test_receiver_wait_for_spans (receiver, seen + 1, (double) remaining / G_USEC_PER_SEC);
+    }
+}
+
+/* One line per span that arrived, in arrival order: "seqNo client-uuid
+ * label", with a tab between them. */
+static gboolean
+agent_write_dump (TestReceiver *receiver,
+                  const char   *path)
+{
+  g_autoptr(GPtrArray) datagrams = test_receiver_get_datagrams (receiver);
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < datagrams->len; i++)
+    {
+      JaegerBatch *batch = ((TestDatagram *) g_ptr_array_index (datagrams, i))->batch;
+      JaegerTag *uuid_tag;
+
+      if (batch == NULL)
+        continue;
+      uuid_tag = test_find_tag (batch->process->tags, "client-uuid");
+      for (guint j = 0; j < batch->spans->len; j++)
+        g_string_append_printf (text, "%" G_GINT64_FORMAT "\t%s\t%s\n",
+                                batch->__isset_seqNo ? batch->seqNo : 0,
+                                uuid_tag != NULL && uuid_tag->vStr != NULL ? uuid_tag->vStr : "",
+                                ((JaegerSpan *) g_ptr_array_index (batch->spans, j))->operationName);
+    }
+  return g_file_set_contents (path, text->str, (gssize) text->len, NULL);
+}
+
+static void G_GNUC_NORETURN
+agent_main (int fd)
+{
+  TestReceiver *receivers[2];
+  guint16 ports[2];
+  int null_fd;
+
+  /* Gone with the test program, whatever happens to it; and never writing
+   * to its standard output, which meson reads as TAP. */
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  signal (SIGALRM, SIG_DFL);
+  signal (SIGINT, SIG_DFL);
+  signal (SIGTERM, SIG_DFL);
+  null_fd = open ("/dev/null", O_WRONLY);
+  if (null_fd >= 0)
+    {
+      dup2 (null_fd, STDOUT_FILENO);
+      close (null_fd);
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (receivers); i++)
+    {
+      receivers[i] = test_receiver_new ("127.0.0.1");
+      ports[i] = test_receiver_get_port (receivers[i]);
+    }
+  if (send (fd, ports, sizeof ports, MSG_NOSIGNAL) == (ssize_t) sizeof ports)
+    for (;;)
+      {
+        AgentQuery query;
+        AgentAnswer answer;
+        ssize_t n = recv (fd, &query, sizeof query, 0);
+
+        if (n < 0 && errno == EINTR)
+          continue;
+        /* End of file: every process that could ask has gone. */
+        if (n != (ssize_t) sizeof query || query.receiver >= AGENT_QUIT)
+          break;
+        query.prefix[sizeof query.prefix - 1] = '\0';
+        query.dump_path[sizeof query.dump_path - 1] = '\0';
+        agent_answer (receivers[query.receiver], &query, &answer);
+        if (query.dump_path[0] != '\0' && !agent_write_dump (receivers[query.receiver],
+                                                             query.dump_path))
+          answer.n_datagrams = G_MAXUINT32;
+        if (send (fd, &answer, sizeof answer, MSG_NOSIGNAL) != (ssize_t) sizeof answer)
+          break;
+      }
+
+  for (guint i = 0; i < G_N_ELEMENTS (receivers); i++)
+    test_receiver_free (receivers[i]);
+  close (fd);
+  _exit (0);
+}
+
+typedef struct {
+  pid_t   pid;
+  int     fd;                      /* this end of the agent's socket pair */
+  guint16 ports[2];                /* of AGENT_MAIN and AGENT_OWN */
+} Agent;
+
+/* The process check's unchecked fixture runs in, and what it made there. */
+static struct {
+  pid_t           runner_pid;
+  Agent           agent;
+  GluetoolTracer *tracer;          /* (owned) the default; long flush interval */
+  GluetoolTracer *second;          /* (owned) not the default; 30 s flush timeout */
+  char           *parent_uuid;     /* (owned) the tracer's client-uuid in the parent */
+} fixture = { .agent = { .fd = -1 } };
+
+/* Waits up to @timeout_s for @fd to be readable (or closed). */
+static gboolean
+wait_readable (int    fd,
+               double timeout_s)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (timeout_s * G_USEC_PER_SEC);
+
+  for (;;)
+    {
+      struct pollfd pfd = { .fd = fd, .events = POLLIN };
+      gint64 remaining = deadline - g_get_monotonic_time ();
+      int ready;
+
+      if (remaining <= 0)
+        return FALSE;
+      ready = poll (&pfd, 1, (int) MAX (remaining / 1000, 1));
+      if (ready > 0)
+        return TRUE;
+      if (ready < 0 && errno != EINTR)
+        return FALSE;
+    }
+}
+
+static gboolean
+agent_query (Agent       *agent,
+             AgentQuery  *query,
+             AgentAnswer *answer)
+{
+  static guint32 n_asked;
+  gint64 deadline = g_get_monotonic_time () + (gint64) ((WAIT_S + 10) * G_USEC_PER_SEC);
+
+  /* An answer left over from a test check killed is not this one's. */
+  query->id = ((guint32) getpid () << 12) ^ ++n_asked;
+  if (send (agent->fd, query, sizeof *query, MSG_NOSIGNAL) != (ssize_t) sizeof *query)
+    return FALSE;
+  for (;;)
+    {
+      double remaining = (double) (deadline - g_get_monotonic_time ()) / G_USEC_PER_SEC;
+
+      if (!wait_readable (agent->fd, remaining))
+        return FALSE;
+      if (recv (agent->fd, answer, sizeof *answer, 0) != (ssize_t) sizeof *answer)
+        return FALSE;
+      if (answer->id == query->id)
+        return TRUE;
+    }
+}
+
+/* Asks the agent how many spans labelled "@prefix..." reached @receiver,
+ * waiting up to WAIT_S for @n_expected of them. Any process. FALSE when the
+ * agent did not answer. */
+static gboolean
+agent_ask (Agent       *agent,
+           guint        receiver,
+           const char  *prefix,
+           guint        n_expected,
+           AgentAnswer *answer)
+{
+  AgentQuery query = { .receiver = receiver, .n_expected = n_expected };
+
+  g_strlcpy (query.prefix, prefix, sizeof query.prefix);
+  return agent_query (agent, &query, answer);
+}
+
+/* Waits up to WAIT_S for @n_expected spans at @receiver, then has the agent
+ * write every span there to @path (see agent_write_dump()). */
+static gboolean
+agent_dump (Agent       *agent,
+            guint        receiver,
+            guint        n_expected,
+            const char  *path,
+            AgentAnswer *answer)
+{
+  AgentQuery query = { .receiver = receiver, .n_expected = n_expected };
+
+  if (g_strlcpy (query.dump_path, path, sizeof query.dump_path) >= sizeof query.dump_path)
+    return FALSE;
+  return agent_query (agent, &query, answer) && answer->n_datagrams != G_MAXUINT32;
+}
+
+/* In a child: the spans "@prefix..." reached @receiver, @n of them, from
+ * one client whose uuid is @uuid, numbered from Batch.seqNo 1 without gaps;
+ * and the service was @service. */
+static gboolean
+expect_arrived (guint       receiver,
+                const char *prefix,
+                guint       n,
+                const char *uuid,
+                const char *service)
+{
+  AgentAnswer answer;
+
+  CHILD_EXPECT (agent_ask (&fixture.agent, receiver, prefix, n, &answer),
+                "the agent did not answer");
+  CHILD_EXPECT (answer.n_spans == n, "%u spans '%s*' arrived, %u expected", answer.n_spans,
+                prefix, n);
+  CHILD_EXPECT_UINT_EQ (answer.n_bad, 0);
+  CHILD_EXPECT (answer.n_clients == 1, "spans '%s*' came from %u clients", prefix,
+                answer.n_clients);
+  CHILD_EXPECT (g_str_equal (answer.client_uuid, uuid), "spans '%s*' came from client-uuid %s, "
+                "not %s", prefix, answer.client_uuid, uuid);
+  CHILD_EXPECT (g_str_equal (answer.service_name, service), "spans '%s*' came from service %s, "
+                "not %s", prefix, answer.service_name, service);
+  CHILD_EXPECT (answer.min_seq_no == 1, "the first datagram of '%s*' had seqNo %" G_GINT64_FORMAT
+                ", not 1", prefix, answer.min_seq_no);
+  CHILD_EXPECT (answer.max_seq_no == answer.n_datagrams,
+                "datagrams of '%s*': %u, the last numbered %" G_GINT64_FORMAT, prefix,
+                answer.n_datagrams, answer.max_seq_no);
+  return TRUE;
+}
+
+/* ---- The inherited tracer: the unchecked fixture -------------------------- */
+
+#define PARENT_BEFORE 2    /* sent by the parent before any child */
+#define PARENT_QUEUED 3    /* queued in the parent, unsent, whenever a child is made */
+#define PARENT_AFTER 4     /* made by the parent after every child */
+
+/* What the unchecked teardown saw in the parent, for
+ * test_parent_tracer_unharmed. */
+static struct {
+  gboolean            ran;
+  gboolean            flush_ok;
+  char               *flush_error;   /* (owned) (nullable) */
+  GluetoolTracerStats stats;
+  gboolean            asked;
+  AgentAnswer         answer;
+  gboolean            close_ok;
+  char               *close_error;   /* (owned) (nullable) */
+  double              close_s;
+  gboolean            agent_reaped;
+  int                 agent_status;
+} parent_report;
+
+/* Starts an agent process. Make it before any tracer, so that it inherits
+ * no thread of the library's. */
+static void
+agent_start (Agent *agent)
+{
+  int fds[2];
+  pid_t pid;
+
+  ck_assert_int_eq (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+  pid = fork ();
+  ck_assert_int_ge (pid, 0);
+  if (pid == 0)
+    {
+      close (fds[0]);
+      agent_main (fds[1]);
+    }
+  close (fds[1]);
+  agent->pid = pid;
+  agent->fd = fds[0];
+  ck_assert_msg (wait_readable (agent->fd, WAIT_S), "the agent did not start");
+  ck_assert_int_eq (recv (agent->fd, agent->ports, sizeof agent->ports, 0), sizeof agent->ports);
+}
+
+/* Stops the agent; FALSE when it could not be reaped. */
+static gboolean
+agent_stop (Agent *agent,
+            int   *status)
+{
+  AgentQuery quit = { .receiver = AGENT_QUIT };
+  ssize_t sent = send (agent->fd, &quit, sizeof quit, MSG_NOSIGNAL);
+
+  /* Its end closes when it exits; past the deadline, it is killed. */
+  if (sent != (ssize_t) sizeof quit || !wait_readable (agent->fd, WAIT_S))
+    kill (agent->pid, SIGKILL);
+  close (agent->fd);
+  agent->fd = -1;
+  return wait_for_child (agent->pid, status);
+}
+
+static void
+inherited_setup (void)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture.runner_pid = getpid ();
+  agent_start (&fixture.agent);
+
+  /* A flush interval of an hour: what is queued stays queued until flush()
+   * or close(), so every child is made while the parent has exactly
+   * PARENT_QUEUED spans unsent. */
+  fixture.tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                                   "service-name", "fork-parent",
+                                   "reporting-host", "127.0.0.1",
+                                   "reporting-port", (guint) fixture.agent.ports[AGENT_MAIN],
+                                   "flush-interval", 3600.0,
+                                   NULL);
+  ck_assert_msg (fixture.tracer != NULL, "tracer: %s", error != NULL ? error->message : "");
+  ck_assert_ptr_eq (gluetool_tracer_get_default (), fixture.tracer);
+  fixture.second = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                                   "service-name", "fork-second",
+                                   "reporting-host", "127.0.0.1",
+                                   "reporting-port", (guint) fixture.agent.ports[AGENT_MAIN],
+                                   "flush-timeout", 30.0,
+                                   NULL);
+  ck_assert_msg (fixture.second != NULL, "tracer: %s", error != NULL ? error->message : "");
+  ck_assert_ptr_eq (gluetool_tracer_get_default (), fixture.tracer);
+  fixture.parent_uuid = g_strdup (gluetool_tracer_get_client_uuid (fixture.tracer));
+
+  /* One datagram sent (seqNo 1), then spans left queued. */
+  ck_assert_msg (report_labels ("parent/before/", PARENT_BEFORE), "%s", child_failure);
+  ck_assert_msg (gluetool_tracer_flush (fixture.tracer, WAIT_S, &error), "flush: %s",
+                 error->message);
+  ck_assert_msg (report_labels ("parent/queued/", PARENT_QUEUED), "%s", child_failure);
+}
+
+static void
+inherited_teardown (void)
+{
+  g_autoptr(GError) flush_error = NULL;
+  g_autoptr(GError) close_error = NULL;
+  gint64 started;
+
+  /* No ck_assert here: a failure in an unchecked teardown is not reported
+   * as one (CK_FORK=no loses it; CK_FORK ends the program). */
+  if (fixture.tracer != NULL)
+    {
+      report_labels ("parent/after/", PARENT_AFTER);
+      parent_report.flush_ok = gluetool_tracer_flush (fixture.tracer, WAIT_S, &flush_error);
+      if (flush_error != NULL)
+        parent_report.flush_error = g_strdup (flush_error->message);
+      gluetool_tracer_get_stats (fixture.tracer, &parent_report.stats);
+      parent_report.asked = agent_ask (&fixture.agent, AGENT_MAIN, "parent/",
+                                       PARENT_BEFORE + PARENT_QUEUED + PARENT_AFTER,
+                                       &parent_report.answer);
+      started = g_get_monotonic_time ();
+      parent_report.close_ok = gluetool_tracer_close (fixture.tracer, WAIT_S, &close_error);
+      parent_report.close_s = seconds_since (started);
+      if (close_error != NULL)
+        parent_report.close_error = g_strdup (close_error->message);
+    }
+  g_clear_object (&fixture.second);
+  g_clear_object (&fixture.tracer);
+  parent_report.agent_reaped = agent_stop (&fixture.agent, &parent_report.agent_status);
+  parent_report.ran = TRUE;
+}
+
+/* ---- The inherited tracer: each test in a child --------------------------- */
+
+typedef gboolean (*ChildBody) (void);
+
+/* Runs @body in a child of the process that ran the unchecked setup: the
+ * test's own process when check forked it, else one forked here. */
+static void
+run_in_child_of_fixture (ChildBody body)
+{
+  g_autofree char *failure = NULL;
+  int verdict_fd = -1;
+  pid_t pid;
+
+  ck_assert_msg (fixture.tracer != NULL, "the unchecked setup did not make a tracer");
+  if (getpid () != fixture.runner_pid)
+    {
+      /* check forked this test: this is the child. */
+      ck_assert_msg (body (), "in the child check forked: %s", child_failure);
+      return;
+    }
+
+  /* CK_FORK=no: this is the parent; the child is made here. */
+  pid = fork_child (CHILD_ALARM_S, &verdict_fd);
+  ck_assert_msg (pid >= 0, "fork: %s", g_strerror (errno));
+  if (pid == 0)
+    {
+      gboolean ok = body ();
+
+      child_exit (ok ? 0 : 1, child_failure);
+    }
+  failure = reap_child (pid, verdict_fd);
+  ck_assert_msg (failure == NULL, "the child forked by the test %s", failure);
+}
+
+/* The stats every child's inherited tracer starts from: counters from zero
+ * at the fork, and the parent's queued spans left to it. */
+static gboolean
+expect_child_stats (GluetoolTracer *tracer,
+                    guint           n_made)
+{
+  GluetoolTracerStats stats;
+
+  gluetool_tracer_get_stats (tracer, &stats);
+  CHILD_EXPECT_UINT_EQ (stats.spans_reported, n_made);
+  CHILD_EXPECT_UINT_EQ (stats.spans_sent, n_made);
+  CHILD_EXPECT_UINT_EQ (gluetool_tracer_stats_get_lost (&stats), 0);
+  CHILD_EXPECT_UINT_EQ (stats.spans_left_to_parent, PARENT_QUEUED);
+  CHILD_EXPECT (stats.datagrams_sent >= 1, "no datagram sent");
+  return TRUE;
+}
+
+#define FLUSH_N 20
+
+/* The inherited default works with no code of the child's own: spans
+ * arrive on flush(), under a new client-uuid, numbered from 1. */
+static gboolean
+body_inherited_flush (void)
+{
+  GluetoolTracer *tracer = gluetool_tracer_get_default ();
+  g_autoptr(GError) error = NULL;
+
+  CHILD_EXPECT (tracer == fixture.tracer, "the inherited tracer is not the default (%p)",
+                (gpointer) tracer);
+  CHILD_EXPECT (report_labels ("flush/", FLUSH_N), "%s", child_failure);
+  CHILD_EXPECT (gluetool_tracer_flush (tracer, WAIT_S, &error), "flush: %s", error->message);
+  CHILD_EXPECT (!g_str_equal (gluetool_tracer_get_client_uuid (tracer), fixture.parent_uuid),
+                "the child kept the parent's client-uuid %s", fixture.parent_uuid);
+  CHILD_EXPECT (expect_child_stats (tracer, FLUSH_N), "%s", child_failure);
+  CHILD_EXPECT (expect_arrived (AGENT_MAIN, "flush/", FLUSH_N,
+                                gluetool_tracer_get_client_uuid (tracer), "fork-parent"),
+                "%s", child_failure);
+  return TRUE;
+}
+
+START_TEST (test_inherited_flush)
+{
+  run_in_child_of_fixture (body_inherited_flush);
+}
+END_TEST
+
+#define CLOSE_N 10
+
+/* close() of the inherited default returns at once with every span of the
+ * child's sent, and ends the default. The new client-uuid is there before
+ * the child reports anything. */
+static gboolean
+body_inherited_close (void)
+{
+  GluetoolTracer *tracer = fixture.tracer;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uuid = NULL;
+  gboolean closed;
+  gint64 started;
+  double took;
+
+  uuid = g_strdup (gluetool_tracer_get_client_uuid (tracer));
+  CHILD_EXPECT (!g_str_equal (uuid, fixture.parent_uuid),
+                "before any action, the child still had the parent's client-uuid %s", uuid);
+  CHILD_EXPECT (report_labels ("close/", CLOSE_N), "%s", child_failure);
+  started = g_get_monotonic_time ();
+  closed = gluetool_tracer_close (tracer, 30.0, &error);
+  took = seconds_since (started);
+  CHILD_EXPECT (took < PROMPT_S, "close() in the child took %.1f s", took);
+  CHILD_EXPECT (closed, "close: %s", error->message);
+  CHILD_EXPECT (gluetool_tracer_is_closed (tracer), "not closed");
+  CHILD_EXPECT (gluetool_tracer_get_default () == NULL, "still a default after close()");
+  CHILD_EXPECT (g_str_equal (gluetool_tracer_get_client_uuid (tracer), uuid),
+                "the client-uuid changed from %s to %s", uuid,
+                gluetool_tracer_get_client_uuid (tracer));
+  CHILD_EXPECT (expect_child_stats (tracer, CLOSE_N), "%s", child_failure);
+  CHILD_EXPECT (expect_arrived (AGENT_MAIN, "close/", CLOSE_N, uuid, "fork-parent"),
+                "%s", child_failure);
+  return TRUE;
+}
+
+START_TEST (test_inherited_close_is_prompt)
+{
+  run_in_child_of_fixture (body_inherited_close);
+}
+END_TEST
+
+#define UNREF_N 5
+
+/* Dropping an inherited tracer that is not the default closes it without
+ * waiting for a thread that is not there (its flush timeout is 30 s). */
+static gboolean
+body_inherited_unref (void)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 started;
+  double took;
+
+  CHILD_EXPECT (report_labels ("unref/", UNREF_N), "%s", child_failure);
+  CHILD_EXPECT (gluetool_tracer_flush (fixture.tracer, WAIT_S, &error), "flush: %s",
+                error->message);
+
+  started = g_get_monotonic_time ();
+  g_clear_object (&fixture.second);
+  took = seconds_since (started);
+  CHILD_EXPECT (took < PROMPT_S, "dropping the inherited tracer took %.1f s", took);
+
+  /* The default is unharmed by that. */
+  CHILD_EXPECT (gluetool_tracer_get_default () == fixture.tracer, "the default changed");
+  CHILD_EXPECT (expect_child_stats (fixture.tracer, UNREF_N), "%s", child_failure);
+  CHILD_EXPECT (expect_arrived (AGENT_MAIN, "unref/", UNREF_N,
+                                gluetool_tracer_get_client_uuid (fixture.tracer), "fork-parent"),
+                "%s", child_failure);
+  return TRUE;
+}
+
+START_TEST (test_inherited_unref_is_prompt)
+{
+  run_in_child_of_fixture (body_inherited_unref);
+}
+END_TEST
+
+#define OWN_N 5
+
+/* The first tracer the child makes becomes its default, though the
+ * inherited one was not closed, and the child's spans go there only. */
+static gboolean
+body_own_tracer (void)
+{
+  g_autoptr(GluetoolTracer) own = NULL;
+  g_autoptr(GError) error = NULL;
+  GluetoolTracerStats stats;
+
+  own = gluetool_tracer_new ("fork-own", "127.0.0.1", fixture.agent.ports[AGENT_OWN],
+                             &error);
+  CHILD_EXPECT (own != NULL, "tracer: %s", error->message);
+  CHILD_EXPECT (gluetool_tracer_get_default () == own,
+                "the child's own tracer is not the default (the default is %s)",
+                gluetool_tracer_get_default () == fixture.tracer ? "the inherited one" : "another");
+  CHILD_EXPECT (report_labels ("own/", OWN_N), "%s", child_failure);
+  CHILD_EXPECT (gluetool_tracer_close (own, WAIT_S, &error), "close: %s", error->message);
+
+  gluetool_tracer_get_stats (own, &stats);
+  CHILD_EXPECT_UINT_EQ (stats.spans_reported, OWN_N);
+  CHILD_EXPECT_UINT_EQ (stats.spans_sent, OWN_N);
+  /* None went to the inherited tracer, whose counters start at the fork. */
+  gluetool_tracer_get_stats (fixture.tracer, &stats);
+  CHILD_EXPECT_UINT_EQ (stats.spans_reported, 0);
+  CHILD_EXPECT (expect_arrived (AGENT_OWN, "own/", OWN_N, gluetool_tracer_get_client_uuid (own),
+                                "fork-own"),
+                "%s", child_failure);
+  return TRUE;
+}
+
+START_TEST (test_own_tracer_becomes_default)
+{
+  run_in_child_of_fixture (body_own_tracer);
+}
+END_TEST
+
+#define NESTED_CHILD_N 2
+#define NESTED_GRANDCHILD_N 3
+
+static gboolean
+body_grandchild_inner (const char *child_uuid)
+{
+  GluetoolTracer *tracer = gluetool_tracer_get_default ();
+  g_autoptr(GError) error = NULL;
+  GluetoolTracerStats stats;
+
+  CHILD_EXPECT (tracer == fixture.tracer, "the twice inherited tracer is not the default");
+  CHILD_EXPECT (report_labels ("nested/grandchild/", NESTED_GRANDCHILD_N), "%s", child_failure);
+  CHILD_EXPECT (gluetool_tracer_flush (tracer, WAIT_S, &error), "flush: %s", error->message);
+  gluetool_tracer_get_stats (tracer, &stats);
+  CHILD_EXPECT_UINT_EQ (stats.spans_reported, NESTED_GRANDCHILD_N);
+  CHILD_EXPECT_UINT_EQ (stats.spans_sent, NESTED_GRANDCHILD_N);
+  /* What the child had queued, not what the first parent had. */
+  CHILD_EXPECT_UINT_EQ (stats.spans_left_to_parent, NESTED_CHILD_N);
+  CHILD_EXPECT (!g_str_equal (gluetool_tracer_get_client_uuid (tracer), child_uuid),
+                "the grandchild kept the child's client-uuid");
+  CHILD_EXPECT (!g_str_equal (gluetool_tracer_get_client_uuid (tracer), fixture.parent_uuid),
+                "the grandchild has the first parent's client-uuid");
+  return TRUE;
+}
+
+/* A child of a child: the tracer is inherited twice; the grandchild leaves
+ * the child's queued spans to it, and each sends its own. */
+static gboolean
+body_grandchild (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *failure = NULL;
+  g_autofree char *uuid = NULL;
+  int verdict_fd = -1;
+  pid_t pid;
+  AgentAnswer answer;
+
+  CHILD_EXPECT (report_labels ("nested/child/", NESTED_CHILD_N), "%s", child_failure);
+  uuid = g_strdup (gluetool_tracer_get_client_uuid (fixture.tracer));
+  pid = fork_child (CHILD_ALARM_S, &verdict_fd);
+  CHILD_EXPECT (pid >= 0, "fork: %s", g_strerror (errno));
+  if (pid == 0)
+    {
+      gboolean ok = body_grandchild_inner (uuid);
+
+      child_exit (ok ? 0 : 1, child_failure);
+    }
+  failure = reap_child (pid, verdict_fd);
+  CHILD_EXPECT (failure == NULL, "the grandchild %s", failure);
+
+  CHILD_EXPECT (gluetool_tracer_flush (fixture.tracer, WAIT_S, &error), "flush: %s",
+                error->message);
+  CHILD_EXPECT (expect_child_stats (fixture.tracer, NESTED_CHILD_N), "%s", child_failure);
+  CHILD_EXPECT (expect_arrived (AGENT_MAIN, "nested/child/", NESTED_CHILD_N, uuid, "fork-parent"),
+                "%s", child_failure);
+  CHILD_EXPECT (agent_ask (&fixture.agent, AGENT_MAIN, "nested/grandchild/", NESTED_GRANDCHILD_N,
+                           &answer),
+                "the agent did not answer");
+  CHILD_EXPECT_UINT_EQ (answer.n_spans, NESTED_GRANDCHILD_N);
+  CHILD_EXPECT_UINT_EQ (answer.n_clients, 1);
+  CHILD_EXPECT (!g_str_equal (answer.client_uuid, uuid), "the grandchild sent as the child");
+  CHILD_EXPECT_UINT_EQ (answer.min_seq_no, 1);
+  return TRUE;
+}
+
+START_TEST (test_grandchild)
+{
+  run_in_child_of_fixture (body_grandchild);
+}
+END_TEST
+
+/* ---- The parent after its children ---------------------------------------- */
+
+/* The parent's tracer, after check's children (or the tests' own) used
+ * their copies: its queued spans went once, from the parent, under its own
+ * client-uuid, and its numbering went on. Written down by
+ * inherited_teardown(), which ran in the parent. */
+START_TEST (test_parent_tracer_unharmed)
+{
+  const guint n_parent = PARENT_BEFORE + PARENT_QUEUED + PARENT_AFTER;
+  g_autofree char *agent_how = NULL;
+
+  ck_assert_msg (parent_report.ran, "the teardown of test case 'inherited' did not run: its setup "
+                 "failed, or only this test case was selected");
+  ck_assert_msg (parent_report.flush_ok, "the parent's flush: %s", parent_report.flush_error);
+  ck_assert_uint_eq (parent_report.stats.spans_reported, n_parent);
+  ck_assert_uint_eq (parent_report.stats.spans_sent, n_parent);
+  ck_assert_uint_eq (gluetool_tracer_stats_get_lost (&parent_report.stats), 0);
+  ck_assert_uint_eq (parent_report.stats.spans_left_to_parent, 0);
+
+  ck_assert_msg (parent_report.asked, "the agent did not answer");
+  /* More would be the parent's queued spans sent again by a child. */
+  ck_assert_uint_eq (parent_report.answer.n_spans, n_parent);
+  ck_assert_uint_eq (parent_report.answer.n_bad, 0);
+  ck_assert_uint_eq (parent_report.answer.n_clients, 1);
+  ck_assert_str_eq (parent_report.answer.client_uuid, fixture.parent_uuid);
+  ck_assert_str_eq (parent_report.answer.service_name, "fork-parent");
+  ck_assert_int_eq (parent_report.answer.min_seq_no, 1);
+  ck_assert_int_eq (parent_report.answer.max_seq_no, parent_report.answer.n_datagrams);
+  ck_assert_uint_eq (parent_report.stats.datagrams_sent, parent_report.answer.n_datagrams);
+
+  ck_assert_msg (parent_report.close_ok, "the parent's close: %s", parent_report.close_error);
+  ck_assert_msg (parent_report.close_s < PROMPT_S, "the parent's close took %.1f s",
+                 parent_report.close_s);
+  agent_how = describe_status (parent_report.agent_status);
+  ck_assert_msg (parent_report.agent_reaped && exited_cleanly (parent_report.agent_status),
+                 "the agent %s", agent_how);
+}
+END_TEST
+
+/* ---- Actions unfinished when the default tracer is closed ----------------- */
+
+/* Whether @message has @number as a whole number in it. */
+static gboolean
+has_number (const char *message,
+            guint64     number)
+{
+  for (const char *p = message; *p != '\0'; p++)
+    if (g_ascii_isdigit (*p) && (p == message || !g_ascii_isdigit (p[-1]))
+        && g_ascii_strtoull (p, NULL, 10) == number)
+      return TRUE;
+  return FALSE;
+}
+
+START_TEST (test_unfinished_actions_counted_at_close)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = NULL;
+  g_autoptr(GluetoolAction) done = NULL;
+  g_autoptr(GluetoolAction) root = NULL;
+  g_autoptr(GluetoolAction) child = NULL;
+  g_autoptr(GError) error = NULL;
+  GluetoolTracerStats stats;
+
+  tracer = gluetool_tracer_new ("unfinished", "127.0.0.1", test_receiver_get_port (receiver),
+                                &error);
+  ck_assert_msg (tracer != NULL, "tracer: %s", error != NULL ? error->message : "");
+  ck_assert_ptr_eq (gluetool_tracer_get_default (), tracer);
+
+  done = gluetool_action_new ("unfinished/done", NULL);
+  ck_assert (gluetool_action_finish (done, NULL));
+  root = gluetool_action_new ("unfinished/root", NULL);
+  child = gluetool_action_new ("unfinished/child", root);
+
+  ck_assert (!gluetool_tracer_close (tracer, WAIT_S, &error));
+  ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
+                 "close: %s", error->message);
+  ck_assert_msg (strstr (error->message, "unfinished") != NULL && has_number (error->message, 2),
+                 "close: \"%s\" does not say 2 actions were unfinished", error->message);
+  ck_assert (gluetool_tracer_is_closed (tracer));
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.actions_unfinished_at_close, 2);
+  ck_assert_uint_eq (stats.spans_reported, 1);
+  ck_assert_uint_eq (stats.spans_sent, 1);
+
+  /* Finished after close(): they report nothing, and change no count. */
+  ck_assert (gluetool_action_finish (child, NULL));
+  ck_assert (gluetool_action_finish (root, NULL));
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, 1);
+  ck_assert_uint_eq (stats.actions_unfinished_at_close, 2);
+  ck_assert_ptr_null (gluetool_tracer_get_default ());
+
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
+  test_receiver_expect_span (receiver, "unfinished/done");
+  ck_assert_ptr_null (test_receiver_find_span (receiver, "unfinished/root"));
+  ck_assert_ptr_null (test_receiver_find_span (receiver, "unfinished/child"));
+}
+END_TEST
+
+/* ---- fork() while other threads report ------------------------------------ */
+
+#define STRESS_FORKS 100
+#define STRESS_WAVE 10          /* children alive at once */
+#define STRESS_CHILD_SPANS 50
+#define STRESS_PRODUCERS 2
+#define STRESS_PER_FORK 100     /* actions each producer may finish per fork */
+#define STRESS_CHILD_ALARM_S 20u
+
+/* Exit codes of reporting children: each failure its own. */
+enum {
+  FORKED_OK = 0,
+  FORKED_NO_DEFAULT = 10,
+  FORKED_FINISH_FAILED,
+  FORKED_CLOSE_FAILED,
+  FORKED_CLOSE_SLOW,
+  FORKED_WRONG_REPORTED,
+  FORKED_WRONG_SENT,
+};
+
+#define FORKED_FAIL(code, ...) \
+  G_STMT_START { \
+    child_failed (__FILE__, __LINE__, __VA_ARGS__); \
+    return (code); \
+  } G_STMT_END
+
+/* In a child: some GLib work of its own, as any program does, then
+ * @n_spans actions "@prefix@index/@i" to the inherited default, then
+ * close() it. A thousand list nodes are more than GSlice's per-thread
+ * magazines hold, so they take its process-wide lock, as the child's own
+ * GObjects sooner or later would: a child finds that lock held for ever when
+ * a thread of its parent held it at fork(). */
+static int
+forked_child_main (GluetoolTracer *inherited,
+                   const char     *prefix,
+                   guint           index,
+                   guint           n_spans)
+{
+  GluetoolTracer *tracer = gluetool_tracer_get_default ();
+  g_autoptr(GError) error = NULL;
+  GluetoolTracerStats stats;
+  gboolean closed;
+  gint64 started;
+  double took;
+
+  GList *work = NULL;
+
+  for (guint i = 0; i < 1000; i++)
+    work = g_list_prepend (work, GUINT_TO_POINTER (i));
+  g_list_free (work);
+
+  if (tracer != inherited)
+    FORKED_FAIL (FORKED_NO_DEFAULT, "the inherited tracer is not the default");
+  for (guint i = 0; i < n_spans; i++)
+    {
+      char label[48];
+      g_autoptr(GluetoolAction) action = NULL;
+
+      g_snprintf (label, sizeof label, "%s%u/%u", prefix, index, i);
+      action = gluetool_action_new (label, NULL);
+      if (!gluetool_action_finish (action, &error))
+        FORKED_FAIL (FORKED_FINISH_FAILED, "finish '%s': %s", label, error->message);
+    }
+  started = g_get_monotonic_time ();
+  closed = gluetool_tracer_close (tracer, 10.0, &error);
+  took = seconds_since (started);
+  if (took >= PROMPT_S)
+    FORKED_FAIL (FORKED_CLOSE_SLOW, "close() took %.1f s", took);
+  if (!closed)
+    FORKED_FAIL (FORKED_CLOSE_FAILED, "close: %s", error->message);
+  gluetool_tracer_get_stats (tracer, &stats);
+  if (stats.spans_reported != n_spans)
+    FORKED_FAIL (FORKED_WRONG_REPORTED, "spans_reported %" G_GUINT64_FORMAT ", not %u",
+                 stats.spans_reported, n_spans);
+  if (stats.spans_sent != n_spans)
+    FORKED_FAIL (FORKED_WRONG_SENT, "spans_sent %" G_GUINT64_FORMAT ", not %u",
+                 stats.spans_sent, n_spans);
+  return FORKED_OK;
+}
+
+typedef struct {
+  pid_t pid;
+  int   verdict_fd;
+} ReportingChild;
+
+/* Forks a child that runs forked_child_main(); FALSE when fork() failed. */
+static gboolean
+fork_reporting_child (ReportingChild *child,
+                      GluetoolTracer *inherited,
+                      const char     *prefix,
+                      guint           index,
+                      guint           n_spans)
+{
+  child->pid = fork_child (STRESS_CHILD_ALARM_S, &child->verdict_fd);
+  if (child->pid == 0)
+    child_exit (forked_child_main (inherited, prefix, index, n_spans), child_failure);
+  return child->pid > 0;
+}
+
+/* Reaps @child; when it failed, adds why to @failures (the first few) and
+ * returns FALSE. */
+static gboolean
+reap_reporting_child (ReportingChild *child,
+                      guint           index,
+                      guint           n_failed_before,
+                      GString        *failures)
+{
+  g_autofree char *failure = reap_child (child->pid, child->verdict_fd);
+
+  if (failure == NULL)
+    return TRUE;
+  if (n_failed_before < 5)
+    g_string_append_printf (failures, "; child %u %s", index, failure);
+  return FALSE;
+}
+
+/* The window is short: many rounds to fall in it (fewer under valgrind,
+ * where G_SLICE=always-malloc leaves no GSlice lock to find held). */
+#define STARTUP_ROUNDS (RUNNING_ON_VALGRIND ? 5u : 50u)
+#define STARTUP_FORKS 10
+
+#ifndef UNDER_ADDRESS_SANITIZER
+/* A program that makes its tracer and forks at once: the tracer's thread is
+ * starting (resolving the agent's address, making its socket) while the
+ * children are made. Each round forks its children back to back, from the
+ * moment the tracer is made, so that some fork() falls in that window. */
+START_TEST (test_fork_right_after_tracer_made)
+{
+  g_autoptr(GString) failures = g_string_new (NULL);
+  Agent agent = { .fd = -1 };
+  AgentAnswer answer;
+  guint n_failed = 0;
+  int agent_status = 0;
+
+  agent_start (&agent);
+  /* A round whose children hang costs their alarm: stop at the first. */
+  for (guint round = 0; round < STARTUP_ROUNDS && n_failed == 0; round++)
+    {
+      g_autoptr(GluetoolTracer) tracer = NULL;
+      g_autoptr(GError) error = NULL;
+      ReportingChild children[STARTUP_FORKS];
+
+      tracer = gluetool_tracer_new ("fork-startup", "127.0.0.1", agent.ports[AGENT_MAIN],
+                                    &error);
+      ck_assert_msg (tracer != NULL, "tracer: %s", error != NULL ? error->message : "");
+      ck_assert_ptr_eq (gluetool_tracer_get_default (), tracer);
+      for (guint f = 0; f < STARTUP_FORKS; f++)
+        {
+          ck_assert_msg (fork_reporting_child (&children[f], tracer, "startup/",
+                                               round * STARTUP_FORKS + f, 1),
+                         "fork: %s", g_strerror (errno));
+        }
+      ck_assert_msg (gluetool_tracer_close (tracer, WAIT_S, &error), "the parent's close: %s",
+                     error->message);
+      for (guint f = 0; f < STARTUP_FORKS; f++)
+        if (!reap_reporting_child (&children[f], round * STARTUP_FORKS + f, n_failed, failures))
+          n_failed++;
+    }
+  ck_assert_msg (n_failed == 0, "%u children failed%s", n_failed, failures->str);
+  ck_assert (agent_ask (&agent, AGENT_MAIN, "startup/", STARTUP_ROUNDS * STARTUP_FORKS, &answer));
+  ck_assert_uint_eq (answer.n_spans, STARTUP_ROUNDS * STARTUP_FORKS);
+  ck_assert_uint_eq (answer.n_clients, STARTUP_ROUNDS * STARTUP_FORKS);
+  ck_assert_int_eq (answer.max_seq_no, 1);
+  ck_assert (agent_stop (&agent, &agent_status));
+  ck_assert_msg (exited_cleanly (agent_status), "the agent: wait status 0x%x",
+                 (guint) agent_status);
+}
+END_TEST
+#endif
+
+typedef struct {
+  GMutex   lock;
+  GCond    more;
+  guint    budget;                      /* under @lock: actions each producer may finish */
+  gboolean stop;                        /* under @lock */
+  guint    made[STRESS_PRODUCERS];      /* (atomic) actions each has finished */
+  guint    failed;                      /* (atomic) finishes that failed */
+} Producers;
+
+typedef struct {
+  Producers *producers;
+  guint      index;
+} Producer;
+
+static gpointer
+produce (gpointer data)
+{
+  Producer *producer = data;
+  Producers *producers = producer->producers;
+
+  for (guint i = 0;; i++)
+    {
+      char label[48];
+      gboolean stop;
+
+      g_mutex_lock (&producers->lock);
+      while (!producers->stop && i >= producers->budget)
+        g_cond_wait (&producers->more, &producers->lock);
+      stop = producers->stop;
+      g_mutex_unlock (&producers->lock);
+      if (stop)
+        break;
+
+      g_snprintf (label, sizeof label, "producer/%u/%u", producer->index, i);
+      {
+        g_autoptr(GluetoolAction) action = gluetool_action_new (label, NULL);
+        g_autoptr(GluetoolAction) inner = gluetool_action_new ("inner", action);
+
+        gluetool_action_set_tag_int64 (action, "i", i);
+        gluetool_action_set_tag_string (action, "thread", "producer");
+        /* Finished explicitly, as the library's fork() promise asks: an
+         * action dropped unfinished ends in g_object_unref(), which on GLib
+         * 2.74 takes GObject's global notify lock before any code of the
+         * library runs, so a fork() at that instant can leave it held in
+         * the child (see README, "fork()"). */
+        if (!gluetool_action_finish (inner, NULL))
+          g_atomic_int_inc (&producers->failed);
+        if (!gluetool_action_finish (action, NULL))
+          g_atomic_int_inc (&producers->failed);
+      }
+      g_atomic_int_set (&producers->made[producer->index], i + 1);
+    }
+  return NULL;
+}
+
+/* Waits until every producer has finished at least @n actions. */
+static gboolean
+wait_for_producers (Producers *producers,
+                    guint      n)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
+
+  for (guint p = 0; p < STRESS_PRODUCERS; p++)
+    while ((guint) g_atomic_int_get (&producers->made[p]) < n)
+      {
+        if (g_get_monotonic_time () > deadline)
+          return FALSE;
+        g_thread_yield ();
+      }
+  return TRUE;
+}
+
+static void
+count_label (GHashTable *labels,
+             const char *label)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (labels, label));
+
+  g_hash_table_replace (labels, (gpointer) label, GUINT_TO_POINTER (n + 1));
+}
+
+/* The receiver is in the agent's process, not this one: a thread of the
+ * test's own that makes GObjects (as decoding does) could hold one of
+ * GLib's locks at fork(), which no library can help. */
+START_TEST (test_fork_while_threads_report)
+{
+  g_autoptr(GluetoolTracer) tracer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GHashTable) labels = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) child_of_uuid = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) parent_seq_nos = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  g_autoptr(GString) failures = g_string_new (NULL);
+  g_autofree char *dump_path = NULL;
+  g_autofree char *dump = NULL;
+  g_auto(GStrv) lines = NULL;
+  const char *child_uuid[STRESS_FORKS] = { NULL };
+  gint64 child_min_seq_no[STRESS_FORKS] = { 0 };
+  gint64 parent_max_seq_no = 0;
+  Agent agent = { .fd = -1 };
+  AgentAnswer answer;
+  Producers producers = { 0 };
+  Producer producer[STRESS_PRODUCERS];
+  GThread *threads[STRESS_PRODUCERS];
+  const char *parent_uuid;
+  GluetoolTracerStats stats;
+  guint n_failed = 0;
+  guint n_produced = 0;
+  guint n_expected;
+  guint n_spans = 0;
+  guint n_unexpected = 0;
+  int agent_status = 0;
+  int dump_fd;
+
+  agent_start (&agent);
+  tracer = gluetool_tracer_new ("fork-stress", "127.0.0.1", agent.ports[AGENT_MAIN], &error);
+  ck_assert_msg (tracer != NULL, "tracer: %s", error != NULL ? error->message : "");
+  ck_assert_ptr_eq (gluetool_tracer_get_default (), tracer);
+  parent_uuid = gluetool_tracer_get_client_uuid (tracer);
+  /* The tracer's thread has started and connected: forking while it does
+   * is test_fork_right_after_tracer_made()'s. */
+  ck_assert (report_labels ("producer/warm-up/", 1));
+  ck_assert_msg (gluetool_tracer_flush (tracer, WAIT_S, &error), "flush: %s", error->message);
+
+  g_mutex_init (&producers.lock);
+  g_cond_init (&producers.more);
+  for (guint p = 0; p < STRESS_PRODUCERS; p++)
+    {
+      producer[p] = (Producer) { &producers, p };
+      threads[p] = g_thread_new ("producer", produce, &producer[p]);
+    }
+
+  /* A wave whose children hang costs their alarm: stop at the first. */
+  for (guint wave = 0; wave < STRESS_FORKS / STRESS_WAVE && n_failed == 0; wave++)
+    {
+      ReportingChild children[STRESS_WAVE];
+
+      for (guint w = 0; w < STRESS_WAVE; w++)
+        {
+          guint budget;
+
+          /* Let the producers go on, and fork while they are at it. */
+          g_mutex_lock (&producers.lock);
+          budget = producers.budget += STRESS_PER_FORK;
+          g_cond_broadcast (&producers.more);
+          g_mutex_unlock (&producers.lock);
+          ck_assert_msg (wait_for_producers (&producers, budget - STRESS_PER_FORK / 2),
+                         "the producers stopped making actions");
+
+          ck_assert_msg (fork_reporting_child (&children[w], tracer, "child/",
+                                               wave * STRESS_WAVE + w, STRESS_CHILD_SPANS),
+                         "fork: %s", g_strerror (errno));
+        }
+      for (guint w = 0; w < STRESS_WAVE; w++)
+        if (!reap_reporting_child (&children[w], wave * STRESS_WAVE + w, n_failed, failures))
+          n_failed++;
+    }
+
+  g_mutex_lock (&producers.lock);
+  producers.stop = TRUE;
+  g_cond_broadcast (&producers.more);
+  g_mutex_unlock (&producers.lock);
+  for (guint p = 0; p < STRESS_PRODUCERS; p++)
+    {
+      g_thread_join (threads[p]);
+      n_produced += producers.made[p];
+    }
+  g_cond_clear (&producers.more);
+  g_mutex_clear (&producers.lock);
+
+  ck_assert_msg (n_failed == 0, "%u children failed%s", n_failed, failures->str);
+  ck_assert_uint_eq (producers.failed, 0);
+
+  ck_assert_msg (gluetool_tracer_close (tracer, WAIT_S, &error), "the parent's close: %s",
+                 error->message);
+  gluetool_tracer_get_stats (tracer, &stats);
+  /* Each production is two spans ("inner" too), plus the warm-up. */
+  ck_assert_uint_eq (stats.spans_reported, 2 * n_produced + 1);
+  ck_assert_uint_eq (stats.spans_sent, 2 * n_produced + 1);
+
+  n_expected = 2 * n_produced + 1 + STRESS_FORKS * STRESS_CHILD_SPANS;
+  dump_fd = g_file_open_tmp ("test-fork-XXXXXX", &dump_path, &error);
+  ck_assert_msg (dump_fd >= 0, "%s", error != NULL ? error->message : "");
+  close (dump_fd);
+  ck_assert_msg (agent_dump (&agent, AGENT_MAIN, n_expected, dump_path, &answer),
+                 "the agent did not write what it received to %s", dump_path);
+  ck_assert_uint_eq (answer.n_spans, n_expected);
+  ck_assert_uint_eq (answer.n_bad, 0);
+  ck_assert (g_file_get_contents (dump_path, &dump, NULL, &error));
+  unlink (dump_path);
+
+  /* Every label once; each child under a client-uuid of its own, numbered
+   * from 1; the parent's datagrams numbered 1, 2, ... without a gap. */
+  lines = g_strsplit (dump, "\n", -1);
+  for (guint l = 0; lines[l] != NULL && lines[l][0] != '\0'; l++)
+    {
+      /* "seqNo\tuuid\tlabel", cut in place: @lines outlives the tables. */
+      char *uuid = strchr (lines[l], '\t');
+      char *label = uuid != NULL ? strchr (uuid + 1, '\t') : NULL;
+      gboolean from_parent;
+      gint64 seq_no;
+      guint a, b;
+
+      ck_assert_msg (label != NULL, "a bad line from the agent: %s", lines[l]);
+      *uuid++ = '\0';
+      *label++ = '\0';
+      seq_no = g_ascii_strtoll (lines[l], NULL, 10);
+      from_parent = g_str_equal (uuid, parent_uuid);
+      n_spans++;
+
+      count_label (labels, label);
+      if (from_parent)
+        {
+          gint64 *key = g_new (gint64, 1);
+
+          *key = seq_no;
+          g_hash_table_add (parent_seq_nos, key);
+          parent_max_seq_no = MAX (parent_max_seq_no, seq_no);
+        }
+      if (sscanf (label, "child/%u/%u", &a, &b) == 2 && a < STRESS_FORKS
+          && b < STRESS_CHILD_SPANS)
+        {
+          ck_assert_msg (!from_parent, "'%s' came with the parent's client-uuid", label);
+          if (child_uuid[a] == NULL)
+            {
+              ck_assert_msg (g_hash_table_insert (child_of_uuid, (gpointer) uuid,
+                                                  GUINT_TO_POINTER (a)),
+                             "children %u and %u had one client-uuid %s", a,
+                             GPOINTER_TO_UINT (g_hash_table_lookup (child_of_uuid, uuid)), uuid);
+              child_uuid[a] = uuid;
+              child_min_seq_no[a] = seq_no;
+            }
+          ck_assert_str_eq (child_uuid[a], uuid);
+          child_min_seq_no[a] = MIN (child_min_seq_no[a], seq_no);
+        }
+      else if ((sscanf (label, "producer/%u/%u", &a, &b) == 2 && a < STRESS_PRODUCERS
+                && b < producers.made[a])
+               || g_str_equal (label, "inner") || g_str_equal (label, "producer/warm-up/0"))
+        ck_assert_msg (from_parent, "'%s' came with client-uuid %s, not the parent's", label, uuid);
+      else
+        n_unexpected++;
+    }
+  ck_assert_uint_eq (n_spans, n_expected);
+  ck_assert_uint_eq (n_unexpected, 0);
+
+  for (guint c = 0; c < STRESS_FORKS; c++)
+    {
+      ck_assert_msg (child_uuid[c] != NULL, "nothing arrived from child %u", c);
+      ck_assert_msg (child_min_seq_no[c] == 1, "child %u's first datagram had seqNo %"
+                     G_GINT64_FORMAT, c, child_min_seq_no[c]);
+      for (guint i = 0; i < STRESS_CHILD_SPANS; i++)
+        {
+          char label[48];
+          guint n;
+
+          g_snprintf (label, sizeof label, "child/%u/%u", c, i);
+          n = GPOINTER_TO_UINT (g_hash_table_lookup (labels, label));
+          ck_assert_msg (n == 1, "'%s' arrived %u times", label, n);
+        }
+    }
+  for (guint p = 0; p < STRESS_PRODUCERS; p++)
+    for (guint i = 0; i < producers.made[p]; i++)
+      {
+        char label[48];
+        guint n;
+
+        g_snprintf (label, sizeof label, "producer/%u/%u", p, i);
+        n = GPOINTER_TO_UINT (g_hash_table_lookup (labels, label));
+        ck_assert_msg (n == 1, "'%s' arrived %u times", label, n);
+      }
+  ck_assert_uint_eq (GPOINTER_TO_UINT (g_hash_table_lookup (labels, "inner")), n_produced);
+
+  ck_assert_uint_eq (g_hash_table_size (parent_seq_nos), stats.datagrams_sent);
+  ck_assert_int_eq (parent_max_seq_no, (gint64) stats.datagrams_sent);
+  ck_assert (g_hash_table_contains (parent_seq_nos, &(gint64) { 1 }));
+
+  ck_assert (agent_stop (&agent, &agent_status));
+  ck_assert_msg (exited_cleanly (agent_status), "the agent: wait status 0x%x",
+                 (guint) agent_status);
+}
+END_TEST
+
+static Suite *
+fork_suite (void)
+{
+  Suite *suite = suite_create ("fork");
+  TCase *tc;
+
+  /* In check's default mode each of these runs in a child check forked from
+   * the process that ran the unchecked setup. */
+  tc = tcase_create ("inherited");
+  tcase_set_timeout (tc, 60);
+  tcase_add_unchecked_fixture (tc, inherited_setup, inherited_teardown);
+  tcase_add_test (tc, test_inherited_flush);
+  tcase_add_test (tc, test_inherited_close_is_prompt);
+  tcase_add_test (tc, test_inherited_unref_is_prompt);
+  tcase_add_test (tc, test_own_tracer_becomes_default);
+  tcase_add_test (tc, test_grandchild);
+  suite_add_tcase (suite, tc);
+
+  /* After "inherited": asserts what its teardown saw. */
+  tc = tcase_create ("inherited-parent");
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_parent_tracer_unharmed);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("unfinished");
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_unfinished_actions_counted_at_close);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("stress");
+  tcase_set_timeout (tc, 120);
+#ifndef UNDER_ADDRESS_SANITIZER
+  /* AddressSanitizer's allocator (GCC 12's) takes no lock around fork(): a
+   * child forked while another thread is inside malloc() (as a flush
+   * thread being started is) waits for ever in the sanitizer's own lock.
+   * The test runs in every other setup. */
+  tcase_add_test (tc, test_fork_right_after_tracer_made);
+#endif
+  tcase_add_test (tc, test_fork_while_threads_report);
+  suite_add_tcase (suite, tc);
+
+  return suite;
+}
+
+int
+main (void)
+{
+  int status;
+
+  unset_environment ();
+  /* Recycling finished actions is the default, but the valgrind setup turns
+   * it off (G_SLICE=always-malloc). Without it every action ends in the
+   * program's own last g_object_unref(), which takes GLib's global locks
+   * outside the library's reach, and the promise under test is made for
+   * the default. */
+  g_setenv ("GLUETOOL_TRACING_RECYCLE_ACTIONS", "1", TRUE);
+  status = test_run_suite_tap (fork_suite ());
+
+  g_clear_pointer (&fixture.parent_uuid, g_free);
+  g_clear_pointer (&parent_report.flush_error, g_free);
+  g_clear_pointer (&parent_report.close_error, g_free);
+  return status;
+}
