@@ -44,7 +44,7 @@
 #define N_WARM_UP 20000
 #define N_SPANS   200000
 
-/* Issue 5: at most 2 heap allocations per span on the hot path. */
+/* Target: at most 2 heap allocations per span on the hot path. */
 #define TARGET_PER_SPAN 2.0
 
 /* Runs this program as a child with the shim preloaded, GSlice set up as

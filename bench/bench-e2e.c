@@ -29,7 +29,7 @@
 
 #define N_RUNS 7
 
-/* Issue 5: at most 0.4 us of CPU per span on one producer thread. */
+/* Target: at most 0.4 us of CPU per span on one producer thread. */
 #define TARGET_CPU_NS 400.0
 
 typedef struct {

@@ -32,7 +32,7 @@
 #define N_SPANS   1000000
 #define N_RUNS    3
 
-/* Issue 5: caller-side p50 at most 0.3 us, p99 at most 2 us. */
+/* Target: caller-side p50 at most 0.3 us, p99 at most 2 us. */
 #define TARGET_P50_NS 300.0
 #define TARGET_P99_NS 2000.0
 

@@ -36,7 +36,7 @@
 
 #define N_RUNS 3
 
-/* Issue 5: peak RSS flat within 2 MiB between 1M and 10M spans. */
+/* Target: peak RSS flat within 2 MiB between 1M and 10M spans. */
 #define TARGET_GROWTH_KIB 2048
 
 /* This process's peak resident set, in KiB; 0 if it cannot be read. */

@@ -31,7 +31,7 @@
 #define N_RUNS          5
 #define MAX_PRODUCERS   2
 
-/* Issue 5: two producer threads deliver at least 1.7x the spans/s of one. */
+/* Target: two producer threads deliver at least 1.7x the spans/s of one. */
 #define TARGET_RATIO 1.7
 
 typedef struct {

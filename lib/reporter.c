@@ -1052,7 +1052,7 @@ become_background_thread (void)
 /* While spans pour in, the flush thread naps for NAP_US after a pass that
  * moved NAP_MIN_RECORDS or more, without telling producers it sleeps: its own
  * timer wakes it, and no producer pays for a cross-CPU wake-up (a futex call
- * of some 20 us on this VM, once a datagram). A queue of NAP_MIN_QUEUE_BYTES
+ * of some 20 us on a two-core virtual machine, once a datagram). A queue of NAP_MIN_QUEUE_BYTES
  * or more takes a nap's worth of spans from any realistic number of
  * producers; flush() and close() still cut it short. */
 #define NAP_US              200
