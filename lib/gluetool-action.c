@@ -98,6 +98,11 @@ struct _GluetoolAction {
   gboolean             sealed;             /* the span is encoded: no more tags */
   gboolean             end_in_region;      /* see gluetool_action_dispose() */
 
+  /* The construct properties, until constructed() starts the action with
+   * them (only when made by g_object_new() with properties). */
+  char                *construct_label;    /* (owned) (nullable) */
+  GluetoolAction      *construct_parent;   /* (owned) (nullable) */
+
   GluetoolTagSet       tags;
   GluetoolBuffer       logs;               /* encoded Log structs */
   guint                n_logs;
@@ -333,11 +338,12 @@ wall_clock_at (gint64 monotonic_us)
   return monotonic_us + clock->wall_minus_monotonic;
 }
 
-/* Actions start in their constructor functions, not in constructed(): an
- * action is made for every unit of work, and GObject's construct-property
- * machinery (a notify queue, a GValue per property) would cost more than
- * the rest of the action. So "label" and "parent" are read-only properties
- * and gluetool_action_new() is the way to make one. */
+/* Actions made by gluetool_action_new() start there, not in constructed():
+ * an action is made for every unit of work, and GObject's construct-property
+ * machinery (a notify queue, a GValue per property) would cost more than the
+ * rest of the action; a recycled one is not constructed at all. Made by
+ * g_object_new() with "label" and "parent" (as language bindings do), an
+ * action starts in constructed(). */
 static void
 start (GluetoolAction            *self,
        const char                *label,
@@ -538,11 +544,60 @@ gluetool_action_finalize (GObject *object)
 
   g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
   g_clear_object (&self->parent);
+  g_clear_pointer (&self->construct_label, g_free);
+  g_clear_object (&self->construct_parent);
   release_contents (self);
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->finalize (object);
   if (end_in_region)
     gluetool_process_leave ();
+}
+
+/* Set while gluetool_action_new() makes an object, which it starts itself. */
+static GLUETOOL_THREAD_LOCAL gboolean making_in_new;
+
+static void
+gluetool_action_constructed (GObject *object)
+{
+  GluetoolAction *self = GLUETOOL_ACTION (object);
+  g_autofree char *label = g_steal_pointer (&self->construct_label);
+  g_autoptr(GluetoolAction) parent = g_steal_pointer (&self->construct_parent);
+
+  G_OBJECT_CLASS (gluetool_action_parent_class)->constructed (object);
+
+  if (making_in_new)
+    return;
+  if (label == NULL)
+    {
+      g_critical ("A GluetoolAction was made without a label; its span is named \"\"");
+      label = g_strdup ("");
+    }
+  /* A region, as in new_action(). */
+  gluetool_process_enter ();
+  start (self, label, parent, NULL);
+  gluetool_process_leave ();
+}
+
+static void
+gluetool_action_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  GluetoolAction *self = GLUETOOL_ACTION (object);
+
+  switch (prop_id)
+    {
+    case PROP_LABEL:
+      g_free (self->construct_label);
+      self->construct_label = g_value_dup_string (value);
+      break;
+    case PROP_PARENT:
+      g_set_object (&self->construct_parent, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -571,20 +626,24 @@ gluetool_action_class_init (GluetoolActionClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->constructed = gluetool_action_constructed;
   object_class->dispose = gluetool_action_dispose;
   object_class->finalize = gluetool_action_finalize;
   object_class->get_property = gluetool_action_get_property;
+  object_class->set_property = gluetool_action_set_property;
 
   /**
    * GluetoolAction:label:
    *
-   * What the action does; the span's operation name.
+   * What the action does; the span's operation name. An action made with
+   * g_object_new() and this property (as language bindings make one)
+   * starts when it is constructed, as [ctor@Gluetool.Action.new] does.
    *
    * Since: 0.1
    */
   properties[PROP_LABEL] =
     g_param_spec_string ("label", NULL, NULL, NULL,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   /**
    * GluetoolAction:parent:
@@ -597,7 +656,7 @@ gluetool_action_class_init (GluetoolActionClass *klass)
    */
   properties[PROP_PARENT] =
     g_param_spec_object ("parent", NULL, NULL, GLUETOOL_TYPE_ACTION,
-                         G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -667,7 +726,14 @@ make_action (void)
       init_contents (self);
       return self;
     }
-  return g_object_new (GLUETOOL_TYPE_ACTION, NULL);
+  {
+    GluetoolAction *self;
+
+    making_in_new = TRUE;
+    self = g_object_new (GLUETOOL_TYPE_ACTION, NULL);
+    making_in_new = FALSE;
+    return self;
+  }
 }
 
 /* Arguments checked by the caller; @tags not floating. */

@@ -346,6 +346,36 @@ START_TEST (test_fork_does_not_repeat_ids)
 }
 END_TEST
 
+/* As language bindings make one: g_object_new() with the construct
+ * properties starts the action, as gluetool_action_new() does. */
+START_TEST (test_made_with_properties)
+{
+  g_autoptr(GluetoolAction) root = g_object_new (GLUETOOL_TYPE_ACTION, "label", "root", NULL);
+  g_autoptr(GluetoolAction) child = g_object_new (GLUETOOL_TYPE_ACTION,
+                                                  "label", "child", "parent", root, NULL);
+  g_autoptr(GluetoolSpanContext) root_context = NULL;
+  g_autoptr(GluetoolSpanContext) child_context = NULL;
+
+  ck_assert_str_eq (gluetool_action_get_label (root), "root");
+  ck_assert_ptr_null (gluetool_action_get_parent (root));
+  ck_assert_ptr_eq (gluetool_action_get_parent (child), root);
+  ck_assert_ptr_eq (gluetool_action_get_current (), child);
+  ck_assert_uint_ne (gluetool_action_get_span_id (root), 0);
+
+  root_context = gluetool_action_dup_context (root);
+  child_context = gluetool_action_dup_context (child);
+  ck_assert_uint_eq (gluetool_span_context_get_trace_id_low (child_context),
+                     gluetool_span_context_get_trace_id_low (root_context));
+  ck_assert_uint_eq (gluetool_span_context_get_parent_span_id (child_context),
+                     gluetool_action_get_span_id (root));
+
+  finish_ok (child);
+  ck_assert_ptr_eq (gluetool_action_get_current (), root);
+  finish_ok (root);
+  ck_assert_ptr_null (gluetool_action_get_current ());
+}
+END_TEST
+
 START_TEST (test_current_follows_stack)
 {
   g_autoptr(GluetoolAction) a = NULL;
@@ -1326,6 +1356,7 @@ action_suite (void)
   tc = tcase_create ("stack");
   tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
   tcase_add_test (tc, test_label_and_parent);
+  tcase_add_test (tc, test_made_with_properties);
   tcase_add_test (tc, test_current_follows_stack);
   tcase_add_test (tc, test_dup_current_keeps_alive);
   tcase_add_test (tc, test_fork_does_not_repeat_ids);
