@@ -281,6 +281,26 @@ START_TEST (test_close_uses_configured_timeout)
 }
 END_TEST
 
+/* The error enums are registered types, as language bindings need. */
+START_TEST (test_error_enums_registered)
+{
+  g_autoptr(GEnumClass) tracer_errors = g_type_class_ref (GLUETOOL_TYPE_TRACER_ERROR);
+  g_autoptr(GEnumClass) action_errors = g_type_class_ref (GLUETOOL_TYPE_ACTION_ERROR);
+  g_autoptr(GEnumClass) context_errors = g_type_class_ref (GLUETOOL_TYPE_SPAN_CONTEXT_ERROR);
+
+  ck_assert_str_eq (g_enum_get_value (tracer_errors, GLUETOOL_TRACER_ERROR_SPANS_LOST)->value_nick,
+                    "spans-lost");
+  ck_assert_str_eq (g_enum_get_value (tracer_errors, GLUETOOL_TRACER_ERROR_INVALID_CONFIG)->value_nick,
+                    "invalid-config");
+  ck_assert_str_eq (g_enum_get_value (action_errors, GLUETOOL_ACTION_ERROR_NOT_ACTIVE)->value_nick,
+                    "not-active");
+  ck_assert_str_eq (g_enum_get_value (action_errors, GLUETOOL_ACTION_ERROR_FINISHED)->value_nick,
+                    "finished");
+  ck_assert_str_eq (g_enum_get_value (context_errors, GLUETOOL_SPAN_CONTEXT_ERROR_INVALID)->value_nick,
+                    "invalid");
+}
+END_TEST
+
 START_TEST (test_stats_boxed)
 {
   GluetoolTracerStats stats = { 10, 4, 2, 3, 2, 1 };
@@ -310,6 +330,7 @@ tracer_suite (void)
   tcase_add_test (tc, test_dropped_tracer_stops_cleanly);
   tcase_add_test (tc, test_close_uses_configured_timeout);
   tcase_add_test (tc, test_stats_boxed);
+  tcase_add_test (tc, test_error_enums_registered);
   suite_add_tcase (suite, tc);
   return suite;
 }

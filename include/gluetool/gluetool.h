@@ -12,5 +12,6 @@
 #include <gluetool/gluetool-tracer-stats.h>
 #include <gluetool/gluetool-tracer.h>
 #include <gluetool/gluetool-action.h>
+#include <gluetool/gluetool-enum-types.h>
 
 #undef __GLUETOOL_H_INSIDE__

@@ -10,7 +10,8 @@ main (void)
 {
   /* Using a few names proves the declarations are visible, not just parsed. */
   GType types[] = { GLUETOOL_TYPE_ACTION, GLUETOOL_TYPE_TRACER, GLUETOOL_TYPE_TRACER_STATS,
-                    GLUETOOL_TYPE_SPAN_CONTEXT };
+                    GLUETOOL_TYPE_SPAN_CONTEXT, GLUETOOL_TYPE_ACTION_ERROR,
+                    GLUETOOL_TYPE_TRACER_ERROR, GLUETOOL_TYPE_SPAN_CONTEXT_ERROR };
 
-  return GLUETOOL_CHECK_VERSION (0, 0, 0) && G_N_ELEMENTS (types) == 4 ? 0 : 1;
+  return GLUETOOL_CHECK_VERSION (0, 0, 0) && G_N_ELEMENTS (types) == 7 ? 0 : 1;
 }
