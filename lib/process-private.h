@@ -41,13 +41,15 @@
 
 G_BEGIN_DECLS
 
-/* For the few small per-thread variables the hot path reads: the
- * initial-exec model makes each access one load through the thread
- * pointer, where the default model of a shared library calls
- * __tls_get_addr() (measured: a fifth of an action's instructions). A
- * library loaded with dlopen() takes such variables from the little static
- * TLS the C library keeps spare for that, so only small ones use it. */
-#define GLUETOOL_THREAD_LOCAL _Thread_local __attribute__ ((tls_model ("initial-exec")))
+/* The per-thread variables the hot path reads. The library is built with
+ * TLS descriptors where the compiler has them (-mtls-dialect=gnu2, see
+ * lib/meson.build): in a shared library the default model calls
+ * __tls_get_addr() at every access (measured: a fifth of an action's
+ * instructions once regions were added), while a descriptor costs about a
+ * load for a library loaded at start-up. The initial-exec model would be
+ * cheaper still, but a library loaded with dlopen() (as language bindings
+ * load it) then fails when the C library has no static TLS to spare. */
+#define GLUETOOL_THREAD_LOCAL _Thread_local
 
 /* 1 in the process that loaded the library, one more in each child made by
  * fork() since. Relaxed: only the forking thread exists when it changes,
