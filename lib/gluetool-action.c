@@ -129,6 +129,15 @@ static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (GluetoolAction, gluetool_action, G_TYPE_OBJECT)
 
+/**
+ * gluetool_action_error_quark:
+ *
+ * The error domain of [class@Gluetool.Action], as %GLUETOOL_ACTION_ERROR.
+ *
+ * Returns: the error domain's quark
+ *
+ * Since: 0.1
+ */
 G_DEFINE_QUARK (gluetool-action-error-quark, gluetool_action_error)
 
 /* The const sampler's tags, which other clients put on every root span:

@@ -44,6 +44,15 @@
 /* W3C: version 00 is exactly this long; later versions at least this long. */
 #define TRACEPARENT_LEN 55
 
+/**
+ * gluetool_span_context_error_quark:
+ *
+ * The error domain of [struct@Gluetool.SpanContext], as %GLUETOOL_SPAN_CONTEXT_ERROR.
+ *
+ * Returns: the error domain's quark
+ *
+ * Since: 0.1
+ */
 G_DEFINE_QUARK (gluetool-span-context-error-quark, gluetool_span_context_error)
 
 /* Registered by hand: G_DEFINE_BOXED_TYPE's transparent-union cast is

@@ -106,6 +106,15 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (GluetoolTracer, gluetool_tracer, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
                                                       gluetool_tracer_initable_iface_init))
 
+/**
+ * gluetool_tracer_error_quark:
+ *
+ * The error domain of [class@Gluetool.Tracer], as %GLUETOOL_TRACER_ERROR.
+ *
+ * Returns: the error domain's quark
+ *
+ * Since: 0.1
+ */
 G_DEFINE_QUARK (gluetool-tracer-error-quark, gluetool_tracer_error)
 
 /* ---- The reporter of this process ----------------------------------------- */
