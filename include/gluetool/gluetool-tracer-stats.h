@@ -40,6 +40,10 @@ G_BEGIN_DECLS
  * `spans_sent`, the three loss counters, or is still on its way, so
  * `spans_reported - spans_sent - losses` is the number still on the way.
  *
+ * A boxed type, whose fields language bindings read directly. Room is kept
+ * at the end for counters to come, so the structure keeps its size (and
+ * code built against it keeps working) when they do.
+ *
  * Since: 0.1
  */
 typedef struct {
@@ -51,6 +55,9 @@ typedef struct {
   guint64 spans_failed_to_send;
   guint64 spans_left_to_parent;
   guint64 actions_unfinished_at_close;
+
+  /*< private >*/
+  guint64 padding[8];
 } GluetoolTracerStats;
 
 GLUETOOL_AVAILABLE_IN_0_1
