@@ -3,7 +3,7 @@
  *
  * SPDX-License-Identifier: MIT
  *
- * Issue 5's workload: a child of one root with three tags (a string, an
+ * The benchmarks' workload: a child of one root with three tags (a string, an
  * integer and a boolean), finished explicitly and then released, as a caller
  * that does not use g_autoptr would.
  */

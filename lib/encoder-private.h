@@ -8,7 +8,7 @@
  * storage the caller owns (usually on the stack or inline in a struct) and
  * moves to the heap only when that is too small.
  *
- * Wire facts (shared/PROTOCOL.md): field headers are short form (delta, type)
+ * Wire facts (the Thrift compact protocol): field headers are short form (delta, type)
  * because every jaeger.thrift id is written in ascending order; i16/i32/i64
  * are zigzag varints; lengths, list sizes and the message seqid are plain
  * varints; doubles are little-endian; a bool field's value is its header's

@@ -6,8 +6,8 @@
  * library's encoder, once as the c_glib generated structs, which
  * ThriftCompactProtocol then writes (thrift/reference.c). The two byte
  * strings must be identical. The only literal bytes here are protocol facts
- * from shared/PROTOCOL.md (the 112-byte and 25-byte datagrams of section 2.1,
- * varint and zigzag values).
+ * of the compact protocol (a 112-byte and a 25-byte datagram written out by
+ * hand from the specification, varint and zigzag values).
  *
  * The reference decoder is tested here too, because the other suites trust
  * it to refuse what a Jaeger agent would refuse: garbage, truncation, a wrong
@@ -27,7 +27,7 @@
 
 /* ---- Protocol facts ------------------------------------------------------------- */
 
-/* shared/PROTOCOL.md section 2.1: Process "svc" {ip="1.2.3.4"}, one span,
+/* Written out by hand: Process "svc" {ip="1.2.3.4"}, one span,
  * seqNo 1, stats {0, 0, 0}, ONEWAY, seqid 1. */
 static const guint8 vector_112[] = {
   0x82, 0x81, 0x01, 0x09, 0x65, 0x6d, 0x69, 0x74, 0x42, 0x61, 0x74, 0x63, 0x68, 0x1c,

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 #
 # The Jaeger span model as the UDP agent reads it, written for this project
-# from the published field ids and types (see shared/PROTOCOL.md section 1).
+# from the published field ids and types of jaeger-idl's jaeger.thrift.
 # Only the ids, types and required/optional markers matter on the wire; the
 # names follow the published ones so that the generated code reads naturally.
 #
