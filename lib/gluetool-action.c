@@ -126,6 +126,8 @@ enum {
 };
 
 static guint signals[N_SIGNALS];
+/* GObject's "notify": with "finished", every signal an action has. */
+static guint notify_signal;
 
 G_DEFINE_FINAL_TYPE (GluetoolAction, gluetool_action, G_TYPE_OBJECT)
 
@@ -353,6 +355,18 @@ wall_clock_at (gint64 monotonic_us)
  * rest of the action; a recycled one is not constructed at all. Made by
  * g_object_new() with "label" and "parent" (as language bindings do), an
  * action starts in constructed(). */
+/* What may warn, and so run the program's log writer, is done before the
+ * region that starts an action: the label's UTF-8 check, and reading
+ * TRACEPARENT on first use. Returns the label repaired, or NULL when it was
+ * valid. */
+static char *
+prepare_to_start (const char *label)
+{
+  ensure_default_remote_parent ();
+  return dup_valid_utf8 ("Action label", label);
+}
+
+/* Inside a region; @label is valid UTF-8 (see prepare_to_start()). */
 static void
 start (GluetoolAction            *self,
        const char                *label,
@@ -361,10 +375,7 @@ start (GluetoolAction            *self,
 {
   GluetoolSpanContext default_parent;
   GluetoolActionStack *stack;
-  g_autofree char *repaired_label = dup_valid_utf8 ("Action label", label);
 
-  if (repaired_label != NULL)
-    label = repaired_label;
   self->label_len = strlen (label);
   if (self->label_len < sizeof self->label_storage)
     self->label = memcpy (self->label_storage, label, self->label_len + 1);
@@ -466,6 +477,15 @@ has_no_qdata_but_notify_queue (GObject *object)
   return n == 1 && g_datalist_id_get_data (&object->qdata, quark) != NULL;
 }
 
+/* Any handler, blocked or not, detailed or not: matching by signal id
+ * alone finds them all. Two looks under GLib's signal lock. */
+static gboolean
+has_any_handler (GluetoolAction *self)
+{
+  return g_signal_handler_find (self, G_SIGNAL_MATCH_ID, signals[FINISHED], 0, NULL, NULL, NULL) != 0
+         || g_signal_handler_find (self, G_SIGNAL_MATCH_ID, notify_signal, 0, NULL, NULL, NULL) != 0;
+}
+
 static void
 gluetool_action_dispose (GObject *object)
 {
@@ -498,8 +518,7 @@ gluetool_action_dispose (GObject *object)
    * regions (the recycler's), and an action dropped unfinished is kept
    * here rather than freed. */
   gluetool_process_enter ();
-  quiet = has_no_qdata_but_notify_queue (object)
-          && g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) == 0;
+  quiet = has_no_qdata_but_notify_queue (object) && !has_any_handler (self);
   if (!quiet)
     gluetool_process_leave ();
 
@@ -576,14 +595,17 @@ gluetool_action_constructed (GObject *object)
 
   if (making_in_new)
     return;
+  g_autofree char *repaired_label = NULL;
+
   if (label == NULL)
     {
       g_critical ("A GluetoolAction was made without a label; its span is named \"\"");
       label = g_strdup ("");
     }
   /* A region, as in new_action(). */
+  repaired_label = prepare_to_start (label);
   gluetool_process_enter ();
-  start (self, label, parent, NULL);
+  start (self, repaired_label != NULL ? repaired_label : label, parent, NULL);
   gluetool_process_leave ();
 }
 
@@ -688,6 +710,7 @@ gluetool_action_class_init (GluetoolActionClass *klass)
                                 NULL, NULL,
                                 g_cclosure_marshal_VOID__VOID,
                                 G_TYPE_NONE, 0);
+  notify_signal = g_signal_lookup ("notify", G_TYPE_OBJECT);
 }
 
 /* The state of a new action, as gluetool_action_init() leaves it, and as a
@@ -721,11 +744,12 @@ gluetool_action_init (GluetoolAction *self)
 /* A finished action the calling thread kept that nobody holds any more
  * (see recycler-private.h), made new; else a new one. A recycled action
  * still holds its old home stack: start() keeps it when it is the one it
- * needs. */
+ * needs. A kept one given a handler since is handed back in @stale, for
+ * the caller to drop outside its region. */
 static GluetoolAction *
-make_action (void)
+make_action (GObject **stale)
 {
-  GObject *recycled = gluetool_recycler_take ();
+  GObject *recycled = gluetool_recycler_take (stale);
 
   if (recycled != NULL)
     {
@@ -752,17 +776,22 @@ new_action (const char                *label,
             const GluetoolSpanContext *remote_parent,
             GVariant                  *tags)
 {
+  g_autofree char *repaired_label = prepare_to_start (label);
+  g_autoptr(GObject) stale = NULL;
   GluetoolAction *self;
 
   /* A region (see process-private.h): making an object with properties and
-   * destroying a recycled one's handlers take GLib's global locks, and the
-   * thread's stack its own lock. */
+   * looking at a recycled one's handlers take GLib's global locks, and the
+   * thread's stack its own lock. Nothing in it warns or drops an object
+   * whose end runs the program's code: the tags, which may warn, are set
+   * after it, and @stale is dropped after it. */
   gluetool_process_enter ();
-  self = make_action ();
-  start (self, label, parent, remote_parent);
+  self = make_action (&stale);
+  start (self, repaired_label != NULL ? repaired_label : label, parent, remote_parent);
+  gluetool_process_leave ();
+
   if (tags != NULL)
     gluetool_action_set_tags (self, tags);
-  gluetool_process_leave ();
   return self;
 }
 
@@ -944,6 +973,7 @@ finish_action (GluetoolAction  *self,
 
   if (emit)
     g_signal_emit (self, signals[FINISHED], 0);
+  gluetool_tracer_drop_stale_default ();
   self->sealed = TRUE;
   parent = g_steal_pointer (&self->parent);
 

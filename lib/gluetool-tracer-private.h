@@ -22,4 +22,9 @@ gboolean        gluetool_tracer_report_span_mp        (GluetoolTracer *self,
                                                        const guint8   *span,
                                                        gsize           len);
 
+/* Drops the default tracer the calling thread's cache held before its last
+ * refresh, if any: a finishing action calls this once out of its region of
+ * the process, as that may be the tracer's last reference. */
+void            gluetool_tracer_drop_stale_default    (void);
+
 G_END_DECLS

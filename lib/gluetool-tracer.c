@@ -80,6 +80,7 @@ struct _GluetoolTracer {
   GluetoolReporter *_Atomic reporter;   /* (owned) (atomic) (nullable) */
   guint                 made_in_generation; /* the process generation that made it */
   guint64               unfinished_at_close; /* written by close(), once */
+  guint                 closed_in_generation; /* the process generation close() ran in */
   atomic_bool           closed;         /* (atomic) */
   gboolean              initialized;
 };
@@ -201,6 +202,9 @@ ensure_default_lock_held_across_fork (void)
 typedef struct {
   guint           generation;
   GluetoolTracer *tracer;                        /* (owned) (nullable) */
+  /* The tracer the cache held before, until the thread is out of its
+   * region (see gluetool_tracer_drop_stale_default()). */
+  GluetoolTracer *stale;                         /* (owned) (nullable) */
 } DefaultCache;
 
 static void
@@ -209,6 +213,7 @@ default_cache_free (gpointer data)
   DefaultCache *cache = data;
 
   g_clear_object (&cache->tracer);
+  g_clear_object (&cache->stale);
   g_free (cache);
 }
 
@@ -238,9 +243,23 @@ refresh_default_cache (DefaultCache *cache)
   cache->generation = atomic_load_explicit (&default_generation, memory_order_relaxed);
   gluetool_mutex_unlock (&G_LOCK_NAME (default_tracer));
 
-  /* Outside the lock: this may be the last reference, and disposing a tracer
-   * takes the lock. */
-  g_clear_object (&old_tracer);
+  /* Not dropped here: this may be the last reference, and disposing a tracer
+   * closes it, which takes the lock and may wait for its thread, while a
+   * finishing action calls this inside a region of the process. The caller
+   * drops it once out (gluetool_tracer_drop_stale_default()). */
+  if (cache->stale == NULL)
+    cache->stale = old_tracer;
+  else if (old_tracer != NULL)
+    g_object_unref (old_tracer);  /* not reached: one refresh per region */
+}
+
+void
+gluetool_tracer_drop_stale_default (void)
+{
+  DefaultCache *cache = g_private_get (&default_cache);
+
+  if (cache != NULL)
+    g_clear_object (&cache->stale);
 }
 
 GluetoolTracer *
@@ -303,6 +322,7 @@ stop_being_default (GluetoolTracer *self)
   /* This thread's cache would otherwise keep the closed tracer until its
    * next action finishes. */
   refresh_default_cache (get_default_cache ());
+  gluetool_tracer_drop_stale_default ();
 }
 
 /**
@@ -805,7 +825,10 @@ gluetool_tracer_get_stats (GluetoolTracer      *self,
   reporter = get_reporter (self);
   if (reporter != NULL)
     gluetool_reporter_get_stats (reporter, stats);
-  stats->actions_unfinished_at_close = self->unfinished_at_close;
+  /* A child process made by fork() counts from the fork: a close() in the
+   * parent is not its own. */
+  if (self->closed_in_generation == gluetool_process_get_generation ())
+    stats->actions_unfinished_at_close = self->unfinished_at_close;
 }
 
 gboolean
@@ -917,6 +940,7 @@ gluetool_tracer_close (GluetoolTracer *self,
 
   /* Actions report to the default tracer when they finish: those still
    * unfinished now will never be sent. */
+  self->closed_in_generation = gluetool_process_get_generation ();
   if (gluetool_tracer_get_default () == self)
     self->unfinished_at_close = gluetool_process_get_unfinished ();
 

@@ -55,6 +55,9 @@ static gint64 unfinished_of_exited_threads;    /* under registry_lock */
 #define MAX_HELD_LOCKS 8
 static GMutex *held_locks[MAX_HELD_LOCKS];
 static atomic_uint n_held_locks;
+/* How many of them the prepare handler took: what the parent and child
+ * handlers release, whatever was registered meanwhile. */
+static guint n_held_across_fork;
 
 static void
 unregister_thread (gpointer data)
@@ -113,12 +116,13 @@ prepare_fork (void)
   n_held = atomic_load_explicit (&n_held_locks, memory_order_acquire);
   for (guint i = 0; i < n_held; i++)
     gluetool_mutex_lock (held_locks[i]);
+  n_held_across_fork = n_held;
 }
 
 static void
 release_after_fork (void)
 {
-  guint n_held = atomic_load_explicit (&n_held_locks, memory_order_acquire);
+  guint n_held = n_held_across_fork;
 
   for (guint i = n_held; i > 0; i--)
     gluetool_mutex_unlock (held_locks[i - 1]);
@@ -184,12 +188,20 @@ gluetool_process_hold_across_fork (GMutex *lock)
   guint slot;
 
   gluetool_process_ensure_fork_handlers ();
-  /* Each lock is registered once, from its owner's g_once_init_enter()
-   * section, and the owners are few and known: no two register at once. */
+  /* In a region, so that registering and fork() are ordered: either the
+   * prepare handler waits for this to end and then takes the lock, or this
+   * waits for fork() to return. Each lock is registered once, from its
+   * owner's g_once_init_enter() section, and the owners are few and known:
+   * no two register at once. */
+  gluetool_process_enter ();
   slot = atomic_load_explicit (&n_held_locks, memory_order_relaxed);
+  if (slot < MAX_HELD_LOCKS)
+    {
+      held_locks[slot] = lock;
+      atomic_store_explicit (&n_held_locks, slot + 1, memory_order_release);
+    }
+  gluetool_process_leave ();
   g_return_if_fail (slot < MAX_HELD_LOCKS);
-  held_locks[slot] = lock;
-  atomic_store_explicit (&n_held_locks, slot + 1, memory_order_release);
 }
 
 GluetoolThreadRecord *

@@ -66,9 +66,18 @@ gboolean gluetool_recycler_keep         (GObject *object);
  * GObject keeps there until dispose() returns. */
 gboolean gluetool_recycler_keep_from_dispose (GObject *object);
 
-/* An object this thread kept that nobody else can reach any more, its
- * signal handlers destroyed, or NULL. (transfer full) */
-GObject *gluetool_recycler_take         (void);
+/* An object this thread kept that nobody else can reach any more, or NULL.
+ * One that was given an (unblocked) signal handler since it was kept is
+ * not made again: it is set in @stale instead, for the caller to release
+ * (g_object_unref()) outside its region of the process, as the handler's
+ * destroy notification is the program's code. Inside a region: it looks
+ * for handlers under GLib's global signal lock. (transfer full) */
+GObject *gluetool_recycler_take         (GObject **stale);
+
+/* Whether @object has any signal handler, blocked or not, of any signal of
+ * its type or its ancestors'. Under GLib's global signal lock, once per
+ * signal: not for the hot path. */
+gboolean gluetool_recycler_has_any_handler (GObject *object);
 
 /* How many objects the calling thread keeps now, and how many it has made
  * again so far: for tests, which cannot tell a recycled object from a new

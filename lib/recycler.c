@@ -104,11 +104,27 @@ get_thread_recycler (void)
   return recycler;
 }
 
+gboolean
+gluetool_recycler_has_any_handler (GObject *object)
+{
+  for (GType type = G_OBJECT_TYPE (object); type != 0; type = g_type_parent (type))
+    {
+      guint n_ids = 0;
+      g_autofree guint *ids = g_signal_list_ids (type, &n_ids);
+
+      /* Matching the id alone finds blocked handlers and detailed ones too. */
+      for (guint i = 0; i < n_ids; i++)
+        if (g_signal_handler_find (object, G_SIGNAL_MATCH_ID, ids[i], 0, NULL, NULL, NULL) != 0)
+          return TRUE;
+    }
+  return FALSE;
+}
+
 /* Drops the recycler's reference, usually the last. Inside a region when
  * nothing of the program's can run in the object's end: no qdata (weak
  * references, toggle references, data with destroy notifications), and no
- * signal handler connected since it was kept (a blocked one is not seen;
- * its destroy notification would run inside). (transfer full) */
+ * signal handler, blocked or not, connected since it was kept. Not on the
+ * hot path, so the thorough look is affordable. (transfer full) */
 static void
 release (GObject *object)
 {
@@ -116,7 +132,7 @@ release (GObject *object)
 
   gluetool_process_enter ();
   quiet = g_atomic_pointer_get (&object->qdata) == NULL
-          && g_signal_handler_find (object, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) == 0;
+          && !gluetool_recycler_has_any_handler (object);
   if (quiet)
     g_object_unref (object);
   gluetool_process_leave ();
@@ -236,7 +252,7 @@ keep (GObject *object)
 }
 
 GObject *
-gluetool_recycler_take (void)
+gluetool_recycler_take (GObject **stale)
 {
   Recycler *recycler;
   guint depth;
@@ -257,10 +273,18 @@ gluetool_recycler_take (void)
         continue;
 
       remove_at (recycler, i - 1);
+      /* A handler connected since it was kept, which its last
+       * g_object_unref() would have destroyed: it is not made again, but
+       * handed back to be released outside the caller's region, as the
+       * handler's destroy notification is the program's code. One look, for
+       * unblocked handlers: a blocked one stays until the object is
+       * released. */
+      if (g_signal_handler_find (object, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) != 0)
+        {
+          *stale = object;
+          return NULL;
+        }
       recycler->n_taken++;
-      /* Handlers connected after the object was kept, which its last
-       * g_object_unref() would have destroyed. */
-      g_signal_handlers_destroy (object);
       return object;
     }
   return NULL;

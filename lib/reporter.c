@@ -320,7 +320,7 @@ gluetool_reporter_new_for_child (GluetoolReporter *inherited,
    * they are only counted. The flush thread's fields are read without its
    * lock, as no thread here writes them any more. */
   unsent = gluetool_ring_get_claimed (inherited->ring) - gluetool_ring_get_consumed (inherited->ring)
-           + inherited->sender.n_spans;
+           + inherited->sender.n_spans + inherited->sender.in_doubt_spans;
   self->left_to_parent = unsent;
 
   if (closed)
