@@ -219,6 +219,10 @@ default_cache_free (gpointer data)
 
 static GPrivate default_cache = G_PRIVATE_INIT (default_cache_free);
 
+/* Whether this thread's cache holds a stale tracer: checked by every
+ * finish, so a thread-local rather than a GPrivate look-up. */
+static GLUETOOL_THREAD_LOCAL gboolean has_stale_default;
+
 static DefaultCache *
 get_default_cache (void)
 {
@@ -251,13 +255,18 @@ refresh_default_cache (DefaultCache *cache)
     cache->stale = old_tracer;
   else if (old_tracer != NULL)
     g_object_unref (old_tracer);  /* not reached: one refresh per region */
+  has_stale_default = cache->stale != NULL;
 }
 
 void
 gluetool_tracer_drop_stale_default (void)
 {
-  DefaultCache *cache = g_private_get (&default_cache);
+  DefaultCache *cache;
 
+  if (G_LIKELY (!has_stale_default))
+    return;
+  has_stale_default = FALSE;
+  cache = g_private_get (&default_cache);
   if (cache != NULL)
     g_clear_object (&cache->stale);
 }
