@@ -128,6 +128,9 @@ enum {
 static guint signals[N_SIGNALS];
 /* GObject's "notify": with "finished", every signal an action has. */
 static guint notify_signal;
+/* Where GLib 2.74's g_object_unref() keeps an object's notify queue around
+ * dispose() (see has_no_qdata_but_notify_queue()). */
+static GQuark notify_queue_quark;
 
 G_DEFINE_FINAL_TYPE (GluetoolAction, gluetool_action, G_TYPE_OBJECT)
 
@@ -199,13 +202,7 @@ static gsize               default_remote_parent_initialized;
 static void
 ensure_remote_parent_lock_held_across_fork (void)
 {
-  static gsize registered = 0;
-
-  if (GLUETOOL_ONCE_INIT_ENTER (&registered))
-    {
-      gluetool_process_hold_across_fork (&G_LOCK_NAME (default_remote_parent));
-      GLUETOOL_ONCE_INIT_LEAVE (&registered, 1);
-    }
+  gluetool_process_hold_across_fork (&G_LOCK_NAME (default_remote_parent));
 }
 
 /* Caller holds the lock. */
@@ -349,12 +346,6 @@ wall_clock_at (gint64 monotonic_us)
   return monotonic_us + clock->wall_minus_monotonic;
 }
 
-/* Actions made by gluetool_action_new() start there, not in constructed():
- * an action is made for every unit of work, and GObject's construct-property
- * machinery (a notify queue, a GValue per property) would cost more than the
- * rest of the action; a recycled one is not constructed at all. Made by
- * g_object_new() with "label" and "parent" (as language bindings do), an
- * action starts in constructed(). */
 /* What may warn, and so run the program's log writer, is done before the
  * region that starts an action: the label's UTF-8 check, and reading
  * TRACEPARENT on first use. Returns the label repaired, or NULL when it was
@@ -366,7 +357,13 @@ prepare_to_start (const char *label)
   return dup_valid_utf8 ("Action label", label);
 }
 
-/* Inside a region; @label is valid UTF-8 (see prepare_to_start()). */
+/* Actions made by gluetool_action_new() start there, not in constructed():
+ * an action is made for every unit of work, and GObject's construct-property
+ * machinery (a notify queue, a GValue per property) would cost more than the
+ * rest of the action; a recycled one is not constructed at all. Made by
+ * g_object_new() with "label" and "parent" (as language bindings do), an
+ * action starts in constructed(). Inside a region; @label is valid UTF-8
+ * (see prepare_to_start()). */
 static void
 start (GluetoolAction            *self,
        const char                *label,
@@ -460,25 +457,18 @@ count_qdata (GQuark   key,
 static gboolean
 has_no_qdata_but_notify_queue (GObject *object)
 {
-  /* Relaxed: every thread that races here stores the same quark. */
-  static atomic_uint notify_queue = 0;
-  GQuark quark;
   guint n = 0;
 
   if (g_atomic_pointer_get (&object->qdata) == NULL)
     return TRUE;
-  quark = atomic_load_explicit (&notify_queue, memory_order_relaxed);
-  if (G_UNLIKELY (quark == 0))
-    {
-      quark = g_quark_from_static_string ("GObject-notify-queue");
-      atomic_store_explicit (&notify_queue, quark, memory_order_relaxed);
-    }
   g_datalist_foreach (&object->qdata, count_qdata, &n);
-  return n == 1 && g_datalist_id_get_data (&object->qdata, quark) != NULL;
+  return n == 1 && g_datalist_id_get_data (&object->qdata, notify_queue_quark) != NULL;
 }
 
 /* Any handler, blocked or not, detailed or not: matching by signal id
- * alone finds them all. Two looks under GLib's signal lock. */
+ * alone finds them all. Two looks under GLib's signal lock, for the two
+ * signals an action has; the recycler's generic look lists a type's signals
+ * (an allocation each), too dear for every action dropped unfinished. */
 static gboolean
 has_any_handler (GluetoolAction *self)
 {
@@ -492,6 +482,7 @@ gluetool_action_dispose (GObject *object)
   GluetoolAction *self = GLUETOOL_ACTION (object);
   gboolean finished_here = FALSE;
   gboolean quiet;
+  gboolean alone;
 
   /* The last reference to an unfinished action is gone: it is finished now,
    * as leaving a Python `with` block would. From another thread it is not on
@@ -527,25 +518,24 @@ gluetool_action_dispose (GObject *object)
   if (!quiet)
     return;
 
-  /* Dropped unfinished (the g_autoptr way) and nobody else holds it: kept
-   * by this thread's recycler rather than freed, which both saves the end
-   * and the next g_object_new() and keeps GLib's slice allocator out of the
-   * way. GObject allows this: with a reference taken in dispose(),
-   * g_object_unref() does not finalize. */
-  if (finished_here && g_atomic_int_get ((gint *) &object->ref_count) == 1
-      && has_no_qdata_but_notify_queue (object)
-      && gluetool_recycler_keep_from_dispose (object))
+  /* Nobody else holds the action (nobody can find it any more: finishing
+   * took it off every stack) and GObject's dispose() left no qdata. */
+  alone = g_atomic_int_get ((gint *) &object->ref_count) == 1
+          && has_no_qdata_but_notify_queue (object);
+
+  /* Dropped unfinished (the g_autoptr way): kept by this thread's recycler
+   * rather than freed, which saves both the end and the next
+   * g_object_new(). GObject allows this: with a reference taken in
+   * dispose(), g_object_unref() does not finalize. */
+  if (alone && finished_here && gluetool_recycler_keep_from_dispose (object))
     {
       gluetool_process_leave ();
       return;
     }
 
   /* Otherwise the region lasts to the end of finalize(), when finalize() is
-   * sure to follow: nobody else holds the action (nobody can find it any
-   * more: finishing took it off every stack) and it still has no qdata.
-   * If it was brought back, the region ends here. */
-  if (g_atomic_int_get ((gint *) &object->ref_count) == 1
-      && has_no_qdata_but_notify_queue (object))
+   * sure to follow; if it was brought back, the region ends here. */
+  if (alone)
     self->end_in_region = TRUE;
   else
     gluetool_process_leave ();
@@ -590,19 +580,18 @@ gluetool_action_constructed (GObject *object)
   GluetoolAction *self = GLUETOOL_ACTION (object);
   g_autofree char *label = g_steal_pointer (&self->construct_label);
   g_autoptr(GluetoolAction) parent = g_steal_pointer (&self->construct_parent);
+  g_autofree char *repaired_label = NULL;
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->constructed (object);
 
   if (making_in_new)
     return;
-  g_autofree char *repaired_label = NULL;
-
   if (label == NULL)
     {
       g_critical ("A GluetoolAction was made without a label; its span is named \"\"");
       label = g_strdup ("");
     }
-  /* A region, as in new_action(). */
+  /* Prepared, then started in a region, as in new_action(). */
   repaired_label = prepare_to_start (label);
   gluetool_process_enter ();
   start (self, repaired_label != NULL ? repaired_label : label, parent, NULL);
@@ -711,6 +700,7 @@ gluetool_action_class_init (GluetoolActionClass *klass)
                                 g_cclosure_marshal_VOID__VOID,
                                 G_TYPE_NONE, 0);
   notify_signal = g_signal_lookup ("notify", G_TYPE_OBJECT);
+  notify_queue_quark = g_quark_from_static_string ("GObject-notify-queue");
 }
 
 /* The state of a new action, as gluetool_action_init() leaves it, and as a

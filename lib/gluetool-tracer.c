@@ -190,13 +190,7 @@ static atomic_uint default_generation = 1;
 static void
 ensure_default_lock_held_across_fork (void)
 {
-  static gsize registered = 0;
-
-  if (GLUETOOL_ONCE_INIT_ENTER (&registered))
-    {
-      gluetool_process_hold_across_fork (&G_LOCK_NAME (default_tracer));
-      GLUETOOL_ONCE_INIT_LEAVE (&registered, 1);
-    }
+  gluetool_process_hold_across_fork (&G_LOCK_NAME (default_tracer));
 }
 
 typedef struct {

@@ -68,7 +68,9 @@ void     gluetool_process_ensure_fork_handlers (void);
 
 /* A lock that fork() must not copy while another thread holds it: taken
  * by the prepare handler (in the order registered) and released after
- * fork() in both processes. At most a few, registered once each. */
+ * fork() in both processes. At most a few. Registering one again does
+ * nothing, so an owner calls this before it first takes the lock, without
+ * a once-guard of its own; it takes a mutex: not for a hot path. */
 void     gluetool_process_hold_across_fork     (GMutex *lock);
 
 /* The calling thread's record. Only its own thread writes @depth and

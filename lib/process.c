@@ -26,14 +26,6 @@
 #include "process-private.h"
 #include "sync-private.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_THREAD_SANITIZER 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_THREAD_SANITIZER 1
-#endif
-#endif
-
 atomic_uint gluetool_process_generation_ = 1;
 atomic_uint gluetool_process_forking_ = 0;
 gboolean gluetool_process_asymmetric_fences_ = FALSE;
@@ -48,11 +40,12 @@ static GMutex registry_lock;
 static GluetoolThreadRecord *threads;          /* (owned) under registry_lock */
 static gint64 unfinished_of_exited_threads;    /* under registry_lock */
 
-/* Locks taken across fork(), in the order registered. Appended without a
- * lock, as registering may happen inside a region: the slot first, then the
- * count with release; the prepare handler reads the count with acquire
- * after the regions emptied. */
+/* Locks taken across fork(), in the order registered, each once. They are
+ * appended under @held_locks_lock inside a region, so the prepare handler,
+ * which reads them once the regions are empty, never finds one half
+ * appended, and no fork() copies @held_locks_lock held. */
 #define MAX_HELD_LOCKS 8
+static GMutex held_locks_lock;
 static GMutex *held_locks[MAX_HELD_LOCKS];
 static atomic_uint n_held_locks;
 /* How many of them the prepare handler took: what the parent and child
@@ -170,7 +163,7 @@ gluetool_process_ensure_fork_handlers (void)
 
   if (GLUETOOL_ONCE_INIT_ENTER (&installed))
     {
-#if defined(__linux__) && defined(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) && !defined(UNDER_THREAD_SANITIZER)
+#if defined(__linux__) && defined(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) && !defined(GLUETOOL_UNDER_THREAD_SANITIZER)
       /* Registered before any thread can be inside a region, so every
        * thread that enters one sees the final choice (g_once_init_leave()
        * publishes it). */
@@ -185,23 +178,27 @@ gluetool_process_ensure_fork_handlers (void)
 void
 gluetool_process_hold_across_fork (GMutex *lock)
 {
-  guint slot;
+  gboolean held = FALSE;
+  guint n;
 
   gluetool_process_ensure_fork_handlers ();
   /* In a region, so that registering and fork() are ordered: either the
    * prepare handler waits for this to end and then takes the lock, or this
-   * waits for fork() to return. Each lock is registered once, from its
-   * owner's g_once_init_enter() section, and the owners are few and known:
-   * no two register at once. */
+   * waits for fork() to return. */
   gluetool_process_enter ();
-  slot = atomic_load_explicit (&n_held_locks, memory_order_relaxed);
-  if (slot < MAX_HELD_LOCKS)
+  gluetool_mutex_lock (&held_locks_lock);
+  n = atomic_load_explicit (&n_held_locks, memory_order_relaxed);
+  for (guint i = 0; i < n && !held; i++)
+    held = held_locks[i] == lock;
+  if (!held && n < MAX_HELD_LOCKS)
     {
-      held_locks[slot] = lock;
-      atomic_store_explicit (&n_held_locks, slot + 1, memory_order_release);
+      held_locks[n] = lock;
+      atomic_store_explicit (&n_held_locks, n + 1, memory_order_release);
+      held = TRUE;
     }
+  gluetool_mutex_unlock (&held_locks_lock);
   gluetool_process_leave ();
-  g_return_if_fail (slot < MAX_HELD_LOCKS);
+  g_return_if_fail (held);
 }
 
 GluetoolThreadRecord *

@@ -74,11 +74,6 @@ gboolean gluetool_recycler_keep_from_dispose (GObject *object);
  * for handlers under GLib's global signal lock. (transfer full) */
 GObject *gluetool_recycler_take         (GObject **stale);
 
-/* Whether @object has any signal handler, blocked or not, of any signal of
- * its type or its ancestors'. Under GLib's global signal lock, once per
- * signal: not for the hot path. */
-gboolean gluetool_recycler_has_any_handler (GObject *object);
-
 /* How many objects the calling thread keeps now, and how many it has made
  * again so far: for tests, which cannot tell a recycled object from a new
  * one at the same address. */

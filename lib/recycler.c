@@ -104,8 +104,12 @@ get_thread_recycler (void)
   return recycler;
 }
 
-gboolean
-gluetool_recycler_has_any_handler (GObject *object)
+/* Whether @object has any signal handler, blocked or not, of any signal of
+ * its type or its ancestors'. Under GLib's global signal lock, once per
+ * signal, and it allocates: not for the hot path (an action's dispose()
+ * knows its two signals and looks at those alone). */
+static gboolean
+has_any_handler (GObject *object)
 {
   for (GType type = G_OBJECT_TYPE (object); type != 0; type = g_type_parent (type))
     {
@@ -132,7 +136,7 @@ release (GObject *object)
 
   gluetool_process_enter ();
   quiet = g_atomic_pointer_get (&object->qdata) == NULL
-          && !gluetool_recycler_has_any_handler (object);
+          && !has_any_handler (object);
   if (quiet)
     g_object_unref (object);
   gluetool_process_leave ();

@@ -48,11 +48,11 @@ typedef struct {
   guint                n_spans;
   GluetoolClientStats  batch_stats;      /* the stats the batch will carry */
   gint64               next_seq_no;      /* Batch.seqNo of the next datagram: 1, 2, ... */
-  /* The last datagram the socket accepted, until it is known whether the
-   * agent refused it (see settle_in_doubt()); counted neither sent nor
-   * failed meanwhile. */
+  /* The spans of the last datagram the socket accepted, until it is known
+   * whether the agent refused it (see settle_in_doubt()): counted neither
+   * sent nor failed meanwhile. 0 when none is in doubt (no datagram is
+   * empty). */
   guint                in_doubt_spans;
-  gboolean             in_doubt;
   /* Where the parent process was sending when this one was forked from it:
    * the first connection goes there without a lookup. (owned) (nullable) */
   GSocketAddress      *inherited_agent;
@@ -107,7 +107,6 @@ struct _GluetoolReporter {
   char            *host;
   guint            port;
   gint64           flush_interval_us;
-  gsize            queue_size;
   char            *client_uuid;
 
   /* The agent's address once connected, for a child process made by fork()
@@ -207,7 +206,6 @@ reporter_new (const char *service_name,
   self->host = g_strdup (host);
   self->port = port;
   self->flush_interval_us = (gint64) (flush_interval_s * G_USEC_PER_SEC);
-  self->queue_size = queue_size;
   self->max_packet_size = max_packet_size;
   /* Made here, not by GLib's g_uuid_string_random(): that takes a global
    * lock, which a child process made by fork() may find held for ever. */
@@ -311,7 +309,8 @@ gluetool_reporter_new_for_child (GluetoolReporter *inherited,
    * inherited memory are whole, whatever its threads were doing. */
   self = reporter_new (inherited->service_name, inherited->host, inherited->port,
                        (double) inherited->flush_interval_us / G_USEC_PER_SEC,
-                       inherited->queue_size, inherited->max_packet_size);
+                       gluetool_ring_get_capacity_bytes (inherited->ring),
+                       inherited->max_packet_size);
   self->sender.inherited_agent = dup_inherited_agent (inherited);
 
   /* What the parent had queued and not yet sent: claimed tickets not yet
@@ -673,6 +672,7 @@ connect_by_lookup (GluetoolReporter *self,
   g_autoptr(GResolver) resolver = NULL;
   g_autolist(GInetAddress) addresses = NULL;
   g_autoptr(GError) first_error = NULL;
+  gboolean is_address;
 
   /* Until the back-off passes, fail with the reason of the last attempt. */
   if (sender->connect_error != NULL && g_get_monotonic_time () < sender->next_connect_us)
@@ -689,16 +689,13 @@ connect_by_lookup (GluetoolReporter *self,
    * seconds, and fork() must not wait for that, so the flush thread leaves
    * its region (see flush_thread_main()) meanwhile. */
   resolver = g_resolver_get_default ();
-  if (g_hostname_is_ip_address (self->host))
-    addresses = g_resolver_lookup_by_name (resolver, self->host, self->cancellable,
-                                           &sender->connect_error);
-  else
-    {
-      gluetool_process_leave ();
-      addresses = g_resolver_lookup_by_name (resolver, self->host, self->cancellable,
-                                             &sender->connect_error);
-      gluetool_process_enter ();
-    }
+  is_address = g_hostname_is_ip_address (self->host);
+  if (!is_address)
+    gluetool_process_leave ();
+  addresses = g_resolver_lookup_by_name (resolver, self->host, self->cancellable,
+                                         &sender->connect_error);
+  if (!is_address)
+    gluetool_process_enter ();
   if (addresses == NULL)
     {
       g_prefix_error (&sender->connect_error, "Cannot resolve %s: ", self->host);
@@ -788,7 +785,7 @@ settle_in_doubt (GluetoolReporter *self,
 {
   Sender *sender = &self->sender;
 
-  if (!sender->in_doubt)
+  if (sender->in_doubt_spans == 0)
     return;
   if (refusal != NULL)
     {
@@ -800,7 +797,6 @@ settle_in_doubt (GluetoolReporter *self,
       count (&self->spans_sent, sender->in_doubt_spans);
       count (&self->datagrams_sent, 1);
     }
-  sender->in_doubt = FALSE;
   sender->in_doubt_spans = 0;
 }
 
@@ -838,7 +834,7 @@ check_in_doubt (GluetoolReporter *self)
   g_autoptr(GError) error = NULL;
   gint pending = 0;
 
-  if (!sender->in_doubt)
+  if (sender->in_doubt_spans == 0)
     return;
   /* Reading SO_ERROR also clears it, so the next send does not fail for
    * this datagram's refusal. */
@@ -921,7 +917,6 @@ send_batch (GluetoolReporter *self)
        * was not refused; this one is in doubt until the next send or the
        * end of the pass. */
       settle_in_doubt (self, NULL);
-      sender->in_doubt = TRUE;
       sender->in_doubt_spans = n_spans;
       sender->next_seq_no++;
     }
