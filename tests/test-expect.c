@@ -25,3 +25,18 @@ test_expect_close (GluetoolTracer *tracer,
   ck_assert_msg (gluetool_tracer_close (tracer, timeout_s, &error), "close: %s",
                  error != NULL ? error->message : "");
 }
+
+void
+test_unset_tracing_environment (void)
+{
+  const char *names[] = {
+    "GLUETOOL_TRACING_DISABLE", "GLUETOOL_TRACING_SERVICE_NAME",
+    "GLUETOOL_TRACING_REPORTING_HOST", "GLUETOOL_TRACING_REPORTING_PORT",
+    "GLUETOOL_TRACING_FLUSH_TIMEOUT", "GLUETOOL_TRACING_FLUSH_INTERVAL",
+    "GLUETOOL_TRACING_QUEUE_SIZE", "GLUETOOL_TRACING_MAX_PACKET_SIZE",
+    "GLUETOOL_TRACING_IGNORE_TRACEPARENT",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    g_unsetenv (names[i]);
+}

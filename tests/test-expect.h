@@ -16,4 +16,8 @@ void test_expect_finish (GluetoolAction *action);
 void test_expect_close  (GluetoolTracer *tracer,
                          double          timeout_s);
 
+/* Unsets every GLUETOOL_TRACING_* variable a tracer or an action reads, so
+ * that a suite's tracers take their arguments and defaults only. */
+void test_unset_tracing_environment (void);
+
 G_END_DECLS

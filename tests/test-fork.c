@@ -71,6 +71,7 @@
 #include <gluetool/gluetool.h>
 
 #include "receiver.h"
+#include "test-expect.h"
 #include "check-tap.h"
 
 #define WAIT_S 20.0
@@ -80,21 +81,6 @@
 #define PROMPT_S 5.0
 /* How long a child the tests fork themselves may live. */
 #define CHILD_ALARM_S 60u
-
-static void
-unset_environment (void)
-{
-  const char *names[] = {
-    "GLUETOOL_TRACING_DISABLE", "GLUETOOL_TRACING_SERVICE_NAME",
-    "GLUETOOL_TRACING_REPORTING_HOST", "GLUETOOL_TRACING_REPORTING_PORT",
-    "GLUETOOL_TRACING_FLUSH_TIMEOUT", "GLUETOOL_TRACING_FLUSH_INTERVAL",
-    "GLUETOOL_TRACING_QUEUE_SIZE", "GLUETOOL_TRACING_MAX_PACKET_SIZE",
-    "GLUETOOL_TRACING_IGNORE_TRACEPARENT",
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-    g_unsetenv (names[i]);
-}
 
 static double
 seconds_since (gint64 started)
@@ -1619,7 +1605,7 @@ main (void)
 {
   int status;
 
-  unset_environment ();
+  test_unset_tracing_environment ();
   /* Recycling finished actions is the default, but the valgrind setup turns
    * it off (G_SLICE=always-malloc). Without it every action ends in the
    * program's own last g_object_unref(), which takes GLib's global locks

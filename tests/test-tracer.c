@@ -10,23 +10,10 @@
 #include <gluetool/gluetool.h>
 
 #include "receiver.h"
+#include "test-expect.h"
 #include "check-tap.h"
 
 #define WAIT_S 20.0
-
-static void
-unset_environment (void)
-{
-  const char *names[] = {
-    "GLUETOOL_TRACING_DISABLE", "GLUETOOL_TRACING_SERVICE_NAME",
-    "GLUETOOL_TRACING_REPORTING_HOST", "GLUETOOL_TRACING_REPORTING_PORT",
-    "GLUETOOL_TRACING_FLUSH_TIMEOUT", "GLUETOOL_TRACING_FLUSH_INTERVAL",
-    "GLUETOOL_TRACING_QUEUE_SIZE", "GLUETOOL_TRACING_MAX_PACKET_SIZE",
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
-    g_unsetenv (names[i]);
-}
 
 static GluetoolTracer *
 tracer_for (TestReceiver *receiver,
@@ -319,7 +306,7 @@ tracer_suite (void)
   TCase *tc = tcase_create ("lifecycle");
 
   tcase_set_timeout (tc, 60);
-  tcase_add_checked_fixture (tc, unset_environment, NULL);
+  tcase_add_checked_fixture (tc, test_unset_tracing_environment, NULL);
   tcase_add_test (tc, test_first_tracer_is_default);
   tcase_add_test (tc, test_default_seen_by_other_threads);
   tcase_add_test (tc, test_close_twice_and_flush_after_close);
