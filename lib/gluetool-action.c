@@ -12,6 +12,7 @@
 #include "encoder-private.h"
 #include "gluetool-span-context-private.h"
 #include "gluetool-tracer-private.h"
+#include "handler-flag-private.h"
 #include "ids-private.h"
 #include "process-private.h"
 #include "recycler-private.h"
@@ -65,9 +66,9 @@
  * thread's next [ctor@Gluetool.Action.new] makes the same object again rather
  * than a new one, which saves more than the rest of the action costs. An
  * action dropped unfinished is finished and kept the same way. An action
- * that has weak references, qdata or signal handlers when it finishes is
- * not kept, so whoever watches it hears of its end at the last
- * g_object_unref(); a weak reference taken after finishing (as
+ * that has weak references or qdata when it finishes, or that ever had a
+ * signal handler, is not kept, so whoever watches it hears of its end at
+ * the last g_object_unref(); a weak reference taken after finishing (as
  * g_assert_finalize_object() does) hears of it within the next 32 actions
  * that thread finishes, or when the thread exits. `G_SLICE=always-malloc`
  * turns recycling off, for memory checkers;
@@ -348,11 +349,14 @@ wall_clock_at (gint64 monotonic_us)
 
 /* What may warn, and so run the program's log writer, is done before the
  * region that starts an action: the label's UTF-8 check, and reading
- * TRACEPARENT on first use. Returns the label repaired, or NULL when it was
- * valid. */
+ * TRACEPARENT on first use. So is what may wait for another thread doing
+ * it once: the probe of GLib's handler flag, which must have run before
+ * the first action is made (see handler-flag-private.h). Returns the label
+ * repaired, or NULL when it was valid. */
 static char *
 prepare_to_start (const char *label)
 {
+  gluetool_handler_flag_ensure_probed ();
   ensure_default_remote_parent ();
   return dup_valid_utf8 ("Action label", label);
 }
@@ -465,13 +469,19 @@ has_no_qdata_but_notify_queue (GObject *object)
   return n == 1 && g_datalist_id_get_data (&object->qdata, notify_queue_quark) != NULL;
 }
 
-/* Any handler, blocked or not, detailed or not: matching by signal id
- * alone finds them all. Two looks under GLib's signal lock, for the two
- * signals an action has; the recycler's generic look lists a type's signals
- * (an allocation each), too dear for every action dropped unfinished. */
+/* Any handler, blocked or not, detailed or not. GLib's flag tells without a
+ * lock (a superset: a handler since disconnected counts, so such an action
+ * is freed rather than kept). Without it, matching by signal id alone finds
+ * them all: two looks under GLib's signal lock, for the two signals an
+ * action has; the recycler's generic look lists a type's signals (an
+ * allocation each), too dear for every action dropped unfinished. */
 static gboolean
 has_any_handler (GluetoolAction *self)
 {
+  GluetoolHandlerFlag flag = gluetool_handler_flag_read (G_OBJECT (self));
+
+  if (flag != GLUETOOL_HANDLER_FLAG_UNKNOWN)
+    return flag == GLUETOOL_HANDLER_FLAG_EVER;
   return g_signal_handler_find (self, G_SIGNAL_MATCH_ID, signals[FINISHED], 0, NULL, NULL, NULL) != 0
          || g_signal_handler_find (self, G_SIGNAL_MATCH_ID, notify_signal, 0, NULL, NULL, NULL) != 0;
 }
@@ -688,6 +698,13 @@ gluetool_action_class_init (GluetoolActionClass *klass)
    * it. The class handler, which runs last, reports the span to the default
    * tracer; a handler connected with g_signal_connect() sees the action's
    * final tags and can still add some.
+   *
+   * The signal is emitted only for an action that has a handler of this
+   * signal connected, and not blocked, when it finishes. For every other
+   * action the class handler is called directly, as an emission would call
+   * it alone, so emission hooks (g_signal_add_emission_hook()) run only for
+   * actions that have such a handler: a hook alone does not make actions
+   * emit, as finding one would cost every action GLib's global signal lock.
    *
    * Since: 0.1
    */
@@ -925,7 +942,7 @@ finish_action (GluetoolAction  *self,
   g_autoptr(GluetoolAction) parent = NULL;
   GluetoolActionStack *stack;
   gboolean was_active;
-  gboolean has_handlers;
+  gboolean may_have_handlers;
   gboolean emit;
 
   /* acq_rel: of two threads finishing at once, exactly one goes on, and it
@@ -953,10 +970,32 @@ finish_action (GluetoolAction  *self,
   GLUETOOL_DEBUG ("Action '%s' finished after %" G_GINT64_FORMAT " us", self->label, self->duration_us);
   /* Emitting costs a closure invocation and a marshaller; with no handler
    * connected, only the class handler would run, so it is called directly.
-   * One look under GLib's signal lock, for unblocked handlers of any signal,
-   * tells both whether to emit and whether the action may be kept. */
-  has_handlers = g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) != 0;
-  emit = has_handlers && g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
+   * Whether any handler was ever connected decides both whether to look
+   * for one of ::finished and whether the action may be kept. */
+  switch (gluetool_handler_flag_read (G_OBJECT (self)))
+    {
+    case GLUETOOL_HANDLER_FLAG_NEVER:
+      /* The usual case, from GLib's flag: no lock at all. */
+      may_have_handlers = FALSE;
+      emit = FALSE;
+      break;
+    case GLUETOOL_HANDLER_FLAG_EVER:
+      /* One look under GLib's signal lock. Never kept, whatever it finds:
+       * the flag stays set, so it could never be made again. */
+      may_have_handlers = TRUE;
+      emit = g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
+      break;
+    case GLUETOOL_HANDLER_FLAG_UNKNOWN:
+    default:
+      /* GLib's flag is not trusted: one look under GLib's signal lock, for
+       * unblocked handlers of any signal, tells both, and a second whether
+       * to emit. A blocked handler is not seen, and is destroyed when the
+       * recycler releases the action. */
+      may_have_handlers = g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL,
+                                                 NULL) != 0;
+      emit = may_have_handlers && g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
+      break;
+    }
   if (!emit)
     gluetool_action_real_finished (self);
   gluetool_process_leave ();
@@ -970,7 +1009,7 @@ finish_action (GluetoolAction  *self,
   /* Kept to be made again once the caller lets go (see recycler-private.h).
    * Not with handlers connected: the caller may count on their destroy
    * notifications at its last unref. */
-  if (may_keep && !has_handlers)
+  if (may_keep && !may_have_handlers)
     gluetool_recycler_keep (G_OBJECT (self));
 
   if (!was_active)

@@ -51,10 +51,13 @@ void     gluetool_recycler_set_enabled  (gboolean enabled);
 
 /* Keeps a new reference to @object in the calling thread's recycler. When
  * it is full, the oldest object kept is released (g_object_unref()), which
- * frees it if nobody else holds it. Does nothing when disabled, or when
- * @object has qdata (weak references must hear of its end on time).
- * Returns whether it was kept. From an object's dispose(), keeping it
- * brings it back from its last unref: GObject then does not finalize it.
+ * frees it if nobody else holds it. Does nothing when disabled, when
+ * @object has qdata (weak references must hear of its end on time), or
+ * when GLib's flag says it ever had a signal handler (handler-flag-private.h:
+ * it would never be made again). The caller decides about handlers GLib's
+ * flag cannot vouch for. Returns whether it was kept. From an object's
+ * dispose(), keeping it brings it back from its last unref: GObject then
+ * does not finalize it.
  *
  * An object released by the recycler with no qdata and no signal handler
  * is released inside a region of the process (process-private.h), so that
@@ -67,11 +70,13 @@ gboolean gluetool_recycler_keep         (GObject *object);
 gboolean gluetool_recycler_keep_from_dispose (GObject *object);
 
 /* An object this thread kept that nobody else can reach any more, or NULL.
- * One that was given an (unblocked) signal handler since it was kept is
- * not made again: it is set in @stale instead, for the caller to release
+ * One that was given a signal handler since it was kept is not made
+ * again: it is set in @stale instead, for the caller to release
  * (g_object_unref()) outside its region of the process, as the handler's
- * destroy notification is the program's code. Inside a region: it looks
- * for handlers under GLib's global signal lock. (transfer full) */
+ * destroy notification is the program's code. GLib's flag tells without a
+ * lock, blocked handlers included; where it is not trusted, unblocked
+ * handlers are looked for under GLib's global signal lock, so call it
+ * inside a region. (transfer full) */
 GObject *gluetool_recycler_take         (GObject **stale);
 
 /* How many objects the calling thread keeps now, and how many it has made

@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 
+#include "handler-flag-private.h"
 #include "process-private.h"
 #include "recycler-private.h"
 
@@ -105,12 +106,19 @@ get_thread_recycler (void)
 }
 
 /* Whether @object has any signal handler, blocked or not, of any signal of
- * its type or its ancestors'. Under GLib's global signal lock, once per
- * signal, and it allocates: not for the hot path (an action's dispose()
- * knows its two signals and looks at those alone). */
+ * its type or its ancestors'. GLib's flag answers without a lock (a
+ * superset: handlers since disconnected count). Without it, the look is
+ * under GLib's global signal lock, once per signal, and it allocates: not
+ * for the hot path (an action's dispose() knows its two signals and looks
+ * at those alone). */
 static gboolean
 has_any_handler (GObject *object)
 {
+  GluetoolHandlerFlag flag = gluetool_handler_flag_read (object);
+
+  if (flag != GLUETOOL_HANDLER_FLAG_UNKNOWN)
+    return flag == GLUETOOL_HANDLER_FLAG_EVER;
+
   for (GType type = G_OBJECT_TYPE (object); type != 0; type = g_type_parent (type))
     {
       guint n_ids = 0;
@@ -197,6 +205,22 @@ remove_at (Recycler *recycler,
 
 static gboolean keep (GObject *object);
 
+/* Whether @object, kept with no handler, was given one since. GLib's flag
+ * tells without a lock, blocked handlers and handlers since disconnected
+ * included; it was clear when the object was kept (see keep()). Without
+ * the flag, one look under GLib's signal lock, for unblocked handlers: a
+ * blocked one stays until the object is released. The user's last unref,
+ * which is_unreachable() read, orders any connection before this read. */
+static gboolean
+has_handler_since_kept (GObject *object)
+{
+  GluetoolHandlerFlag flag = gluetool_handler_flag_read (object);
+
+  if (flag != GLUETOOL_HANDLER_FLAG_UNKNOWN)
+    return flag == GLUETOOL_HANDLER_FLAG_EVER;
+  return g_signal_handler_find (object, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) != 0;
+}
+
 gboolean
 gluetool_recycler_keep (GObject *object)
 {
@@ -222,6 +246,10 @@ keep (GObject *object)
   GObject *oldest = NULL;
 
   if (!gluetool_recycler_is_enabled ())
+    return FALSE;
+  /* One that ever had a signal handler would be handed back as stale by
+   * gluetool_recycler_take(): GLib's flag stays set. */
+  if (gluetool_handler_flag_read (object) == GLUETOOL_HANDLER_FLAG_EVER)
     return FALSE;
 
   recycler = get_thread_recycler ();
@@ -280,10 +308,8 @@ gluetool_recycler_take (GObject **stale)
       /* A handler connected since it was kept, which its last
        * g_object_unref() would have destroyed: it is not made again, but
        * handed back to be released outside the caller's region, as the
-       * handler's destroy notification is the program's code. One look, for
-       * unblocked handlers: a blocked one stays until the object is
-       * released. */
-      if (g_signal_handler_find (object, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL, NULL) != 0)
+       * handler's destroy notification is the program's code. */
+      if (has_handler_since_kept (object))
         {
           *stale = object;
           return NULL;

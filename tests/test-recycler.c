@@ -17,6 +17,7 @@
 
 #include <gluetool/gluetool.h>
 
+#include "handler-flag-private.h"
 #include "recycler-private.h"
 #include "receiver.h"
 #include "test-expect.h"
@@ -25,11 +26,16 @@
 
 #define WAIT_S 20.0
 
+/* Whether the running test reads GLib's handler flag: the probe vouched for
+ * it, and the test case did not force the fallback (GLib's locked look). */
+static gboolean flag_trusted;
+
 static void
 fixture_setup (void)
 {
   gluetool_recycler_set_enabled (TRUE);
   gluetool_recycler_clear_thread ();
+  flag_trusted = gluetool_handler_flag_probe_passed ();
   ck_assert_ptr_null (gluetool_action_get_current ());
 }
 
@@ -38,6 +44,22 @@ fixture_teardown (void)
 {
   gluetool_action_set_thread_root (NULL);
   gluetool_recycler_clear_thread ();
+}
+
+/* The same tests, with GLib's flag ignored as if the probe had failed. */
+static void
+fallback_fixture_setup (void)
+{
+  fixture_setup ();
+  gluetool_handler_flag_force_unknown (TRUE);
+  flag_trusted = FALSE;
+}
+
+static void
+fallback_fixture_teardown (void)
+{
+  fixture_teardown ();
+  gluetool_handler_flag_force_unknown (FALSE);
 }
 
 static guint
@@ -491,6 +513,263 @@ START_TEST (test_weak_ref_after_finish_released_later)
 }
 END_TEST
 
+/* ---- Signal handlers: GLib's flag, and the fallback without it ---------------- */
+
+/* Each test runs twice: reading GLib's flag ("handlers"), and with the
+ * fallback forced ("handlers-fallback"). They differ only where the
+ * fallback's look, for handlers connected and not blocked now, cannot see
+ * what the flag remembers (a blocked handler, or one disconnected): the
+ * fallback keeps such an action, the flag does not. */
+
+static GluetoolTracer *
+make_tracer (TestReceiver *receiver)
+{
+  g_autoptr(GError) error = NULL;
+  GluetoolTracer *tracer = gluetool_tracer_new ("recycler", "127.0.0.1",
+                                                test_receiver_get_port (receiver), &error);
+
+  ck_assert_msg (tracer != NULL, "tracer: %s", error != NULL ? error->message : "");
+  return tracer;
+}
+
+/* What a handler of ::finished saw. */
+typedef struct {
+  gint     count;
+  guintptr action;          /* the address it was given */
+  gboolean was_finished;
+  gboolean destroyed;       /* the handler's destroy notification ran */
+} HandlerSeen;
+
+static void
+set_seen_destroyed (gpointer  data,
+                    GClosure *closure)
+{
+  HandlerSeen *seen = data;
+
+  seen->destroyed = TRUE;
+}
+
+static void
+on_finished_record (GluetoolAction *action,
+                    gpointer        user_data)
+{
+  HandlerSeen *seen = user_data;
+
+  seen->count++;
+  seen->action = (guintptr) action;
+  seen->was_finished = gluetool_action_is_finished (action);
+  gluetool_action_set_tag_string (action, "by-handler", "yes");
+}
+
+/* A handler of ::finished runs, sees the action finished, and may still
+ * tag it; the action is not kept, so the handler's end comes at the last
+ * unref. */
+START_TEST (test_finished_handler_runs)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer (receiver);
+  GluetoolAction *action = gluetool_action_new ("handled", NULL);
+  HandlerSeen seen = { 0 };
+  guintptr address;
+
+  g_signal_connect_data (action, "finished", G_CALLBACK (on_finished_record), &seen,
+                         set_seen_destroyed, 0);
+  address = finish_and_drop (action);
+  ck_assert_int_eq (seen.count, 1);
+  ck_assert_uint_eq (seen.action, address);
+  ck_assert (seen.was_finished);
+  ck_assert (seen.destroyed);
+  ck_assert_uint_eq (n_kept (), 0);
+
+  test_expect_close (tracer, WAIT_S);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
+  ck_assert_str_eq (test_expect_tag (test_receiver_expect_span (receiver, "handled"),
+                                     "by-handler")->vStr, "yes");
+}
+END_TEST
+
+/* A blocked handler does not run; the action is reported all the same. */
+START_TEST (test_blocked_handler)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer (receiver);
+  GluetoolAction *action = gluetool_action_new ("blocked", NULL);
+  HandlerSeen seen = { 0 };
+  gulong id;
+
+  id = g_signal_connect (action, "finished", G_CALLBACK (on_finished_record), &seen);
+  g_signal_handler_block (action, id);
+  finish_and_drop (action);
+  ck_assert_int_eq (seen.count, 0);
+  ck_assert_uint_eq (n_kept (), flag_trusted ? 0 : 1);
+
+  test_expect_close (tracer, WAIT_S);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
+  ck_assert_ptr_null (test_find_tag (test_receiver_expect_span (receiver, "blocked")->tags,
+                                     "by-handler"));
+}
+END_TEST
+
+/* A handler connected and disconnected before the end: the action is
+ * reported, finished or dropped unfinished, and GLib's flag, which does not
+ * forget, keeps it from being recycled. */
+START_TEST (test_disconnected_handler)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer (receiver);
+  GluetoolAction *finished = gluetool_action_new ("disconnected, finished", NULL);
+  GluetoolAction *dropped = gluetool_action_new ("disconnected, dropped", NULL);
+  HandlerSeen seen = { 0 };
+
+  g_signal_handler_disconnect (finished, g_signal_connect (finished, "finished",
+                                                           G_CALLBACK (on_finished_record), &seen));
+  g_signal_handler_disconnect (dropped, g_signal_connect (dropped, "finished",
+                                                          G_CALLBACK (on_finished_record), &seen));
+  g_object_unref (dropped);
+  ck_assert_uint_eq (n_kept (), flag_trusted ? 0 : 1);
+  finish_and_drop (finished);
+  ck_assert_uint_eq (n_kept (), flag_trusted ? 0 : 2);
+  ck_assert_int_eq (seen.count, 0);
+
+  test_expect_close (tracer, WAIT_S);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
+  test_receiver_expect_span (receiver, "disconnected, finished");
+  test_receiver_expect_span (receiver, "disconnected, dropped");
+}
+END_TEST
+
+/* A handler of "notify" only: ::finished has none, so the class handler
+ * reports the action; it is not kept, so the handler goes at the last
+ * unref. */
+START_TEST (test_notify_handler)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer (receiver);
+  GluetoolAction *action = gluetool_action_new ("notified", NULL);
+  gboolean destroyed = FALSE;
+
+  g_signal_connect_data (action, "notify", G_CALLBACK (on_signal), &destroyed,
+                         set_flag_closure, 0);
+  finish_and_drop (action);
+  ck_assert (destroyed);
+  ck_assert_uint_eq (n_kept (), 0);
+
+  test_expect_close (tracer, WAIT_S);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
+  test_receiver_expect_span (receiver, "notified");
+}
+END_TEST
+
+typedef struct {
+  guint    count;
+  guintptr action;
+} HookSeen;
+
+static gboolean
+count_emission (GSignalInvocationHint *hint,
+                guint                  n_params,
+                const GValue          *params,
+                gpointer               user_data)
+{
+  HookSeen *seen = user_data;
+
+  seen->count++;
+  seen->action = (guintptr) g_value_get_object (&params[0]);
+  return TRUE;
+}
+
+/* An emission hook of ::finished runs for an action that has a handler of
+ * it, not blocked, and, as documented, for no other action: those are not
+ * emitted. */
+START_TEST (test_emission_hook)
+{
+  HookSeen hooked = { 0 };
+  HandlerSeen seen = { 0 };
+  GluetoolAction *handled = gluetool_action_new ("handled", NULL);
+  GluetoolAction *blocked = gluetool_action_new ("blocked", NULL);
+  GluetoolAction *bare = gluetool_action_new ("bare", NULL);
+  guint signal_id = g_signal_lookup ("finished", GLUETOOL_TYPE_ACTION);
+  gulong hook;
+  guintptr address;
+
+  ck_assert_uint_ne (signal_id, 0);
+  hook = g_signal_add_emission_hook (signal_id, 0, count_emission, &hooked, NULL);
+  g_signal_connect (handled, "finished", G_CALLBACK (on_finished_record), &seen);
+  g_signal_handler_block (blocked, g_signal_connect (blocked, "finished",
+                                                     G_CALLBACK (on_finished_record), &seen));
+
+  test_expect_finish (bare);
+  test_expect_finish (blocked);
+  ck_assert_uint_eq (hooked.count, 0);
+  address = finish_and_drop (handled);
+  ck_assert_uint_eq (hooked.count, 1);
+  ck_assert_uint_eq (hooked.action, address);
+  ck_assert_int_eq (seen.count, 1);
+
+  g_signal_remove_emission_hook (signal_id, hook);
+  g_object_unref (blocked);
+  g_object_unref (bare);
+}
+END_TEST
+
+/* Actions that never had a handler are made again, finished or dropped
+ * unfinished. */
+START_TEST (test_no_handler_recycled)
+{
+  guintptr address = finish_and_drop (gluetool_action_new ("first", NULL));
+  guint64 taken_before = n_taken ();
+
+  for (guint i = 0; i < 10; i++)
+    {
+      GluetoolAction *action = gluetool_action_new ("again", NULL);
+
+      ck_assert_uint_eq ((guintptr) action, address);
+      if (i % 2 == 0)
+        finish_and_drop (action);
+      else
+        g_object_unref (action);
+      ck_assert_uint_eq (n_kept (), 1);
+    }
+  ck_assert_uint_eq (n_taken (), taken_before + 10);
+}
+END_TEST
+
+/* A blocked handler connected to a kept action: GLib's flag sees it, and
+ * the action is released, not made again. The fallback sees only handlers
+ * not blocked, and makes it again with the handler, which stays until the
+ * recycler releases it. */
+START_TEST (test_blocked_handler_after_finish)
+{
+  GluetoolAction *action = gluetool_action_new ("first", NULL);
+  gboolean destroyed = FALSE;
+  guint64 taken_before;
+  guintptr address = (guintptr) action;
+
+  test_expect_finish (action);
+  g_signal_handler_block (action, g_signal_connect_data (action, "finished", G_CALLBACK (on_signal),
+                                                         &destroyed, set_flag_closure, 0));
+  g_object_unref (action);
+  ck_assert_uint_eq (n_kept (), 1);
+
+  taken_before = n_taken ();
+  action = gluetool_action_new ("again", NULL);
+  if (flag_trusted)
+    {
+      ck_assert (destroyed);
+      ck_assert_uint_eq (n_taken (), taken_before);
+    }
+  else
+    {
+      ck_assert (!destroyed);
+      ck_assert_uint_eq ((guintptr) action, address);
+      ck_assert_uint_eq (n_taken (), taken_before + 1);
+    }
+  finish_and_drop (action);
+  gluetool_recycler_clear_thread ();
+  ck_assert (destroyed);
+}
+END_TEST
+
 /* ---- Threads, and switching it off -------------------------------------------- */
 
 typedef struct {
@@ -639,6 +918,23 @@ START_TEST (test_made_again_reports_only_its_own)
 }
 END_TEST
 
+static void
+add_handler_tests (TCase *tc)
+{
+  tcase_add_test (tc, test_finished_handler_runs);
+  tcase_add_test (tc, test_blocked_handler);
+  tcase_add_test (tc, test_disconnected_handler);
+  tcase_add_test (tc, test_notify_handler);
+  tcase_add_test (tc, test_emission_hook);
+  tcase_add_test (tc, test_no_handler_recycled);
+  tcase_add_test (tc, test_blocked_handler_after_finish);
+  /* Handlers seen before, with the flag and without. */
+  tcase_add_test (tc, test_finished_handler_destroyed_at_last_unref);
+  tcase_add_test (tc, test_notify_handler_destroyed_at_last_unref);
+  tcase_add_test (tc, test_handler_connected_after_finish_destroyed_on_reuse);
+  tcase_add_test (tc, test_dropped_unfinished_watched_action_freed);
+}
+
 static Suite *
 recycler_suite (void)
 {
@@ -649,7 +945,6 @@ recycler_suite (void)
   tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
   tcase_add_test (tc, test_dropped_action_made_again);
   tcase_add_test (tc, test_dropped_unfinished_action_made_again);
-  tcase_add_test (tc, test_dropped_unfinished_watched_action_freed);
   tcase_add_test (tc, test_held_action_not_made_again);
   tcase_add_test (tc, test_loop_reuses_one_action);
   tcase_add_test (tc, test_finished_in_one_thread_dropped_in_another);
@@ -665,10 +960,19 @@ recycler_suite (void)
   tc = tcase_create ("unnoticed");
   tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
   tcase_add_test (tc, test_weak_ref_notified_at_last_unref);
-  tcase_add_test (tc, test_finished_handler_destroyed_at_last_unref);
-  tcase_add_test (tc, test_notify_handler_destroyed_at_last_unref);
-  tcase_add_test (tc, test_handler_connected_after_finish_destroyed_on_reuse);
   tcase_add_test (tc, test_weak_ref_after_finish_released_later);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("handlers");
+  tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
+  tcase_set_timeout (tc, 60);
+  add_handler_tests (tc);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("handlers-fallback");
+  tcase_add_checked_fixture (tc, fallback_fixture_setup, fallback_fixture_teardown);
+  tcase_set_timeout (tc, 60);
+  add_handler_tests (tc);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("switches");
