@@ -35,9 +35,11 @@ void                 gluetool_action_stack_unref  (GluetoolActionStack *stack);
 
 /* push() and remove() take the stack's lock without entering a region of
  * the process (process-private.h): call them inside one. The others enter
- * one themselves. */
+ * one themselves. Every entry carries its action's span id, which find()
+ * and dup_found() look it up by. */
 void                 gluetool_action_stack_push   (GluetoolActionStack *stack,
-                                                   GObject             *action);
+                                                   GObject             *action,
+                                                   guint64              span_id);
 /* Removes @action wherever it is; FALSE when it is not there. When the
  * entry held a reference (a thread's root), it is handed to the caller in
  * @owned_ref, so the caller decides when it may be the last one. */
@@ -50,9 +52,20 @@ GObject             *gluetool_action_stack_peek   (GluetoolActionStack *stack);
  * or NULL. An action that goes away takes itself off under the same lock,
  * so the reference is never taken on freed memory. (transfer full) */
 GObject             *gluetool_action_stack_dup_top (GluetoolActionStack *stack);
-/* Empties the stack, then holds @root (owned) as its only entry if not NULL. */
+/* The action of span id @span_id on the stack (the nearest the top, were
+ * there two), or NULL. Valid while the action is alive, as peek()'s top is.
+ * (transfer none) */
+GObject             *gluetool_action_stack_find   (GluetoolActionStack *stack,
+                                                   guint64              span_id);
+/* The same with a new reference taken under the stack's lock, as
+ * dup_top() takes one, or NULL. (transfer full) */
+GObject             *gluetool_action_stack_dup_found (GluetoolActionStack *stack,
+                                                      guint64              span_id);
+/* Empties the stack, then holds @root (owned, of span id @root_span_id) as
+ * its only entry if not NULL. */
 void                 gluetool_action_stack_reset  (GluetoolActionStack *stack,
-                                                   GObject             *root);
+                                                   GObject             *root,
+                                                   guint64              root_span_id);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GluetoolActionStack, gluetool_action_stack_unref)
 

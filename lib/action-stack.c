@@ -11,6 +11,7 @@
 
 typedef struct {
   GObject  *action;
+  guint64   span_id;  /* what gluetool_action_stack_find() matches */
   gboolean  owned;
 } Entry;
 
@@ -89,7 +90,7 @@ gluetool_action_stack_unref (GluetoolActionStack *stack)
 
   /* Only owned entries can be left: a borrowed one belongs to an action,
    * and that action holds a reference to this stack. */
-  gluetool_action_stack_reset (stack, NULL);
+  gluetool_action_stack_reset (stack, NULL, 0);
   g_array_unref (stack->entries);
   g_free (stack);
 }
@@ -102,7 +103,7 @@ thread_stack_free (gpointer data)
   /* The thread is gone: its root is released now rather than when the last
    * of its actions goes, which also breaks the cycle of a root that started
    * on this very thread. */
-  gluetool_action_stack_reset (stack, NULL);
+  gluetool_action_stack_reset (stack, NULL, 0);
   gluetool_action_stack_unref (stack);
 }
 
@@ -121,9 +122,10 @@ gluetool_action_stack_get_for_thread (void)
 
 void
 gluetool_action_stack_push (GluetoolActionStack *stack,
-                            GObject             *action)
+                            GObject             *action,
+                            guint64              span_id)
 {
-  Entry entry = { action, FALSE };
+  Entry entry = { action, span_id, FALSE };
 
   stack_lock (stack);
   g_array_append_val (stack->entries, entry);
@@ -135,7 +137,7 @@ gluetool_action_stack_remove (GluetoolActionStack *stack,
                               GObject             *action,
                               GObject            **owned_ref)
 {
-  Entry removed = { NULL, FALSE };
+  Entry removed = { NULL, 0, FALSE };
   gboolean found = FALSE;
 
   stack_lock (stack);
@@ -190,9 +192,58 @@ gluetool_action_stack_dup_top (GluetoolActionStack *stack)
   return top;
 }
 
+/* Caller holds the lock. From the top down: a parent is usually near the
+ * top, the action started before its child. */
+static GObject *
+find_locked (GluetoolActionStack *stack,
+             guint64              span_id)
+{
+  for (guint i = stack->entries->len; i > 0; i--)
+    {
+      Entry *entry = &g_array_index (stack->entries, Entry, i - 1);
+
+      if (entry->span_id == span_id)
+        return entry->action;
+    }
+  return NULL;
+}
+
+GObject *
+gluetool_action_stack_find (GluetoolActionStack *stack,
+                            guint64              span_id)
+{
+  GObject *found;
+
+  gluetool_process_enter ();
+  stack_lock (stack);
+  found = find_locked (stack, span_id);
+  stack_unlock (stack);
+  gluetool_process_leave ();
+  return found;
+}
+
+GObject *
+gluetool_action_stack_dup_found (GluetoolActionStack *stack,
+                                 guint64              span_id)
+{
+  GObject *found;
+
+  gluetool_process_enter ();
+  stack_lock (stack);
+  /* As in dup_top(): an action being disposed is still here until its
+   * dispose takes it off, and GObject allows a new reference then. */
+  found = find_locked (stack, span_id);
+  if (found != NULL)
+    g_object_ref (found);
+  stack_unlock (stack);
+  gluetool_process_leave ();
+  return found;
+}
+
 void
 gluetool_action_stack_reset (GluetoolActionStack *stack,
-                             GObject             *root)
+                             GObject             *root,
+                             guint64              root_span_id)
 {
   g_autoptr(GArray) old_entries = NULL;
 
@@ -205,7 +256,7 @@ gluetool_action_stack_reset (GluetoolActionStack *stack,
   stack->entries = g_array_sized_new (FALSE, FALSE, sizeof (Entry), 8);
   if (root != NULL)
     {
-      Entry entry = { root, TRUE };
+      Entry entry = { root, root_span_id, TRUE };
       g_array_append_val (stack->entries, entry);
     }
   stack_unlock (stack);

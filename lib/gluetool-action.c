@@ -44,9 +44,7 @@
  * the details and the ways to turn that off.
  *
  * Dropping the last reference to an unfinished action finishes it, so
- * `g_autoptr(GluetoolAction)` works as Python's `with` block does. An
- * unfinished child holds its parent, so a parent dropped first finishes
- * when its last unfinished child does:
+ * `g_autoptr(GluetoolAction)` works as Python's `with` block does:
  *
  * ```c
  * {
@@ -56,6 +54,10 @@
  *   do_the_work ();
  * } // finished and reported here
  * ```
+ *
+ * A child holds no reference to its parent, only its ids, so a parent
+ * dropped before its children finishes then, and they are still reported
+ * as its children (see [method@Gluetool.Action.get_parent]).
  *
  * An action's tags and logs may be set from one thread at a time, and not
  * while another thread finishes it: finishing encodes them. Finishing may
@@ -82,13 +84,13 @@ struct _GluetoolAction {
 
   char                *label;              /* label_storage, or (owned) when longer */
   gsize                label_len;
-  GluetoolAction      *parent;             /* (owned) (nullable) until finished */
   GluetoolActionStack *home_stack;         /* (owned) the stack it was pushed on */
 
   guint64              trace_id_high;
   guint64              trace_id_low;
   guint64              span_id;
   guint64              parent_span_id;     /* 0 for a root */
+  gboolean             parent_is_local;    /* an action of this process, given to new() */
   guint8               flags;              /* Jaeger's, GLUETOOL_SPAN_CONTEXT_FLAG_* */
   gint64               start_time_us;      /* wall clock, for the span */
   gint64               start_monotonic_us; /* for the duration */
@@ -383,9 +385,6 @@ start (GluetoolAction            *self,
   else
     self->label = g_strndup (label, self->label_len);
 
-  /* Held until the action finishes (see finish_action()). */
-  self->parent = parent != NULL ? g_object_ref (parent) : NULL;
-
   /* A recycled action usually started on this very thread: its stack is
    * kept rather than let go and taken again. */
   stack = gluetool_action_stack_get_for_thread ();
@@ -398,12 +397,17 @@ start (GluetoolAction            *self,
   self->start_monotonic_us = g_get_monotonic_time ();
   self->start_time_us = wall_clock_at (self->start_monotonic_us);
 
-  if (self->parent != NULL)
+  /* The parent's ids are copied, and no reference is kept: threads that
+   * make children of one shared action would all write its reference
+   * count, one cache line bouncing between their cores at every child.
+   * get_parent() finds the parent again by its span id. */
+  self->parent_is_local = parent != NULL;
+  if (parent != NULL)
     {
-      self->trace_id_high = self->parent->trace_id_high;
-      self->trace_id_low = self->parent->trace_id_low;
-      self->parent_span_id = self->parent->span_id;
-      self->flags = self->parent->flags;
+      self->trace_id_high = parent->trace_id_high;
+      self->trace_id_low = parent->trace_id_low;
+      self->parent_span_id = parent->span_id;
+      self->flags = parent->flags;
     }
   else
     {
@@ -430,7 +434,7 @@ start (GluetoolAction            *self,
     }
   self->span_id = gluetool_ids_next_span_id ();
 
-  gluetool_action_stack_push (self->home_stack, G_OBJECT (self));
+  gluetool_action_stack_push (self->home_stack, G_OBJECT (self), self->span_id);
   self->started = TRUE;
   gluetool_process_count_unfinished (+1);
 
@@ -552,7 +556,7 @@ gluetool_action_dispose (GObject *object)
 }
 
 /* What an action owns besides its home stack, let go of when it is freed or
- * made again (its parent went when it finished). */
+ * made again. */
 static void
 release_contents (GluetoolAction *self)
 {
@@ -571,7 +575,6 @@ gluetool_action_finalize (GObject *object)
   gboolean end_in_region = self->end_in_region;
 
   g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
-  g_clear_object (&self->parent);
   g_clear_pointer (&self->construct_label, g_free);
   g_clear_object (&self->construct_parent);
   release_contents (self);
@@ -630,6 +633,18 @@ gluetool_action_set_property (GObject      *object,
     }
 }
 
+/* The parent, found on the calling thread's stack by its span id (see
+ * gluetool_action_get_parent()), with a reference taken under the stack's
+ * lock, or NULL. (transfer full) */
+static GluetoolAction *
+dup_parent (GluetoolAction *self)
+{
+  if (!self->parent_is_local)
+    return NULL;
+  return (GluetoolAction *) gluetool_action_stack_dup_found (gluetool_action_stack_get_for_thread (),
+                                                             self->parent_span_id);
+}
+
 static void
 gluetool_action_get_property (GObject    *object,
                               guint       prop_id,
@@ -644,7 +659,7 @@ gluetool_action_get_property (GObject    *object,
       g_value_set_string (value, self->label);
       break;
     case PROP_PARENT:
-      g_value_set_object (value, self->parent);
+      g_value_take_object (value, dup_parent (self));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -678,9 +693,12 @@ gluetool_action_class_init (GluetoolActionClass *klass)
   /**
    * GluetoolAction:parent:
    *
-   * The action this one is part of, or %NULL for the first action of a new
-   * trace; %NULL too once this one is finished (see
-   * [method@Gluetool.Action.get_parent]).
+   * The action this one is started under, or %NULL for the first action of
+   * a new trace. Read, it is what [method@Gluetool.Action.get_parent]
+   * finds: the parent while it is unfinished on the calling thread's stack,
+   * else %NULL (the action holds no reference to it); the value holds a
+   * reference taken under the stack's lock, so it is safe to read even
+   * when another thread may drop the last other reference to the parent.
    *
    * Since: 0.1
    */
@@ -733,6 +751,7 @@ init_contents (GluetoolAction *self)
   self->trace_id_low = 0;
   self->span_id = 0;
   self->parent_span_id = 0;
+  self->parent_is_local = FALSE;
   self->flags = 0;
   self->start_time_us = 0;
   self->start_monotonic_us = 0;
@@ -936,10 +955,6 @@ finish_action (GluetoolAction  *self,
    * reference here, to be dropped once the action is no longer used. */
   g_autoptr(GObject) root_ref = NULL;
   g_autoptr(GObject) home_root_ref = NULL;
-  /* A finished action lets go of its parent (last, when this returns): a
-   * kept one must not hold it, or a parent dropped unfinished would wait
-   * for the recycler to finish. */
-  g_autoptr(GluetoolAction) parent = NULL;
   GluetoolActionStack *stack;
   gboolean was_active;
   gboolean may_have_handlers;
@@ -1004,7 +1019,6 @@ finish_action (GluetoolAction  *self,
     g_signal_emit (self, signals[FINISHED], 0);
   gluetool_tracer_drop_stale_default ();
   self->sealed = TRUE;
-  parent = g_steal_pointer (&self->parent);
 
   /* Kept to be made again once the caller lets go (see recycler-private.h).
    * Not with handlers connected: the caller may count on their destroy
@@ -1278,13 +1292,35 @@ gluetool_action_get_label (GluetoolAction *self)
  * gluetool_action_get_parent:
  * @self: an action
  *
- * The action this one is part of. An action holds its parent until it
- * finishes, and lets go of it then (so that a parent dropped unfinished
- * finishes once its children have), so this is %NULL once @self is
- * finished; call it before, and not while another thread finishes @self.
+ * The action @self was started under, while that action is unfinished and
+ * on the calling thread's stack: started by this thread, or set as its root
+ * with [method@Gluetool.Action.set_thread_root].
  *
- * Returns: (transfer none) (nullable): the parent, or %NULL for a root or a
- *   finished action
+ * An action holds no reference to its parent, so that threads making
+ * children of one shared action do not all write its reference count. It
+ * copies the parent's trace id and span id when it starts, and is reported
+ * with them whatever becomes of the parent; this function looks on the
+ * calling thread's stack for the unfinished action with that span id. So
+ * it is %NULL:
+ *
+ * - once the parent is finished (a parent dropped unfinished is finished
+ *   then, whatever its children);
+ * - in a thread whose stack does not hold the parent;
+ * - for an action without a parent, or started under a remote one
+ *   ([ctor@Gluetool.Action.new_with_remote_parent], `TRACEPARENT`).
+ *
+ * It still finds the parent after @self is finished, as long as the parent
+ * is unfinished on the stack. [method@Gluetool.Action.dup_context] gives
+ * the parent's span id in every case.
+ *
+ * As with [func@Gluetool.Action.get_current], the pointer is valid while
+ * the parent is alive: as long as the calling thread holds a reference to
+ * it, which is the usual case for an action it started. When another thread
+ * may drop the last reference, read [property@Gluetool.Action:parent]
+ * instead, which gives a reference of the caller's own.
+ *
+ * Returns: (transfer none) (nullable): the parent, or %NULL when it is not
+ *   an unfinished action on the calling thread's stack
  *
  * Since: 0.1
  */
@@ -1293,7 +1329,10 @@ gluetool_action_get_parent (GluetoolAction *self)
 {
   g_return_val_if_fail (GLUETOOL_IS_ACTION (self), NULL);
 
-  return self->parent;
+  if (!self->parent_is_local)
+    return NULL;
+  return (GluetoolAction *) gluetool_action_stack_find (gluetool_action_stack_get_for_thread (),
+                                                        self->parent_span_id);
 }
 
 /**
@@ -1475,5 +1514,6 @@ gluetool_action_set_thread_root (GluetoolAction *action)
 {
   g_return_if_fail (action == NULL || GLUETOOL_IS_ACTION (action));
 
-  gluetool_action_stack_reset (gluetool_action_stack_get_for_thread (), (GObject *) action);
+  gluetool_action_stack_reset (gluetool_action_stack_get_for_thread (), (GObject *) action,
+                               action != NULL ? action->span_id : 0);
 }

@@ -13,8 +13,8 @@
  * or user data). Nobody can take a new reference to such an object, since
  * taking one needs a reference, a weak one, or a pointer borrowed from
  * something that holds one; the caller must keep no borrowed pointer to an
- * object it keeps (actions: stacks point only at unfinished actions, and a
- * finished action has let go of its parent).
+ * object it keeps (actions: stacks point only at unfinished actions, and an
+ * action keeps no pointer to its parent, only its ids).
  *
  * The unit knows GObject, not actions: the caller decides what may be kept
  * and resets what it takes. Reading ref_count and qdata, public fields of

@@ -283,7 +283,74 @@ START_TEST (test_label_and_parent)
 
   ck_assert (!gluetool_action_is_finished (root));
   finish_ok (child);
+  /* Found while the parent is unfinished on this thread's stack, the child
+   * finished or not; not once the parent is finished. */
+  ck_assert_ptr_eq (gluetool_action_get_parent (child), root);
   finish_ok (root);
+  ck_assert_ptr_null (gluetool_action_get_parent (child));
+  g_clear_object (&parent);
+  g_object_get (child, "parent", &parent, NULL);
+  ck_assert_ptr_null (parent);
+  ck_assert_ptr_null (gluetool_action_get_current ());
+}
+END_TEST
+
+typedef struct {
+  GluetoolAction *child;            /* (unowned) */
+  GluetoolAction *parent_seen;      /* what get_parent() gave there */
+  GluetoolAction *property_seen;    /* (owned) what the property gave there */
+} ParentElsewhere;
+
+static gpointer
+get_parent_thread (gpointer data)
+{
+  ParentElsewhere *pe = data;
+
+  pe->parent_seen = gluetool_action_get_parent (pe->child);
+  g_object_get (pe->child, "parent", &pe->property_seen, NULL);
+  return NULL;
+}
+
+/* A thread whose stack does not hold the parent does not find it. */
+START_TEST (test_parent_not_found_in_other_thread)
+{
+  g_autoptr(GluetoolAction) root = gluetool_action_new ("root", NULL);
+  g_autoptr(GluetoolAction) child = gluetool_action_new ("child", root);
+  ParentElsewhere pe = { .child = child, .parent_seen = root, .property_seen = NULL };
+
+  g_thread_join (g_thread_new ("parent-getter", get_parent_thread, &pe));
+  ck_assert_ptr_null (pe.parent_seen);
+  ck_assert_ptr_null (pe.property_seen);
+  ck_assert_ptr_eq (gluetool_action_get_parent (child), root);
+  finish_ok (child);
+  finish_ok (root);
+}
+END_TEST
+
+/* A parent dropped before its unfinished child is finished then: the child
+ * holds no reference to it. The child no longer finds it, and keeps its
+ * ids. */
+START_TEST (test_drop_parent_before_child)
+{
+  GluetoolAction *parent = gluetool_action_new ("parent", NULL);
+  g_autoptr(GluetoolAction) child = gluetool_action_new ("child", parent);
+  g_autoptr(GluetoolSpanContext) context = NULL;
+  guint64 parent_span_id = gluetool_action_get_span_id (parent);
+  GluetoolAction *weak = parent;
+  FinishedProbe probe = { 0 };
+
+  watch_finished (parent, &probe);
+  g_object_add_weak_pointer (G_OBJECT (parent), (gpointer *) &weak);
+  g_object_unref (parent);
+
+  ck_assert_ptr_null (weak);
+  ck_assert_int_eq (g_atomic_int_get (&probe.count), 1);
+  ck_assert (!gluetool_action_is_finished (child));
+  ck_assert_ptr_eq (gluetool_action_get_current (), child);
+  ck_assert_ptr_null (gluetool_action_get_parent (child));
+  context = gluetool_action_dup_context (child);
+  ck_assert_uint_eq (gluetool_span_context_get_parent_span_id (context), parent_span_id);
+  finish_ok (child);
   ck_assert_ptr_null (gluetool_action_get_current ());
 }
 END_TEST
@@ -1363,6 +1430,7 @@ action_suite (void)
   tcase_add_test (tc, test_finish_out_of_order);
   tcase_add_test (tc, test_finish_twice);
   tcase_add_test (tc, test_drop_last_ref_finishes);
+  tcase_add_test (tc, test_drop_parent_before_child);
   tcase_add_test (tc, test_drop_finished_action);
   tcase_add_test (tc, test_set_thread_root_null_empties);
   tcase_add_test (tc, test_set_thread_root_same_thread);
@@ -1372,6 +1440,7 @@ action_suite (void)
   tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_finish_in_other_thread);
+  tcase_add_test (tc, test_parent_not_found_in_other_thread);
   tcase_add_test (tc, test_thread_root_in_worker);
   tcase_add_test (tc, test_finish_thread_root_in_worker);
   tcase_add_test (tc, test_thread_root_released_at_thread_exit);

@@ -711,6 +711,22 @@ START_TEST (test_dup_context)
                               gluetool_action_get_span_id (child));
   ck_assert_str_eq (traceparent, expected);
 
+  /* Started under a context, even one of an action unfinished on this very
+   * thread's stack: its parent is remote, and get_parent() says none. */
+  {
+    g_autoptr(GluetoolAction) remote_child =
+      gluetool_action_new_with_remote_parent ("remote child", root_context, NULL);
+    g_autoptr(GluetoolSpanContext) remote_child_context = gluetool_action_dup_context (remote_child);
+    g_autoptr(GluetoolAction) property_parent = NULL;
+
+    ck_assert_ptr_null (gluetool_action_get_parent (remote_child));
+    g_object_get (remote_child, "parent", &property_parent, NULL);
+    ck_assert_ptr_null (property_parent);
+    ck_assert_uint_eq (gluetool_span_context_get_parent_span_id (remote_child_context),
+                       gluetool_action_get_span_id (root));
+    test_expect_finish (remote_child);
+  }
+
   test_expect_finish (child);
   test_expect_finish (root);
 }

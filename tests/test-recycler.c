@@ -265,10 +265,12 @@ START_TEST (test_loop_reuses_one_action)
 }
 END_TEST
 
-/* A finished child lets go of its parent, so a parent held by g_autoptr
- * finishes at the end of its scope although a child it had is kept by the
- * recycler and another is held by the caller. */
-START_TEST (test_finished_children_let_go_of_parent)
+/* A child holds no reference to its parent, finished or not: a parent held
+ * by g_autoptr finishes at the end of its scope although a child it had is
+ * kept by the recycler and another is held by the caller. The held child
+ * finds its parent while the parent is unfinished on this thread's stack,
+ * finished child or not, and no longer once the parent is gone. */
+START_TEST (test_children_do_not_hold_parent)
 {
   FinishedProbe probe = { 0 };
   GluetoolAction *held_child;
@@ -284,63 +286,94 @@ START_TEST (test_finished_children_let_go_of_parent)
     held_child = gluetool_action_new ("held child", parent);
     ck_assert_ptr_eq (gluetool_action_get_parent (held_child), parent);
     test_expect_finish (held_child);
-    ck_assert_ptr_null (gluetool_action_get_parent (held_child));
+    ck_assert_ptr_eq (gluetool_action_get_parent (held_child), parent);
   } /* the parent's last reference */
 
   ck_assert (parent_gone);
   ck_assert_int_eq (probe.count, 1);
   ck_assert_ptr_null (gluetool_action_get_current ());
+  ck_assert_ptr_null (gluetool_action_get_parent (held_child));
   g_object_unref (held_child);
 }
 END_TEST
 
-/* An unfinished child holds its parent: a parent dropped first finishes
- * when the child does, and is not made again while the child holds it. */
-START_TEST (test_unfinished_child_holds_parent)
+/* A parent dropped before its unfinished child is finished, and reported,
+ * at that moment, and kept by the recycler as any action dropped alone.
+ * The child no longer finds it, and is reported as its child all the same. */
+START_TEST (test_parent_dropped_before_child)
 {
-  FinishedProbe probe = { 0 };
-  GluetoolAction *parent = gluetool_action_new ("parent", NULL);
-  GluetoolAction *child = gluetool_action_new ("child", parent);
-  g_autoptr(GluetoolAction) other = NULL;
-  guint64 taken_before = n_taken ();
-  gboolean parent_gone = FALSE;
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GluetoolTracer) tracer = gluetool_tracer_new ("recycler", "127.0.0.1",
+                                                          test_receiver_get_port (receiver),
+                                                          &error);
+  GluetoolAction *parent;
+  GluetoolAction *child;
+  g_autoptr(GluetoolAction) property_parent = NULL;
+  g_autofree char *parent_trace_id = NULL;
+  g_autofree char *child_trace_id = NULL;
+  guint64 parent_span_id;
+  JaegerSpan *parent_span;
+  JaegerSpan *child_span;
 
-  g_signal_connect (parent, "finished", G_CALLBACK (count_finished), &probe);
-  g_object_weak_ref (G_OBJECT (parent), set_flag, &parent_gone);
-  g_object_unref (parent);
-  ck_assert (!parent_gone);
-  ck_assert_int_eq (probe.count, 0);
+  ck_assert_ptr_null (error);
+  parent = gluetool_action_new ("parent", NULL);
+  child = gluetool_action_new ("child", parent);
+  parent_span_id = gluetool_action_get_span_id (parent);
+  parent_trace_id = gluetool_action_dup_trace_id (parent);
   ck_assert_ptr_eq (gluetool_action_get_parent (child), parent);
 
-  other = gluetool_action_new ("other", NULL);
-  ck_assert_ptr_ne (other, parent);
-  ck_assert_uint_eq (n_taken (), taken_before);
-  test_expect_finish (other);
+  g_object_unref (parent);
+  ck_assert_uint_eq (n_kept (), 1);
+  ck_assert_ptr_eq (gluetool_action_get_current (), child);
+  ck_assert_ptr_null (gluetool_action_get_parent (child));
+  g_object_get (child, "parent", &property_parent, NULL);
+  ck_assert_ptr_null (property_parent);
 
+  /* Reported already: the flush sends it while the child is unfinished. */
+  ck_assert_msg (gluetool_tracer_flush (tracer, WAIT_S, &error), "flush: %s",
+                 error != NULL ? error->message : "");
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
+  parent_span = test_receiver_expect_span (receiver, "parent");
+  ck_assert_int_eq (parent_span->spanId, (gint64) parent_span_id);
+  ck_assert (!gluetool_action_is_finished (child));
+
+  child_trace_id = gluetool_action_dup_trace_id (child);
+  ck_assert_str_eq (child_trace_id, parent_trace_id);
   finish_and_drop (child);
-  ck_assert (parent_gone);
-  ck_assert_int_eq (probe.count, 1);
+  test_expect_close (tracer, WAIT_S);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
+  child_span = test_receiver_expect_span (receiver, "child");
+  ck_assert_int_eq (child_span->parentSpanId, (gint64) parent_span_id);
+  ck_assert_int_eq (child_span->traceIdLow, parent_span->traceIdLow);
+  ck_assert_int_eq (child_span->traceIdHigh, parent_span->traceIdHigh);
 }
 END_TEST
 
-/* A parent finished before its child (out of order) and dropped is kept by
- * the recycler, but not made again while the unfinished child holds it. */
-START_TEST (test_parent_held_by_child_not_made_again)
+/* A parent finished before its child (out of order) and dropped is made
+ * again while the child is unfinished: the child holds no reference, and
+ * finds no parent once its parent is a new action with a new span id. */
+START_TEST (test_parent_made_again_while_child_unfinished)
 {
   GluetoolAction *parent = gluetool_action_new ("parent", NULL);
   g_autoptr(GluetoolAction) child = gluetool_action_new ("child", parent);
   g_autoptr(GluetoolAction) next = NULL;
+  g_autoptr(GluetoolSpanContext) child_context = NULL;
+  guint64 parent_span_id = gluetool_action_get_span_id (parent);
+  guintptr parent_address;
   guint64 taken_before;
 
-  finish_and_drop (parent);
+  parent_address = finish_and_drop (parent);
   ck_assert_uint_eq (n_kept (), 1);
 
   taken_before = n_taken ();
   next = gluetool_action_new ("next", NULL);
-  ck_assert_ptr_ne (next, parent);
-  ck_assert_uint_eq (n_taken (), taken_before);
-  ck_assert_ptr_eq (gluetool_action_get_parent (child), parent);
-  ck_assert_str_eq (gluetool_action_get_label (parent), "parent");
+  ck_assert_uint_eq ((guintptr) next, parent_address);
+  ck_assert_uint_eq (n_taken (), taken_before + 1);
+  ck_assert_uint_ne (gluetool_action_get_span_id (next), parent_span_id);
+  ck_assert_ptr_null (gluetool_action_get_parent (child));
+  child_context = gluetool_action_dup_context (child);
+  ck_assert_uint_eq (gluetool_span_context_get_parent_span_id (child_context), parent_span_id);
   test_expect_finish (next);
   test_expect_finish (child);
 }
@@ -952,9 +985,10 @@ recycler_suite (void)
 
   tc = tcase_create ("parents");
   tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
-  tcase_add_test (tc, test_finished_children_let_go_of_parent);
-  tcase_add_test (tc, test_unfinished_child_holds_parent);
-  tcase_add_test (tc, test_parent_held_by_child_not_made_again);
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_children_do_not_hold_parent);
+  tcase_add_test (tc, test_parent_dropped_before_child);
+  tcase_add_test (tc, test_parent_made_again_while_child_unfinished);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("unnoticed");

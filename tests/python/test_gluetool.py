@@ -78,10 +78,15 @@ class GluetoolTest(unittest.TestCase):
             with Gluetool.Action(label="compile", parent=build) as step:
                 step.set_tag("file", "main.c")
                 self.assertEqual(step.get_parent(), build)
+                self.assertEqual(step.props.parent, build)
             self.assertTrue(step.is_finished())
             self.assertFalse(build.is_finished())
+            # Found while the parent is unfinished on this thread's stack.
+            self.assertEqual(step.get_parent(), build)
         self.assertTrue(build.is_finished())
         self.assertIsNone(Gluetool.Action.get_current())
+        # The child holds no reference to its parent, only its ids.
+        self.assertIsNone(step.get_parent())
 
         self.assertTrue(self.tracer.flush(WAIT_S))
         spans = self.listener.spans()
