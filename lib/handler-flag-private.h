@@ -31,8 +31,8 @@
  * was added.
  *
  * Who may call what: gluetool_handler_flag_ensure_probed() from outside any
- * region of the process (process-private.h), as it may wait for another
- * thread's probe; the rest from any thread, anywhere.
+ * region of the process (process-private.h), as it may write a debug
+ * message; the rest from any thread, anywhere.
  */
 
 #pragma once
@@ -65,8 +65,8 @@ typedef enum {
  * path. */
 extern atomic_uint gluetool_handler_flag_bit_;
 
-/* Runs the probe once per process (g_once); later calls cost an acquire
- * load. Outside any region. */
+/* Runs the probe once per process (g_once, inside a region); later calls
+ * cost an acquire load. Outside any region. */
 void gluetool_handler_flag_ensure_probed (void);
 
 /* Whether the probe vouched for GLib's flag on this GLib (running it if

@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <stdbool.h>
+
 #include "handler-flag-private.h"
 #include "process-private.h"
 #include "sync-private.h"
@@ -13,6 +15,8 @@ atomic_uint gluetool_handler_flag_bit_;
 /* What the probe found: the bit, or 0. Written inside the once. */
 static guint probed_bit;
 static gsize probed;
+/* Set once the once is over: the cheap check every new action makes. */
+static atomic_bool probe_finished;
 
 /* ---- The probe's own type ------------------------------------------------- */
 
@@ -199,34 +203,52 @@ probe (const char **failure,
   return bit;
 }
 
+/* The probe, once. The whole g_once is a region (see process-private.h),
+ * not only the probe's GLib calls: fork() between entering the once and
+ * leaving it would leave the child's once "in progress" for ever, and its
+ * first action waiting on it. A thread that waits here for another's probe
+ * waits inside a region, which cannot hold fork() up for ever: the thread
+ * probing is inside a region too, and a thread already inside one never
+ * waits for fork(). The probe runs none of the program's code; the debug
+ * message, which runs the program's log writer, is written after the
+ * region, by the thread that probed. Once per process, so g_debug() itself. */
+static void
+run_probe_once (void)
+{
+  const char *failure = NULL;
+  const char *failed_way = NULL;
+  gboolean ran = FALSE;
+
+  gluetool_process_enter ();
+  if (GLUETOOL_ONCE_INIT_ENTER (&probed))
+    {
+      probed_bit = probe (&failure, &failed_way);
+      atomic_store_explicit (&gluetool_handler_flag_bit_, probed_bit, memory_order_relaxed);
+      ran = TRUE;
+      GLUETOOL_ONCE_INIT_LEAVE (&probed, 1);
+      /* Release, pairing with the acquire in ensure_probed(): a thread that
+       * sees it set skips the once and reads probed_bit. */
+      atomic_store_explicit (&probe_finished, true, memory_order_release);
+    }
+  gluetool_process_leave ();
+
+  if (!ran)
+    return;
+  if (probed_bit != 0)
+    g_debug ("Signal handlers are looked for without GLib's lock: GLib %u.%u.%u marks an "
+             "object that ever had one with bit 0x%x", glib_major_version, glib_minor_version,
+             glib_micro_version, probed_bit);
+  else
+    g_debug ("Signal handlers are looked for under GLib's lock: %s%s%s",
+             failed_way != NULL ? failed_way : "", failed_way != NULL ? ": " : "", failure);
+}
+
 void
 gluetool_handler_flag_ensure_probed (void)
 {
-  if (G_LIKELY (!GLUETOOL_ONCE_INIT_ENTER (&probed)))
+  if (G_LIKELY (atomic_load_explicit (&probe_finished, memory_order_acquire)))
     return;
-
-  {
-    const char *failure = NULL;
-    const char *failed_way = NULL;
-
-    /* A region (see process-private.h): the probe takes GLib's global
-     * locks (the signal lock, the type lock), and runs none of the
-     * program's code. The debug message, which runs the program's log
-     * writer, is written after it. Once per process, so g_debug() itself. */
-    gluetool_process_enter ();
-    probed_bit = probe (&failure, &failed_way);
-    gluetool_process_leave ();
-
-    if (probed_bit != 0)
-      g_debug ("Signal handlers are looked for without GLib's lock: GLib %u.%u.%u marks an "
-               "object that ever had one with bit 0x%x", glib_major_version, glib_minor_version,
-               glib_micro_version, probed_bit);
-    else
-      g_debug ("Signal handlers are looked for under GLib's lock: %s%s%s",
-               failed_way != NULL ? failed_way : "", failed_way != NULL ? ": " : "", failure);
-    atomic_store_explicit (&gluetool_handler_flag_bit_, probed_bit, memory_order_relaxed);
-    GLUETOOL_ONCE_INIT_LEAVE (&probed, 1);
-  }
+  run_probe_once ();
 }
 
 gboolean
