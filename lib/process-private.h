@@ -79,6 +79,7 @@ typedef struct _GluetoolThreadRecord GluetoolThreadRecord;
 struct _GluetoolThreadRecord {
   atomic_uint           depth;       /* (atomic) regions entered, not left */
   _Atomic gint64        unfinished;  /* (atomic) actions started - finished */
+  guint64               serial;      /* set once; never reused in a process */
   GluetoolThreadRecord *prev;        /* under the registry lock */
   GluetoolThreadRecord *next;        /* under the registry lock */
 } __attribute__ ((aligned (64)));
@@ -100,17 +101,53 @@ gluetool_process_get_thread_record (void)
   return record;
 }
 
+/* A unique number for the calling thread, never reused in this process. */
+static inline guint64
+gluetool_process_get_thread_serial (void)
+{
+  return gluetool_process_get_thread_record ()->serial;
+}
+
+/* Whether the thread of that serial number is still running in this
+ * process. Takes the registry's lock: not for a hot path. */
+gboolean gluetool_process_thread_is_alive      (guint64 serial);
+
+/* Dekker's handshake between a side that runs all the time and a side that
+ * runs rarely: each stores its flag, then loads the other's; whatever the
+ * interleaving, at least one of them sees the other's store. Each side
+ * needs its store ordered before its load, and a full fence costs the
+ * frequent side tens of cycles each time. Where the kernel has
+ * membarrier(), the rare side makes every thread of the process run a full
+ * barrier instead (gluetool_process_fence_all_threads(),
+ * MEMBARRIER_CMD_PRIVATE_EXPEDITED), so the frequent side needs only a
+ * compiler barrier. Elsewhere (and under ThreadSanitizer, which cannot see
+ * membarrier()) both sides use seq_cst.
+ *
+ * The frequent side: stores @value in @flag, ordered before the caller's
+ * next seq_cst load. */
+static inline void
+gluetool_process_announce (atomic_uint *flag,
+                           guint        value)
+{
+  if (G_LIKELY (gluetool_process_asymmetric_fences_))
+    {
+      atomic_store_explicit (flag, value, memory_order_relaxed);
+      atomic_signal_fence (memory_order_seq_cst);
+    }
+  else
+    atomic_store_explicit (flag, value, memory_order_seq_cst);
+}
+
+/* The rare side, between its seq_cst store and its loads. A system call
+ * that interrupts every running thread of the process: rare uses only. */
+void     gluetool_process_fence_all_threads    (void);
+
 /* The calling thread enters a region (see above). The handshake with the
- * prepare handler is Dekker's: this thread stores its depth, then loads
- * the forking flag; the prepare handler stores the flag, then loads every
- * depth. Either this thread sees the flag and steps back, or the handler
- * sees it inside and waits. The store-load order each side needs costs
- * this side nothing where the kernel has membarrier(): the handler makes
- * every thread of the process run a full barrier instead
- * (MEMBARRIER_CMD_PRIVATE_EXPEDITED), so here a compiler barrier is
- * enough. Elsewhere (and under ThreadSanitizer, which cannot see
- * membarrier()) both sides use seq_cst. The acquire load of the flag keeps
- * the region's own accesses after it. */
+ * prepare handler is Dekker's (see gluetool_process_announce()): this
+ * thread stores its depth, then loads the forking flag; the prepare
+ * handler stores the flag, then loads every depth. Either this thread sees
+ * the flag and steps back, or the handler sees it inside and waits. The
+ * seq_cst load of the flag keeps the region's own accesses after it. */
 static inline void
 gluetool_process_enter (void)
 {
@@ -125,19 +162,9 @@ gluetool_process_enter (void)
     }
   for (;;)
     {
-      if (G_LIKELY (gluetool_process_asymmetric_fences_))
-        {
-          atomic_store_explicit (&record->depth, depth + 1, memory_order_relaxed);
-          atomic_signal_fence (memory_order_seq_cst);
-          if (G_LIKELY (!atomic_load_explicit (&gluetool_process_forking_, memory_order_acquire)))
-            return;
-        }
-      else
-        {
-          atomic_store_explicit (&record->depth, depth + 1, memory_order_seq_cst);
-          if (!atomic_load_explicit (&gluetool_process_forking_, memory_order_seq_cst))
-            return;
-        }
+      gluetool_process_announce (&record->depth, depth + 1);
+      if (G_LIKELY (!atomic_load_explicit (&gluetool_process_forking_, memory_order_seq_cst)))
+        return;
       /* A fork() is waiting for regions to empty: step back out, wait
        * for it to return, try again. */
       gluetool_process_wait_for_fork_ (record);

@@ -38,6 +38,7 @@ static GMutex fork_lock;
 /* The registry of threads. */
 static GMutex registry_lock;
 static GluetoolThreadRecord *threads;          /* (owned) under registry_lock */
+static guint64 last_thread_serial;             /* under registry_lock */
 static gint64 unfinished_of_exited_threads;    /* under registry_lock */
 
 /* Locks taken across fork(), in the order registered, each once. They are
@@ -87,12 +88,7 @@ prepare_fork (void)
   gluetool_mutex_lock (&registry_lock);
 
   atomic_store_explicit (&gluetool_process_forking_, 1, memory_order_seq_cst);
-#if defined(__linux__) && defined(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
-  if (gluetool_process_asymmetric_fences_)
-    syscall (__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
-  else
-#endif
-    atomic_thread_fence (memory_order_seq_cst);
+  gluetool_process_fence_all_threads ();
 
   /* A region is short and never waits for the program's own code, so this
    * ends; it yields rather than sleeps, as it is usually already over. The
@@ -176,6 +172,31 @@ gluetool_process_ensure_fork_handlers (void)
 }
 
 void
+gluetool_process_fence_all_threads (void)
+{
+#if defined(__linux__) && defined(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+  if (gluetool_process_asymmetric_fences_)
+    {
+      syscall (__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+      return;
+    }
+#endif
+  atomic_thread_fence (memory_order_seq_cst);
+}
+
+gboolean
+gluetool_process_thread_is_alive (guint64 serial)
+{
+  gboolean alive = FALSE;
+
+  gluetool_mutex_lock (&registry_lock);
+  for (GluetoolThreadRecord *record = threads; record != NULL && !alive; record = record->next)
+    alive = record->serial == serial;
+  gluetool_mutex_unlock (&registry_lock);
+  return alive;
+}
+
+void
 gluetool_process_hold_across_fork (GMutex *lock)
 {
   gboolean held = FALSE;
@@ -213,6 +234,7 @@ gluetool_process_register_thread_ (void)
   atomic_init (&record->unfinished, 0);
 
   gluetool_mutex_lock (&registry_lock);
+  record->serial = ++last_thread_serial;
   record->next = threads;
   if (threads != NULL)
     threads->prev = record;

@@ -16,9 +16,9 @@
 #include "debug-private.h"
 #include "encoder-private.h"
 #include "ids-private.h"
+#include "lanes-private.h"
 #include "process-private.h"
 #include "reporter-private.h"
-#include "ring-private.h"
 #include "sync-private.h"
 
 #define JAEGER_VERSION_TAG "C-gluetool-action-" GLUETOOL_VERSION_S
@@ -30,10 +30,6 @@
 #define RECONNECT_BACKOFF_US (G_USEC_PER_SEC / 2)
 /* A send that blocks longer than this fails (the spans count as failed). */
 #define SEND_TIMEOUT_S 5
-
-/* No encoded Span is shorter: 8 required fields of at least two bytes and a
- * stop byte. */
-#define MIN_SPAN_BYTES 17
 
 /* Everything only the flush thread touches. */
 typedef struct {
@@ -65,20 +61,20 @@ typedef struct {
 struct _GluetoolReporter {
   /* Read by producers on every push; written once, but for
    * @running_generation, which start() writes once. */
-  GluetoolRing    *ring;                 /* (owned) sealed by close() */
+  GluetoolLanes   *lanes;                /* (owned) the queue; sealed by close() */
   guint            max_packet_size;
   gsize            wake_bytes;
   guint            made_in_generation;   /* the process generation it belongs to */
   atomic_uint      running_generation;   /* (atomic) made_in_generation once started, else 0 */
 
-  /* The wake-up protocol (see gluetool_reporter_push_mp()): the flush thread
-   * stores 1 here, seq_cst, before it reads the ring's queued bytes and goes
-   * to sleep; a producer adds its bytes, seq_cst, then reads this. On a line
-   * of its own: the flush thread writes it at every sleep. (atomic) */
+  /* The wake-up protocol (see wake_if_sleeping()): the flush thread stores
+   * 1 here, seq_cst, before it reads the count of blocks taken and goes to
+   * sleep; a producer that took a block reads this, seq_cst. On a line of
+   * its own: the flush thread writes it at every sleep. (atomic) */
   _Alignas (64)
   atomic_int       consumer_sleeping;
 
-  /* The ring's consumed count when a producer last gave up waiting for room
+  /* The queue's consumed count when a producer last gave up waiting for room
    * (see push_when_room()), or G_MAXUINT64. Producers only; relaxed: it is
    * a hint that the flush thread is stuck, and orders nothing. (atomic) */
   _Alignas (64)
@@ -87,11 +83,11 @@ struct _GluetoolReporter {
   /* Statistics. Each counter has one writer side and relaxed increments: they
    * order nothing, and flush() reads them after synchronising with the flush
    * thread through @lock. Spans reported are not counted per push: they are
-   * the ring's claimed tickets plus the spans dropped before the ring. */
+   * the queue's records pushed plus the spans dropped before the queue. */
   _Alignas (64)
   _Atomic guint64  dropped_queue_full;   /* producers */
   _Atomic guint64  dropped_too_large_early; /* producers: larger than any datagram */
-  _Atomic guint64  reported_after_close; /* producers: the ring was sealed; failed to send */
+  _Atomic guint64  reported_after_close; /* producers: the queue was sealed; failed to send */
 
   _Alignas (64)
   _Atomic guint64  spans_sent;           /* flush thread */
@@ -123,9 +119,14 @@ struct _GluetoolReporter {
 
   GMutex           lock;
   GCond            wake;                 /* to the flush thread */
-  GCond            progress;             /* from it: @completed moved */
-  guint64          flush_target;         /* (under lock) tickets wanted done now */
-  guint64          completed;            /* (under lock) tickets sent or lost */
+  GCond            progress;             /* from it: a pass ended */
+  /* flush() asks for a pass by counting a request; the flush thread answers
+   * every request made before a pass began once that pass has sent what it
+   * read (records of different threads have no order, so no count of
+   * records can tell that everything pushed before a point is done). */
+  guint64          flush_requested;      /* (under lock) */
+  guint64          flush_completed;      /* (under lock) */
+  guint64          in_flight;            /* (under lock) read but not yet sent or lost */
   gboolean         closing;              /* (under lock) */
   gboolean         thread_done;          /* (under lock) */
   GluetoolTracerStats seen;              /* (under lock) losses the last flush told of */
@@ -172,7 +173,7 @@ gluetool_reporter_get_stats (GluetoolReporter    *self,
   stats->spans_dropped_queue_full = dropped_queue_full;
   stats->spans_dropped_too_large += dropped_too_large_early;
   stats->spans_failed_to_send += reported_after_close;
-  stats->spans_reported = gluetool_ring_get_claimed (self->ring) + dropped_queue_full
+  stats->spans_reported = gluetool_lanes_get_pushed (self->lanes) + dropped_queue_full
                           + dropped_too_large_early + reported_after_close;
   stats->spans_left_to_parent = self->left_to_parent;
 }
@@ -210,19 +211,14 @@ reporter_new (const char *service_name,
   /* Made here, not by GLib's g_uuid_string_random(): that takes a global
    * lock, which a child process made by fork() may find held for ever. */
   self->client_uuid = gluetool_ids_dup_uuid_string ();
-  self->ring = gluetool_ring_new (queue_size);
+  self->lanes = gluetool_lanes_new (queue_size);
   self->made_in_generation = gluetool_process_get_generation ();
   atomic_init (&self->running_generation, 0);
   atomic_init (&self->agent_version, 0);
 
   /* Wake the flush thread when a datagram's worth is queued, or earlier so a
-   * small queue is drained before it fills: at half its bytes, and before
-   * half its slots can be taken (no encoded span is smaller than
-   * MIN_SPAN_BYTES, so that many bytes means at most that many slots). */
-  self->wake_bytes = MIN ((gsize) max_packet_size,
-                          gluetool_ring_get_capacity_bytes (self->ring) / 2);
-  self->wake_bytes = MIN (self->wake_bytes,
-                          (gsize) gluetool_ring_get_n_slots (self->ring) / 2 * MIN_SPAN_BYTES);
+   * small queue is drained before it fills: at half its bytes. */
+  self->wake_bytes = MIN ((gsize) max_packet_size, queue_size / 2);
   self->wake_bytes = MAX (self->wake_bytes, 1);
 
   atomic_init (&self->dropped_queue_full, 0);
@@ -309,22 +305,22 @@ gluetool_reporter_new_for_child (GluetoolReporter *inherited,
    * inherited memory are whole, whatever its threads were doing. */
   self = reporter_new (inherited->service_name, inherited->host, inherited->port,
                        (double) inherited->flush_interval_us / G_USEC_PER_SEC,
-                       gluetool_ring_get_capacity_bytes (inherited->ring),
+                       gluetool_lanes_get_capacity_bytes (inherited->lanes),
                        inherited->max_packet_size);
   self->sender.inherited_agent = dup_inherited_agent (inherited);
 
-  /* What the parent had queued and not yet sent: claimed tickets not yet
-   * completed, including the batch its flush thread was packing and the
-   * datagram whose fate it did not know yet. The parent sends them; here
-   * they are only counted. The flush thread's fields are read without its
-   * lock, as no thread here writes them any more. */
-  unsent = gluetool_ring_get_claimed (inherited->ring) - gluetool_ring_get_consumed (inherited->ring)
+  /* What the parent had queued and not yet sent, including the batch its
+   * flush thread was packing and the datagram whose fate it did not know
+   * yet. The parent sends them; here they are only counted. The queue's
+   * counters and the flush thread's fields are read without a lock, as no
+   * thread here writes them any more. */
+  unsent = gluetool_lanes_get_pushed (inherited->lanes) - gluetool_lanes_get_consumed (inherited->lanes)
            + inherited->sender.n_spans + inherited->sender.in_doubt_spans;
   self->left_to_parent = unsent;
 
   if (closed)
     {
-      gluetool_ring_seal (self->ring);
+      gluetool_lanes_seal (self->lanes);
       self->closing = TRUE;
     }
   return self;
@@ -417,7 +413,7 @@ gluetool_reporter_unref (GluetoolReporter *self)
   gluetool_buffer_clear (&self->sender.head);
   gluetool_buffer_clear (&self->sender.tail);
   gluetool_buffer_clear (&self->sender.spans);
-  gluetool_ring_free (self->ring);
+  gluetool_lanes_free (self->lanes);
   g_clear_error (&self->last_send_error);
   g_clear_object (&self->cancellable);
   g_cond_clear (&self->wake);
@@ -436,17 +432,22 @@ gluetool_reporter_unref (GluetoolReporter *self)
  * this can never be sent, whatever the Process turns out to be. */
 #define MIN_DATAGRAM_OVERHEAD 30
 
-/* The wake-up protocol. A producer must wake a sleeping flush thread when the
- * queue holds @wake_bytes or more after its push, and must not take a lock or
- * make a system call otherwise. The flush thread, holding @lock, stores
- * consumer_sleeping = 1 and then reads the queued bytes; the producer adds its
- * bytes and then reads consumer_sleeping. All four accesses are seq_cst, so at
- * least one side sees the other's store: either the flush thread sees the
- * bytes and does not sleep, or the producer sees it asleep and signals @wake
+/* The wake-up protocol. A producer must not take a lock or make a system
+ * call for a span, yet a sleeping flush thread must wake once about a
+ * datagram's worth (@wake_bytes) is queued. Producers write nothing shared
+ * per span (see lanes-private.h), so they look only when a push takes a new
+ * block from the queue's pool, about once a hundred spans: then the budget
+ * in use (whole blocks, an upper bound of the bytes queued) is compared
+ * with @wake_bytes. The flush thread, holding @lock, stores
+ * consumer_sleeping = 1 and then reads the count of blocks taken; the
+ * producer counts its block and then reads consumer_sleeping. All four
+ * accesses are seq_cst, so at least one side sees the other's: either the
+ * flush thread sees a block taken since it last looked and does a pass
+ * instead of sleeping, or the producer sees it asleep and signals @wake
  * under @lock, which it cannot do before the flush thread is waiting, since
  * the flush thread holds @lock from its store until g_cond_wait_until()
- * releases it. Any producer that finds the queue above the mark may be the
- * one to wake it, not only the one that crossed the mark, but only one does:
+ * releases it. Spans that fill no block wait for the flush interval, as a
+ * partial datagram does. Any producer may be the one to wake it, but only one does:
  * the first to swap consumer_sleeping back to 0. The others would each pay a
  * futex system call in the tens of microseconds before the woken thread gets
  * a core (on a busy two-core machine that is hundreds of pushes), which
@@ -481,14 +482,15 @@ wake_if_sleeping (GluetoolReporter *self)
  * FULL_WAIT_WITHOUT_PROGRESS_US (stuck resolving, say), the span is dropped,
  * and so is every later one at once until the flush thread moves again: a
  * stuck flush thread costs the program one such wait, not one per span.
- * Returns FALSE when the span is to be dropped, or the ring was sealed. */
+ * Returns FALSE when the span is to be dropped, or the queue was sealed. */
 static gboolean
 push_when_room (GluetoolReporter *self,
                 const guint8     *span,
                 gsize             len,
-                gsize            *queued_after)
+                gboolean         *took_block,
+                gsize            *bytes_in_use)
 {
-  guint64 consumed = gluetool_ring_get_consumed (self->ring);
+  guint64 consumed = gluetool_lanes_get_consumed (self->lanes);
   gint64 give_up_at;
 
   if (consumed == atomic_load_explicit (&self->stuck_at_consumed, memory_order_relaxed))
@@ -501,12 +503,12 @@ push_when_room (GluetoolReporter *self,
       guint64 now_consumed;
 
       g_usleep (FULL_RETRY_SLEEP_US);
-      if (gluetool_ring_push_mp (self->ring, span, len, queued_after))
+      if (gluetool_lanes_push (self->lanes, span, len, took_block, bytes_in_use))
         return TRUE;
-      if (gluetool_ring_is_sealed (self->ring))
+      if (gluetool_lanes_is_sealed (self->lanes))
         return FALSE;
 
-      now_consumed = gluetool_ring_get_consumed (self->ring);
+      now_consumed = gluetool_lanes_get_consumed (self->lanes);
       if (now_consumed != consumed)
         {
           consumed = now_consumed;
@@ -527,7 +529,8 @@ gluetool_reporter_push_mp (GluetoolReporter *self,
                            const guint8     *span,
                            gsize             len)
 {
-  gsize queued_after = 0;
+  gboolean took_block = FALSE;
+  gsize bytes_in_use = 0;
 
   if (G_UNLIKELY (len + MIN_DATAGRAM_OVERHEAD > self->max_packet_size))
     {
@@ -535,19 +538,19 @@ gluetool_reporter_push_mp (GluetoolReporter *self,
       return FALSE;
     }
 
-  /* close() seals the ring: a push either claimed its ticket before, and the
-   * flush thread waits for it, or fails here and is counted. */
-  if (G_UNLIKELY (!gluetool_ring_push_mp (self->ring, span, len, &queued_after)
-                  && !push_when_room (self, span, len, &queued_after)))
+  /* close() seals the queue: a push either ended before, and the flush
+   * thread reads it, or fails here and is counted. */
+  if (G_UNLIKELY (!gluetool_lanes_push (self->lanes, span, len, &took_block, &bytes_in_use)
+                  && !push_when_room (self, span, len, &took_block, &bytes_in_use)))
     {
-      if (gluetool_ring_is_sealed (self->ring))
+      if (gluetool_lanes_is_sealed (self->lanes))
         count (&self->reported_after_close, 1);
       else
         count (&self->dropped_queue_full, 1);
       return FALSE;
     }
 
-  if (queued_after >= self->wake_bytes)
+  if (G_UNLIKELY (took_block) && bytes_in_use >= self->wake_bytes)
     wake_if_sleeping (self);
   return TRUE;
 }
@@ -966,31 +969,17 @@ pack_span (GluetoolReporter *self,
   sender->n_spans++;
 }
 
-/* Moves every published record out of the ring into datagrams. Records with
- * tickets below @must_reach are waited for: their producers are copying them
- * right now. */
+/* Moves every record pushed so far out of the queue into datagrams. */
 static void
-drain (GluetoolReporter *self,
-       guint64           must_reach)
+drain (GluetoolReporter *self)
 {
   g_autoptr(GError) error = NULL;
   gboolean connected = FALSE;
   const guint8 *record;
   gsize len;
 
-  for (;;)
+  while (gluetool_lanes_peek_sc (self->lanes, &record, &len))
     {
-      if (!gluetool_ring_peek_sc (self->ring, &record, &len))
-        {
-          if (gluetool_ring_get_consumed (self->ring) < must_reach
-              && !g_cancellable_is_cancelled (self->cancellable))
-            {
-              g_thread_yield ();
-              continue;
-            }
-          break;
-        }
-
       /* Connect once per drain; until it works, spans fail as they come. */
       if (!connected)
         {
@@ -1004,7 +993,7 @@ drain (GluetoolReporter *self,
         pack_span (self, record, len);
       else
         count (&self->failed_to_send, 1);
-      gluetool_ring_release_sc (self->ring);
+      gluetool_lanes_release_sc (self->lanes);
 
       /* A send may have dropped the connection; check again next record. */
       connected = connected && self->sender.socket != NULL;
@@ -1022,10 +1011,10 @@ abandon (GluetoolReporter *self)
   count (&self->failed_to_send, self->sender.n_spans);
   self->sender.spans.len = 0;
   self->sender.n_spans = 0;
-  while (gluetool_ring_peek_sc (self->ring, &record, &len))
+  while (gluetool_lanes_peek_sc (self->lanes, &record, &len))
     {
       count (&self->failed_to_send, 1);
-      gluetool_ring_release_sc (self->ring);
+      gluetool_lanes_release_sc (self->lanes);
     }
 }
 
@@ -1059,8 +1048,10 @@ flush_thread_main (gpointer data)
 {
   GluetoolReporter *self = data;
   gint64 next_interval_us = g_get_monotonic_time () + self->flush_interval_us;
-  gboolean may_nap = gluetool_ring_get_capacity_bytes (self->ring) >= NAP_MIN_QUEUE_BYTES;
+  gboolean may_nap = gluetool_lanes_get_capacity_bytes (self->lanes) >= NAP_MIN_QUEUE_BYTES;
   gboolean busy = FALSE;
+  guint64 blocks_taken_seen = 0;
+  guint64 flush_completed_seen = 0;
 
   become_background_thread ();
 
@@ -1079,19 +1070,21 @@ flush_thread_main (gpointer data)
   for (;;)
     {
       gboolean closing;
-      guint64 target;
+      guint64 requested;
       gint64 now;
 
       gluetool_mutex_lock (&self->lock);
       for (;;)
         {
+          guint64 blocks_taken;
+
           closing = self->closing;
-          target = self->flush_target;
-          if (closing || target > self->completed)
+          requested = self->flush_requested;
+          if (closing || requested > self->flush_completed)
             break;
           if (g_get_monotonic_time () >= next_interval_us)
             break;
-          if (gluetool_ring_get_queued_bytes (self->ring) >= self->wake_bytes)
+          if (gluetool_lanes_get_queued_bytes (self->lanes) >= self->wake_bytes)
             break;
 
           if (busy)
@@ -1102,10 +1095,13 @@ flush_thread_main (gpointer data)
               continue;
             }
 
-          /* See gluetool_reporter_push_mp() for why these are seq_cst. */
+          /* See wake_if_sleeping() for why these are seq_cst. A block
+           * taken since the last look may mean a datagram's worth. */
           atomic_store_explicit (&self->consumer_sleeping, 1, memory_order_seq_cst);
-          if (gluetool_ring_get_queued_bytes (self->ring) >= self->wake_bytes)
+          blocks_taken = gluetool_lanes_get_blocks_taken (self->lanes);
+          if (blocks_taken != blocks_taken_seen)
             {
+              blocks_taken_seen = blocks_taken;
               atomic_store_explicit (&self->consumer_sleeping, 0, memory_order_relaxed);
               break;
             }
@@ -1125,33 +1121,37 @@ flush_thread_main (gpointer data)
         abandon (self);
       else
         {
-          guint64 consumed_before = gluetool_ring_get_consumed (self->ring);
+          guint64 consumed_before = gluetool_lanes_get_consumed (self->lanes);
 
-          drain (self, closing ? gluetool_ring_get_claimed (self->ring) : target);
+          drain (self);
           busy = may_nap
-                 && gluetool_ring_get_consumed (self->ring) - consumed_before >= NAP_MIN_RECORDS;
-          /* Woken by the queued bytes while the oldest record is still being
-           * copied by its producer: let it run rather than spin. */
-          if (gluetool_ring_get_consumed (self->ring) == consumed_before)
-            g_thread_yield ();
+                 && gluetool_lanes_get_consumed (self->lanes) - consumed_before >= NAP_MIN_RECORDS;
 
           /* A partial batch goes out on the interval, and at once when
            * someone waits for it. */
           now = g_get_monotonic_time ();
-          if (now >= next_interval_us || closing
-              || target > gluetool_ring_get_consumed (self->ring) - self->sender.n_spans)
+          if (now >= next_interval_us || closing || requested > flush_completed_seen)
             send_batch (self);
           if (now >= next_interval_us)
-            next_interval_us = now + self->flush_interval_us;
+            {
+              next_interval_us = now + self->flush_interval_us;
+              /* Lanes of threads that have exited go to threads to come. */
+              gluetool_lanes_reclaim_sc (self->lanes);
+            }
           check_in_doubt (self);
         }
       gluetool_process_leave ();
 
       gluetool_mutex_lock (&self->lock);
-      self->completed = gluetool_ring_get_consumed (self->ring) - self->sender.n_spans
-                        - self->sender.in_doubt_spans;
-      if (self->closing && self->sender.n_spans == 0
-          && (self->completed >= gluetool_ring_get_claimed (self->ring)
+      /* Every request made before this pass began is answered once what the
+       * pass read is sent or lost. */
+      self->in_flight = self->sender.n_spans + self->sender.in_doubt_spans;
+      if (self->in_flight == 0 && requested > self->flush_completed)
+        self->flush_completed = requested;
+      flush_completed_seen = self->flush_completed;
+      /* Sealed before @closing was set: nothing more can come. */
+      if (closing && self->in_flight == 0
+          && (gluetool_lanes_get_consumed (self->lanes) == gluetool_lanes_get_pushed (self->lanes)
               || g_cancellable_is_cancelled (self->cancellable)))
         self->thread_done = TRUE;
       g_cond_broadcast (&self->progress);
@@ -1199,16 +1199,28 @@ check_losses (GluetoolReporter *self,
   return FALSE;
 }
 
-/* Under @lock: what flush() and close() report, a time-out first. */
+/* Under @lock: spans queued or read and not yet sent or lost, now. */
+static guint64
+count_unsent (GluetoolReporter *self)
+{
+  guint64 pushed = gluetool_lanes_get_pushed (self->lanes);
+  guint64 consumed = gluetool_lanes_get_consumed (self->lanes);
+
+  return (pushed > consumed ? pushed - consumed : 0) + self->in_flight;
+}
+
+/* Under @lock: what flush() and close() report, a time-out first (with
+ * @unsent, what count_unsent() said then). */
 static gboolean
 check_unsent_and_losses (GluetoolReporter *self,
+                         gboolean          timed_out,
                          guint64           unsent,
                          GError          **error)
 {
-  if (unsent > 0)
+  if (timed_out)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                   "%" G_GUINT64_FORMAT " spans were not sent before the flush timed out",
+                   "The flush timed out with %" G_GUINT64_FORMAT " spans not sent yet",
                    unsent);
       return FALSE;
     }
@@ -1220,28 +1232,26 @@ gluetool_reporter_flush (GluetoolReporter *self,
                          gint64            deadline_us,
                          GError          **error)
 {
-  guint64 target;
-  guint64 unsent = 0;
+  guint64 request;
+  gboolean timed_out;
   gboolean ok;
 
   gluetool_mutex_lock (&self->lock);
-  target = gluetool_ring_get_claimed (self->ring);
-  if (target > self->flush_target)
-    self->flush_target = target;
+  request = ++self->flush_requested;
   g_cond_signal (&self->wake);
 
-  while (self->completed < target && !self->thread_done)
+  while (self->flush_completed < request && !self->thread_done)
     {
       if (!gluetool_cond_wait_until (&self->progress, &self->lock, deadline_us)
           && g_get_monotonic_time () >= deadline_us)
         break;
     }
   /* After close() there is nothing left to wait for: what it did not send
-   * it counted as failed, which check_losses() reports. */
-  if (self->completed < target && !self->thread_done)
-    unsent = target - self->completed;
+   * it counted as failed, which check_losses() reports. Until start(), the
+   * thread is not there to answer: nothing pushed can be sent yet. */
+  timed_out = self->flush_completed < request && !self->thread_done;
 
-  ok = check_unsent_and_losses (self, unsent, error);
+  ok = check_unsent_and_losses (self, timed_out, timed_out ? count_unsent (self) : 0, error);
   gluetool_mutex_unlock (&self->lock);
   return ok;
 }
@@ -1251,12 +1261,13 @@ gluetool_reporter_close (GluetoolReporter *self,
                          gint64            deadline_us,
                          GError          **error)
 {
+  gboolean timed_out = FALSE;
   guint64 unsent = 0;
-  guint64 claimed, consumed;
+  guint64 pushed, consumed;
   gboolean ok;
 
-  /* From here the claimed tickets are final (see gluetool_ring_seal()). */
-  gluetool_ring_seal (self->ring);
+  /* From here the records pushed are final (see gluetool_lanes_seal()). */
+  gluetool_lanes_seal (self->lanes);
 
   gluetool_mutex_lock (&self->lock);
   self->closing = TRUE;
@@ -1274,8 +1285,8 @@ gluetool_reporter_close (GluetoolReporter *self,
       /* Out of time: say how many are left, then make the flush thread give
        * them up. Cancelling interrupts a lookup or a blocked send, so the
        * thread ends promptly. */
-      claimed = gluetool_ring_get_claimed (self->ring);
-      unsent = claimed > self->completed ? claimed - self->completed : 0;
+      timed_out = TRUE;
+      unsent = count_unsent (self);
       g_cancellable_cancel (self->cancellable);
       g_cond_signal (&self->wake);
       while (!self->thread_done)
@@ -1287,15 +1298,14 @@ gluetool_reporter_close (GluetoolReporter *self,
   if (self->thread != NULL)
     g_thread_join (g_steal_pointer (&self->thread));
 
-  /* Only an abandoned close leaves tickets behind: claimed but never
-   * published, as their producers were still copying. */
-  claimed = gluetool_ring_get_claimed (self->ring);
-  consumed = gluetool_ring_get_consumed (self->ring);
-  if (claimed > consumed)
-    count (&self->failed_to_send, claimed - consumed);
+  /* A thread never started leaves whatever was pushed behind. */
+  pushed = gluetool_lanes_get_pushed (self->lanes);
+  consumed = gluetool_lanes_get_consumed (self->lanes);
+  if (pushed > consumed)
+    count (&self->failed_to_send, pushed - consumed);
 
   gluetool_mutex_lock (&self->lock);
-  ok = check_unsent_and_losses (self, unsent, error);
+  ok = check_unsent_and_losses (self, timed_out, unsent, error);
   gluetool_mutex_unlock (&self->lock);
   return ok;
 }

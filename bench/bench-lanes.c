@@ -1,12 +1,12 @@
-/* bench-ring.c: throughput of the MPSC ring with span-sized records
+/* bench-lanes.c: throughput of the span queue with span-sized records
  *
  * SPDX-License-Identifier: MIT
  *
- * Run with: meson test -C build --benchmark --verbose ring
+ * Run with: meson test -C build --benchmark --verbose lanes
  *
  * Producers push 150-byte records (about a 3-tag span) as fast as they can;
  * one consumer thread copies each record out, as the flush thread does when
- * it packs a datagram, and releases it. A push that finds the ring full is
+ * it packs a datagram, and releases it. A push that finds the queue full is
  * counted and tried again, so every run moves the same number of records and
  * the failure count says how often producers outran the consumer (a real
  * producer would have dropped the span instead).
@@ -20,17 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ring-private.h"
+#include "lanes-private.h"
 
 #define RECORD_BYTES        150
-#define RING_CAPACITY_BYTES (1024 * 1024)
+#define QUEUE_CAPACITY_BYTES (1024 * 1024)
 #define RECORDS_PER_RUN     (2 * 1000 * 1000)
 #define N_RUNS              7
 #define DATAGRAM_BYTES      65000
 
 typedef struct
 {
-  GluetoolRing *ring;
+  GluetoolLanes *lanes;
   guint n_producers;
   guint64 records_per_producer;
   /* Producers and the consumer spin (yielding) on this before starting, so
@@ -61,7 +61,7 @@ producer_thread (gpointer data)
   for (guint64 i = 0; i < run->records_per_producer; i++)
     {
       memcpy (record, &i, sizeof i);
-      while (!gluetool_ring_push_mp (run->ring, record, sizeof record, NULL))
+      while (!gluetool_lanes_push (run->lanes, record, sizeof record, NULL, NULL))
         {
           producer->full_count++;
           g_thread_yield ();
@@ -92,7 +92,7 @@ consumer_thread (gpointer data)
       const guint8 *record;
       gsize len;
 
-      if (!gluetool_ring_peek_sc (run->ring, &record, &len))
+      if (!gluetool_lanes_peek_sc (run->lanes, &record, &len))
         {
           g_thread_yield ();
           continue;
@@ -105,7 +105,7 @@ consumer_thread (gpointer data)
         }
       memcpy (datagram + offset, record, len);
       offset += len;
-      gluetool_ring_release_sc (run->ring);
+      gluetool_lanes_release_sc (run->lanes);
       consumed++;
     }
 
@@ -131,7 +131,7 @@ run_threaded (guint n_producers)
   Result result = { 0, };
   guint64 total;
 
-  run.ring = gluetool_ring_new (RING_CAPACITY_BYTES);
+  run.lanes = gluetool_lanes_new (QUEUE_CAPACITY_BYTES);
   run.n_producers = n_producers;
   run.records_per_producer = RECORDS_PER_RUN / n_producers;
   total = run.records_per_producer * n_producers;
@@ -155,20 +155,20 @@ run_threaded (guint n_producers)
   g_thread_join (consumer);
   end = g_get_monotonic_time ();
 
-  g_assert_cmpuint (gluetool_ring_get_consumed (run.ring), ==, total);
-  gluetool_ring_free (run.ring);
+  g_assert_cmpuint (gluetool_lanes_get_consumed (run.lanes), ==, total);
+  gluetool_lanes_free (run.lanes);
 
   result.ns_per_record = (end - start) * 1000.0 / total;
   result.records_per_s = total / ((end - start) / 1e6);
   return result;
 }
 
-/* push then pop in one thread, nobody else touching the ring: the cost of
+/* push then pop in one thread, nobody else touching the queue: the cost of
  * the operations themselves, without cache-line transfers. */
 static Result
 run_uncontended (void)
 {
-  GluetoolRing *ring = gluetool_ring_new (RING_CAPACITY_BYTES);
+  GluetoolLanes *lanes = gluetool_lanes_new (QUEUE_CAPACITY_BYTES);
   guint8 record[RECORD_BYTES];
   guint64 checksum = 0;
   gint64 start;
@@ -183,16 +183,16 @@ run_uncontended (void)
       gsize len;
 
       memcpy (record, &i, sizeof i);
-      if (!gluetool_ring_push_mp (ring, record, sizeof record, NULL))
+      if (!gluetool_lanes_push (lanes, record, sizeof record, NULL, NULL))
         result.full_count++;
-      if (gluetool_ring_peek_sc (ring, &out, &len))
+      if (gluetool_lanes_peek_sc (lanes, &out, &len))
         {
           checksum += out[0];
-          gluetool_ring_release_sc (ring);
+          gluetool_lanes_release_sc (lanes);
         }
     }
   end = g_get_monotonic_time ();
-  gluetool_ring_free (ring);
+  gluetool_lanes_free (lanes);
 
   /* Keeps the loop's reads alive; never true. */
   if (checksum == G_MAXUINT64)
@@ -253,13 +253,13 @@ int
 main (void)
 {
   Result results[N_RUNS];
-  GluetoolRing *probe = gluetool_ring_new (RING_CAPACITY_BYTES);
+  GluetoolLanes *probe = gluetool_lanes_new (QUEUE_CAPACITY_BYTES);
 
-  printf ("ring: %d-byte records, %d-byte ring (%u slots), %d records per run, "
-          "median of %d runs, %u CPUs\n",
-          RECORD_BYTES, RING_CAPACITY_BYTES, gluetool_ring_get_n_slots (probe),
+  printf ("lanes: %d-byte records, %d-byte queue (%" G_GSIZE_FORMAT "-byte blocks), "
+          "%d records per run, median of %d runs, %u CPUs\n",
+          RECORD_BYTES, QUEUE_CAPACITY_BYTES, gluetool_lanes_get_block_bytes (probe),
           RECORDS_PER_RUN, N_RUNS, g_get_num_processors ());
-  gluetool_ring_free (probe);
+  gluetool_lanes_free (probe);
 
   for (guint i = 0; i < N_RUNS; i++)
     results[i] = run_uncontended ();

@@ -1,0 +1,784 @@
+/* lanes.c: the span queue: a lane of byte records per producer thread, read
+ * by one consumer
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * See lanes-private.h for the design. Memory ordering, pair by pair:
+ *
+ *   (A) publish:  a producer's release store of a block's @committed pairs
+ *                 with the consumer's acquire load of it: the record's
+ *                 header and bytes (and its heap copy) are visible to the
+ *                 consumer before it reads them.
+ *   (B) next:     a producer's release store of a block's @next (or of the
+ *                 lane's @first) pairs with the consumer's acquire load of
+ *                 it: the block's last @committed store, made before, is
+ *                 visible too, so a consumer that sees @next reads the
+ *                 block's final length and may give it back once read.
+ *   (C) pool:     blocks go back to the pool, and come out of it, under
+ *                 @pool_lock: the consumer's reads of a block happen before
+ *                 a producer that takes it writes into it.
+ *   (D) lane:     a lane changes hands by compare-and-swap of @owner: the
+ *                 consumer, reclaiming a dead thread's lane, resets its
+ *                 fields and stores owner = 0 with release; the thread that
+ *                 takes it over swaps in its serial with acquire, and sees
+ *                 them reset. The dead thread's last push happened before
+ *                 it left the process's registry, which the consumer asked
+ *                 under the registry's lock.
+ *   (E) list:     a new lane is pushed on the list by compare-and-swap with
+ *                 release; walkers load @lanes_head and each @next_lane
+ *                 with acquire, so they see a lane's fields initialised.
+ *   (F) seal:     Dekker's handshake (process-private.h): a producer
+ *                 announces @writing = 1, then loads @sealed seq_cst;
+ *                 gluetool_lanes_seal() stores @sealed seq_cst, fences
+ *                 every thread, then loads each lane's @writing with
+ *                 acquire until 0. Either the producer sees the seal and
+ *                 fails, or the sealer waits for its push, whose release
+ *                 store of @writing = 0 makes the record visible.
+ *   (G) wake:     @blocks_taken is incremented seq_cst after a block is
+ *                 taken, and read seq_cst: the reporter's "is the consumer
+ *                 asleep" handshake rests on it (see reporter.c).
+ *
+ * Counters a lane's producer alone writes (@pushed, @pushed_bytes) are
+ * stored relaxed: they order nothing, and readers that need the records
+ * themselves synchronise through (A) or (F).
+ */
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "lanes-private.h"
+#include "process-private.h"
+#include "sync-private.h"
+
+/* The line size that keeps apart what different threads write. */
+#define LANES_CACHE_LINE 64
+
+/* A record in a block: a header, then its bytes (or a pointer to its heap
+ * copy), padded so the next header is aligned. */
+typedef struct
+{
+  guint32 len;
+  guint32 is_heap;
+} RecordHeader;
+
+#define RECORD_ALIGN 8u
+
+typedef struct _Block Block;
+struct _Block
+{
+  /* (atomic) bytes of whole records in @data: the producer stores it with
+   * release after each record (pair A). */
+  _Atomic gsize committed;
+  /* (atomic) the lane's next block, stored once by the producer when this
+   * one is full (pair B); NULL until then. */
+  Block *_Atomic next;
+  /* In the pool's free list, under @pool_lock. */
+  Block *next_free;
+  alignas (RECORD_ALIGN) guint8 data[];
+};
+
+typedef struct _Lane Lane;
+struct _Lane
+{
+  /* The producer's line: its thread alone writes these while it owns the
+   * lane. */
+  alignas (LANES_CACHE_LINE) atomic_uint writing;  /* (atomic) pair F */
+  Block           *tail;                          /* the block it writes into */
+  gsize            tail_used;                     /* its bytes used so far */
+  _Atomic guint64  pushed;                        /* (atomic) records, ever */
+  _Atomic gsize    pushed_bytes;                  /* (atomic) record bytes, ever */
+  Block *_Atomic   first;                         /* (atomic) the first block, pair B */
+
+  /* Who owns it (a thread serial, 0: nobody), and the list; written when a
+   * lane changes hands or is made. */
+  alignas (LANES_CACHE_LINE) _Atomic guint64 owner; /* (atomic) pair D */
+  Lane            *next_lane;                     /* set before the lane is listed */
+
+  /* The consumer's line. */
+  alignas (LANES_CACHE_LINE) Block *head;          /* the block it reads; NULL: see @first */
+  gsize            head_read;                     /* bytes of it read */
+  _Atomic guint64  consumed;                      /* (atomic) records released, ever */
+  _Atomic gsize    consumed_bytes;                /* (atomic) record bytes released, ever */
+};
+
+struct _GluetoolLanes
+{
+  /* Read by producers on every push; written once. */
+  alignas (LANES_CACHE_LINE) guint64 id;          /* unique in the process */
+  gsize            capacity_bytes;
+  gsize            block_bytes;                   /* header included */
+  gsize            block_payload;                 /* bytes of records a block holds */
+  guint            max_blocks;
+  atomic_bool      sealed;                        /* (atomic) pair F */
+
+  /* Lanes, newest first (pair E); pushed, never removed before free(). */
+  alignas (LANES_CACHE_LINE) Lane *_Atomic lanes_head;
+  atomic_uint      n_lanes;                       /* (atomic) */
+
+  /* The budget: taken by producers once per block, given back by the
+   * consumer once per block. */
+  alignas (LANES_CACHE_LINE) GMutex pool_lock;
+  Block           *free_blocks;                   /* (owned) under pool_lock */
+  guint            n_blocks_made;                 /* under pool_lock */
+  guint            n_blocks_in_use;               /* under pool_lock */
+  gsize            heap_bytes_in_use;             /* under pool_lock: large records */
+  _Atomic guint64  blocks_taken;                  /* (atomic) pair G */
+
+  /* The consumer's. */
+  alignas (LANES_CACHE_LINE) Lane *cursor;         /* the lane it reads; NULL: start over */
+  guint            read_from_cursor;              /* records read from it in a row */
+  Lane            *peeked_lane;                   /* the last successful peek's, or NULL */
+  gsize            peeked_size;                   /* its record's bytes in the block */
+  gsize            peeked_len;
+  gboolean         peeked_heap;
+  _Atomic guint64  consumed;                      /* (atomic) records released, ever */
+};
+
+/* The consumer moves on to the next lane after this many records of one. */
+#define MAX_READ_IN_A_ROW 64
+
+#define MIN_BLOCK_BYTES 256
+
+static atomic_ullong last_lanes_id;
+
+/* The calling thread's lane in the queue it last pushed to. Only compared
+ * by id: a queue freed since is never touched through it. */
+static GLUETOOL_THREAD_LOCAL guint64 cached_lanes_id;
+static GLUETOOL_THREAD_LOCAL Lane   *cached_lane;
+
+static inline gsize
+round_up (gsize n)
+{
+  return (n + RECORD_ALIGN - 1) & ~(gsize) (RECORD_ALIGN - 1);
+}
+
+/* Bytes a record of @len takes in a block, header included. */
+static inline gsize
+record_size (GluetoolLanes *lanes,
+             gsize          len,
+             gboolean      *is_heap)
+{
+  gsize inline_size = sizeof (RecordHeader) + round_up (len);
+
+  *is_heap = inline_size > lanes->block_payload;
+  return *is_heap ? sizeof (RecordHeader) + round_up (sizeof (guint8 *)) : inline_size;
+}
+
+GluetoolLanes *
+gluetool_lanes_new (gsize capacity_bytes)
+{
+  GluetoolLanes *lanes = g_aligned_alloc0 (1, sizeof (GluetoolLanes), alignof (GluetoolLanes));
+  gsize block_bytes = MIN (capacity_bytes / 16, (gsize) GLUETOOL_LANES_MAX_BLOCK_BYTES);
+
+  /* The fences of the seal handshake are chosen with the fork handlers. */
+  gluetool_process_ensure_fork_handlers ();
+
+  block_bytes = MAX (round_up (block_bytes), (gsize) MIN_BLOCK_BYTES);
+  lanes->id = atomic_fetch_add_explicit (&last_lanes_id, 1, memory_order_relaxed) + 1;
+  lanes->capacity_bytes = capacity_bytes;
+  lanes->block_bytes = block_bytes;
+  lanes->block_payload = block_bytes - offsetof (Block, data);
+  lanes->max_blocks = capacity_bytes == 0 ? 0 : (guint) MIN (MAX (capacity_bytes / block_bytes, 2), G_MAXUINT);
+  atomic_init (&lanes->sealed, false);
+  atomic_init (&lanes->lanes_head, NULL);
+  atomic_init (&lanes->n_lanes, 0);
+  g_mutex_init (&lanes->pool_lock);
+  atomic_init (&lanes->blocks_taken, 0);
+  atomic_init (&lanes->consumed, 0);
+  return lanes;
+}
+
+static void
+free_heap_records (GluetoolLanes *lanes,
+                   Block         *block,
+                   gsize          from,
+                   gsize          to)
+{
+  while (from < to)
+    {
+      RecordHeader header;
+      gboolean is_heap;
+
+      memcpy (&header, block->data + from, sizeof header);
+      if (header.is_heap)
+        {
+          guint8 *heap;
+
+          memcpy (&heap, block->data + from + sizeof header, sizeof heap);
+          g_free (heap);
+        }
+      from += record_size (lanes, header.len, &is_heap);
+    }
+}
+
+void
+gluetool_lanes_free (GluetoolLanes *lanes)
+{
+  Lane *lane;
+
+  if (lanes == NULL)
+    return;
+
+  /* Relaxed: the caller ordered every push and read before this call. */
+  lane = atomic_load_explicit (&lanes->lanes_head, memory_order_relaxed);
+  while (lane != NULL)
+    {
+      Lane *next_lane = lane->next_lane;
+      Block *block = lane->head != NULL ? lane->head
+                     : atomic_load_explicit (&lane->first, memory_order_relaxed);
+      gsize read = lane->head != NULL ? lane->head_read : 0;
+
+      while (block != NULL)
+        {
+          Block *next = atomic_load_explicit (&block->next, memory_order_relaxed);
+
+          free_heap_records (lanes, block, read, atomic_load_explicit (&block->committed,
+                                                                      memory_order_relaxed));
+          g_free (block);
+          block = next;
+          read = 0;
+        }
+      g_aligned_free (lane);
+      lane = next_lane;
+    }
+
+  while (lanes->free_blocks != NULL)
+    {
+      Block *block = lanes->free_blocks;
+
+      lanes->free_blocks = block->next_free;
+      g_free (block);
+    }
+  g_mutex_clear (&lanes->pool_lock);
+  g_aligned_free (lanes);
+}
+
+gsize
+gluetool_lanes_get_capacity_bytes (GluetoolLanes *lanes)
+{
+  g_return_val_if_fail (lanes != NULL, 0);
+
+  return lanes->capacity_bytes;
+}
+
+gsize
+gluetool_lanes_get_block_bytes (GluetoolLanes *lanes)
+{
+  g_return_val_if_fail (lanes != NULL, 0);
+
+  return lanes->block_bytes;
+}
+
+/* ---- Producers ------------------------------------------------------------- */
+
+/* Under @pool_lock: whether @extra more bytes fit the budget. */
+static gboolean
+budget_has_room (GluetoolLanes *lanes,
+                 gsize          extra)
+{
+  gsize in_use = (gsize) lanes->n_blocks_in_use * lanes->block_bytes + lanes->heap_bytes_in_use;
+
+  return in_use + extra <= MAX (lanes->capacity_bytes, (gsize) lanes->max_blocks * lanes->block_bytes);
+}
+
+/* Under @pool_lock. */
+static gsize
+budget_in_use (GluetoolLanes *lanes)
+{
+  return (gsize) lanes->n_blocks_in_use * lanes->block_bytes + lanes->heap_bytes_in_use;
+}
+
+/* A block for the calling thread's lane, its previous one (if any) handed
+ * to the consumer. FALSE when the budget is spent. */
+static gboolean
+take_block (GluetoolLanes *lanes,
+            Lane          *lane,
+            gsize         *bytes_in_use)
+{
+  Block *block = NULL;
+
+  gluetool_mutex_lock (&lanes->pool_lock);
+  if (lanes->n_blocks_in_use < lanes->max_blocks && budget_has_room (lanes, lanes->block_bytes))
+    {
+      if (lanes->free_blocks != NULL)
+        {
+          block = lanes->free_blocks;
+          lanes->free_blocks = block->next_free;
+        }
+      else
+        {
+          block = g_malloc (lanes->block_bytes);
+          lanes->n_blocks_made++;
+        }
+      lanes->n_blocks_in_use++;
+      *bytes_in_use = budget_in_use (lanes);
+    }
+  gluetool_mutex_unlock (&lanes->pool_lock);
+
+  if (block == NULL)
+    return FALSE;
+
+  /* Plain initialisation: nobody can reach the block until it is linked
+   * below, with release. */
+  atomic_init (&block->committed, 0);
+  atomic_init (&block->next, NULL);
+  block->next_free = NULL;
+
+  /* Release, pair B: the old block's final @committed goes with it. */
+  if (lane->tail != NULL)
+    atomic_store_explicit (&lane->tail->next, block, memory_order_release);
+  else
+    atomic_store_explicit (&lane->first, block, memory_order_release);
+  lane->tail = block;
+  lane->tail_used = 0;
+
+  /* seq_cst, pair G. */
+  atomic_fetch_add_explicit (&lanes->blocks_taken, 1, memory_order_seq_cst);
+  return TRUE;
+}
+
+static Lane *
+make_lane (guint64 owner)
+{
+  Lane *lane = g_aligned_alloc0 (1, sizeof (Lane), alignof (Lane));
+
+  atomic_init (&lane->writing, 0);
+  atomic_init (&lane->pushed, 0);
+  atomic_init (&lane->pushed_bytes, 0);
+  atomic_init (&lane->first, NULL);
+  atomic_init (&lane->owner, owner);
+  atomic_init (&lane->consumed, 0);
+  atomic_init (&lane->consumed_bytes, 0);
+  return lane;
+}
+
+/* The calling thread's lane: its own if it has one, else one a thread that
+ * exited left (pair D), else a new one (pair E). Once per thread and queue,
+ * unless the thread alternates between queues. */
+static G_GNUC_NO_INLINE Lane *
+find_lane (GluetoolLanes *lanes)
+{
+  guint64 serial = gluetool_process_get_thread_serial ();
+  Lane *head = atomic_load_explicit (&lanes->lanes_head, memory_order_acquire);
+  Lane *lane;
+
+  for (lane = head; lane != NULL; lane = lane->next_lane)
+    if (atomic_load_explicit (&lane->owner, memory_order_relaxed) == serial)
+      goto found;
+
+  for (lane = head; lane != NULL; lane = lane->next_lane)
+    {
+      guint64 nobody = 0;
+
+      if (atomic_compare_exchange_strong_explicit (&lane->owner, &nobody, serial,
+                                                   memory_order_acquire, memory_order_relaxed))
+        goto found;
+    }
+
+  lane = make_lane (serial);
+  lane->next_lane = head;
+  while (!atomic_compare_exchange_weak_explicit (&lanes->lanes_head, &lane->next_lane, lane,
+                                                 memory_order_release, memory_order_acquire))
+    ;
+  atomic_fetch_add_explicit (&lanes->n_lanes, 1, memory_order_relaxed);
+
+found:
+  cached_lanes_id = lanes->id;
+  cached_lane = lane;
+  return lane;
+}
+
+static inline Lane *
+get_lane (GluetoolLanes *lanes)
+{
+  if (G_LIKELY (cached_lanes_id == lanes->id))
+    return cached_lane;
+  return find_lane (lanes);
+}
+
+/* Copies a record into the lane's last block; the caller made room. */
+static inline void
+write_record (GluetoolLanes *lanes,
+              Lane          *lane,
+              const guint8  *record,
+              gsize          len,
+              guint8        *heap,
+              gsize          size)
+{
+  guint8 *at = lane->tail->data + lane->tail_used;
+  RecordHeader header = { (guint32) len, heap != NULL };
+
+  memcpy (at, &header, sizeof header);
+  if (heap != NULL)
+    memcpy (at + sizeof header, &heap, sizeof heap);
+  else
+    memcpy (at + sizeof header, record, len);
+  lane->tail_used += size;
+
+  /* Release, pair A: publishes the header and the bytes. */
+  atomic_store_explicit (&lane->tail->committed, lane->tail_used, memory_order_release);
+}
+
+gboolean
+gluetool_lanes_push (GluetoolLanes *lanes,
+                     const guint8  *record,
+                     gsize          len,
+                     gboolean      *took_block,
+                     gsize         *bytes_in_use)
+{
+  Lane *lane;
+  guint8 *heap = NULL;
+  gboolean is_heap;
+  gsize size;
+  gsize in_use = 0;
+  gboolean took = FALSE;
+  gboolean pushed = FALSE;
+
+  g_return_val_if_fail (lanes != NULL, FALSE);
+  g_return_val_if_fail (record != NULL, FALSE);
+  g_return_val_if_fail (len > 0 && len <= G_MAXUINT32, FALSE);
+
+  if (took_block != NULL)
+    *took_block = FALSE;
+  if (G_UNLIKELY (len > lanes->capacity_bytes))
+    return FALSE;
+
+  lane = get_lane (lanes);
+  size = record_size (lanes, len, &is_heap);
+
+  /* Pair F: announce the push, then look for the seal. */
+  gluetool_process_announce (&lane->writing, 1);
+  if (G_UNLIKELY (atomic_load_explicit (&lanes->sealed, memory_order_seq_cst)))
+    goto out;
+
+  if (G_UNLIKELY (is_heap))
+    {
+      /* A record larger than a block: rare, so the budget lock per record
+       * is affordable. */
+      gboolean fits;
+
+      gluetool_mutex_lock (&lanes->pool_lock);
+      fits = budget_has_room (lanes, len);
+      if (fits)
+        lanes->heap_bytes_in_use += len;
+      gluetool_mutex_unlock (&lanes->pool_lock);
+      if (!fits)
+        goto out;
+      heap = g_memdup2 (record, len);
+    }
+
+  if (lane->tail == NULL || lane->tail_used + size > lanes->block_payload)
+    {
+      if (!take_block (lanes, lane, &in_use))
+        {
+          if (heap != NULL)
+            {
+              g_free (heap);
+              gluetool_mutex_lock (&lanes->pool_lock);
+              lanes->heap_bytes_in_use -= len;
+              gluetool_mutex_unlock (&lanes->pool_lock);
+            }
+          goto out;
+        }
+      took = TRUE;
+    }
+
+  write_record (lanes, lane, record, len, heap, size);
+  /* Relaxed: counts only this thread writes (see the top of the file). */
+  atomic_store_explicit (&lane->pushed,
+                         atomic_load_explicit (&lane->pushed, memory_order_relaxed) + 1,
+                         memory_order_relaxed);
+  atomic_store_explicit (&lane->pushed_bytes,
+                         atomic_load_explicit (&lane->pushed_bytes, memory_order_relaxed) + len,
+                         memory_order_relaxed);
+  pushed = TRUE;
+
+out:
+  /* Release, pair F: a sealer that reads 0 sees the record. */
+  atomic_store_explicit (&lane->writing, 0, memory_order_release);
+  if (took_block != NULL)
+    *took_block = took;
+  if (took && bytes_in_use != NULL)
+    *bytes_in_use = in_use;
+  return pushed;
+}
+
+/* ---- The consumer ---------------------------------------------------------- */
+
+/* Gives a block read to the end back to the pool (pair C). */
+static void
+give_back_block (GluetoolLanes *lanes,
+                 Block         *block)
+{
+  gluetool_mutex_lock (&lanes->pool_lock);
+  block->next_free = lanes->free_blocks;
+  lanes->free_blocks = block;
+  lanes->n_blocks_in_use--;
+  gluetool_mutex_unlock (&lanes->pool_lock);
+}
+
+/* The next record of @lane, left in place. */
+static gboolean
+lane_peek (GluetoolLanes *lanes,
+           Lane          *lane)
+{
+  Block *block = lane->head;
+
+  if (block == NULL)
+    {
+      /* Acquire, pair B. */
+      block = atomic_load_explicit (&lane->first, memory_order_acquire);
+      if (block == NULL)
+        return FALSE;
+      lane->head = block;
+      lane->head_read = 0;
+    }
+
+  for (;;)
+    {
+      /* Acquire, pair A. */
+      gsize committed = atomic_load_explicit (&block->committed, memory_order_acquire);
+      Block *next;
+
+      if (lane->head_read < committed)
+        {
+          RecordHeader header;
+          gboolean is_heap;
+
+          memcpy (&header, block->data + lane->head_read, sizeof header);
+          lanes->peeked_lane = lane;
+          lanes->peeked_len = header.len;
+          lanes->peeked_heap = header.is_heap;
+          lanes->peeked_size = record_size (lanes, header.len, &is_heap);
+          return TRUE;
+        }
+
+      /* Acquire, pair B: once the producer has moved on, @committed is
+       * final; loaded again above before the block is given back. */
+      next = atomic_load_explicit (&block->next, memory_order_acquire);
+      if (next == NULL)
+        return FALSE;
+      if (lane->head_read < atomic_load_explicit (&block->committed, memory_order_relaxed))
+        continue;
+
+      lane->head = next;
+      lane->head_read = 0;
+      give_back_block (lanes, block);
+      block = next;
+    }
+}
+
+gboolean
+gluetool_lanes_peek_sc (GluetoolLanes  *lanes,
+                        const guint8  **record,
+                        gsize          *len)
+{
+  Lane *start;
+  Lane *lane;
+  gboolean wrapped = FALSE;
+
+  g_return_val_if_fail (lanes != NULL, FALSE);
+  g_return_val_if_fail (record != NULL, FALSE);
+  g_return_val_if_fail (len != NULL, FALSE);
+
+  if (lanes->cursor == NULL || lanes->read_from_cursor >= MAX_READ_IN_A_ROW)
+    {
+      Lane *next = lanes->cursor != NULL ? lanes->cursor->next_lane : NULL;
+
+      /* Acquire, pair E. */
+      lanes->cursor = next != NULL ? next : atomic_load_explicit (&lanes->lanes_head,
+                                                                  memory_order_acquire);
+      lanes->read_from_cursor = 0;
+    }
+  start = lane = lanes->cursor;
+
+  while (lane != NULL)
+    {
+      if (lane_peek (lanes, lane))
+        {
+          guint8 *at = lane->head->data + lane->head_read + sizeof (RecordHeader);
+
+          if (lanes->peeked_heap)
+            {
+              guint8 *heap;
+
+              memcpy (&heap, at, sizeof heap);
+              *record = heap;
+            }
+          else
+            *record = at;
+          *len = lanes->peeked_len;
+          lanes->cursor = lane;
+          lanes->read_from_cursor++;
+          return TRUE;
+        }
+
+      /* Round the list once, from the cursor: its end leads to its head. */
+      lane = lane->next_lane;
+      if (lane == NULL && !wrapped)
+        {
+          wrapped = TRUE;
+          lane = atomic_load_explicit (&lanes->lanes_head, memory_order_acquire);
+        }
+      if (lane == start)
+        break;
+    }
+
+  lanes->cursor = NULL;
+  lanes->peeked_lane = NULL;
+  return FALSE;
+}
+
+void
+gluetool_lanes_release_sc (GluetoolLanes *lanes)
+{
+  Lane *lane;
+
+  g_return_if_fail (lanes != NULL);
+  g_return_if_fail (lanes->peeked_lane != NULL);
+
+  lane = g_steal_pointer (&lanes->peeked_lane);
+  if (lanes->peeked_heap)
+    {
+      guint8 *heap;
+
+      memcpy (&heap, lane->head->data + lane->head_read + sizeof (RecordHeader), sizeof heap);
+      g_free (heap);
+      gluetool_mutex_lock (&lanes->pool_lock);
+      lanes->heap_bytes_in_use -= lanes->peeked_len;
+      gluetool_mutex_unlock (&lanes->pool_lock);
+    }
+  lane->head_read += lanes->peeked_size;
+
+  /* Relaxed: counts only the consumer writes. */
+  atomic_store_explicit (&lane->consumed,
+                         atomic_load_explicit (&lane->consumed, memory_order_relaxed) + 1,
+                         memory_order_relaxed);
+  atomic_store_explicit (&lane->consumed_bytes,
+                         atomic_load_explicit (&lane->consumed_bytes, memory_order_relaxed)
+                         + lanes->peeked_len,
+                         memory_order_relaxed);
+  atomic_store_explicit (&lanes->consumed,
+                         atomic_load_explicit (&lanes->consumed, memory_order_relaxed) + 1,
+                         memory_order_relaxed);
+}
+
+void
+gluetool_lanes_reclaim_sc (GluetoolLanes *lanes)
+{
+  g_return_if_fail (lanes != NULL);
+
+  for (Lane *lane = atomic_load_explicit (&lanes->lanes_head, memory_order_acquire);
+       lane != NULL; lane = lane->next_lane)
+    {
+      guint64 owner = atomic_load_explicit (&lane->owner, memory_order_acquire);
+      Block *block;
+
+      if (owner == 0 || gluetool_process_thread_is_alive (owner))
+        continue;
+      /* Its thread is gone, and so are its pushes (pair D): read it to
+       * the end before it changes hands. */
+      if (atomic_load_explicit (&lane->pushed, memory_order_relaxed)
+          != atomic_load_explicit (&lane->consumed, memory_order_relaxed))
+        continue;
+
+      block = lane->head != NULL ? lane->head : atomic_load_explicit (&lane->first, memory_order_relaxed);
+      while (block != NULL)
+        {
+          Block *next = atomic_load_explicit (&block->next, memory_order_relaxed);
+
+          give_back_block (lanes, block);
+          block = next;
+        }
+      lane->head = NULL;
+      lane->head_read = 0;
+      lane->tail = NULL;
+      lane->tail_used = 0;
+      atomic_store_explicit (&lane->first, NULL, memory_order_relaxed);
+      if (lanes->cursor == lane)
+        lanes->cursor = NULL;
+      /* Release, pair D. */
+      atomic_store_explicit (&lane->owner, 0, memory_order_release);
+    }
+}
+
+/* ---- Counters and the seal ------------------------------------------------- */
+
+guint64
+gluetool_lanes_get_pushed (GluetoolLanes *lanes)
+{
+  guint64 sum = 0;
+
+  g_return_val_if_fail (lanes != NULL, 0);
+
+  for (Lane *lane = atomic_load_explicit (&lanes->lanes_head, memory_order_acquire);
+       lane != NULL; lane = lane->next_lane)
+    sum += atomic_load_explicit (&lane->pushed, memory_order_relaxed);
+  return sum;
+}
+
+guint64
+gluetool_lanes_get_consumed (GluetoolLanes *lanes)
+{
+  g_return_val_if_fail (lanes != NULL, 0);
+
+  return atomic_load_explicit (&lanes->consumed, memory_order_relaxed);
+}
+
+gsize
+gluetool_lanes_get_queued_bytes (GluetoolLanes *lanes)
+{
+  gsize sum = 0;
+
+  g_return_val_if_fail (lanes != NULL, 0);
+
+  for (Lane *lane = atomic_load_explicit (&lanes->lanes_head, memory_order_acquire);
+       lane != NULL; lane = lane->next_lane)
+    sum += atomic_load_explicit (&lane->pushed_bytes, memory_order_relaxed)
+           - atomic_load_explicit (&lane->consumed_bytes, memory_order_relaxed);
+  return sum;
+}
+
+guint64
+gluetool_lanes_get_blocks_taken (GluetoolLanes *lanes)
+{
+  g_return_val_if_fail (lanes != NULL, 0);
+
+  /* seq_cst, pair G. */
+  return atomic_load_explicit (&lanes->blocks_taken, memory_order_seq_cst);
+}
+
+guint
+gluetool_lanes_get_n_lanes (GluetoolLanes *lanes)
+{
+  g_return_val_if_fail (lanes != NULL, 0);
+
+  return atomic_load_explicit (&lanes->n_lanes, memory_order_relaxed);
+}
+
+void
+gluetool_lanes_seal (GluetoolLanes *lanes)
+{
+  g_return_if_fail (lanes != NULL);
+
+  /* Pair F, the rare side. */
+  atomic_store_explicit (&lanes->sealed, true, memory_order_seq_cst);
+  gluetool_process_fence_all_threads ();
+
+  /* A push in progress is a copy of a few hundred bytes, and perhaps a
+   * block taken: it ends soon, so yielding is enough. */
+  for (Lane *lane = atomic_load_explicit (&lanes->lanes_head, memory_order_acquire);
+       lane != NULL; lane = lane->next_lane)
+    while (atomic_load_explicit (&lane->writing, memory_order_acquire) != 0)
+      g_thread_yield ();
+}
+
+gboolean
+gluetool_lanes_is_sealed (GluetoolLanes *lanes)
+{
+  g_return_val_if_fail (lanes != NULL, FALSE);
+
+  return atomic_load_explicit (&lanes->sealed, memory_order_relaxed);
+}
