@@ -6,7 +6,7 @@
  * Run with: meson test -C build --benchmark --verbose burst
  *
  * The caller never waits for the flush thread, so a burst either fits in
- * what the flush thread drains meanwhile plus what the ring holds (4 MiB by
+ * what the flush thread drains meanwhile plus what the queue holds (4 MiB by
  * default), or spans are dropped and counted (fullQueueDroppedSpans). The
  * sink counts every span that arrives and the kernel's drops on its socket,
  * so a shortfall is pinned on the tracer or on the receiving side.

@@ -126,7 +126,7 @@ main (void)
   guint last = G_N_ELEMENTS (sizes) - 1;
 
   g_unsetenv ("GLUETOOL_TRACING_DISABLE");
-  run (2000); /* warm up: page in the code, the ring and the allocator */
+  run (2000); /* warm up: page in the code, the queue and the allocator */
 
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
     {

@@ -131,7 +131,7 @@ main (void)
   g_assert_no_error (error);
   root = gluetool_action_new ("root", NULL);
 
-  /* Warm up the code, the allocator and the ring, and fault in the samples
+  /* Warm up the code, the allocator and the queue, and fault in the samples
    * array, so that page faults are not timed. */
   for (guint i = 0; i < N_WARM_UP; i++)
     bench_report_span (root, i);

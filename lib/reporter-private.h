@@ -12,7 +12,7 @@
  * close(). The reporter knows nothing of actions or GObject.
  *
  * The wake-up protocol is the only place where producers and the flush thread
- * meet, besides the ring: see the comment above gluetool_reporter_push_mp().
+ * meet, besides the queue: see the comment above wake_if_sleeping().
  */
 
 #pragma once

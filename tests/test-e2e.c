@@ -10,6 +10,7 @@
 #include <gluetool/gluetool.h>
 
 #include "receiver.h"
+#include "recycler-private.h"
 #include "test-expect.h"
 #include "test-resolver.h"
 #include "check-tap.h"
@@ -264,11 +265,25 @@ END_TEST
 #define N_THREADS 4
 #define SPANS_PER_THREAD 2500
 
+typedef struct {
+  GluetoolAction *parent;      /* (unowned) shared, or NULL: a root of its own */
+  guint64         own_root;    /* its span id, when it made one */
+  guint64         n_recycled;  /* actions this thread made again */
+} Producer;
+
 static gpointer
 make_spans (gpointer data)
 {
-  GluetoolAction *parent = data;
+  Producer *producer = data;
+  g_autoptr(GluetoolAction) own_root = NULL;
+  GluetoolAction *parent = producer->parent;
+  guint n_kept;
 
+  if (parent == NULL)
+    {
+      parent = own_root = gluetool_action_new ("root", NULL);
+      producer->own_root = gluetool_action_get_span_id (own_root);
+    }
   for (guint i = 0; i < SPANS_PER_THREAD; i++)
     {
       g_autoptr(GluetoolAction) action = gluetool_action_new ("work", parent);
@@ -278,6 +293,9 @@ make_spans (gpointer data)
       gluetool_action_set_tag_boolean (action, "ok", TRUE);
       test_expect_finish (action);
     }
+  if (own_root != NULL)
+    test_expect_finish (own_root);
+  gluetool_recycler_get_thread_counts (&n_kept, &producer->n_recycled);
   return NULL;
 }
 
@@ -290,16 +308,34 @@ START_TEST (test_many_threads)
   g_autoptr(GPtrArray) spans = NULL;
   g_autoptr(GPtrArray) datagrams = NULL;
   g_autoptr(GHashTable) span_ids = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autoptr(GHashTable) children_per_root = g_hash_table_new (g_int64_hash, g_int64_equal);
   GThread *threads[N_THREADS];
+  Producer producers[N_THREADS];
   g_autoptr(GError) error = NULL;
   GluetoolTracerStats stats;
-  const guint n_expected = N_THREADS * SPANS_PER_THREAD + 1;
+  guint64 shared_root = gluetool_action_get_span_id (root);
+  /* Half the threads make children of one shared root, half of a root of
+   * their own: every span arrives once, under the right parent. */
+  const guint n_expected = N_THREADS * SPANS_PER_THREAD + 1 + N_THREADS / 2;
 
   for (guint i = 0; i < N_THREADS; i++)
-    threads[i] = g_thread_new ("producer", make_spans, root);
+    {
+      producers[i] = (Producer) { i % 2 == 0 ? root : NULL, 0, 0 };
+      threads[i] = g_thread_new ("producer", make_spans, &producers[i]);
+    }
   for (guint i = 0; i < N_THREADS; i++)
     g_thread_join (threads[i]);
   test_expect_finish (root);
+
+  /* Each thread made its actions again from its own recycler, unless
+   * memory checkers turned recycling off. */
+  for (guint i = 0; i < N_THREADS; i++)
+    {
+      if (gluetool_recycler_is_enabled ())
+        ck_assert_uint_ge (producers[i].n_recycled, SPANS_PER_THREAD - 1);
+      else
+        ck_assert_uint_eq (producers[i].n_recycled, 0);
+    }
 
   ck_assert_msg (gluetool_tracer_flush (tracer, WAIT_S, &error), "flush: %s",
                  error ? error->message : "");
@@ -317,8 +353,19 @@ START_TEST (test_many_threads)
 
       ck_assert_msg (g_hash_table_add (span_ids, &span->spanId), "span id sent twice");
       if (span->parentSpanId != 0)
-        ck_assert_int_eq (span->parentSpanId, (gint64) gluetool_action_get_span_id (root));
+        {
+          guint n = GPOINTER_TO_UINT (g_hash_table_lookup (children_per_root, &span->parentSpanId));
+
+          g_hash_table_insert (children_per_root, &span->parentSpanId, GUINT_TO_POINTER (n + 1));
+        }
     }
+  ck_assert_uint_eq (g_hash_table_size (children_per_root), 1 + N_THREADS / 2);
+  ck_assert_uint_eq (GPOINTER_TO_UINT (g_hash_table_lookup (children_per_root, &shared_root)),
+                     N_THREADS / 2 * SPANS_PER_THREAD);
+  for (guint i = 1; i < N_THREADS; i += 2)
+    ck_assert_uint_eq (GPOINTER_TO_UINT (g_hash_table_lookup (children_per_root,
+                                                              &producers[i].own_root)),
+                       SPANS_PER_THREAD);
 
   /* Datagrams numbered 1, 2, 3 ... with no gap, none over the limit. */
   datagrams = test_receiver_get_datagrams (receiver);
