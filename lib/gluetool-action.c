@@ -199,6 +199,7 @@ static GluetoolSpanContext default_remote_parent;     /* under the lock */
 static gboolean            default_remote_parent_set; /* under the lock */
 static atomic_bool         has_default_remote_parent;
 static gsize               default_remote_parent_initialized;
+static atomic_bool         default_remote_parent_ready;  /* the once is over */
 
 /* Code outside the library's regions takes the lock too, so fork() takes
  * it (see process-private.h). */
@@ -218,7 +219,9 @@ store_default_remote_parent (const GluetoolSpanContext *context)
   atomic_store_explicit (&has_default_remote_parent, context != NULL, memory_order_relaxed);
 }
 
-static void
+/* Returns why TRACEPARENT was ignored, for the caller to warn once it is
+ * out of its region, or NULL. (transfer full) */
+static char *
 read_default_remote_parent_from_environment (void)
 {
   g_autoptr(GluetoolSpanContext) context = NULL;
@@ -227,36 +230,61 @@ read_default_remote_parent_from_environment (void)
   const char *traceparent;
 
   if (ignore != NULL && *ignore != '\0')
-    return;
+    return NULL;
   /* Empty means none, so a test or a wrapper can clear it without unsetting. */
   traceparent = g_getenv (GLUETOOL_SPAN_CONTEXT_ENV_TRACEPARENT);
   if (traceparent == NULL || *traceparent == '\0')
-    return;
+    return NULL;
 
   context = gluetool_span_context_new_from_traceparent (traceparent, &error);
   if (context == NULL)
     {
       /* Once per process: the program runs on, its roots start new traces. */
-      g_warning ("Ignoring %s: %s; actions without a parent start new traces",
-                 GLUETOOL_SPAN_CONTEXT_ENV_TRACEPARENT, error->message);
-      return;
+      return g_strdup_printf ("Ignoring %s: %s; actions without a parent start new traces",
+                              GLUETOOL_SPAN_CONTEXT_ENV_TRACEPARENT, error->message);
     }
 
   gluetool_mutex_lock (&G_LOCK_NAME (default_remote_parent));
   store_default_remote_parent (context);
   gluetool_mutex_unlock (&G_LOCK_NAME (default_remote_parent));
-  GLUETOOL_DEBUG ("Actions without a parent start under the remote span %s", traceparent);
+  return NULL;
+}
+
+/* The whole g_once is a region (see process-private.h), as the handler
+ * flag's probe is: fork() between entering the once and leaving it would
+ * leave the child's once "in progress" for ever, and its first action
+ * waiting on it. The warning, which runs the program's log writer, is
+ * written after the region. */
+static G_GNUC_NO_INLINE void
+initialize_default_remote_parent (void)
+{
+  g_autofree char *warning = NULL;
+  gboolean ran = FALSE;
+
+  gluetool_process_enter ();
+  if (GLUETOOL_ONCE_INIT_ENTER (&default_remote_parent_initialized))
+    {
+      ensure_remote_parent_lock_held_across_fork ();
+      warning = read_default_remote_parent_from_environment ();
+      ran = TRUE;
+      GLUETOOL_ONCE_INIT_LEAVE (&default_remote_parent_initialized, 1);
+      /* Release, pairs with the acquire in ensure_default_remote_parent(). */
+      atomic_store_explicit (&default_remote_parent_ready, true, memory_order_release);
+    }
+  gluetool_process_leave ();
+
+  if (warning != NULL)
+    g_warning ("%s", warning);
+  else if (ran && atomic_load_explicit (&has_default_remote_parent, memory_order_relaxed))
+    GLUETOOL_DEBUG ("Actions without a parent start under the remote span %s",
+                    g_getenv (GLUETOOL_SPAN_CONTEXT_ENV_TRACEPARENT));
 }
 
 static inline void
 ensure_default_remote_parent (void)
 {
-  if (G_UNLIKELY (GLUETOOL_ONCE_INIT_ENTER (&default_remote_parent_initialized)))
-    {
-      ensure_remote_parent_lock_held_across_fork ();
-      read_default_remote_parent_from_environment ();
-      GLUETOOL_ONCE_INIT_LEAVE (&default_remote_parent_initialized, 1);
-    }
+  if (G_UNLIKELY (!atomic_load_explicit (&default_remote_parent_ready, memory_order_acquire)))
+    initialize_default_remote_parent ();
 }
 
 /* Copies the default remote parent into @context; FALSE when there is none. */
@@ -1427,8 +1455,11 @@ gluetool_action_set_default_remote_parent (const GluetoolSpanContext *remote_par
   ensure_remote_parent_lock_held_across_fork ();
   /* Set before first use: the program decided, and the environment is not
    * read (nor warned about) later. */
+  gluetool_process_enter ();
   if (GLUETOOL_ONCE_INIT_ENTER (&default_remote_parent_initialized))
     GLUETOOL_ONCE_INIT_LEAVE (&default_remote_parent_initialized, 1);
+  atomic_store_explicit (&default_remote_parent_ready, true, memory_order_release);
+  gluetool_process_leave ();
 
   gluetool_mutex_lock (&G_LOCK_NAME (default_remote_parent));
   store_default_remote_parent (remote_parent);
