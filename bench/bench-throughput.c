@@ -1,5 +1,6 @@
 /* bench-throughput.c: spans per second delivered with one and with two
- * producer threads, through the public API, default configuration
+ * producer threads, through the public API, default configuration but for
+ * a queue-full wait (see bench_wait_when_queue_full() in workload.h)
  *
  * SPDX-License-Identifier: MIT
  *
@@ -185,6 +186,7 @@ main (void)
   };
 
   g_unsetenv ("GLUETOOL_TRACING_DISABLE");
+  bench_wait_when_queue_full ();
   run (1, TRUE); /* warm up */
 
   for (guint c = 0; c < G_N_ELEMENTS (configs); c++)
