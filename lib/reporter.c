@@ -35,6 +35,13 @@
  * stop byte. */
 #define MIN_SPAN_BYTES 17
 
+/* The flush thread announces room to producers waiting for it (see
+ * wait_for_room()) every sixteenth of the queue's slots it releases, but at
+ * least every this many: a waiter need not wait for a whole drain of a
+ * large queue, nor be woken every few records (a wake-up costs it and the
+ * flush thread a futex call each). */
+#define ROOM_CHECK_MIN_RECORDS 32
+
 /* Everything only the flush thread touches. */
 typedef struct {
   GSocket             *socket;           /* (owned) (nullable) connected */
@@ -80,7 +87,7 @@ struct _GluetoolReporter {
 
   /* A full queue (see wait_for_room()). Producers write here only when they
    * find the queue full and may wait; the flush thread reads @room_waiters
-   * every ROOM_CHECK_RECORDS records it releases. */
+   * every @room_check_records records it releases. */
   _Alignas (64)
   gint64           queue_full_wait_us;   /* setting; 0: a full queue drops at once */
   /* Producers waiting for room on @room, or about to. (atomic) */
@@ -115,6 +122,7 @@ struct _GluetoolReporter {
   char            *host;
   guint            port;
   gint64           flush_interval_us;
+  guint            room_check_records;   /* see announce_room() */
   char            *client_uuid;
 
   /* The agent's address once connected, for a child process made by fork()
@@ -236,6 +244,8 @@ reporter_new (const char *service_name,
   self->wake_bytes = MIN (self->wake_bytes,
                           (gsize) gluetool_ring_get_n_slots (self->ring) / 2 * MIN_SPAN_BYTES);
   self->wake_bytes = MAX (self->wake_bytes, 1);
+  self->room_check_records = MAX (gluetool_ring_get_n_slots (self->ring) / 16,
+                                  ROOM_CHECK_MIN_RECORDS);
 
   atomic_init (&self->dropped_queue_full, 0);
   atomic_init (&self->waited_for_room, 0);
@@ -496,7 +506,7 @@ wake_if_sleeping (GluetoolReporter *self)
  * @room instead, for at most that long, and drops only then:
  *
  * - The flush thread announces room (announce_room()) every
- *   ROOM_CHECK_RECORDS records it releases and at the end of every drain,
+ *   @room_check_records records it releases and at the end of every drain,
  *   and takes @lock to signal only when @room_waiters says someone waits:
  *   with nobody waiting, an announcement is a fence and a relaxed load.
  * - No announcement is missed. The waiter, holding @lock, counts itself in
@@ -529,10 +539,6 @@ wake_if_sleeping (GluetoolReporter *self)
  *   progress, whose prepare handler may wait for the flush thread's pass,
  *   which may want @lock. A caller inside nested regions, an outer one of
  *   which may hold a lock, drops at once rather than wait. */
-
-/* The flush thread announces room at least once per this many records it
- * releases: a waiter need not wait for a whole drain of a large queue. */
-#define ROOM_CHECK_RECORDS 32
 
 /* How many regions of the process the calling thread is in. Only the
  * thread itself writes its depth: relaxed. */
@@ -1093,6 +1099,7 @@ drain (GluetoolReporter *self,
   const guint8 *record;
   gsize len;
   guint released = 0;
+  guint released_since_announced = 0;
 
   for (;;)
     {
@@ -1121,8 +1128,12 @@ drain (GluetoolReporter *self,
       else
         count (&self->failed_to_send, 1);
       gluetool_ring_release_sc (self->ring);
-      if (++released % ROOM_CHECK_RECORDS == 0)
-        announce_room (self);
+      released++;
+      if (++released_since_announced == self->room_check_records)
+        {
+          announce_room (self);
+          released_since_announced = 0;
+        }
 
       /* A send may have dropped the connection; check again next record. */
       connected = connected && self->sender.socket != NULL;
