@@ -104,6 +104,7 @@ child_main (BenchAllocCountsReadFunc read_counts)
   guint64 total, total_caller;
 
   g_unsetenv ("GLUETOOL_TRACING_DISABLE");
+  bench_wait_when_queue_full ();
   sink = bench_sink_new (FALSE);
   tracer = gluetool_tracer_new ("bench", "127.0.0.1", bench_sink_get_port (sink), &error);
   g_assert_no_error (error);

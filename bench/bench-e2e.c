@@ -8,7 +8,8 @@
  * Each run makes a tracer, reports N spans (new + 3 tags + finish, each a
  * child of one root) from one thread, closes the tracer (which flushes) and
  * then decodes every datagram the sink kept with the c_glib reference, so
- * the figures only count runs in which every span arrived.
+ * the figures only count runs in which every span arrived (the caller waits
+ * when the queue is full: see bench_wait_when_queue_full() in workload.h).
  *
  * CPU is the whole process's (getrusage: the caller and the flush thread)
  * minus the sink thread's own, both read at the same two moments, so what is
@@ -126,6 +127,7 @@ main (void)
   guint last = G_N_ELEMENTS (sizes) - 1;
 
   g_unsetenv ("GLUETOOL_TRACING_DISABLE");
+  bench_wait_when_queue_full ();
   run (2000); /* warm up: page in the code, the queue and the allocator */
 
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)

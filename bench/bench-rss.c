@@ -6,9 +6,10 @@
  * Run with: meson test -C build --benchmark --verbose rss
  *
  * The program runs itself as a child ("--child N PORT") that makes a tracer
- * with the default configuration, reports N spans (the usual workload) to
- * the parent's sink, closes, and prints its peak RSS (VmHWM from
- * /proc/self/status); the parent counts what the sink received. The sink
+ * with the default configuration (but for a queue-full wait, see
+ * bench_wait_when_queue_full() in workload.h), reports N spans (the usual
+ * workload) to the parent's sink, closes, and prints its peak RSS (VmHWM
+ * from /proc/self/status); the parent counts what the sink received. The sink
  * lives in the parent so that it weighs nothing on the child. A run with no
  * spans at all gives the floor (GLib, the tracer, its thread and ring).
  *
@@ -152,6 +153,7 @@ main (int   argc,
   double growth_kib;
 
   g_unsetenv ("GLUETOOL_TRACING_DISABLE");
+  bench_wait_when_queue_full ();
   if (argc == 4 && g_str_equal (argv[1], "--child"))
     return child_main (g_ascii_strtoull (argv[2], NULL, 10), (guint16) g_ascii_strtoull (argv[3], NULL, 10));
 

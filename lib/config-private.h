@@ -17,6 +17,8 @@ G_BEGIN_DECLS
 #define GLUETOOL_DEFAULT_FLUSH_INTERVAL_S 1.0
 #define GLUETOOL_DEFAULT_QUEUE_SIZE      (4 * 1024 * 1024)
 #define GLUETOOL_DEFAULT_MAX_PACKET_SIZE 65000
+/* A push that finds the queue full drops the span at once. */
+#define GLUETOOL_DEFAULT_QUEUE_FULL_WAIT_S 0.0
 
 #define GLUETOOL_MIN_QUEUE_SIZE          512
 #define GLUETOOL_MAX_QUEUE_SIZE          ((gsize) 1 << 30)
@@ -25,6 +27,10 @@ G_BEGIN_DECLS
 #define GLUETOOL_MAX_MAX_PACKET_SIZE     65507
 #define GLUETOOL_MIN_FLUSH_INTERVAL_S    0.001
 #define GLUETOOL_MAX_FLUSH_INTERVAL_S    3600.0
+/* The queue-full-wait property's default: not given, so the variable or the
+ * default decides. Any other negative value is an error. */
+#define GLUETOOL_QUEUE_FULL_WAIT_UNSET   (-1.0)
+#define GLUETOOL_MAX_QUEUE_FULL_WAIT_S   3600.0
 
 typedef struct {
   gboolean  disabled;
@@ -35,10 +41,12 @@ typedef struct {
   double    flush_interval_s;
   gsize     queue_size;         /* bytes */
   guint     max_packet_size;    /* bytes */
+  double    queue_full_wait_s;  /* the most a push waits for room; 0: drops at once */
 } GluetoolConfig;
 
-/* What the caller asked for; "unset" values (NULL, 0) fall back to the
- * environment, then to the defaults. */
+/* What the caller asked for; "unset" values (NULL, 0, FALSE) fall back to
+ * the environment, then to the defaults. The queue-full wait has a flag of
+ * its own, as 0 (do not wait) is a value a caller may ask for. */
 typedef struct {
   const char *service_name;
   const char *reporting_host;
@@ -47,6 +55,8 @@ typedef struct {
   double      flush_interval_s;
   gsize       queue_size;
   guint       max_packet_size;
+  gboolean    has_queue_full_wait;
+  double      queue_full_wait_s;
 } GluetoolConfigRequest;
 
 gboolean gluetool_config_load  (GluetoolConfig              *config,

@@ -358,6 +358,24 @@ load (GluetoolConfig              *config,
   else
     config->max_packet_size = GLUETOOL_DEFAULT_MAX_PACKET_SIZE;
 
+  /* Queue-full wait: 0 (drop at once) is a value like any other here. */
+  if (request->has_queue_full_wait)
+    {
+      if (!check_seconds ("queue full wait", request->queue_full_wait_s,
+                          0.0, GLUETOOL_MAX_QUEUE_FULL_WAIT_S, error))
+        return FALSE;
+      config->queue_full_wait_s = request->queue_full_wait_s;
+    }
+  else if ((env = g_getenv ("GLUETOOL_TRACING_QUEUE_FULL_WAIT")) != NULL)
+    {
+      if (!parse_seconds ("GLUETOOL_TRACING_QUEUE_FULL_WAIT", env,
+                          0.0, GLUETOOL_MAX_QUEUE_FULL_WAIT_S,
+                          &config->queue_full_wait_s, error))
+        return FALSE;
+    }
+  else
+    config->queue_full_wait_s = GLUETOOL_DEFAULT_QUEUE_FULL_WAIT_S;
+
   return TRUE;
 }
 

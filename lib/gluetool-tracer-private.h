@@ -17,7 +17,9 @@ G_BEGIN_DECLS
 GluetoolTracer *gluetool_tracer_get_reporting_default (void);
 
 /* Hands one encoded Span struct to the tracer's queue. Any thread; never
- * blocks. FALSE when it was dropped (and counted). */
+ * blocks, but for the bounded wait of a full queue that the tracer's
+ * queue-full-wait asks for (see gluetool_reporter_push_mp()). FALSE when it
+ * was dropped (and counted). */
 gboolean        gluetool_tracer_report_span_mp        (GluetoolTracer *self,
                                                        const guint8   *span,
                                                        gsize           len);

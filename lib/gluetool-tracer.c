@@ -34,6 +34,7 @@
  * | flush interval | `GLUETOOL_TRACING_FLUSH_INTERVAL` | 1 s |
  * | queue size | `GLUETOOL_TRACING_QUEUE_SIZE` | 4 MiB |
  * | max packet size | `GLUETOOL_TRACING_MAX_PACKET_SIZE` | 65000 bytes |
+ * | wait for room in a full queue | `GLUETOOL_TRACING_QUEUE_FULL_WAIT` | 0 s: none |
  *
  * A value that cannot be used (a port of `abc`, `0` or `70000`, an empty
  * service name) makes the constructor fail with
@@ -46,8 +47,10 @@
  * reports to, until it is closed. Spans are queued by the finishing thread
  * without blocking and sent by the tracer's own thread, which resolves the
  * host (again after failures) and packs spans into datagrams no larger than
- * the max packet size. Nothing is lost silently: every span is counted as
- * sent or as lost (see [method@Gluetool.Tracer.get_stats]), and
+ * the max packet size. When the queue is full, a finishing thread drops its
+ * span at once, unless [property@Gluetool.Tracer:queue-full-wait] lets it
+ * wait a bounded time for room. Nothing is lost silently: every span is
+ * counted as sent or as lost (see [method@Gluetool.Tracer.get_stats]), and
  * [method@Gluetool.Tracer.flush] says when any was lost.
  *
  * Close a tracer with [method@Gluetool.Tracer.close] before the program
@@ -94,6 +97,7 @@ enum {
   PROP_FLUSH_INTERVAL,
   PROP_QUEUE_SIZE,
   PROP_MAX_PACKET_SIZE,
+  PROP_QUEUE_FULL_WAIT,
   PROP_ENABLED,
   PROP_CLIENT_UUID,
   N_PROPS
@@ -473,6 +477,14 @@ gluetool_tracer_get_property (GObject    *object,
       g_value_set_uint (value, self->initialized ? self->config.max_packet_size
                                                  : self->request.max_packet_size);
       break;
+    case PROP_QUEUE_FULL_WAIT:
+      if (self->initialized)
+        g_value_set_double (value, self->config.queue_full_wait_s);
+      else
+        g_value_set_double (value, self->request.has_queue_full_wait
+                                     ? self->request.queue_full_wait_s
+                                     : GLUETOOL_QUEUE_FULL_WAIT_UNSET);
+      break;
     case PROP_ENABLED:
       g_value_set_boolean (value, atomic_load_explicit (&self->reporter, memory_order_relaxed) != NULL);
       break;
@@ -516,6 +528,13 @@ gluetool_tracer_set_property (GObject      *object,
       break;
     case PROP_MAX_PACKET_SIZE:
       self->request.max_packet_size = g_value_get_uint (value);
+      break;
+    case PROP_QUEUE_FULL_WAIT:
+      /* -1, the default, leaves it to the environment; 0 is "do not wait",
+       * asked for, and beats the variable like any value given. */
+      self->request.queue_full_wait_s = g_value_get_double (value);
+      self->request.has_queue_full_wait =
+        self->request.queue_full_wait_s != GLUETOOL_QUEUE_FULL_WAIT_UNSET;
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -615,6 +634,34 @@ gluetool_tracer_class_init (GluetoolTracerClass *klass)
    */
   properties[PROP_MAX_PACKET_SIZE] =
     g_param_spec_uint ("max-packet-size", NULL, NULL, 0, G_MAXUINT, 0, construct);
+
+  /**
+   * GluetoolTracer:queue-full-wait:
+   *
+   * The most seconds [method@Gluetool.Action.finish] waits for room when it
+   * finds the tracer's queue full, from 0 to 3600; -1 (the default) for
+   * `GLUETOOL_TRACING_QUEUE_FULL_WAIT`, else 0.
+   *
+   * With 0, a span that finds the queue full is dropped at once and counted
+   * (`spans_dropped_queue_full`, and the next flush() or close() fails with
+   * %GLUETOOL_TRACER_ERROR_SPANS_LOST): the finishing thread never waits for
+   * the tracer's thread or the network, and a drop costs it well under a
+   * microsecond.
+   *
+   * With a wait, the finishing thread sleeps until the tracer's thread
+   * makes room, close() is called, or the wait is over, when the span is
+   * dropped and counted as above: at most this long per span, plus the
+   * scheduler's delay in waking it. When a wait ends with the tracer's
+   * thread having sent nothing at all (stuck resolving the agent's name,
+   * say), later spans are dropped at once, without waiting, until it moves
+   * again: a stuck thread costs the program one wait, not one per span.
+   * fork() does not wait for a thread waiting here.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_QUEUE_FULL_WAIT] =
+    g_param_spec_double ("queue-full-wait", NULL, NULL, -G_MAXDOUBLE, G_MAXDOUBLE,
+                         GLUETOOL_QUEUE_FULL_WAIT_UNSET, construct);
 
   /**
    * GluetoolTracer:enabled:

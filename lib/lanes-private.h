@@ -25,8 +25,10 @@
  * moved on. A record too large for a block lives in a heap copy the block
  * points to, counted against the same budget. So a push fails, copying
  * nothing, when its lane's block is full and the budget has no block left.
- * Each lane keeps its last block while its thread lives: a queue fed by
- * many threads holds one partly used block per thread.
+ * Each lane keeps its last block while its thread lives: started over once
+ * read to the end, so a lone producer needs no other, and taken back by the
+ * consumer when a push finds the pool empty and the lane is idle (see
+ * gluetool_lanes_give_back_idle_sc()).
  *
  * Threads. A lane belongs to one thread (by its serial number, see
  * process-private.h). When that thread has exited and its lane is read to
@@ -96,6 +98,13 @@ gboolean       gluetool_lanes_peek_sc            (GluetoolLanes  *lanes,
                                                   gsize          *len);
 /* Frees the record the last successful peek returned. */
 void           gluetool_lanes_release_sc         (GluetoolLanes  *lanes);
+/* When pushes found the pool empty since the last call, takes the blocks
+ * of lanes that are idle and read to the end back to the pool, so a thread
+ * whose lane has no block gets one: a lane keeps its last block otherwise,
+ * and with more threads than blocks the others would wait for ever. One
+ * fence of every thread (see process-private.h) per call that does
+ * anything; cheap otherwise. The reporter calls it after every drain. */
+void           gluetool_lanes_give_back_idle_sc  (GluetoolLanes  *lanes);
 /* Hands back the lanes of threads that have exited, once read to the end,
  * with their blocks. Takes the process's registry lock: call it now and
  * then (the reporter does at each flush interval), not per record. */

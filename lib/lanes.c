@@ -37,6 +37,32 @@
  *   (G) wake:     @blocks_taken is incremented seq_cst after a block is
  *                 taken, and read seq_cst: the reporter's "is the consumer
  *                 asleep" handshake rests on it (see reporter.c).
+ *   (H) again:    the consumer's release store of a lane's @consumed pairs
+ *                 with its producer's acquire load of it: once every record
+ *                 of the lane is released, the consumer reads nothing of the
+ *                 last block but its @committed and @restarts, so the
+ *                 producer may write the block again from the start. It
+ *                 stores @committed = 0, then @restarts + 1 with release,
+ *                 then records as usual (pair A). The consumer loads
+ *                 @committed (acquire), then @restarts: a length from the
+ *                 new round comes with the new count (the release of the
+ *                 records' @committed follows the count's), and a changed
+ *                 count sends the consumer back to the block's start before
+ *                 it reads at an offset of the old round. The count is read
+ *                 again after @next (pair B), before the block is given
+ *                 back: a round the producer filled before moving on is
+ *                 then visible, and read first.
+ *   (I) back:     the consumer takes an idle lane's last block back for
+ *                 threads that found the pool empty. Dekker's handshake
+ *                 again, as for the seal: the consumer stores @stealing = 1
+ *                 seq_cst, fences every thread, and goes on only if the
+ *                 lane's @writing is 0 (acquire: the producer's last push is
+ *                 visible); a producer announces @writing = 1, then loads
+ *                 @stealing seq_cst, and when it is 1 steps back and waits
+ *                 for 0 (acquire, pairing with the consumer's release store
+ *                 once it has reset the lane's fields). Either the consumer
+ *                 sees the push and leaves the lane alone, or the producer
+ *                 waits the few instructions the consumer needs.
  *
  * Counters a lane's producer alone writes (@pushed, @pushed_bytes) are
  * stored relaxed: they order nothing, and readers that need the records
@@ -74,6 +100,8 @@ struct _Block
   /* (atomic) the lane's next block, stored once by the producer when this
    * one is full (pair B); NULL until then. */
   Block *_Atomic next;
+  /* (atomic) how often the producer started the block over (pair H). */
+  atomic_uint restarts;
   /* In the pool's free list, under @pool_lock. */
   Block *next_free;
   alignas (RECORD_ALIGN) guint8 data[];
@@ -95,10 +123,14 @@ struct _Lane
    * lane changes hands or is made. */
   alignas (LANES_CACHE_LINE) _Atomic guint64 owner; /* (atomic) pair D */
   Lane            *next_lane;                     /* set before the lane is listed */
+  /* (atomic) pair I. Here, on a line rarely written, as producers read it
+   * at every push. */
+  atomic_uint      stealing;
 
   /* The consumer's line. */
   alignas (LANES_CACHE_LINE) Block *head;          /* the block it reads; NULL: see @first */
   gsize            head_read;                     /* bytes of it read */
+  guint            head_restarts;                 /* its @restarts when last read */
   _Atomic guint64  consumed;                      /* (atomic) records released, ever */
   _Atomic gsize    consumed_bytes;                /* (atomic) record bytes released, ever */
 };
@@ -125,6 +157,10 @@ struct _GluetoolLanes
   guint            n_blocks_in_use;               /* under pool_lock */
   gsize            heap_bytes_in_use;             /* under pool_lock: large records */
   _Atomic guint64  blocks_taken;                  /* (atomic) pair G */
+  /* (atomic) pushes that found the pool empty: the consumer then takes
+   * idle lanes' blocks back (pair I). Written only when a push fails. */
+  _Atomic guint64  refusals;
+  guint64          refusals_seen;                 /* the consumer's */
 
   /* The consumer's. */
   alignas (LANES_CACHE_LINE) Lane *cursor;         /* the lane it reads; NULL: start over */
@@ -186,6 +222,7 @@ gluetool_lanes_new (gsize capacity_bytes)
   atomic_init (&lanes->n_lanes, 0);
   g_mutex_init (&lanes->pool_lock);
   atomic_init (&lanes->blocks_taken, 0);
+  atomic_init (&lanes->refusals, 0);
   atomic_init (&lanes->consumed, 0);
   return lanes;
 }
@@ -318,12 +355,17 @@ take_block (GluetoolLanes *lanes,
   gluetool_mutex_unlock (&lanes->pool_lock);
 
   if (block == NULL)
-    return FALSE;
+    {
+      /* Relaxed: a hint for the consumer, which orders nothing. */
+      atomic_fetch_add_explicit (&lanes->refusals, 1, memory_order_relaxed);
+      return FALSE;
+    }
 
   /* Plain initialisation: nobody can reach the block until it is linked
    * below, with release. */
   atomic_init (&block->committed, 0);
   atomic_init (&block->next, NULL);
+  atomic_init (&block->restarts, 0);
   block->next_free = NULL;
 
   /* Release, pair B: the old block's final @committed goes with it. */
@@ -349,6 +391,7 @@ make_lane (guint64 owner)
   atomic_init (&lane->pushed_bytes, 0);
   atomic_init (&lane->first, NULL);
   atomic_init (&lane->owner, owner);
+  atomic_init (&lane->stealing, 0);
   atomic_init (&lane->consumed, 0);
   atomic_init (&lane->consumed_bytes, 0);
   return lane;
@@ -421,6 +464,30 @@ write_record (GluetoolLanes *lanes,
   atomic_store_explicit (&lane->tail->committed, lane->tail_used, memory_order_release);
 }
 
+/* Whether the consumer has released every record of @lane (pair H). */
+static inline gboolean
+lane_is_read_to_end (Lane *lane)
+{
+  return atomic_load_explicit (&lane->consumed, memory_order_acquire)
+         == atomic_load_explicit (&lane->pushed, memory_order_relaxed);
+}
+
+/* Starts the lane's last block over: its records are all read (pair H).
+ * Cheaper than taking another block, and needs none: without it, a thread
+ * whose block is full would depend on a free block, and with more threads
+ * than blocks (a small queue) none might ever come back. */
+static void
+restart_block (Lane *lane)
+{
+  Block *block = lane->tail;
+
+  atomic_store_explicit (&block->committed, 0, memory_order_relaxed);
+  atomic_store_explicit (&block->restarts,
+                         atomic_load_explicit (&block->restarts, memory_order_relaxed) + 1,
+                         memory_order_release);
+  lane->tail_used = 0;
+}
+
 gboolean
 gluetool_lanes_push (GluetoolLanes *lanes,
                      const guint8  *record,
@@ -448,8 +515,17 @@ gluetool_lanes_push (GluetoolLanes *lanes,
   lane = get_lane (lanes);
   size = record_size (lanes, len, &is_heap);
 
-  /* Pair F: announce the push, then look for the seal. */
-  gluetool_process_announce (&lane->writing, 1);
+  /* Pairs F and I: announce the push, then look for the seal, and for the
+   * consumer taking the lane's block back. */
+  for (;;)
+    {
+      gluetool_process_announce (&lane->writing, 1);
+      if (G_LIKELY (!atomic_load_explicit (&lane->stealing, memory_order_seq_cst)))
+        break;
+      atomic_store_explicit (&lane->writing, 0, memory_order_release);
+      while (atomic_load_explicit (&lane->stealing, memory_order_acquire))
+        g_thread_yield ();
+    }
   if (G_UNLIKELY (atomic_load_explicit (&lanes->sealed, memory_order_seq_cst)))
     goto out;
 
@@ -469,7 +545,10 @@ gluetool_lanes_push (GluetoolLanes *lanes,
       heap = g_memdup2 (record, len);
     }
 
-  if (lane->tail == NULL || lane->tail_used + size > lanes->block_payload)
+  if (lane->tail != NULL && lane->tail_used + size > lanes->block_payload
+      && lane_is_read_to_end (lane))
+    restart_block (lane);
+  else if (lane->tail == NULL || lane->tail_used + size > lanes->block_payload)
     {
       if (!take_block (lanes, lane, &in_use))
         {
@@ -534,14 +613,24 @@ lane_peek (GluetoolLanes *lanes,
         return FALSE;
       lane->head = block;
       lane->head_read = 0;
+      lane->head_restarts = 0;
     }
 
   for (;;)
     {
       /* Acquire, pair A. */
       gsize committed = atomic_load_explicit (&block->committed, memory_order_acquire);
+      /* Pair H: after the length, so a length of a new round comes with
+       * its count. */
+      guint restarts = atomic_load_explicit (&block->restarts, memory_order_relaxed);
       Block *next;
 
+      if (G_UNLIKELY (restarts != lane->head_restarts))
+        {
+          lane->head_restarts = restarts;
+          lane->head_read = 0;
+          continue;
+        }
       if (lane->head_read < committed)
         {
           RecordHeader header;
@@ -560,11 +649,16 @@ lane_peek (GluetoolLanes *lanes,
       next = atomic_load_explicit (&block->next, memory_order_acquire);
       if (next == NULL)
         return FALSE;
-      if (lane->head_read < atomic_load_explicit (&block->committed, memory_order_relaxed))
+      /* The producer may have started the block over, and filled it again,
+       * since the loads above: what it did before moving on is visible
+       * now, a new round included. */
+      if (atomic_load_explicit (&block->restarts, memory_order_relaxed) != lane->head_restarts
+          || lane->head_read < atomic_load_explicit (&block->committed, memory_order_relaxed))
         continue;
 
       lane->head = next;
       lane->head_read = 0;
+      lane->head_restarts = 0;
       give_back_block (lanes, block);
       block = next;
     }
@@ -652,10 +746,11 @@ gluetool_lanes_release_sc (GluetoolLanes *lanes)
     }
   lane->head_read += lanes->peeked_size;
 
-  /* Relaxed: counts only the consumer writes. */
+  /* Release, pair H: the record is read before its producer may write
+   * over it. Only the consumer writes the count. */
   atomic_store_explicit (&lane->consumed,
                          atomic_load_explicit (&lane->consumed, memory_order_relaxed) + 1,
-                         memory_order_relaxed);
+                         memory_order_release);
   atomic_store_explicit (&lane->consumed_bytes,
                          atomic_load_explicit (&lane->consumed_bytes, memory_order_relaxed)
                          + lanes->peeked_len,
@@ -663,6 +758,66 @@ gluetool_lanes_release_sc (GluetoolLanes *lanes)
   atomic_store_explicit (&lanes->consumed,
                          atomic_load_explicit (&lanes->consumed, memory_order_relaxed) + 1,
                          memory_order_relaxed);
+}
+
+/* Gives @lane's blocks back to the pool and leaves it as new: it has no
+ * block and everything pushed into it is read. Its producer is gone or held
+ * off (pairs D and I). */
+static void
+empty_lane (GluetoolLanes *lanes,
+            Lane          *lane)
+{
+  Block *block = lane->head != NULL ? lane->head
+                 : atomic_load_explicit (&lane->first, memory_order_relaxed);
+
+  while (block != NULL)
+    {
+      Block *next = atomic_load_explicit (&block->next, memory_order_relaxed);
+
+      give_back_block (lanes, block);
+      block = next;
+    }
+  lane->head = NULL;
+  lane->head_read = 0;
+  lane->head_restarts = 0;
+  lane->tail = NULL;
+  lane->tail_used = 0;
+  atomic_store_explicit (&lane->first, NULL, memory_order_relaxed);
+  if (lanes->cursor == lane)
+    lanes->cursor = NULL;
+}
+
+void
+gluetool_lanes_give_back_idle_sc (GluetoolLanes *lanes)
+{
+  guint64 refusals;
+
+  g_return_if_fail (lanes != NULL);
+
+  refusals = atomic_load_explicit (&lanes->refusals, memory_order_relaxed);
+  if (G_LIKELY (refusals == lanes->refusals_seen))
+    return;
+  lanes->refusals_seen = refusals;
+
+  /* Pair I, the rare side, for every lane at once: one fence for all. */
+  for (Lane *lane = atomic_load_explicit (&lanes->lanes_head, memory_order_acquire);
+       lane != NULL; lane = lane->next_lane)
+    atomic_store_explicit (&lane->stealing, 1, memory_order_seq_cst);
+  gluetool_process_fence_all_threads ();
+
+  for (Lane *lane = atomic_load_explicit (&lanes->lanes_head, memory_order_acquire);
+       lane != NULL; lane = lane->next_lane)
+    {
+      /* Not pushing now (and so, until @stealing is 0 again), everything it
+       * pushed read: its block holds nothing anyone needs. */
+      if (atomic_load_explicit (&lane->writing, memory_order_acquire) == 0
+          && lane->tail != NULL
+          && atomic_load_explicit (&lane->pushed, memory_order_relaxed)
+             == atomic_load_explicit (&lane->consumed, memory_order_relaxed))
+        empty_lane (lanes, lane);
+      /* Release, pair I: the producer sees the lane reset. */
+      atomic_store_explicit (&lane->stealing, 0, memory_order_release);
+    }
 }
 
 void
@@ -674,7 +829,6 @@ gluetool_lanes_reclaim_sc (GluetoolLanes *lanes)
        lane != NULL; lane = lane->next_lane)
     {
       guint64 owner = atomic_load_explicit (&lane->owner, memory_order_acquire);
-      Block *block;
 
       if (owner == 0 || gluetool_process_thread_is_alive (owner))
         continue;
@@ -684,21 +838,7 @@ gluetool_lanes_reclaim_sc (GluetoolLanes *lanes)
           != atomic_load_explicit (&lane->consumed, memory_order_relaxed))
         continue;
 
-      block = lane->head != NULL ? lane->head : atomic_load_explicit (&lane->first, memory_order_relaxed);
-      while (block != NULL)
-        {
-          Block *next = atomic_load_explicit (&block->next, memory_order_relaxed);
-
-          give_back_block (lanes, block);
-          block = next;
-        }
-      lane->head = NULL;
-      lane->head_read = 0;
-      lane->tail = NULL;
-      lane->tail_used = 0;
-      atomic_store_explicit (&lane->first, NULL, memory_order_relaxed);
-      if (lanes->cursor == lane)
-        lanes->cursor = NULL;
+      empty_lane (lanes, lane);
       /* Release, pair D. */
       atomic_store_explicit (&lane->owner, 0, memory_order_release);
     }

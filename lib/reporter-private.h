@@ -3,16 +3,18 @@
  *
  * SPDX-License-Identifier: MIT
  *
- * Producers push encoded Span structs (any thread, lock-free; they wait only
- * when the queue is full, and only while the flush thread makes progress).
+ * Producers push encoded Span structs (any thread, lock-free). A push that
+ * finds the queue full drops its span at once, or, with a queue-full wait
+ * configured, waits at most that long for the flush thread to make room.
  * One flush thread per reporter resolves the agent's address,
  * packs the spans into emitBatch datagrams of at most max_packet_size bytes
  * and sends them on a connected UDP socket. It wakes when a datagram's worth
  * of bytes is queued, when the flush interval passes, and on flush() and
  * close(). The reporter knows nothing of actions or GObject.
  *
- * The wake-up protocol is the only place where producers and the flush thread
- * meet, besides the queue: see the comment above wake_if_sleeping().
+ * Producers and the flush thread meet in two places besides the queue: the
+ * wake-up protocol (see the comment above wake_if_sleeping() in reporter.c)
+ * and the wait for room in a full queue (above wait_for_room()).
  */
 
 #pragma once
@@ -63,11 +65,13 @@ GluetoolReporter *gluetool_reporter_ref        (GluetoolReporter     *self);
 void              gluetool_reporter_unref      (GluetoolReporter     *self);
 
 /* Queues one encoded Span struct. Any thread. Takes no lock and makes no
- * system call unless it wakes the flush thread, or finds the queue full:
- * then it sleeps and tries again while the flush thread makes progress (see
- * push_when_room() in reporter.c). Returns FALSE when the span was dropped
- * (and counted): queue full with the flush thread stuck for 50 ms, too large
- * for any datagram, or the reporter is closed. */
+ * system call unless it wakes the flush thread. When the queue is full it
+ * drops the span at once, or, with a queue-full wait, waits on a condition
+ * for at most that long, outside the caller's region of the process when
+ * the caller is in exactly one (see wait_for_room() in reporter.c): the
+ * caller must hold no lock across the call. Returns FALSE when the span was
+ * dropped (and counted): the queue was full (for the whole wait, if any),
+ * the span is too large for any datagram, or the reporter is closed. */
 gboolean          gluetool_reporter_push_mp    (GluetoolReporter     *self,
                                                 const guint8         *span,
                                                 gsize                 len);

@@ -31,6 +31,11 @@
 /* A send that blocks longer than this fails (the spans count as failed). */
 #define SEND_TIMEOUT_S 5
 
+/* The flush thread announces room to producers waiting for it (see
+ * wait_for_room()) every time it has read a block's worth of records (a
+ * sixteenth of the queue, or 16 KiB): a waiter need not wait for a whole
+ * drain of a large queue, nor be woken every few records (a wake-up costs
+ * it and the flush thread a futex call each). */
 /* Everything only the flush thread touches. */
 typedef struct {
   GSocket             *socket;           /* (owned) (nullable) connected */
@@ -74,10 +79,17 @@ struct _GluetoolReporter {
   _Alignas (64)
   atomic_int       consumer_sleeping;
 
-  /* The queue's consumed count when a producer last gave up waiting for room
-   * (see push_when_room()), or G_MAXUINT64. Producers only; relaxed: it is
-   * a hint that the flush thread is stuck, and orders nothing. (atomic) */
+  /* A full queue (see wait_for_room()). Producers write here only when they
+   * find the queue full and may wait; the flush thread reads @room_waiters
+   * every @room_check_bytes of records it releases. */
   _Alignas (64)
+  gint64           queue_full_wait_us;   /* setting; 0: a full queue drops at once */
+  /* Producers waiting for room on @room, or about to. (atomic) */
+  atomic_uint      room_waiters;
+  /* The ring's consumed count when a wait for room last ran out with the
+   * flush thread having consumed nothing, or G_MAXUINT64. Producers only;
+   * relaxed: it is a hint that the flush thread is stuck, and orders
+   * nothing. (atomic) */
   _Atomic guint64  stuck_at_consumed;
 
   /* Statistics. Each counter has one writer side and relaxed increments: they
@@ -86,6 +98,7 @@ struct _GluetoolReporter {
    * the queue's records pushed plus the spans dropped before the queue. */
   _Alignas (64)
   _Atomic guint64  dropped_queue_full;   /* producers */
+  _Atomic guint64  waited_for_room;      /* producers: pushes that waited for room */
   _Atomic guint64  dropped_too_large_early; /* producers: larger than any datagram */
   _Atomic guint64  reported_after_close; /* producers: the queue was sealed; failed to send */
 
@@ -103,6 +116,7 @@ struct _GluetoolReporter {
   char            *host;
   guint            port;
   gint64           flush_interval_us;
+  gsize            room_check_bytes;     /* see announce_room() */
   char            *client_uuid;
 
   /* The agent's address once connected, for a child process made by fork()
@@ -120,6 +134,7 @@ struct _GluetoolReporter {
   GMutex           lock;
   GCond            wake;                 /* to the flush thread */
   GCond            progress;             /* from it: a pass ended */
+  GCond            room;                 /* from it, and close(): see wait_for_room() */
   /* flush() asks for a pass by counting a request; the flush thread answers
    * every request made before a pass began once that pass has sent what it
    * read (records of different threads have no order, so no count of
@@ -171,6 +186,7 @@ gluetool_reporter_get_stats (GluetoolReporter    *self,
   dropped_queue_full = read_counter (&self->dropped_queue_full);
   dropped_too_large_early = read_counter (&self->dropped_too_large_early);
   stats->spans_dropped_queue_full = dropped_queue_full;
+  stats->spans_waited_for_room = read_counter (&self->waited_for_room);
   stats->spans_dropped_too_large += dropped_too_large_early;
   stats->spans_failed_to_send += reported_after_close;
   stats->spans_reported = gluetool_lanes_get_pushed (self->lanes) + dropped_queue_full
@@ -198,7 +214,8 @@ reporter_new (const char *service_name,
               guint       port,
               double      flush_interval_s,
               gsize       queue_size,
-              guint       max_packet_size)
+              guint       max_packet_size,
+              gint64      queue_full_wait_us)
 {
   GluetoolReporter *self = g_aligned_alloc0 (1, sizeof (GluetoolReporter), 64);
 
@@ -208,6 +225,7 @@ reporter_new (const char *service_name,
   self->port = port;
   self->flush_interval_us = (gint64) (flush_interval_s * G_USEC_PER_SEC);
   self->max_packet_size = max_packet_size;
+  self->queue_full_wait_us = queue_full_wait_us;
   /* Made here, not by GLib's g_uuid_string_random(): that takes a global
    * lock, which a child process made by fork() may find held for ever. */
   self->client_uuid = gluetool_ids_dup_uuid_string ();
@@ -220,8 +238,10 @@ reporter_new (const char *service_name,
    * small queue is drained before it fills: at half its bytes. */
   self->wake_bytes = MIN ((gsize) max_packet_size, queue_size / 2);
   self->wake_bytes = MAX (self->wake_bytes, 1);
+  self->room_check_bytes = gluetool_lanes_get_block_bytes (self->lanes);
 
   atomic_init (&self->dropped_queue_full, 0);
+  atomic_init (&self->waited_for_room, 0);
   atomic_init (&self->dropped_too_large_early, 0);
   atomic_init (&self->reported_after_close, 0);
   atomic_init (&self->dropped_too_large, 0);
@@ -229,11 +249,13 @@ reporter_new (const char *service_name,
   atomic_init (&self->datagrams_sent, 0);
   atomic_init (&self->failed_to_send, 0);
   atomic_init (&self->consumer_sleeping, 0);
+  atomic_init (&self->room_waiters, 0);
   atomic_init (&self->stuck_at_consumed, G_MAXUINT64);
 
   g_mutex_init (&self->lock);
   g_cond_init (&self->wake);
   g_cond_init (&self->progress);
+  g_cond_init (&self->room);
   self->cancellable = g_cancellable_new ();
 
   gluetool_buffer_init (&self->sender.process, NULL, 0);
@@ -252,9 +274,16 @@ reporter_new (const char *service_name,
 GluetoolReporter *
 gluetool_reporter_new (const GluetoolConfig *config)
 {
+  gint64 queue_full_wait_us = (gint64) (config->queue_full_wait_s * G_USEC_PER_SEC);
+
+  /* A wait asked for is never rounded down to none. */
+  if (config->queue_full_wait_s > 0.0)
+    queue_full_wait_us = MAX (queue_full_wait_us, 1);
+
   gluetool_process_ensure_fork_handlers ();
   return reporter_new (config->service_name, config->reporting_host, config->reporting_port,
-                       config->flush_interval_s, config->queue_size, config->max_packet_size);
+                       config->flush_interval_s, config->queue_size, config->max_packet_size,
+                       queue_full_wait_us);
 }
 
 gboolean
@@ -306,7 +335,7 @@ gluetool_reporter_new_for_child (GluetoolReporter *inherited,
   self = reporter_new (inherited->service_name, inherited->host, inherited->port,
                        (double) inherited->flush_interval_us / G_USEC_PER_SEC,
                        gluetool_lanes_get_capacity_bytes (inherited->lanes),
-                       inherited->max_packet_size);
+                       inherited->max_packet_size, inherited->queue_full_wait_us);
   self->sender.inherited_agent = dup_inherited_agent (inherited);
 
   /* What the parent had queued and not yet sent, including the batch its
@@ -418,6 +447,7 @@ gluetool_reporter_unref (GluetoolReporter *self)
   g_clear_object (&self->cancellable);
   g_cond_clear (&self->wake);
   g_cond_clear (&self->progress);
+  g_cond_clear (&self->room);
   g_mutex_clear (&self->lock);
   g_free (self->service_name);
   g_free (self->host);
@@ -466,62 +496,143 @@ wake_if_sleeping (GluetoolReporter *self)
     }
 }
 
-/* How long a producer that finds the queue full waits for room while the
- * flush thread consumes nothing at all, before it drops the span; and how
- * long it sleeps between tries. */
-#define FULL_WAIT_WITHOUT_PROGRESS_US (50 * 1000)
-#define FULL_RETRY_SLEEP_US           50
+/* ---- A full queue ------------------------------------------------------------ */
 
-/* The queue is full: a producer has outrun the flush thread for longer than
- * the queue absorbs. Here, one thread making millions of spans a second can
- * outrun loopback UDP, and on a busy two-core machine the flush thread may
- * not get a core for tens of milliseconds; dropping then loses spans that a
- * short wait would have delivered. So the producer sleeps (giving its core to
- * the flush thread if they share one) and tries again, for as long as the
- * flush thread makes progress. When it consumes nothing for
- * FULL_WAIT_WITHOUT_PROGRESS_US (stuck resolving, say), the span is dropped,
- * and so is every later one at once until the flush thread moves again: a
- * stuck flush thread costs the program one such wait, not one per span.
- * Returns FALSE when the span is to be dropped, or the queue was sealed. */
-static gboolean
-push_when_room (GluetoolReporter *self,
-                const guint8     *span,
-                gsize             len,
-                gboolean         *took_block,
-                gsize            *bytes_in_use)
+/* A push that finds the queue full drops its span at once, by default: the
+ * caller never waits for the flush thread or the network, and a drop costs
+ * it the failed push and one counter. With a queue-full wait, it waits on
+ * @room instead, for at most that long, and drops only then:
+ *
+ * - The flush thread announces room (announce_room()) every
+ *   @room_check_bytes of records it releases and at the end of every drain,
+ *   and takes @lock to signal only when @room_waiters says someone waits:
+ *   with nobody waiting, an announcement is a fence and a relaxed load.
+ * - No announcement is missed. The waiter, holding @lock, counts itself in
+ *   @room_waiters, runs a seq_cst fence, and only then tries the queue again
+ *   (and waits if that fails). The flush thread releases records, runs a
+ *   seq_cst fence, and only then reads @room_waiters. The two fences are
+ *   ordered one way or the other: if the waiter's comes first, the flush
+ *   thread reads a count of at least one and signals; if the flush
+ *   thread's comes first, the waiter's retry sees the room it made (every
+ *   store to the queue before that fence is visible to loads after the
+ *   waiter's). The signal cannot fall between the waiter's retry and its
+ *   wait: the waiter holds @lock from before it counts itself until the
+ *   wait releases it, and the flush thread signals under @lock.
+ * - close() seals the queue, then broadcasts @room under @lock: a waiter
+ *   finds the queue sealed when it next checks, under @lock, or is already
+ *   waiting when close() gets @lock, and wakes. It gives up at once either
+ *   way (the span counts as reported after close).
+ * - A stuck flush thread (resolving the agent's name, a blocked send) costs
+ *   one wait, not one per span: when a wait runs out with the flush thread
+ *   having consumed nothing since it began, @stuck_at_consumed keeps the
+ *   consumed count, and pushes that find the queue full drop at once while
+ *   the count stays there.
+ * - fork() is not held up. A push runs inside the caller's region of the
+ *   process (finishing an action is one, see process-private.h), and fork()
+ *   waits until no thread is inside a region: a producer waiting there
+ *   would stall fork() for its whole wait. The region is there for locks
+ *   (the action stack's, GLib's) that the caller has released by the time
+ *   it pushes, so the producer leaves it for the wait and enters it again
+ *   after, never with @lock held: entering may wait for a fork() in
+ *   progress, whose prepare handler may wait for the flush thread's pass,
+ *   which may want @lock. A caller inside nested regions, an outer one of
+ *   which may hold a lock, drops at once rather than wait. */
+
+/* How many regions of the process the calling thread is in. Only the
+ * thread itself writes its depth: relaxed. */
+static guint
+get_region_depth (void)
 {
-  guint64 consumed = gluetool_lanes_get_consumed (self->lanes);
-  gint64 give_up_at;
+  GluetoolThreadRecord *record = gluetool_process_get_thread_record ();
 
-  if (consumed == atomic_load_explicit (&self->stuck_at_consumed, memory_order_relaxed))
+  return atomic_load_explicit (&record->depth, memory_order_relaxed);
+}
+
+/* Waits at most @queue_full_wait_us for room, and pushes the span. FALSE
+ * when it was not pushed: the wait ran out, the queue was sealed, the flush
+ * thread is known to be stuck, or the caller is inside nested regions. */
+static gboolean
+wait_for_room (GluetoolReporter *self,
+               const guint8     *span,
+               gsize             len)
+{
+  guint64 consumed_before = gluetool_lanes_get_consumed (self->lanes);
+  guint region_depth = get_region_depth ();
+  gboolean pushed = FALSE;
+  gboolean took_block = FALSE;
+  gsize bytes_in_use = 0;
+  gint64 deadline_us;
+
+  if (consumed_before == atomic_load_explicit (&self->stuck_at_consumed, memory_order_relaxed)
+      || region_depth > 1)
     return FALSE;
 
+  deadline_us = g_get_monotonic_time () + self->queue_full_wait_us;
+  /* A full queue holds more than the wake mark, so the flush thread should
+   * not be asleep; making sure costs a load, and a wait for a sleeping
+   * thread would last to the deadline. */
   wake_if_sleeping (self);
-  give_up_at = g_get_monotonic_time () + FULL_WAIT_WITHOUT_PROGRESS_US;
+
+  if (region_depth == 1)
+    gluetool_process_leave ();
+
+  gluetool_mutex_lock (&self->lock);
+  atomic_fetch_add_explicit (&self->room_waiters, 1, memory_order_relaxed);
+  /* Counted under @lock: a thread that reads the count and then takes @lock
+   * (close(), say) finds this one waiting, or done. */
+  count (&self->waited_for_room, 1);
+  /* Pairs with the fence in announce_room(): see above. */
+  atomic_thread_fence (memory_order_seq_cst);
   for (;;)
     {
-      guint64 now_consumed;
-
-      g_usleep (FULL_RETRY_SLEEP_US);
-      if (gluetool_lanes_push (self->lanes, span, len, took_block, bytes_in_use))
-        return TRUE;
-      if (gluetool_lanes_is_sealed (self->lanes))
-        return FALSE;
-
-      now_consumed = gluetool_lanes_get_consumed (self->lanes);
-      if (now_consumed != consumed)
+      if (gluetool_lanes_push (self->lanes, span, len, &took_block, &bytes_in_use))
         {
-          consumed = now_consumed;
-          give_up_at = g_get_monotonic_time () + FULL_WAIT_WITHOUT_PROGRESS_US;
+          pushed = TRUE;
+          break;
         }
-      else if (g_get_monotonic_time () >= give_up_at)
-        {
-          atomic_store_explicit (&self->stuck_at_consumed, consumed, memory_order_relaxed);
-          GLUETOOL_DEBUG ("The span queue is full and the flush thread has sent nothing for %d ms: "
-                          "dropping spans until it moves again", FULL_WAIT_WITHOUT_PROGRESS_US / 1000);
-          return FALSE;
-        }
+      if (gluetool_lanes_is_sealed (self->lanes) || g_get_monotonic_time () >= deadline_us)
+        break;
+      gluetool_cond_wait_until (&self->room, &self->lock, deadline_us);
     }
+  /* Relaxed: a count read too high only costs the flush thread a signal. */
+  atomic_fetch_sub_explicit (&self->room_waiters, 1, memory_order_relaxed);
+  gluetool_mutex_unlock (&self->lock);
+
+  if (!pushed && !gluetool_lanes_is_sealed (self->lanes)
+      && gluetool_lanes_get_consumed (self->lanes) == consumed_before)
+    {
+      atomic_store_explicit (&self->stuck_at_consumed, consumed_before, memory_order_relaxed);
+      GLUETOOL_DEBUG ("The span queue is full and the flush thread sent nothing for %"
+                      G_GINT64_FORMAT " us: dropping spans without waiting until it moves again",
+                      self->queue_full_wait_us);
+    }
+
+  if (region_depth == 1)
+    gluetool_process_enter ();
+
+  if (pushed && took_block && bytes_in_use >= self->wake_bytes)
+    wake_if_sleeping (self);
+  return pushed;
+}
+
+/* The queue refused the span: it is full, or close() sealed it. Out of line:
+ * the usual push never comes here. */
+G_GNUC_NO_INLINE static gboolean
+push_to_full_queue (GluetoolReporter *self,
+                    const guint8     *span,
+                    gsize             len)
+{
+  if (self->queue_full_wait_us > 0 && !gluetool_lanes_is_sealed (self->lanes)
+      && wait_for_room (self, span, len))
+    return TRUE;
+
+  /* close() seals the queue: a push either ended before, and the flush
+   * thread reads it, or fails and is counted here. */
+  if (gluetool_lanes_is_sealed (self->lanes))
+    count (&self->reported_after_close, 1);
+  else
+    count (&self->dropped_queue_full, 1);
+  return FALSE;
 }
 
 gboolean
@@ -538,17 +649,8 @@ gluetool_reporter_push_mp (GluetoolReporter *self,
       return FALSE;
     }
 
-  /* close() seals the queue: a push either ended before, and the flush
-   * thread reads it, or fails here and is counted. */
-  if (G_UNLIKELY (!gluetool_lanes_push (self->lanes, span, len, &took_block, &bytes_in_use)
-                  && !push_when_room (self, span, len, &took_block, &bytes_in_use)))
-    {
-      if (gluetool_lanes_is_sealed (self->lanes))
-        count (&self->reported_after_close, 1);
-      else
-        count (&self->dropped_queue_full, 1);
-      return FALSE;
-    }
+  if (G_UNLIKELY (!gluetool_lanes_push (self->lanes, span, len, &took_block, &bytes_in_use)))
+    return push_to_full_queue (self, span, len);
 
   if (G_UNLIKELY (took_block) && bytes_in_use >= self->wake_bytes)
     wake_if_sleeping (self);
@@ -969,6 +1071,22 @@ pack_span (GluetoolReporter *self,
   sender->n_spans++;
 }
 
+/* Tells producers waiting for room (see wait_for_room()) that records were
+ * released since the last announcement. Flush thread only. */
+static void
+announce_room (GluetoolReporter *self)
+{
+  /* Pairs with the fence in wait_for_room(): a waiter whose fence comes
+   * after this one sees the records released before it; one whose fence
+   * came first is counted in the load below. */
+  atomic_thread_fence (memory_order_seq_cst);
+  if (G_LIKELY (atomic_load_explicit (&self->room_waiters, memory_order_relaxed) == 0))
+    return;
+  gluetool_mutex_lock (&self->lock);
+  g_cond_broadcast (&self->room);
+  gluetool_mutex_unlock (&self->lock);
+}
+
 /* Moves every record pushed so far out of the queue into datagrams. */
 static void
 drain (GluetoolReporter *self)
@@ -977,6 +1095,8 @@ drain (GluetoolReporter *self)
   gboolean connected = FALSE;
   const guint8 *record;
   gsize len;
+  guint released = 0;
+  gsize released_bytes = 0;
 
   while (gluetool_lanes_peek_sc (self->lanes, &record, &len))
     {
@@ -994,10 +1114,23 @@ drain (GluetoolReporter *self)
       else
         count (&self->failed_to_send, 1);
       gluetool_lanes_release_sc (self->lanes);
+      released++;
+      released_bytes += len;
+      if (released_bytes >= self->room_check_bytes)
+        {
+          announce_room (self);
+          released_bytes = 0;
+        }
 
       /* A send may have dropped the connection; check again next record. */
       connected = connected && self->sender.socket != NULL;
     }
+
+  /* Blocks of idle threads go back to the pool if a push found it empty. */
+  gluetool_lanes_give_back_idle_sc (self->lanes);
+  /* The peek that ended the loop handed back every block read to the end. */
+  if (released > 0)
+    announce_room (self);
 }
 
 /* Counts everything still queued as failed: close() ran out of time. */
@@ -1171,13 +1304,15 @@ flush_thread_main (gpointer data)
 
 /* ---- flush() and close() ---------------------------------------------------- */
 
-/* Under @lock: FALSE with an error when spans were lost since the last call. */
+/* Under @lock: FALSE with an error when spans were lost since the last call.
+ * The message names each cause that lost some, with how many and why. */
 static gboolean
 check_losses (GluetoolReporter *self,
               GError          **error)
 {
+  g_autoptr(GString) message = NULL;
   GluetoolTracerStats now;
-  guint64 queue_full, too_large, failed;
+  guint64 queue_full, too_large, failed, lost;
 
   gluetool_reporter_get_stats (self, &now);
   queue_full = now.spans_dropped_queue_full - self->seen.spans_dropped_queue_full;
@@ -1185,17 +1320,36 @@ check_losses (GluetoolReporter *self,
   failed = now.spans_failed_to_send - self->seen.spans_failed_to_send;
   self->seen = now;
 
-  if (queue_full + too_large + failed == 0)
+  lost = queue_full + too_large + failed;
+  if (lost == 0)
     return TRUE;
 
-  g_set_error (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST,
-               "%" G_GUINT64_FORMAT " spans were lost since the last flush: "
-               "%" G_GUINT64_FORMAT " dropped because the queue was full, "
-               "%" G_GUINT64_FORMAT " too large for a datagram, "
-               "%" G_GUINT64_FORMAT " failed to send%s%s",
-               queue_full + too_large + failed, queue_full, too_large, failed,
-               failed > 0 && self->last_send_error != NULL ? "; last error: " : "",
-               failed > 0 && self->last_send_error != NULL ? self->last_send_error->message : "");
+  message = g_string_new (NULL);
+  g_string_append_printf (message, "%" G_GUINT64_FORMAT " %s lost since the last flush: ",
+                          lost, lost == 1 ? "span was" : "spans were");
+  if (queue_full > 0)
+    {
+      g_string_append_printf (message, "%" G_GUINT64_FORMAT " dropped because the queue was full",
+                              queue_full);
+      if (self->queue_full_wait_us > 0)
+        g_string_append_printf (message, " and the tracer's thread made no room within the "
+                                "queue-full-wait of %g s",
+                                (double) self->queue_full_wait_us / G_USEC_PER_SEC);
+      else
+        g_string_append (message, " (spans were finished faster than the tracer's thread "
+                         "sent them; a larger queue-size or a queue-full-wait would keep them)");
+    }
+  if (too_large > 0)
+    g_string_append_printf (message, "%s%" G_GUINT64_FORMAT " too large for a datagram",
+                            queue_full > 0 ? ", " : "", too_large);
+  if (failed > 0)
+    g_string_append_printf (message, "%s%" G_GUINT64_FORMAT " failed to send%s%s",
+                            queue_full + too_large > 0 ? ", " : "", failed,
+                            self->last_send_error != NULL ? "; last error: " : "",
+                            self->last_send_error != NULL ? self->last_send_error->message : "");
+
+  g_set_error_literal (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST,
+                       message->str);
   return FALSE;
 }
 
@@ -1272,6 +1426,10 @@ gluetool_reporter_close (GluetoolReporter *self,
   gluetool_mutex_lock (&self->lock);
   self->closing = TRUE;
   g_cond_signal (&self->wake);
+  /* Producers waiting for room give up now (see wait_for_room()): the seal
+   * came before this lock, so each finds it when it checks under @lock, or
+   * is waiting now. */
+  g_cond_broadcast (&self->room);
 
   while (!self->thread_done)
     {

@@ -31,6 +31,7 @@
 #define VAR_FLUSH_INTERVAL  "GLUETOOL_TRACING_FLUSH_INTERVAL"
 #define VAR_QUEUE_SIZE      "GLUETOOL_TRACING_QUEUE_SIZE"
 #define VAR_MAX_PACKET_SIZE "GLUETOOL_TRACING_MAX_PACKET_SIZE"
+#define VAR_QUEUE_FULL_WAIT "GLUETOOL_TRACING_QUEUE_FULL_WAIT"
 
 static const char *const variables[] = {
   VAR_DISABLE,
@@ -41,6 +42,7 @@ static const char *const variables[] = {
   VAR_FLUSH_INTERVAL,
   VAR_QUEUE_SIZE,
   VAR_MAX_PACKET_SIZE,
+  VAR_QUEUE_FULL_WAIT,
 };
 
 /* What the environment held before the test, NULL for unset. */
@@ -131,6 +133,8 @@ START_TEST (test_defaults)
   ck_assert_double_eq (config.flush_interval_s, 1.0);
   ck_assert_uint_eq (config.queue_size, 4 * 1024 * 1024);
   ck_assert_uint_eq (config.max_packet_size, 65000);
+  /* A full queue drops at once unless a wait is asked for. */
+  ck_assert_double_eq (config.queue_full_wait_s, 0.0);
   gluetool_config_clear (&config);
 
   /* Clearing twice is harmless. */
@@ -156,6 +160,7 @@ START_TEST (test_variables_used)
   set_variable (VAR_FLUSH_INTERVAL, "0.25");
   set_variable (VAR_QUEUE_SIZE, "65536");
   set_variable (VAR_MAX_PACKET_SIZE, "1500");
+  set_variable (VAR_QUEUE_FULL_WAIT, "0.005");
 
   load_ok (&request, &config);
   ck_assert (!config.disabled);
@@ -166,6 +171,7 @@ START_TEST (test_variables_used)
   ck_assert_double_eq (config.flush_interval_s, 0.25);
   ck_assert_uint_eq (config.queue_size, 65536);
   ck_assert_uint_eq (config.max_packet_size, 1500);
+  ck_assert_double_eq (config.queue_full_wait_s, 0.005);
   gluetool_config_clear (&config);
 
   ck_assert (gluetool_config_flush_timeout_from_env (&timeout_s, NULL));
@@ -188,6 +194,7 @@ static const VariableCase single_variable_cases[] = {
   { VAR_FLUSH_INTERVAL, "3600" },
   { VAR_QUEUE_SIZE, "512" },
   { VAR_MAX_PACKET_SIZE, "65507" },
+  { VAR_QUEUE_FULL_WAIT, "3600" },
 };
 
 START_TEST (test_single_variable)
@@ -214,6 +221,8 @@ START_TEST (test_single_variable)
   ck_assert_uint_eq (config.queue_size, is_var ? 512 : 4 * 1024 * 1024);
   is_var = g_str_equal (vc->variable, VAR_MAX_PACKET_SIZE);
   ck_assert_uint_eq (config.max_packet_size, is_var ? 65507 : 65000);
+  is_var = g_str_equal (vc->variable, VAR_QUEUE_FULL_WAIT);
+  ck_assert_double_eq (config.queue_full_wait_s, is_var ? 3600.0 : 0.0);
   gluetool_config_clear (&config);
 }
 END_TEST
@@ -228,6 +237,8 @@ START_TEST (test_arguments_win)
     .flush_interval_s = 0.5,
     .queue_size = 8192,
     .max_packet_size = 9000,
+    .has_queue_full_wait = TRUE,
+    .queue_full_wait_s = 0.25,
   };
   GluetoolConfig config;
 
@@ -238,6 +249,7 @@ START_TEST (test_arguments_win)
   set_variable (VAR_FLUSH_INTERVAL, "0.25");
   set_variable (VAR_QUEUE_SIZE, "65536");
   set_variable (VAR_MAX_PACKET_SIZE, "1500");
+  set_variable (VAR_QUEUE_FULL_WAIT, "2");
 
   load_ok (&request, &config);
   ck_assert_str_eq (config.service_name, "from-argument");
@@ -247,6 +259,26 @@ START_TEST (test_arguments_win)
   ck_assert_double_eq (config.flush_interval_s, 0.5);
   ck_assert_uint_eq (config.queue_size, 8192);
   ck_assert_uint_eq (config.max_packet_size, 9000);
+  ck_assert_double_eq (config.queue_full_wait_s, 0.25);
+  gluetool_config_clear (&config);
+}
+END_TEST
+
+/* No wait (0) is a value of its own: asked for, it beats the variable,
+ * which an unset request leaves in force. */
+START_TEST (test_queue_full_wait_zero_given)
+{
+  const GluetoolConfigRequest zero = { .has_queue_full_wait = TRUE, .queue_full_wait_s = 0.0 };
+  const GluetoolConfigRequest unset = { 0 };
+  GluetoolConfig config;
+
+  set_variable (VAR_QUEUE_FULL_WAIT, "1.5");
+  load_ok (&zero, &config);
+  ck_assert_double_eq (config.queue_full_wait_s, 0.0);
+  gluetool_config_clear (&config);
+
+  load_ok (&unset, &config);
+  ck_assert_double_eq (config.queue_full_wait_s, 1.5);
   gluetool_config_clear (&config);
 }
 END_TEST
@@ -263,6 +295,8 @@ START_TEST (test_arguments_win_over_bad_variables)
     .flush_interval_s = 0.5,
     .queue_size = 8192,
     .max_packet_size = 9000,
+    .has_queue_full_wait = TRUE,
+    .queue_full_wait_s = 0.0,
   };
   GluetoolConfig config;
 
@@ -273,6 +307,7 @@ START_TEST (test_arguments_win_over_bad_variables)
   set_variable (VAR_FLUSH_INTERVAL, "0");
   set_variable (VAR_QUEUE_SIZE, "1");
   set_variable (VAR_MAX_PACKET_SIZE, "1");
+  set_variable (VAR_QUEUE_FULL_WAIT, "forever");
 
   load_ok (&request, &config);
   ck_assert_str_eq (config.service_name, "from-argument");
@@ -282,6 +317,7 @@ START_TEST (test_arguments_win_over_bad_variables)
   ck_assert_double_eq (config.flush_interval_s, 0.5);
   ck_assert_uint_eq (config.queue_size, 8192);
   ck_assert_uint_eq (config.max_packet_size, 9000);
+  ck_assert_double_eq (config.queue_full_wait_s, 0.0);
   gluetool_config_clear (&config);
 }
 END_TEST
@@ -416,6 +452,14 @@ static const VariableCase invalid_variable_cases[] = {
   { VAR_MAX_PACKET_SIZE, "65508" },
   { VAR_MAX_PACKET_SIZE, "abc" },
   { VAR_MAX_PACKET_SIZE, "" },
+  { VAR_QUEUE_FULL_WAIT, "-1" },
+  { VAR_QUEUE_FULL_WAIT, "3601" },
+  { VAR_QUEUE_FULL_WAIT, "abc" },
+  { VAR_QUEUE_FULL_WAIT, "5ms" },
+  { VAR_QUEUE_FULL_WAIT, "inf" },
+  { VAR_QUEUE_FULL_WAIT, "nan" },
+  { VAR_QUEUE_FULL_WAIT, " 1" },
+  { VAR_QUEUE_FULL_WAIT, "" },
 };
 
 START_TEST (test_invalid_variable)
@@ -479,6 +523,14 @@ static const ArgumentCase invalid_argument_cases[] = {
   { "queue size too large", { .queue_size = GLUETOOL_MAX_QUEUE_SIZE + 1 }, "queue size" },
   { "max packet size too small", { .max_packet_size = 511 }, "max packet size" },
   { "max packet size too large", { .max_packet_size = 65508 }, "max packet size" },
+  { "queue full wait -2",
+    { .has_queue_full_wait = TRUE, .queue_full_wait_s = -2.0 }, "queue full wait" },
+  { "queue full wait too long",
+    { .has_queue_full_wait = TRUE, .queue_full_wait_s = 3601.0 }, "queue full wait" },
+  { "queue full wait NaN",
+    { .has_queue_full_wait = TRUE, .queue_full_wait_s = NAN }, "queue full wait" },
+  { "queue full wait infinite",
+    { .has_queue_full_wait = TRUE, .queue_full_wait_s = INFINITY }, "queue full wait" },
 };
 
 START_TEST (test_invalid_argument)
@@ -500,12 +552,16 @@ START_TEST (test_argument_limits)
     .flush_interval_s = GLUETOOL_MIN_FLUSH_INTERVAL_S,
     .queue_size = GLUETOOL_MIN_QUEUE_SIZE,
     .max_packet_size = GLUETOOL_MIN_MAX_PACKET_SIZE,
+    .has_queue_full_wait = TRUE,
+    .queue_full_wait_s = 0.0,
   };
   const GluetoolConfigRequest high = {
     .reporting_port = 65535,
     .flush_interval_s = GLUETOOL_MAX_FLUSH_INTERVAL_S,
     .queue_size = GLUETOOL_MAX_QUEUE_SIZE,
     .max_packet_size = GLUETOOL_MAX_MAX_PACKET_SIZE,
+    .has_queue_full_wait = TRUE,
+    .queue_full_wait_s = GLUETOOL_MAX_QUEUE_FULL_WAIT_S,
   };
   GluetoolConfig config;
 
@@ -514,6 +570,7 @@ START_TEST (test_argument_limits)
   ck_assert_double_eq (config.flush_interval_s, GLUETOOL_MIN_FLUSH_INTERVAL_S);
   ck_assert_uint_eq (config.queue_size, GLUETOOL_MIN_QUEUE_SIZE);
   ck_assert_uint_eq (config.max_packet_size, GLUETOOL_MIN_MAX_PACKET_SIZE);
+  ck_assert_double_eq (config.queue_full_wait_s, 0.0);
   gluetool_config_clear (&config);
 
   load_ok (&high, &config);
@@ -521,6 +578,7 @@ START_TEST (test_argument_limits)
   ck_assert_double_eq (config.flush_interval_s, GLUETOOL_MAX_FLUSH_INTERVAL_S);
   ck_assert_uint_eq (config.queue_size, GLUETOOL_MAX_QUEUE_SIZE);
   ck_assert_uint_eq (config.max_packet_size, GLUETOOL_MAX_MAX_PACKET_SIZE);
+  ck_assert_double_eq (config.queue_full_wait_s, GLUETOOL_MAX_QUEUE_FULL_WAIT_S);
   gluetool_config_clear (&config);
 }
 END_TEST
@@ -553,6 +611,7 @@ START_TEST (test_tracer_new_invalid)
     { VAR_REPORTING_PORT, "abc", NULL, NULL, 0, VAR_REPORTING_PORT },
     { VAR_SERVICE_NAME, "", NULL, NULL, 0, VAR_SERVICE_NAME },
     { VAR_FLUSH_TIMEOUT, "nan", NULL, NULL, 0, VAR_FLUSH_TIMEOUT },
+    { VAR_QUEUE_FULL_WAIT, "-1", NULL, NULL, 0, VAR_QUEUE_FULL_WAIT },
     { NULL, NULL, "", NULL, 0, "service name" },
     { NULL, NULL, NULL, "a/b", 0, "reporting host" },
     { NULL, NULL, NULL, NULL, 70000, "reporting port" },
@@ -596,7 +655,7 @@ START_TEST (test_tracer_getters_from_variables)
   g_autofree char *client_uuid = NULL;
   guint reporting_port = 0, max_packet_size = 0;
   guint64 queue_size = 0;
-  double flush_timeout = 0.0, flush_interval = 0.0;
+  double flush_timeout = 0.0, flush_interval = 0.0, queue_full_wait = -1.0;
   gboolean enabled = TRUE;
 
   set_variable (VAR_DISABLE, "1");
@@ -607,6 +666,7 @@ START_TEST (test_tracer_getters_from_variables)
   set_variable (VAR_FLUSH_INTERVAL, "0.5");
   set_variable (VAR_QUEUE_SIZE, "16384");
   set_variable (VAR_MAX_PACKET_SIZE, "1400");
+  set_variable (VAR_QUEUE_FULL_WAIT, "0.01");
 
   ck_assert_ptr_null (gluetool_tracer_get_default ());
   tracer = gluetool_tracer_new (NULL, NULL, 0, &error);
@@ -628,6 +688,7 @@ START_TEST (test_tracer_getters_from_variables)
                 "flush-interval", &flush_interval,
                 "queue-size", &queue_size,
                 "max-packet-size", &max_packet_size,
+                "queue-full-wait", &queue_full_wait,
                 "enabled", &enabled,
                 "client-uuid", &client_uuid,
                 NULL);
@@ -638,6 +699,7 @@ START_TEST (test_tracer_getters_from_variables)
   ck_assert_double_eq (flush_interval, 0.5);
   ck_assert_uint_eq (queue_size, 16384);
   ck_assert_uint_eq (max_packet_size, 1400);
+  ck_assert_double_eq (queue_full_wait, 0.01);
   ck_assert (!enabled);
   ck_assert_str_eq (client_uuid, gluetool_tracer_get_client_uuid (tracer));
 
@@ -672,7 +734,7 @@ START_TEST (test_tracer_defaults)
   g_autoptr(GluetoolTracer) tracer = NULL;
   guint64 queue_size = 0;
   guint max_packet_size = 0;
-  double flush_timeout = 0.0, flush_interval = 0.0;
+  double flush_timeout = 0.0, flush_interval = 0.0, queue_full_wait = -1.0;
 
   set_variable (VAR_DISABLE, "0");
   tracer = gluetool_tracer_new (NULL, NULL, 0, &error);
@@ -688,11 +750,13 @@ START_TEST (test_tracer_defaults)
                 "flush-interval", &flush_interval,
                 "queue-size", &queue_size,
                 "max-packet-size", &max_packet_size,
+                "queue-full-wait", &queue_full_wait,
                 NULL);
   ck_assert_double_eq (flush_timeout, 30.0);
   ck_assert_double_eq (flush_interval, 1.0);
   ck_assert_uint_eq (queue_size, 4 * 1024 * 1024);
   ck_assert_uint_eq (max_packet_size, 65000);
+  ck_assert_double_eq (queue_full_wait, 0.0);
 
   close_tracer (tracer);
 }
@@ -704,12 +768,13 @@ START_TEST (test_tracer_initable_properties)
   g_autoptr(GluetoolTracer) tracer = NULL;
   guint64 queue_size = 0;
   guint max_packet_size = 0;
-  double flush_interval = 0.0, flush_timeout = 0.0;
+  double flush_interval = 0.0, flush_timeout = 0.0, queue_full_wait = -1.0;
 
   set_variable (VAR_DISABLE, "1");
   /* Variables lose to properties here too. */
   set_variable (VAR_QUEUE_SIZE, "1");
   set_variable (VAR_MAX_PACKET_SIZE, "1");
+  set_variable (VAR_QUEUE_FULL_WAIT, "-1");
 
   tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
                            "service-name", "initable",
@@ -717,6 +782,7 @@ START_TEST (test_tracer_initable_properties)
                            "max-packet-size", (guint) 1500,
                            "flush-interval", 0.125,
                            "flush-timeout", 2.0,
+                           "queue-full-wait", 0.125,
                            NULL);
   ck_assert_msg (tracer != NULL, "g_initable_new failed: %s", error != NULL ? error->message : "?");
   ck_assert (GLUETOOL_IS_TRACER (tracer));
@@ -728,13 +794,54 @@ START_TEST (test_tracer_initable_properties)
                 "max-packet-size", &max_packet_size,
                 "flush-interval", &flush_interval,
                 "flush-timeout", &flush_timeout,
+                "queue-full-wait", &queue_full_wait,
                 NULL);
   ck_assert_uint_eq (queue_size, 65536);
   ck_assert_uint_eq (max_packet_size, 1500);
   ck_assert_double_eq (flush_interval, 0.125);
   ck_assert_double_eq (flush_timeout, 2.0);
+  ck_assert_double_eq (queue_full_wait, 0.125);
 
   close_tracer (tracer);
+}
+END_TEST
+
+/* queue-full-wait: -1 (its default) leaves the setting to the variable; any
+ * value given, 0 included, beats it. Before initialisation the property
+ * says what was asked for. */
+START_TEST (test_tracer_queue_full_wait_property)
+{
+  double queue_full_wait = 0.0;
+
+  set_variable (VAR_DISABLE, "1");
+  set_variable (VAR_QUEUE_FULL_WAIT, "2");
+
+  {
+    g_autoptr(GluetoolTracer) unset = g_object_new (GLUETOOL_TYPE_TRACER, NULL);
+
+    g_object_get (unset, "queue-full-wait", &queue_full_wait, NULL);
+    ck_assert_double_eq (queue_full_wait, -1.0);
+  }
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GluetoolTracer) tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                                                       "queue-full-wait", -1.0, NULL);
+
+    ck_assert_msg (tracer != NULL, "%s", error != NULL ? error->message : "?");
+    g_object_get (tracer, "queue-full-wait", &queue_full_wait, NULL);
+    ck_assert_double_eq (queue_full_wait, 2.0);
+    close_tracer (tracer);
+  }
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GluetoolTracer) tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                                                       "queue-full-wait", 0.0, NULL);
+
+    ck_assert_msg (tracer != NULL, "%s", error != NULL ? error->message : "?");
+    g_object_get (tracer, "queue-full-wait", &queue_full_wait, NULL);
+    ck_assert_double_eq (queue_full_wait, 0.0);
+    close_tracer (tracer);
+  }
 }
 END_TEST
 
@@ -754,6 +861,9 @@ static const BadPropertyCase bad_property_cases[] = {
   { "flush-interval", G_TYPE_DOUBLE, 0, 0.0001, "flush interval" },
   { "flush-interval", G_TYPE_DOUBLE, 0, -2.0, "flush interval" },
   { "flush-timeout", G_TYPE_DOUBLE, 0, -1.0, "flush timeout" },
+  { "queue-full-wait", G_TYPE_DOUBLE, 0, -2.0, "queue full wait" },
+  { "queue-full-wait", G_TYPE_DOUBLE, 0, -0.5, "queue full wait" },
+  { "queue-full-wait", G_TYPE_DOUBLE, 0, 3601.0, "queue full wait" },
   { "reporting-port", G_TYPE_UINT, 65536, 0.0, "reporting port" },
 };
 
@@ -822,6 +932,7 @@ config_suite (void)
   tcase_add_loop_test (tc, test_single_variable, 0, G_N_ELEMENTS (single_variable_cases));
   tcase_add_test (tc, test_arguments_win);
   tcase_add_test (tc, test_arguments_win_over_bad_variables);
+  tcase_add_test (tc, test_queue_full_wait_zero_given);
   tcase_add_loop_test (tc, test_disable, 0, G_N_ELEMENTS (disable_cases));
   tcase_add_loop_test (tc, test_host_accepted_variable, 0, G_N_ELEMENTS (host_cases));
   tcase_add_loop_test (tc, test_host_accepted_argument, 0, G_N_ELEMENTS (host_cases));
@@ -843,6 +954,7 @@ config_suite (void)
   tcase_add_test (tc, test_tracer_arguments_win);
   tcase_add_test (tc, test_tracer_defaults);
   tcase_add_test (tc, test_tracer_initable_properties);
+  tcase_add_test (tc, test_tracer_queue_full_wait_property);
   tcase_add_loop_test (tc, test_tracer_initable_bad_property, 0, G_N_ELEMENTS (bad_property_cases));
   tcase_add_loop_test (tc, test_tracer_enabled, 0, 2);
   suite_add_tcase (s, tc);

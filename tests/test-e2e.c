@@ -17,14 +17,18 @@
 
 #define WAIT_S 20.0
 
-/* A tracer on loopback with settings from properties; 0/NULL leave a
- * setting to the environment or the default. */
+/* The queue-full-wait property's default: the environment or no wait. */
+#define QUEUE_FULL_WAIT_UNSET -1.0
+
+/* A tracer on loopback with settings from properties; 0/NULL (and
+ * QUEUE_FULL_WAIT_UNSET) leave a setting to the environment or the default. */
 static GluetoolTracer *
-make_tracer (const char *host,
-             guint       port,
-             gsize       queue_size,
-             guint       max_packet_size,
-             double      flush_interval_s)
+make_tracer_waiting (const char *host,
+                     guint       port,
+                     gsize       queue_size,
+                     guint       max_packet_size,
+                     double      flush_interval_s,
+                     double      queue_full_wait_s)
 {
   g_autoptr(GError) error = NULL;
   GluetoolTracer *tracer;
@@ -36,10 +40,22 @@ make_tracer (const char *host,
                            "queue-size", (guint64) queue_size,
                            "max-packet-size", max_packet_size,
                            "flush-interval", flush_interval_s,
+                           "queue-full-wait", queue_full_wait_s,
                            NULL);
   ck_assert_msg (error == NULL, "tracer: %s", error ? error->message : "");
   ck_assert_ptr_eq (gluetool_tracer_get_default (), tracer);
   return tracer;
+}
+
+static GluetoolTracer *
+make_tracer (const char *host,
+             guint       port,
+             gsize       queue_size,
+             guint       max_packet_size,
+             double      flush_interval_s)
+{
+  return make_tracer_waiting (host, port, queue_size, max_packet_size, flush_interval_s,
+                              QUEUE_FULL_WAIT_UNSET);
 }
 
 
@@ -384,15 +400,63 @@ END_TEST
 
 /* ---- Limits: a small queue, a small packet, a huge span -------------------------- */
 
-/* A queue too small for a burst: the caller waits for the flush thread to
- * make room rather than drop, since it makes progress. */
-START_TEST (test_tiny_queue_waits_for_room)
+/* The smallest queue: 512 bytes, two blocks of 256, each with room for two
+ * of this suite's spans (about 100 bytes each, and an 8-byte header): four
+ * spans fill it, from one thread. The interval is long, so only the queue's
+ * own wake-up drains it. */
+#define TINY_QUEUE 512
+#define TINY_QUEUE_SLOTS 4
+
+/* By default a caller never waits: a burst into a queue too small for it
+ * drops what finds the queue full, counts it and says so, and everything
+ * else arrives. */
+START_TEST (test_tiny_queue_drops_without_waiting)
 {
   g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
-  /* 512 bytes: two slots. The interval is long, so only the queue's own
-   * wake-up drains it. */
   g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", test_receiver_get_port (receiver),
-                                                  512, 0, 60.0);
+                                                  TINY_QUEUE, 0, 60.0);
+  g_autoptr(GError) error = NULL;
+  GluetoolTracerStats stats;
+  const guint n_spans = 2000;
+  gboolean flushed;
+
+  for (guint i = 0; i < n_spans; i++)
+    {
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("burst", NULL);
+      test_expect_finish (action);
+    }
+  flushed = gluetool_tracer_flush (tracer, WAIT_S, &error);
+
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, n_spans);
+  ck_assert_uint_eq (stats.spans_waited_for_room, 0);
+  ck_assert_uint_eq (stats.spans_sent + stats.spans_dropped_queue_full, n_spans);
+  ck_assert_uint_eq (stats.spans_dropped_too_large + stats.spans_failed_to_send, 0);
+  if (stats.spans_dropped_queue_full > 0)
+    {
+      ck_assert (!flushed);
+      ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR,
+                                      GLUETOOL_TRACER_ERROR_SPANS_LOST), "%s", error->message);
+      ck_assert_msg (strstr (error->message, "dropped because the queue was full") != NULL,
+                     "%s", error->message);
+    }
+  else
+    ck_assert_msg (flushed, "%s", error->message);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, stats.spans_sent, WAIT_S),
+                     stats.spans_sent);
+  test_expect_close (tracer, WAIT_S);
+  ck_assert_uint_eq (test_receiver_get_n_spans (receiver), stats.spans_sent);
+}
+END_TEST
+
+/* With a queue-full wait, a caller waits for the flush thread to make room
+ * rather than drop: the same burst loses nothing. */
+START_TEST (test_tiny_queue_with_wait_loses_nothing)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer_waiting ("127.0.0.1",
+                                                          test_receiver_get_port (receiver),
+                                                          TINY_QUEUE, 0, 60.0, WAIT_S);
   GluetoolTracerStats stats;
   const guint n_spans = 2000;
 
@@ -411,21 +475,22 @@ START_TEST (test_tiny_queue_waits_for_room)
 }
 END_TEST
 
-/* The flush thread stuck (resolving): once the queue is full, the first
- * caller waits a moment and drops; the rest drop at once, counted, and the
- * agent hears of them in the next datagram once the thread moves again. */
+/* The flush thread stuck (resolving), the default: once the queue is full,
+ * every caller drops at once, with no wait, and the drops are counted; the
+ * flush error says how many and why, and the agent hears of them in the
+ * next datagram once the thread moves again, which later spans reach. */
 START_TEST (test_stuck_flush_thread_drops_and_counts)
 {
   g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
   TestResolver *resolver = test_resolver_install ();
   g_autoptr(GluetoolTracer) tracer = make_tracer ("blocked.test", test_receiver_get_port (receiver),
-                                                  512, 0, 60.0);
+                                                  TINY_QUEUE, 0, 60.0);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) datagrams = NULL;
+  g_autofree char *expected = NULL;
   GluetoolTracerStats stats;
   TestDatagram *last;
   const guint n_spans = 2000;
-  guint64 held;
 
   for (guint i = 0; i < n_spans; i++)
     {
@@ -435,10 +500,9 @@ START_TEST (test_stuck_flush_thread_drops_and_counts)
 
   gluetool_tracer_get_stats (tracer, &stats);
   ck_assert_uint_eq (stats.spans_reported, n_spans);
-  /* All but the few the queue holds: 512 bytes, as two blocks. */
-  held = n_spans - stats.spans_dropped_queue_full;
-  ck_assert_uint_ge (held, 2);
-  ck_assert_uint_le (held, 512 / 50);
+  /* All but the few the queue holds, and none waited. */
+  ck_assert_uint_eq (stats.spans_dropped_queue_full, n_spans - TINY_QUEUE_SLOTS);
+  ck_assert_uint_eq (stats.spans_waited_for_room, 0);
   ck_assert_uint_eq (stats.spans_sent, 0);
 
   ck_assert (test_resolver_wait_blocked (resolver, WAIT_S));
@@ -447,21 +511,226 @@ START_TEST (test_stuck_flush_thread_drops_and_counts)
   ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
   ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
                  "%s", error->message);
-  ck_assert_ptr_nonnull (strstr (error->message, "queue was full"));
-  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, held, WAIT_S), held);
+  expected = g_strdup_printf ("%u spans were lost since the last flush: %u dropped because the "
+                              "queue was full (spans were finished faster than the tracer's "
+                              "thread sent them; a larger queue-size or a queue-full-wait would "
+                              "keep them)", n_spans - TINY_QUEUE_SLOTS, n_spans - TINY_QUEUE_SLOTS);
+  ck_assert_str_eq (error->message, expected);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, TINY_QUEUE_SLOTS, WAIT_S),
+                     TINY_QUEUE_SLOTS);
 
-  /* The next datagram tells the agent how many were dropped; and the thread
-   * moved, so a full queue is waited for again. */
+  /* The next datagram tells the agent how many were dropped. */
   {
     g_autoptr(GluetoolAction) action = gluetool_action_new ("after", NULL);
     test_expect_finish (action);
   }
   test_expect_close (tracer, WAIT_S);
-  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, held + 1, WAIT_S), held + 1);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, TINY_QUEUE_SLOTS + 1, WAIT_S),
+                     TINY_QUEUE_SLOTS + 1);
+  test_receiver_expect_span (receiver, "after");
   datagrams = test_receiver_get_datagrams (receiver);
   last = g_ptr_array_index (datagrams, datagrams->len - 1);
-  ck_assert_int_eq (last->batch->stats->fullQueueDroppedSpans, n_spans - held);
-  ck_assert_uint_eq (test_receiver_get_n_spans (receiver), held + 1);
+  ck_assert_int_eq (last->batch->stats->fullQueueDroppedSpans, n_spans - TINY_QUEUE_SLOTS);
+  ck_assert_uint_eq (test_receiver_get_n_spans (receiver), TINY_QUEUE_SLOTS + 1);
+
+  g_clear_object (&tracer);
+  test_resolver_uninstall (resolver);
+}
+END_TEST
+
+/* ---- Waiting for room (queue-full-wait) -------------------------------------- */
+
+static gpointer
+finish_in_thread (gpointer label)
+{
+  g_autoptr(GluetoolAction) action = gluetool_action_new (label, NULL);
+
+  return GINT_TO_POINTER (gluetool_action_finish (action, NULL));
+}
+
+/* Waits until @n callers have begun waiting for room in @tracer's queue.
+ * The count moves under the lock the wait releases, so once it is seen, a
+ * caller is waiting or has finished waiting. */
+static gboolean
+wait_for_waiters (GluetoolTracer *tracer,
+                  guint64         n)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
+  GluetoolTracerStats stats;
+
+  for (;;)
+    {
+      gluetool_tracer_get_stats (tracer, &stats);
+      if (stats.spans_waited_for_room >= n)
+        return TRUE;
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_thread_yield ();
+    }
+}
+
+/* A tracer whose queue is full and stays so until the test unblocks the
+ * lookup of "blocked.test": its blocks filled by "queued 0" to "queued 3". */
+static GluetoolTracer *
+make_full_tracer (TestReceiver *receiver,
+                  double        queue_full_wait_s)
+{
+  GluetoolTracer *tracer = make_tracer_waiting ("blocked.test", test_receiver_get_port (receiver),
+                                                TINY_QUEUE, 0, 60.0, queue_full_wait_s);
+  GluetoolTracerStats stats;
+
+  for (guint i = 0; i < TINY_QUEUE_SLOTS; i++)
+    {
+      g_autofree char *label = g_strdup_printf ("queued %u", i);
+      g_autoptr(GluetoolAction) action = gluetool_action_new (label, NULL);
+
+      test_expect_finish (action);
+    }
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, TINY_QUEUE_SLOTS);
+  ck_assert_uint_eq (stats.spans_dropped_queue_full + stats.spans_waited_for_room, 0);
+  return tracer;
+}
+
+/* A caller that finds the queue full waits, and its span goes once the flush
+ * thread makes room: nothing is dropped. The wait allowed is an hour, so the
+ * test ends only because the room woke it. */
+START_TEST (test_wait_for_room_delivers)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  TestResolver *resolver = test_resolver_install ();
+  g_autoptr(GluetoolTracer) tracer = make_full_tracer (receiver, 3600.0);
+  GluetoolTracerStats stats;
+  GThread *waiter;
+
+  waiter = g_thread_new ("waiter", finish_in_thread, "waited");
+  ck_assert (wait_for_waiters (tracer, 1));
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, TINY_QUEUE_SLOTS);
+
+  /* The flush thread moves, drains the queue, and the waiter's span goes in. */
+  ck_assert (test_resolver_wait_blocked (resolver, WAIT_S));
+  test_resolver_unblock (resolver);
+  ck_assert (GPOINTER_TO_INT (g_thread_join (waiter)));
+
+  test_expect_close (tracer, WAIT_S);
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, TINY_QUEUE_SLOTS + 1);
+  ck_assert_uint_eq (stats.spans_sent, TINY_QUEUE_SLOTS + 1);
+  ck_assert_uint_eq (stats.spans_waited_for_room, 1);
+  ck_assert_uint_eq (gluetool_tracer_stats_get_lost (&stats), 0);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, TINY_QUEUE_SLOTS + 1, WAIT_S),
+                     TINY_QUEUE_SLOTS + 1);
+  test_receiver_expect_span (receiver, "waited");
+
+  g_clear_object (&tracer);
+  test_resolver_uninstall (resolver);
+}
+END_TEST
+
+/* A wait that runs out drops the span and counts it; as the flush thread
+ * consumed nothing meanwhile, it is taken to be stuck, and the next caller
+ * drops at once without waiting. The flush error names the wait. */
+START_TEST (test_wait_for_room_runs_out)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  TestResolver *resolver = test_resolver_install ();
+  g_autoptr(GluetoolTracer) tracer = make_full_tracer (receiver, 0.05);
+  g_autoptr(GError) error = NULL;
+  GluetoolTracerStats stats;
+
+  {
+    g_autoptr(GluetoolAction) action = gluetool_action_new ("timed out", NULL);
+    test_expect_finish (action);
+  }
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_waited_for_room, 1);
+  ck_assert_uint_eq (stats.spans_dropped_queue_full, 1);
+
+  {
+    g_autoptr(GluetoolAction) action = gluetool_action_new ("stuck", NULL);
+    test_expect_finish (action);
+  }
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_waited_for_room, 1);
+  ck_assert_uint_eq (stats.spans_dropped_queue_full, 2);
+  ck_assert_uint_eq (stats.spans_reported, TINY_QUEUE_SLOTS + 2);
+
+  ck_assert (test_resolver_wait_blocked (resolver, WAIT_S));
+  test_resolver_unblock (resolver);
+  ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
+  ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
+                 "%s", error->message);
+  ck_assert_str_eq (error->message,
+                    "2 spans were lost since the last flush: 2 dropped because the queue was "
+                    "full and the tracer's thread made no room within the queue-full-wait of "
+                    "0.05 s");
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, TINY_QUEUE_SLOTS, WAIT_S),
+                     TINY_QUEUE_SLOTS);
+
+  test_expect_close (tracer, WAIT_S);
+  ck_assert_ptr_null (test_receiver_find_span (receiver, "timed out"));
+  ck_assert_ptr_null (test_receiver_find_span (receiver, "stuck"));
+  g_clear_object (&tracer);
+  test_resolver_uninstall (resolver);
+}
+END_TEST
+
+typedef struct {
+  GluetoolTracer *tracer;
+  gboolean        closed;
+  GError         *error;      /* (owned) (nullable) */
+} Closing;
+
+static gpointer
+close_in_thread (gpointer data)
+{
+  Closing *closing = data;
+
+  closing->closed = gluetool_tracer_close (closing->tracer, 3600.0, &closing->error);
+  return NULL;
+}
+
+/* close() wakes a caller waiting for room at once: it gives up, its span
+ * counted as reported after close. The wait allowed is an hour, and close()
+ * itself cannot end while the flush thread is stuck, so the caller returns
+ * only because close() woke it. */
+START_TEST (test_close_wakes_waiting_caller)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  TestResolver *resolver = test_resolver_install ();
+  g_autoptr(GluetoolTracer) tracer = make_full_tracer (receiver, 3600.0);
+  Closing closing = { tracer, FALSE, NULL };
+  GluetoolTracerStats stats;
+  GThread *waiter, *closer;
+
+  waiter = g_thread_new ("waiter", finish_in_thread, "woken by close");
+  ck_assert (wait_for_waiters (tracer, 1));
+
+  closer = g_thread_new ("closer", close_in_thread, &closing);
+  ck_assert (GPOINTER_TO_INT (g_thread_join (waiter)));
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_sent, 0);
+
+  /* Now let the flush thread, and close(), finish. */
+  ck_assert (test_resolver_wait_blocked (resolver, WAIT_S));
+  test_resolver_unblock (resolver);
+  g_thread_join (closer);
+  ck_assert (!closing.closed);
+  ck_assert_msg (g_error_matches (closing.error, GLUETOOL_TRACER_ERROR,
+                                  GLUETOOL_TRACER_ERROR_SPANS_LOST), "%s", closing.error->message);
+  ck_assert_str_eq (closing.error->message, "1 span was lost since the last flush: 1 failed to send");
+  g_clear_error (&closing.error);
+
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, TINY_QUEUE_SLOTS + 1);
+  ck_assert_uint_eq (stats.spans_sent, TINY_QUEUE_SLOTS);
+  ck_assert_uint_eq (stats.spans_failed_to_send, 1);
+  ck_assert_uint_eq (stats.spans_dropped_queue_full, 0);
+  ck_assert_uint_eq (stats.spans_waited_for_room, 1);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, TINY_QUEUE_SLOTS, WAIT_S),
+                     TINY_QUEUE_SLOTS);
+  ck_assert_ptr_null (test_receiver_find_span (receiver, "woken by close"));
 
   g_clear_object (&tracer);
   test_resolver_uninstall (resolver);
@@ -792,10 +1061,18 @@ e2e_suite (void)
 
   tc = tcase_create ("limits");
   tcase_set_timeout (tc, 60);
-  tcase_add_test (tc, test_tiny_queue_waits_for_room);
+  tcase_add_test (tc, test_tiny_queue_drops_without_waiting);
+  tcase_add_test (tc, test_tiny_queue_with_wait_loses_nothing);
   tcase_add_test (tc, test_stuck_flush_thread_drops_and_counts);
   tcase_add_test (tc, test_small_packets_split_batches);
   tcase_add_test (tc, test_too_large_span_dropped);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("queue-full-wait");
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_wait_for_room_delivers);
+  tcase_add_test (tc, test_wait_for_room_runs_out);
+  tcase_add_test (tc, test_close_wakes_waiting_caller);
   suite_add_tcase (suite, tc);
 
   tc = tcase_create ("network");
@@ -813,5 +1090,7 @@ e2e_suite (void)
 int
 main (void)
 {
+  /* The tests choose every setting, the queue-full wait included. */
+  test_unset_tracing_environment ();
   return test_run_suite_tap (e2e_suite ());
 }

@@ -71,6 +71,7 @@
 #include <gluetool/gluetool.h>
 
 #include "receiver.h"
+#include "test-resolver.h"
 #include "test-expect.h"
 #include "check-tap.h"
 
@@ -1105,6 +1106,85 @@ START_TEST (test_unfinished_actions_counted_at_close)
 }
 END_TEST
 
+/* ---- fork() while a caller waits for room in a full queue ------------------ */
+
+static gpointer
+finish_in_thread (gpointer label)
+{
+  g_autoptr(GluetoolAction) action = gluetool_action_new (label, NULL);
+
+  return GINT_TO_POINTER (gluetool_action_finish (action, NULL));
+}
+
+/* 100 bytes of label. */
+#define BLOCK_FILLER "0123456789012345678901234567890123456789012345678901234567890123456789" \
+                     "012345678901234567890123456789"
+
+/* A caller waiting for room in a full queue (the tracer's queue-full-wait)
+ * waits outside its region of the process, so fork() goes ahead at once,
+ * though the wait allowed is an hour: were it waiting inside, fork()'s
+ * prepare handler would wait with it and the case would time out. The queue
+ * stays full because the tracer's thread is held in a lookup of
+ * "blocked.test" (outside its own region, as lookups are). */
+START_TEST (test_fork_while_caller_waits_for_room)
+{
+  TestResolver *resolver = test_resolver_install ();
+  g_autoptr(GluetoolTracer) tracer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *failure = NULL;
+  gint64 deadline = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
+  GluetoolTracerStats stats;
+  GThread *waiter;
+  int verdict_fd = -1;
+  pid_t pid;
+
+  tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                           "service-name", "fork-waiting",
+                           "reporting-host", "blocked.test",
+                           "queue-size", (guint64) 512,
+                           "flush-interval", 60.0,
+                           "queue-full-wait", 3600.0,
+                           NULL);
+  ck_assert_msg (tracer != NULL, "tracer: %s", error != NULL ? error->message : "");
+  ck_assert_ptr_eq (gluetool_tracer_get_default (), tracer);
+  /* The queue's two blocks of 256 bytes, one span each: labels this long
+   * make spans of about 200 bytes, two of which never share a block. */
+  ck_assert_msg (report_labels ("waiting/queued/" BLOCK_FILLER "/", 2), "%s", child_failure);
+
+  waiter = g_thread_new ("waiter", finish_in_thread, "waiting/waiter");
+  do
+    {
+      gluetool_tracer_get_stats (tracer, &stats);
+      ck_assert_msg (g_get_monotonic_time () < deadline, "the caller never waited for room");
+      g_thread_yield ();
+    }
+  while (stats.spans_waited_for_room == 0);
+
+  pid = fork_child (CHILD_ALARM_S, &verdict_fd);
+  if (pid == 0)
+    child_exit (0, NULL);
+  ck_assert_msg (pid > 0, "fork: %s", g_strerror (errno));
+  failure = reap_child (pid, verdict_fd);
+  ck_assert_msg (failure == NULL, "the child %s", failure);
+
+  /* The caller still waits: close() wakes it, and gives up on the stuck
+   * thread at its deadline. */
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, 2);
+  ck_assert (test_resolver_wait_blocked (resolver, WAIT_S));
+  ck_assert (!gluetool_tracer_close (tracer, 0.1, &error));
+  ck_assert_msg (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT), "%s", error->message);
+  ck_assert (GPOINTER_TO_INT (g_thread_join (waiter)));
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_reported, 3);
+  ck_assert_uint_eq (stats.spans_failed_to_send, 3);
+  ck_assert_uint_eq (stats.spans_waited_for_room, 1);
+
+  g_clear_object (&tracer);
+  test_resolver_uninstall (resolver);
+}
+END_TEST
+
 /* ---- fork() while other threads report ------------------------------------ */
 
 #define STRESS_FORKS 100
@@ -1583,6 +1663,11 @@ fork_suite (void)
   tc = tcase_create ("unfinished");
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_unfinished_actions_counted_at_close);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("waiting");
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_fork_while_caller_waits_for_room);
   suite_add_tcase (suite, tc);
 
   tc = tcase_create ("stress");

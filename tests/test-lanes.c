@@ -211,6 +211,7 @@ END_TEST
 typedef struct {
   GluetoolLanes *lanes;
   guint32 id;
+  gsize max_len;        /* records of 8 to max_len - 1 bytes */
   guint64 refused;      /* full: tried again */
   GMutex *lock;
   GCond *cond;
@@ -230,8 +231,9 @@ produce (gpointer data)
 
   for (guint32 i = 0; i < RECORDS_PER_PRODUCER; i++)
     {
-      /* Sizes from 8 to 399, some records larger than a block. */
-      gsize len = 8 + (i * 37 + producer->id * 11) % 392;
+      /* Sizes from 8 up, some records larger than a block when max_len
+       * allows. */
+      gsize len = 8 + (i * 37 + producer->id * 11) % (producer->max_len - 8);
 
       make_record (buffer, len, producer->id, i);
       while (!gluetool_lanes_push (producer->lanes, buffer, len, NULL, NULL))
@@ -263,7 +265,7 @@ START_TEST (test_producers_and_consumer)
   g_cond_init (&cond);
   for (guint32 p = 0; p < N_PRODUCERS; p++)
     {
-      producers[p] = (Producer) { lanes, p, 0, &lock, &cond, &go };
+      producers[p] = (Producer) { lanes, p, 400, 0, &lock, &cond, &go };
       threads[p] = g_thread_new ("producer", produce, &producers[p]);
     }
   gluetool_mutex_lock (&lock);
@@ -303,6 +305,97 @@ START_TEST (test_producers_and_consumer)
   ck_assert_uint_eq (gluetool_lanes_get_n_lanes (lanes), N_PRODUCERS);
   g_cond_clear (&cond);
   g_mutex_clear (&lock);
+  gluetool_lanes_free (lanes);
+}
+END_TEST
+
+/* More threads than blocks: two blocks, four producers. A lane keeps its
+ * last block, so without the consumer taking idle lanes' blocks back (and
+ * producers starting their own block over) two of them would never push. */
+START_TEST (test_more_threads_than_blocks)
+{
+  GluetoolLanes *lanes = gluetool_lanes_new (512);
+  Producer producers[N_PRODUCERS];
+  GThread *threads[N_PRODUCERS];
+  guint32 next_index[N_PRODUCERS] = { 0 };
+  guint64 total = (guint64) N_PRODUCERS * RECORDS_PER_PRODUCER;
+  guint64 read = 0;
+  guint64 n_bad = 0;
+  GMutex lock;
+  GCond cond;
+  gboolean go = FALSE;
+
+  ck_assert_uint_eq (gluetool_lanes_get_block_bytes (lanes), 256);
+  g_mutex_init (&lock);
+  g_cond_init (&cond);
+  for (guint32 p = 0; p < N_PRODUCERS; p++)
+    {
+      /* Records that fit a block: a larger one needs budget that two
+       * blocks in use leave to nobody. */
+      producers[p] = (Producer) { lanes, p, 120, 0, &lock, &cond, &go };
+      threads[p] = g_thread_new ("producer", produce, &producers[p]);
+    }
+  gluetool_mutex_lock (&lock);
+  go = TRUE;
+  g_cond_broadcast (&cond);
+  gluetool_mutex_unlock (&lock);
+
+  while (read < total)
+    {
+      const guint8 *record;
+      gsize len;
+      guint32 producer = G_MAXUINT32, index = 0;
+
+      if (!gluetool_lanes_peek_sc (lanes, &record, &len))
+        {
+          gluetool_lanes_give_back_idle_sc (lanes);
+          g_thread_yield ();
+          continue;
+        }
+      if (!read_record (record, len, &producer, &index)
+          || producer >= N_PRODUCERS || index != next_index[producer])
+        {
+          n_bad++;
+          break;
+        }
+      next_index[producer]++;
+      gluetool_lanes_release_sc (lanes);
+      read++;
+    }
+
+  ck_assert_uint_eq (n_bad, 0);
+  for (guint p = 0; p < N_PRODUCERS; p++)
+    g_thread_join (threads[p]);
+  ck_assert_uint_eq (gluetool_lanes_get_pushed (lanes), total);
+  ck_assert_uint_eq (gluetool_lanes_get_n_lanes (lanes), N_PRODUCERS);
+  g_cond_clear (&cond);
+  g_mutex_clear (&lock);
+  gluetool_lanes_free (lanes);
+}
+END_TEST
+
+/* A lone producer whose records are read as it goes starts its block over
+ * rather than taking others: it never runs short. */
+START_TEST (test_block_started_over)
+{
+  GluetoolLanes *lanes = gluetool_lanes_new (512);
+  guint8 buffer[100];
+
+  for (guint32 i = 0; i < 1000; i++)
+    {
+      const guint8 *record;
+      gsize len;
+      guint32 producer, index;
+
+      ck_assert (gluetool_lanes_push (lanes, buffer, make_record (buffer, sizeof buffer, 3, i),
+                                      NULL, NULL));
+      ck_assert (gluetool_lanes_peek_sc (lanes, &record, &len));
+      ck_assert (read_record (record, len, &producer, &index));
+      ck_assert_uint_eq (index, i);
+      gluetool_lanes_release_sc (lanes);
+    }
+  /* One block, started over 499 times. */
+  ck_assert_uint_eq (gluetool_lanes_get_blocks_taken (lanes), 1);
   gluetool_lanes_free (lanes);
 }
 END_TEST
@@ -469,10 +562,12 @@ lanes_suite (void)
   tcase_add_test (basics, test_seal);
   tcase_add_test (basics, test_took_block);
   tcase_add_test (basics, test_two_queues_one_thread);
+  tcase_add_test (basics, test_block_started_over);
   suite_add_tcase (suite, basics);
 
   tcase_set_timeout (threads, 120);
   tcase_add_test (threads, test_producers_and_consumer);
+  tcase_add_test (threads, test_more_threads_than_blocks);
   tcase_add_test (threads, test_seal_while_pushing);
   tcase_add_test (threads, test_lanes_of_exited_threads_reused);
   tcase_add_test (threads, test_unread_lane_kept);

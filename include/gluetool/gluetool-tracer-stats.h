@@ -23,7 +23,9 @@ G_BEGIN_DECLS
  * @spans_sent: spans inside datagrams that the socket accepted
  * @datagrams_sent: `emitBatch` datagrams that the socket accepted
  * @spans_dropped_queue_full: spans dropped because the queue was full
- *   (Jaeger's `fullQueueDroppedSpans`)
+ *   when they were finished (or stayed full for the whole
+ *   [property@Gluetool.Tracer:queue-full-wait]; Jaeger's
+ *   `fullQueueDroppedSpans`)
  * @spans_dropped_too_large: spans dropped because one alone does not fit
  *   a datagram (Jaeger's `tooLargeDroppedSpans`)
  * @spans_failed_to_send: spans in datagrams that could not be sent or that
@@ -34,6 +36,11 @@ G_BEGIN_DECLS
  *   them, the child does not
  * @actions_unfinished_at_close: actions still unfinished when this tracer,
  *   as the process default, was closed: their spans are never reported
+ * @spans_waited_for_room: spans whose finishing thread found the queue full
+ *   and waited for room, as [property@Gluetool.Tracer:queue-full-wait]
+ *   allows; those still without room at the end of the wait are also in
+ *   `spans_dropped_queue_full`. Not a fate of its own: each of these spans
+ *   is counted as sent, lost or on its way like any other.
  *
  * Counters since the tracer was made, or, in a child process made by
  * fork(), since the fork. Every reported span ends in exactly one of
@@ -55,9 +62,10 @@ typedef struct {
   guint64 spans_failed_to_send;
   guint64 spans_left_to_parent;
   guint64 actions_unfinished_at_close;
+  guint64 spans_waited_for_room;
 
   /*< private >*/
-  guint64 padding[8];
+  guint64 padding[7];
 } GluetoolTracerStats;
 
 GLUETOOL_AVAILABLE_IN_0_1
