@@ -31,6 +31,10 @@ main (int    argc,
       return 2;
     }
 
+  /* Every span is to arrive, as the other clients' are: a caller that
+   * outruns the sender waits for room rather than drops (by default it
+   * would drop and count). */
+  g_setenv ("GLUETOOL_TRACING_QUEUE_FULL_WAIT", "1", TRUE);
   tracer = gluetool_tracer_new ("bench-compare", args.host, args.port, &error);
   if (tracer == NULL)
     {
