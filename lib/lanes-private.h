@@ -107,7 +107,9 @@ void           gluetool_lanes_release_sc         (GluetoolLanes  *lanes);
 void           gluetool_lanes_give_back_idle_sc  (GluetoolLanes  *lanes);
 /* Hands back the lanes of threads that have exited, once read to the end,
  * with their blocks. Takes the process's registry lock: call it now and
- * then (the reporter does at each flush interval), not per record. */
+ * then (the reporter does at each flush interval), not per record, and
+ * never inside a region of the process (see process-private.h: fork()'s
+ * prepare handler holds that lock while it waits for regions to end). */
 void           gluetool_lanes_reclaim_sc         (GluetoolLanes  *lanes);
 
 /* Records pushed so far, summed over the lanes. */

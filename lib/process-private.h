@@ -109,7 +109,9 @@ gluetool_process_get_thread_serial (void)
 }
 
 /* Whether the thread of that serial number is still running in this
- * process. Takes the registry's lock: not for a hot path. */
+ * process. Takes the registry's lock: not for a hot path, and never inside
+ * a region (the prepare handler holds that lock while it waits for regions
+ * to end); there it says TRUE, with a critical warning. */
 gboolean gluetool_process_thread_is_alive      (guint64 serial);
 
 /* Dekker's handshake between a side that runs all the time and a side that

@@ -189,6 +189,11 @@ gluetool_process_thread_is_alive (guint64 serial)
 {
   gboolean alive = FALSE;
 
+  /* Inside a region this would wait for the registry's lock, which the
+   * prepare handler holds while it waits for the region to end. */
+  g_return_val_if_fail (atomic_load_explicit (&gluetool_process_get_thread_record ()->depth,
+                                              memory_order_relaxed) == 0, TRUE);
+
   gluetool_mutex_lock (&registry_lock);
   for (GluetoolThreadRecord *record = threads; record != NULL && !alive; record = record->next)
     alive = record->serial == serial;

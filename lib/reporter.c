@@ -1185,6 +1185,7 @@ flush_thread_main (gpointer data)
   gboolean busy = FALSE;
   guint64 blocks_taken_seen = 0;
   guint64 flush_completed_seen = 0;
+  gboolean reclaim_lanes = FALSE;
 
   become_background_thread ();
 
@@ -1268,12 +1269,20 @@ flush_thread_main (gpointer data)
           if (now >= next_interval_us)
             {
               next_interval_us = now + self->flush_interval_us;
-              /* Lanes of threads that have exited go to threads to come. */
-              gluetool_lanes_reclaim_sc (self->lanes);
+              reclaim_lanes = TRUE;
             }
           check_in_doubt (self);
         }
       gluetool_process_leave ();
+
+      /* Lanes of threads that have exited go to threads to come. Outside
+       * the region: it asks the process's registry, whose lock fork()'s
+       * prepare handler holds while it waits for regions to end. */
+      if (reclaim_lanes)
+        {
+          gluetool_lanes_reclaim_sc (self->lanes);
+          reclaim_lanes = FALSE;
+        }
 
       gluetool_mutex_lock (&self->lock);
       /* Every request made before this pass began is answered once what the
