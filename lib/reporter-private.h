@@ -3,7 +3,8 @@
  *
  * SPDX-License-Identifier: MIT
  *
- * Producers push encoded Span structs (any thread, lock-free). A push that
+ * Producers push encoded Span structs (any thread, each into a lane of its
+ * own in the queue, see lanes-private.h). A push that
  * finds the queue full drops its span at once, or, with a queue-full wait
  * configured, waits at most that long for the flush thread to make room.
  * One flush thread per reporter resolves the agent's address,
@@ -64,8 +65,9 @@ GluetoolReporter *gluetool_reporter_ref        (GluetoolReporter     *self);
 /* The last unref of a reporter not closed closes it with no wait. */
 void              gluetool_reporter_unref      (GluetoolReporter     *self);
 
-/* Queues one encoded Span struct. Any thread. Takes no lock and makes no
- * system call unless it wakes the flush thread. When the queue is full it
+/* Queues one encoded Span struct. Any thread. Takes no lock but the queue's
+ * pool lock once per block (about a hundred spans), and makes no system
+ * call unless it wakes the flush thread. When the queue is full it
  * drops the span at once, or, with a queue-full wait, waits on a condition
  * for at most that long, outside the caller's region of the process when
  * the caller is in exactly one (see wait_for_room() in reporter.c): the
