@@ -104,7 +104,10 @@ void           gluetool_lanes_release_sc         (GluetoolLanes  *lanes);
  * and with more threads than blocks the others would wait for ever. One
  * fence of every thread (see process-private.h) per call that does
  * anything; cheap otherwise. The reporter calls it after every drain. */
-void           gluetool_lanes_give_back_idle_sc  (GluetoolLanes  *lanes);
+gboolean       gluetool_lanes_give_back_idle_sc  (GluetoolLanes  *lanes);
+/* Whether a push found the budget spent since the last give_back_idle. A
+ * seq_cst load: the consumer's half of the "asleep" handshake. */
+gboolean       gluetool_lanes_has_refusals_sc    (GluetoolLanes  *lanes);
 /* Hands back the lanes of threads that have exited, once read to the end,
  * with their blocks. Takes the process's registry lock: call it now and
  * then (the reporter does at each flush interval), not per record, and

@@ -182,6 +182,7 @@ static atomic_ullong last_lanes_id;
 /* The calling thread's lane in the queue it last pushed to. Only compared
  * by id: a queue freed since is never touched through it. */
 static GLUETOOL_THREAD_LOCAL guint64 cached_lanes_id;
+static GLUETOOL_THREAD_LOCAL guint64 cached_serial;
 static GLUETOOL_THREAD_LOCAL Lane   *cached_lane;
 
 static inline gsize
@@ -356,8 +357,9 @@ take_block (GluetoolLanes *lanes,
 
   if (block == NULL)
     {
-      /* Relaxed: a hint for the consumer, which orders nothing. */
-      atomic_fetch_add_explicit (&lanes->refusals, 1, memory_order_relaxed);
+      /* seq_cst: the reporter's "is the consumer asleep" handshake, as
+       * for @blocks_taken. */
+      atomic_fetch_add_explicit (&lanes->refusals, 1, memory_order_seq_cst);
       return FALSE;
     }
 
@@ -429,6 +431,7 @@ find_lane (GluetoolLanes *lanes)
 
 found:
   cached_lanes_id = lanes->id;
+  cached_serial = serial;
   cached_lane = lane;
   return lane;
 }
@@ -436,7 +439,12 @@ found:
 static inline Lane *
 get_lane (GluetoolLanes *lanes)
 {
-  if (G_LIKELY (cached_lanes_id == lanes->id))
+  GluetoolThreadRecord *record = gluetool_process_thread_record_;
+
+  /* The serial too: a thread-exit destructor that runs after the
+   * registry's registers the thread again, under a new serial, and its
+   * old lane may be reclaimed meanwhile (pair D). */
+  if (G_LIKELY (cached_lanes_id == lanes->id && record != NULL && record->serial == cached_serial))
     return cached_lane;
   return find_lane (lanes);
 }
@@ -541,7 +549,11 @@ gluetool_lanes_push (GluetoolLanes *lanes,
         lanes->heap_bytes_in_use += len;
       gluetool_mutex_unlock (&lanes->pool_lock);
       if (!fits)
-        goto out;
+        {
+          /* Idle lanes' blocks may be what fills the budget. */
+          atomic_fetch_add_explicit (&lanes->refusals, 1, memory_order_seq_cst);
+          goto out;
+        }
       heap = g_memdup2 (record, len);
     }
 
@@ -787,26 +799,35 @@ empty_lane (GluetoolLanes *lanes,
     lanes->cursor = NULL;
 }
 
-void
+gboolean
+gluetool_lanes_has_refusals_sc (GluetoolLanes *lanes)
+{
+  return atomic_load_explicit (&lanes->refusals, memory_order_seq_cst) != lanes->refusals_seen;
+}
+
+gboolean
 gluetool_lanes_give_back_idle_sc (GluetoolLanes *lanes)
 {
   guint64 refusals;
+  Lane *head;
+  gboolean gave_back = FALSE;
 
-  g_return_if_fail (lanes != NULL);
+  g_return_val_if_fail (lanes != NULL, FALSE);
 
   refusals = atomic_load_explicit (&lanes->refusals, memory_order_relaxed);
   if (G_LIKELY (refusals == lanes->refusals_seen))
-    return;
+    return FALSE;
   lanes->refusals_seen = refusals;
 
-  /* Pair I, the rare side, for every lane at once: one fence for all. */
-  for (Lane *lane = atomic_load_explicit (&lanes->lanes_head, memory_order_acquire);
-       lane != NULL; lane = lane->next_lane)
+  /* Pair I, the rare side, for every lane at once: one fence for all. The
+   * second walk visits exactly the lanes the first flagged: a lane listed
+   * in between has no flag, and its producer is not held off. */
+  head = atomic_load_explicit (&lanes->lanes_head, memory_order_acquire);
+  for (Lane *lane = head; lane != NULL; lane = lane->next_lane)
     atomic_store_explicit (&lane->stealing, 1, memory_order_seq_cst);
   gluetool_process_fence_all_threads ();
 
-  for (Lane *lane = atomic_load_explicit (&lanes->lanes_head, memory_order_acquire);
-       lane != NULL; lane = lane->next_lane)
+  for (Lane *lane = head; lane != NULL; lane = lane->next_lane)
     {
       /* Not pushing now (and so, until @stealing is 0 again), everything it
        * pushed read: its block holds nothing anyone needs. */
@@ -814,10 +835,14 @@ gluetool_lanes_give_back_idle_sc (GluetoolLanes *lanes)
           && lane->tail != NULL
           && atomic_load_explicit (&lane->pushed, memory_order_relaxed)
              == atomic_load_explicit (&lane->consumed, memory_order_relaxed))
-        empty_lane (lanes, lane);
+        {
+          empty_lane (lanes, lane);
+          gave_back = TRUE;
+        }
       /* Release, pair I: the producer sees the lane reset. */
       atomic_store_explicit (&lane->stealing, 0, memory_order_release);
     }
+  return gave_back;
 }
 
 void

@@ -622,6 +622,9 @@ push_to_full_queue (GluetoolReporter *self,
                     const guint8     *span,
                     gsize             len)
 {
+  /* The budget may be spent by idle lanes' blocks, with nothing queued:
+   * only a pass of the flush thread takes them back. */
+  wake_if_sleeping (self);
   if (self->queue_full_wait_us > 0 && !gluetool_lanes_is_sealed (self->lanes)
       && wait_for_room (self, span, len))
     return TRUE;
@@ -1126,10 +1129,10 @@ drain (GluetoolReporter *self)
       connected = connected && self->sender.socket != NULL;
     }
 
-  /* Blocks of idle threads go back to the pool if a push found it empty. */
-  gluetool_lanes_give_back_idle_sc (self->lanes);
-  /* The peek that ended the loop handed back every block read to the end. */
-  if (released > 0)
+  /* Blocks of idle threads go back to the pool if a push found it empty:
+   * room too. The peek that ended the loop handed back every block read to
+   * the end. */
+  if (gluetool_lanes_give_back_idle_sc (self->lanes) || released > 0)
     announce_room (self);
 }
 
@@ -1233,7 +1236,7 @@ flush_thread_main (gpointer data)
            * taken since the last look may mean a datagram's worth. */
           atomic_store_explicit (&self->consumer_sleeping, 1, memory_order_seq_cst);
           blocks_taken = gluetool_lanes_get_blocks_taken (self->lanes);
-          if (blocks_taken != blocks_taken_seen)
+          if (blocks_taken != blocks_taken_seen || gluetool_lanes_has_refusals_sc (self->lanes))
             {
               blocks_taken_seen = blocks_taken;
               atomic_store_explicit (&self->consumer_sleeping, 0, memory_order_relaxed);

@@ -17,15 +17,6 @@
 
 /* ---- 1. Large (heap) records never count a refusal: idle blocks are never
  * taken back for them. */
-static gpointer
-push_small (gpointer data)
-{
-  GluetoolLanes *lanes = data;
-  guint8 buffer[32] = { 0 };
-
-  return GINT_TO_POINTER (gluetool_lanes_push (lanes, buffer, sizeof buffer, NULL, NULL));
-}
-
 typedef struct {
   GluetoolLanes *lanes;
   GMutex lock;
