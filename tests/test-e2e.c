@@ -400,12 +400,14 @@ END_TEST
 
 /* ---- Limits: a small queue, a small packet, a huge span -------------------------- */
 
-/* The smallest queue: 512 bytes, two blocks of 256, each with room for two
- * of this suite's spans (about 100 bytes each, and an 8-byte header): four
- * spans fill it, from one thread. The interval is long, so only the queue's
- * own wake-up drains it. */
+/* The smallest queue: 512 bytes, two blocks of 256. Spans with a label
+ * this long are about 200 bytes, so each block holds one, whatever the
+ * lengths of their random ids: two spans fill the queue, from one thread.
+ * The interval is long, so only the queue's own wake-up drains it. */
 #define TINY_QUEUE 512
-#define TINY_QUEUE_SLOTS 4
+#define TINY_QUEUE_SLOTS 2
+#define BLOCK_FILLER "0123456789012345678901234567890123456789012345678901234567890123456789" \
+                     "012345678901234567890123456789"
 
 /* By default a caller never waits: a burst into a queue too small for it
  * drops what finds the queue full, counts it and says so, and everything
@@ -422,7 +424,7 @@ START_TEST (test_tiny_queue_drops_without_waiting)
 
   for (guint i = 0; i < n_spans; i++)
     {
-      g_autoptr(GluetoolAction) action = gluetool_action_new ("burst", NULL);
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("burst/" BLOCK_FILLER, NULL);
       test_expect_finish (action);
     }
   flushed = gluetool_tracer_flush (tracer, WAIT_S, &error);
@@ -462,7 +464,7 @@ START_TEST (test_tiny_queue_with_wait_loses_nothing)
 
   for (guint i = 0; i < n_spans; i++)
     {
-      g_autoptr(GluetoolAction) action = gluetool_action_new ("burst", NULL);
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("burst/" BLOCK_FILLER, NULL);
       test_expect_finish (action);
     }
   test_expect_close (tracer, WAIT_S);
@@ -494,7 +496,7 @@ START_TEST (test_stuck_flush_thread_drops_and_counts)
 
   for (guint i = 0; i < n_spans; i++)
     {
-      g_autoptr(GluetoolAction) action = gluetool_action_new ("burst", NULL);
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("burst/" BLOCK_FILLER, NULL);
       test_expect_finish (action);
     }
 
@@ -570,7 +572,7 @@ wait_for_waiters (GluetoolTracer *tracer,
 }
 
 /* A tracer whose queue is full and stays so until the test unblocks the
- * lookup of "blocked.test": its blocks filled by "queued 0" to "queued 3". */
+ * lookup of "blocked.test": its blocks filled by "queued 0/..." and "queued 1/...". */
 static GluetoolTracer *
 make_full_tracer (TestReceiver *receiver,
                   double        queue_full_wait_s)
@@ -581,7 +583,7 @@ make_full_tracer (TestReceiver *receiver,
 
   for (guint i = 0; i < TINY_QUEUE_SLOTS; i++)
     {
-      g_autofree char *label = g_strdup_printf ("queued %u", i);
+      g_autofree char *label = g_strdup_printf ("queued %u/" BLOCK_FILLER, i);
       g_autoptr(GluetoolAction) action = gluetool_action_new (label, NULL);
 
       test_expect_finish (action);
