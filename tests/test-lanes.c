@@ -245,12 +245,17 @@ produce (gpointer data)
   return NULL;
 }
 
-/* Producers push into a small queue while the consumer reads: every record
- * arrives once, whole, in its producer's order, and each thread had a lane
- * of its own. */
-START_TEST (test_producers_and_consumer)
+/* N_PRODUCERS threads push RECORDS_PER_PRODUCER records each, of 8 to
+ * @max_len - 1 bytes, into a queue of @capacity bytes while this thread
+ * reads: every record arrives once, whole, in its producer's order, and
+ * each thread had a lane of its own. When @give_back is set, the reader
+ * takes idle lanes' blocks back whenever it finds nothing to read. */
+static void
+check_producers_and_consumer (gsize    capacity,
+                              gsize    max_len,
+                              gboolean give_back)
 {
-  GluetoolLanes *lanes = gluetool_lanes_new (8192);
+  GluetoolLanes *lanes = gluetool_lanes_new (capacity);
   Producer producers[N_PRODUCERS];
   GThread *threads[N_PRODUCERS];
   guint32 next_index[N_PRODUCERS] = { 0 };
@@ -265,7 +270,7 @@ START_TEST (test_producers_and_consumer)
   g_cond_init (&cond);
   for (guint32 p = 0; p < N_PRODUCERS; p++)
     {
-      producers[p] = (Producer) { lanes, p, 400, 0, &lock, &cond, &go };
+      producers[p] = (Producer) { lanes, p, max_len, 0, &lock, &cond, &go };
       threads[p] = g_thread_new ("producer", produce, &producers[p]);
     }
   gluetool_mutex_lock (&lock);
@@ -277,10 +282,12 @@ START_TEST (test_producers_and_consumer)
     {
       const guint8 *record;
       gsize len;
-      guint32 producer, index;
+      guint32 producer = G_MAXUINT32, index = 0;
 
       if (!gluetool_lanes_peek_sc (lanes, &record, &len))
         {
+          if (give_back)
+            gluetool_lanes_give_back_idle_sc (lanes);
           g_thread_yield ();
           continue;
         }
@@ -307,70 +314,26 @@ START_TEST (test_producers_and_consumer)
   g_mutex_clear (&lock);
   gluetool_lanes_free (lanes);
 }
+
+/* Some records larger than a block (8 KiB: blocks of 512 bytes). */
+START_TEST (test_producers_and_consumer)
+{
+  check_producers_and_consumer (8192, 400, FALSE);
+}
 END_TEST
 
 /* More threads than blocks: two blocks, four producers. A lane keeps its
  * last block, so without the consumer taking idle lanes' blocks back (and
- * producers starting their own block over) two of them would never push. */
+ * producers starting their own block over) two of them would never push.
+ * Records fit a block: a larger one needs budget that two blocks in use
+ * leave to nobody. */
 START_TEST (test_more_threads_than_blocks)
 {
-  GluetoolLanes *lanes = gluetool_lanes_new (512);
-  Producer producers[N_PRODUCERS];
-  GThread *threads[N_PRODUCERS];
-  guint32 next_index[N_PRODUCERS] = { 0 };
-  guint64 total = (guint64) N_PRODUCERS * RECORDS_PER_PRODUCER;
-  guint64 read = 0;
-  guint64 n_bad = 0;
-  GMutex lock;
-  GCond cond;
-  gboolean go = FALSE;
+  GluetoolLanes *probe = gluetool_lanes_new (512);
 
-  ck_assert_uint_eq (gluetool_lanes_get_block_bytes (lanes), 256);
-  g_mutex_init (&lock);
-  g_cond_init (&cond);
-  for (guint32 p = 0; p < N_PRODUCERS; p++)
-    {
-      /* Records that fit a block: a larger one needs budget that two
-       * blocks in use leave to nobody. */
-      producers[p] = (Producer) { lanes, p, 120, 0, &lock, &cond, &go };
-      threads[p] = g_thread_new ("producer", produce, &producers[p]);
-    }
-  gluetool_mutex_lock (&lock);
-  go = TRUE;
-  g_cond_broadcast (&cond);
-  gluetool_mutex_unlock (&lock);
-
-  while (read < total)
-    {
-      const guint8 *record;
-      gsize len;
-      guint32 producer = G_MAXUINT32, index = 0;
-
-      if (!gluetool_lanes_peek_sc (lanes, &record, &len))
-        {
-          gluetool_lanes_give_back_idle_sc (lanes);
-          g_thread_yield ();
-          continue;
-        }
-      if (!read_record (record, len, &producer, &index)
-          || producer >= N_PRODUCERS || index != next_index[producer])
-        {
-          n_bad++;
-          break;
-        }
-      next_index[producer]++;
-      gluetool_lanes_release_sc (lanes);
-      read++;
-    }
-
-  ck_assert_uint_eq (n_bad, 0);
-  for (guint p = 0; p < N_PRODUCERS; p++)
-    g_thread_join (threads[p]);
-  ck_assert_uint_eq (gluetool_lanes_get_pushed (lanes), total);
-  ck_assert_uint_eq (gluetool_lanes_get_n_lanes (lanes), N_PRODUCERS);
-  g_cond_clear (&cond);
-  g_mutex_clear (&lock);
-  gluetool_lanes_free (lanes);
+  ck_assert_uint_eq (gluetool_lanes_get_block_bytes (probe), 256);
+  gluetool_lanes_free (probe);
+  check_producers_and_consumer (512, 120, TRUE);
 }
 END_TEST
 
