@@ -19,12 +19,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifdef __linux__
-#include <linux/membarrier.h>
-#endif
-
 #include "process-private.h"
 #include "sync-private.h"
+
+/* MEMBARRIER_CMD_* are enumerators, not macros: whether the system call
+ * exists is told by its number. ThreadSanitizer cannot see the barriers it
+ * makes, so it gets the seq_cst fences instead. */
+#if defined(__linux__) && defined(__NR_membarrier) && !defined(GLUETOOL_UNDER_THREAD_SANITIZER)
+#include <linux/membarrier.h>
+#define HAVE_ASYMMETRIC_FENCES 1
+#endif
 
 atomic_uint gluetool_process_generation_ = 1;
 atomic_uint gluetool_process_forking_ = 0;
@@ -126,6 +130,19 @@ after_fork_in_parent (void)
   release_after_fork ();
 }
 
+/* Where the kernel has membarrier(), the frequent side of Dekker's handshakes
+ * stops paying for a fence (see gluetool_process_announce()). Called only
+ * while no other thread can announce: before any region, or in a fork()'s
+ * child. */
+static void
+register_asymmetric_fences (void)
+{
+#ifdef HAVE_ASYMMETRIC_FENCES
+  gluetool_process_asymmetric_fences_ =
+    syscall (__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
+}
+
 static void
 after_fork_in_child (void)
 {
@@ -149,6 +166,11 @@ after_fork_in_child (void)
     own->prev = own->next = NULL;
   unfinished_of_exited_threads = 0;
 
+  /* The child is another process to the kernel: it registers again, alone
+   * (no other thread can be announcing meanwhile), and falls back to
+   * seq_cst fences if that fails. */
+  register_asymmetric_fences ();
+
   release_after_fork ();
 }
 
@@ -159,13 +181,10 @@ gluetool_process_ensure_fork_handlers (void)
 
   if (GLUETOOL_ONCE_INIT_ENTER (&installed))
     {
-#if defined(__linux__) && defined(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) && !defined(GLUETOOL_UNDER_THREAD_SANITIZER)
       /* Registered before any thread can be inside a region, so every
        * thread that enters one sees the final choice (g_once_init_leave()
        * publishes it). */
-      gluetool_process_asymmetric_fences_ =
-        syscall (__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-#endif
+      register_asymmetric_fences ();
       pthread_atfork (prepare_fork, after_fork_in_parent, after_fork_in_child);
       GLUETOOL_ONCE_INIT_LEAVE (&installed, 1);
     }
@@ -174,10 +193,14 @@ gluetool_process_ensure_fork_handlers (void)
 void
 gluetool_process_fence_all_threads (void)
 {
-#if defined(__linux__) && defined(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+#ifdef HAVE_ASYMMETRIC_FENCES
+  /* It fails only unregistered or with a bad command; the process
+   * registered, and the child again after a fork(). */
   if (gluetool_process_asymmetric_fences_)
     {
-      syscall (__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+      int failed = syscall (__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+
+      g_assert (failed == 0);
       return;
     }
 #endif
