@@ -104,6 +104,7 @@ typedef struct {
   guint64 received;             /* bench spans, by the sink's count */
   guint64 lost;                 /* every span the tracer counted lost */
   guint64 kernel_drops;         /* datagrams the sink's socket dropped */
+  guint64 waited;               /* spans whose producer waited for room */
   gint64  missing;              /* reported - received - lost, roots too; < 0: more came */
 } RunResult;
 
@@ -206,6 +207,7 @@ run (guint    n_producers,
   result.reported = stats.spans_reported - MIN (stats.spans_reported, n_roots_before_flush);
   result.received = received_all - MIN (received_all, n_roots_before_flush);
   result.lost = gluetool_tracer_stats_get_lost (&stats);
+  result.waited = stats.spans_waited_for_room;
   result.missing = (gint64) stats.spans_reported - (gint64) received_all - (gint64) result.lost;
 
   result.spans_per_s = result.received / ((bench_sink_get_last_arrival_ns (sink) - start_ns) / 1e9);
@@ -394,12 +396,13 @@ main (int   argc,
           g_print ("throughput: round %u, %-26s %8.0f spans/s delivered, %4.0f ns CPU/span "
                    "(producers %4.0f, flush thread %4.0f; sink %4.0f), producers %.2f at once; "
                    "received %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " reported, %"
-                   G_GUINT64_FORMAT " lost, %" G_GUINT64_FORMAT " kernel drops\n",
+                   G_GUINT64_FORMAT " lost, %" G_GUINT64_FORMAT " kernel drops; %"
+                   G_GUINT64_FORMAT " waits for room\n",
                    r + 1, configs[c].name, result->spans_per_s, result->cpu_ns_per_span,
                    result->producer_ns_per_span, result->flush_ns_per_span,
                    result->sink_ns_per_span,
                    result->producers_at_once, result->received, result->reported, result->lost,
-                   result->kernel_drops);
+                   result->kernel_drops, result->waited);
         }
 
       if (!all_configs)

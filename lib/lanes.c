@@ -74,6 +74,10 @@
 #include <stdbool.h>
 #include <string.h>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 #include "lanes-private.h"
 #include "process-private.h"
 #include "sync-private.h"
@@ -115,6 +119,7 @@ struct _Lane
   alignas (LANES_CACHE_LINE) atomic_uint writing;  /* (atomic) pair F */
   Block           *tail;                          /* the block it writes into */
   gsize            tail_used;                     /* its bytes used so far */
+  gsize            tail_prefetched;               /* bytes of it asked for, see prefetch_ahead() */
   _Atomic guint64  pushed;                        /* (atomic) records, ever */
   _Atomic gsize    pushed_bytes;                  /* (atomic) record bytes, ever */
   Block *_Atomic   first;                         /* (atomic) the first block, pair B */
@@ -143,6 +148,7 @@ struct _GluetoolLanes
   gsize            block_bytes;                   /* header included */
   gsize            block_payload;                 /* bytes of records a block holds */
   guint            max_blocks;
+  gboolean         has_prefetchw;                 /* see prefetch_for_write() */
   atomic_bool      sealed;                        /* (atomic) pair F */
 
   /* Lanes, newest first (pair E); pushed, never removed before free(). */
@@ -171,6 +177,11 @@ struct _GluetoolLanes
   gboolean         peeked_heap;
   _Atomic guint64  consumed;                      /* (atomic) records released, ever */
 };
+
+/* How far past its last record a producer asks for the block's lines. A few
+ * records' worth: the lines arrive while the caller does the rest of its
+ * work between two pushes. */
+#define PREFETCH_AHEAD_BYTES 512
 
 /* The consumer moves on to the next lane after this many records of one. */
 #define MAX_READ_IN_A_ROW 64
@@ -203,6 +214,19 @@ record_size (GluetoolLanes *lanes,
   return *is_heap ? sizeof (RecordHeader) + round_up (sizeof (guint8 *)) : inline_size;
 }
 
+/* Whether the CPU has PREFETCHW (CPUID 0x80000001, ECX bit 8). */
+static gboolean
+cpu_has_prefetchw (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned int eax, ebx, ecx, edx;
+
+  return __get_cpuid (0x80000001, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 8)) != 0;
+#else
+  return FALSE;
+#endif
+}
+
 GluetoolLanes *
 gluetool_lanes_new (gsize capacity_bytes)
 {
@@ -218,6 +242,7 @@ gluetool_lanes_new (gsize capacity_bytes)
   lanes->block_bytes = block_bytes;
   lanes->block_payload = block_bytes - offsetof (Block, data);
   lanes->max_blocks = capacity_bytes == 0 ? 0 : (guint) MIN (MAX (capacity_bytes / block_bytes, 2), G_MAXUINT);
+  lanes->has_prefetchw = cpu_has_prefetchw ();
   atomic_init (&lanes->sealed, false);
   atomic_init (&lanes->lanes_head, NULL);
   atomic_init (&lanes->n_lanes, 0);
@@ -377,6 +402,7 @@ take_block (GluetoolLanes *lanes,
     atomic_store_explicit (&lane->first, block, memory_order_release);
   lane->tail = block;
   lane->tail_used = 0;
+  lane->tail_prefetched = 0;
 
   /* seq_cst, pair G. */
   atomic_fetch_add_explicit (&lanes->blocks_taken, 1, memory_order_seq_cst);
@@ -449,6 +475,43 @@ get_lane (GluetoolLanes *lanes)
   return find_lane (lanes);
 }
 
+/* Asks for the cache line at @address, to be written soon. GCC makes
+ * __builtin_prefetch (address, 1) a plain PREFETCHT0 on x86 unless built
+ * for a CPU known to have PREFETCHW, and a line brought in shared must
+ * still be taken from the other caches at the store. */
+static inline void
+prefetch_for_write (GluetoolLanes *lanes,
+                    const guint8  *address)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  if (G_LIKELY (lanes->has_prefetchw))
+    {
+      __asm__ volatile ("prefetchw %0" : : "m" (*address));
+      return;
+    }
+#endif
+  __builtin_prefetch (address, 1, 3);
+}
+
+/* Asks for the lines the lane's next records go to. The consumer read the
+ * block's lines before (a block is used again once read), so they sit in
+ * its core's cache; a store to one waits for it to come over, and the
+ * caller's next locked instruction (taking a reference, say) waits for
+ * every such store. Asked for now, the lines come while the caller does
+ * the rest of its work: a third of a lone producer's time per span, when
+ * measured with bench-e2e. */
+static inline void
+prefetch_ahead (GluetoolLanes *lanes,
+                Lane          *lane)
+{
+  gsize until = MIN (lane->tail_used + PREFETCH_AHEAD_BYTES, lanes->block_payload);
+  gsize from = MAX (lane->tail_prefetched, lane->tail_used);
+
+  for (; from < until; from += LANES_CACHE_LINE)
+    prefetch_for_write (lanes, lane->tail->data + from);
+  lane->tail_prefetched = MAX (from, lane->tail_prefetched);
+}
+
 /* Copies a record into the lane's last block; the caller made room. */
 static inline void
 write_record (GluetoolLanes *lanes,
@@ -470,6 +533,8 @@ write_record (GluetoolLanes *lanes,
 
   /* Release, pair A: publishes the header and the bytes. */
   atomic_store_explicit (&lane->tail->committed, lane->tail_used, memory_order_release);
+
+  prefetch_ahead (lanes, lane);
 }
 
 /* Whether the consumer has released every record of @lane (pair H). */
@@ -494,6 +559,7 @@ restart_block (Lane *lane)
                          atomic_load_explicit (&block->restarts, memory_order_relaxed) + 1,
                          memory_order_release);
   lane->tail_used = 0;
+  lane->tail_prefetched = 0;
 }
 
 gboolean
@@ -794,6 +860,7 @@ empty_lane (GluetoolLanes *lanes,
   lane->head_restarts = 0;
   lane->tail = NULL;
   lane->tail_used = 0;
+  lane->tail_prefetched = 0;
   atomic_store_explicit (&lane->first, NULL, memory_order_relaxed);
   if (lanes->cursor == lane)
     lanes->cursor = NULL;
