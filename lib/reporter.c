@@ -1169,22 +1169,34 @@ become_background_thread (void)
 #endif
 }
 
-/* While spans pour in, the flush thread naps for NAP_US after a pass that
- * moved NAP_MIN_RECORDS or more, without telling producers it sleeps: its own
+/* While spans pour in, the flush thread naps after a pass that moved
+ * NAP_MIN_RECORDS or more, without telling producers it sleeps: its own
  * timer wakes it, and no producer pays for a cross-CPU wake-up (a futex call
- * of some 20 us on a two-core virtual machine, once a datagram). A queue of NAP_MIN_QUEUE_BYTES
- * or more takes a nap's worth of spans from any realistic number of
- * producers; flush() and close() still cut it short. */
-#define NAP_US              200
-#define NAP_MIN_RECORDS     256
-#define NAP_MIN_QUEUE_BYTES (1024 * 1024)
+ * of some 20 us on a two-core virtual machine, once a datagram). The longer
+ * the nap, the fewer times it takes a core from a producer; it lasts while
+ * producers queuing NAP_FILL_BYTES_PER_US (1 GB/s, far beyond what one
+ * thread can send) would fill a quarter of the queue, at most NAP_MAX_US,
+ * and with a queue under NAP_MIN_QUEUE_BYTES not at all. flush() and close()
+ * still cut it short. */
+#define NAP_MIN_RECORDS       256
+#define NAP_MIN_QUEUE_BYTES   (1024 * 1024)
+#define NAP_FILL_BYTES_PER_US 1000
+#define NAP_MAX_US            1000
+
+static gint64
+nap_us_for_queue (gsize capacity_bytes)
+{
+  if (capacity_bytes < NAP_MIN_QUEUE_BYTES)
+    return 0;
+  return MIN ((gint64) (capacity_bytes / 4 / NAP_FILL_BYTES_PER_US), NAP_MAX_US);
+}
 
 static gpointer
 flush_thread_main (gpointer data)
 {
   GluetoolReporter *self = data;
   gint64 next_interval_us = g_get_monotonic_time () + self->flush_interval_us;
-  gboolean may_nap = gluetool_lanes_get_capacity_bytes (self->lanes) >= NAP_MIN_QUEUE_BYTES;
+  gint64 nap_us = nap_us_for_queue (gluetool_lanes_get_capacity_bytes (self->lanes));
   gboolean busy = FALSE;
   guint64 blocks_taken_seen = 0;
   guint64 flush_completed_seen = 0;
@@ -1228,7 +1240,7 @@ flush_thread_main (gpointer data)
             {
               busy = FALSE;
               gluetool_cond_wait_until (&self->wake, &self->lock,
-                                 MIN (g_get_monotonic_time () + NAP_US, next_interval_us));
+                                 MIN (g_get_monotonic_time () + nap_us, next_interval_us));
               continue;
             }
 
@@ -1261,7 +1273,7 @@ flush_thread_main (gpointer data)
           guint64 consumed_before = gluetool_lanes_get_consumed (self->lanes);
 
           drain (self);
-          busy = may_nap
+          busy = nap_us > 0
                  && gluetool_lanes_get_consumed (self->lanes) - consumed_before >= NAP_MIN_RECORDS;
 
           /* A partial batch goes out on the interval, and at once when
