@@ -253,36 +253,21 @@ gluetool_lanes_new (gsize capacity_bytes)
   return lanes;
 }
 
-static void
-free_heap_records (GluetoolLanes *lanes,
-                   Block         *block,
-                   gsize          from,
-                   gsize          to)
-{
-  while (from < to)
-    {
-      RecordHeader header;
-      gboolean is_heap;
-
-      memcpy (&header, block->data + from, sizeof header);
-      if (header.is_heap)
-        {
-          guint8 *heap;
-
-          memcpy (&heap, block->data + from + sizeof header, sizeof heap);
-          g_free (heap);
-        }
-      from += record_size (lanes, header.len, &is_heap);
-    }
-}
-
 void
 gluetool_lanes_free (GluetoolLanes *lanes)
 {
+  const guint8 *record;
+  gsize len;
   Lane *lane;
 
   if (lanes == NULL)
     return;
+
+  /* What is still queued is read as the consumer reads it, so the heap
+   * copies of large records are freed wherever each block's round stands:
+   * a producer may have started a block over since it was last read. */
+  while (gluetool_lanes_peek_sc (lanes, &record, &len))
+    gluetool_lanes_release_sc (lanes);
 
   /* Relaxed: the caller ordered every push and read before this call. */
   lane = atomic_load_explicit (&lanes->lanes_head, memory_order_relaxed);
@@ -291,17 +276,13 @@ gluetool_lanes_free (GluetoolLanes *lanes)
       Lane *next_lane = lane->next_lane;
       Block *block = lane->head != NULL ? lane->head
                      : atomic_load_explicit (&lane->first, memory_order_relaxed);
-      gsize read = lane->head != NULL ? lane->head_read : 0;
 
       while (block != NULL)
         {
           Block *next = atomic_load_explicit (&block->next, memory_order_relaxed);
 
-          free_heap_records (lanes, block, read, atomic_load_explicit (&block->committed,
-                                                                      memory_order_relaxed));
           g_free (block);
           block = next;
-          read = 0;
         }
       g_aligned_free (lane);
       lane = next_lane;

@@ -511,6 +511,267 @@ START_TEST (test_two_queues_one_thread)
 }
 END_TEST
 
+/* A producer starts its block over while records of the round before are
+ * read and the new round's are not: free() frees the new round's heap copy
+ * (a leak under the sanitizers and valgrind otherwise), and a reader finds
+ * the new round from its start. */
+static void
+fill_restarted_block (GluetoolLanes *lanes,
+                      guint8        *big,
+                      gsize          big_len)
+{
+  guint8 small[100];
+  const guint8 *record;
+  gsize len;
+  guint32 producer, index;
+
+  /* Blocks of 256 bytes: two 100-byte records fill one. */
+  ck_assert_uint_eq (gluetool_lanes_get_block_bytes (lanes), 256);
+  for (guint32 i = 0; i < 2; i++)
+    ck_assert (gluetool_lanes_push (lanes, small, make_record (small, sizeof small, 4, i),
+                                    NULL, NULL));
+  for (guint32 i = 0; i < 2; i++)
+    {
+      ck_assert (gluetool_lanes_peek_sc (lanes, &record, &len));
+      check_record (record, len, &producer, &index);
+      ck_assert_uint_eq (index, i);
+      gluetool_lanes_release_sc (lanes);
+    }
+  /* The block is full and read: the next record starts it over, and the
+   * large one after it lives on the heap. */
+  ck_assert (gluetool_lanes_push (lanes, small, make_record (small, sizeof small, 4, 2),
+                                  NULL, NULL));
+  ck_assert (gluetool_lanes_push (lanes, big, make_record (big, big_len, 4, 3), NULL, NULL));
+  ck_assert_uint_eq (gluetool_lanes_get_blocks_taken (lanes), 1);
+}
+
+START_TEST (test_restarted_block_read_and_freed)
+{
+  g_autofree guint8 *big = g_malloc (600);
+  GluetoolLanes *lanes = gluetool_lanes_new (4096);
+  const guint8 *record;
+  gsize len;
+  guint32 producer, index;
+
+  fill_restarted_block (lanes, big, 600);
+  for (guint32 i = 2; i < 4; i++)
+    {
+      ck_assert (gluetool_lanes_peek_sc (lanes, &record, &len));
+      check_record (record, len, &producer, &index);
+      ck_assert_uint_eq (index, i);
+      ck_assert_uint_eq (len, i == 3 ? 600 : 100);
+      gluetool_lanes_release_sc (lanes);
+    }
+  ck_assert (!gluetool_lanes_peek_sc (lanes, &record, &len));
+  gluetool_lanes_free (lanes);
+
+  /* The same, left unread: free() finds the heap copy. */
+  lanes = gluetool_lanes_new (4096);
+  fill_restarted_block (lanes, big, 600);
+  ck_assert_uint_eq (gluetool_lanes_get_pushed (lanes) - gluetool_lanes_get_consumed (lanes), 2);
+  gluetool_lanes_free (lanes);
+}
+END_TEST
+
+/* Threads that pushed once and stay alive, idle, each keep a block. */
+typedef struct {
+  GluetoolLanes *lanes;
+  GMutex        *lock;
+  GCond         *cond;
+  guint         *n_pushed;
+  gboolean      *leave;
+} IdlePusher;
+
+static gpointer
+push_then_idle (gpointer data)
+{
+  IdlePusher *idle = data;
+  guint8 buffer[64];
+  gboolean pushed = gluetool_lanes_push (idle->lanes, buffer, make_record (buffer, sizeof buffer, 5, 0),
+                                         NULL, NULL);
+
+  gluetool_mutex_lock (idle->lock);
+  *idle->n_pushed += pushed ? 1 : 0;
+  g_cond_broadcast (idle->cond);
+  while (!*idle->leave)
+    gluetool_cond_wait (idle->cond, idle->lock);
+  gluetool_mutex_unlock (idle->lock);
+
+  /* Its block was taken back meanwhile: it takes another, when the
+   * consumer has one to give. */
+  while (!gluetool_lanes_push (idle->lanes, buffer, make_record (buffer, sizeof buffer, 5, 1),
+                               NULL, NULL))
+    g_thread_yield ();
+  gluetool_mutex_lock (idle->lock);
+  (*idle->n_pushed)++;
+  gluetool_mutex_unlock (idle->lock);
+  return NULL;
+}
+
+/* Every block is held by an idle thread: a new thread's push is refused,
+ * and says so; once the consumer has read the idle lanes, it takes their
+ * blocks back, and the push goes in, a large record's too. */
+START_TEST (test_idle_lanes_give_blocks_back)
+{
+  enum { N_IDLE = 16 };
+  GluetoolLanes *lanes = gluetool_lanes_new (4096);
+  IdlePusher idle[N_IDLE];
+  GThread *threads[N_IDLE];
+  g_autofree guint8 *big = g_malloc (1000);
+  guint8 buffer[64];
+  const guint8 *record;
+  gsize len;
+  guint n_pushed = 0;
+  gboolean leave = FALSE;
+  guint n_read = 0;
+  GMutex lock;
+  GCond cond;
+
+  g_mutex_init (&lock);
+  g_cond_init (&cond);
+  /* 16 blocks of 256 bytes, one per idle thread. */
+  ck_assert_uint_eq (gluetool_lanes_get_block_bytes (lanes), 256);
+  for (guint i = 0; i < N_IDLE; i++)
+    {
+      idle[i] = (IdlePusher) { lanes, &lock, &cond, &n_pushed, &leave };
+      threads[i] = g_thread_new ("idle", push_then_idle, &idle[i]);
+    }
+  gluetool_mutex_lock (&lock);
+  while (n_pushed < N_IDLE)
+    gluetool_cond_wait (&cond, &lock);
+  gluetool_mutex_unlock (&lock);
+
+  ck_assert (!gluetool_lanes_has_refusals_sc (lanes));
+  ck_assert (!gluetool_lanes_push (lanes, buffer, make_record (buffer, sizeof buffer, 6, 0),
+                                   NULL, NULL));
+  ck_assert (!gluetool_lanes_push (lanes, big, make_record (big, 1000, 6, 1), NULL, NULL));
+  ck_assert (gluetool_lanes_has_refusals_sc (lanes));
+
+  /* Unread lanes are not taken from. */
+  ck_assert (!gluetool_lanes_give_back_idle_sc (lanes));
+  ck_assert (!gluetool_lanes_push (lanes, buffer, make_record (buffer, sizeof buffer, 6, 0),
+                                   NULL, NULL));
+  while (gluetool_lanes_peek_sc (lanes, &record, &len))
+    {
+      gluetool_lanes_release_sc (lanes);
+      n_read++;
+    }
+  ck_assert_uint_eq (n_read, N_IDLE);
+  ck_assert (gluetool_lanes_give_back_idle_sc (lanes));
+  ck_assert (!gluetool_lanes_has_refusals_sc (lanes));
+
+  ck_assert (gluetool_lanes_push (lanes, buffer, make_record (buffer, sizeof buffer, 6, 0),
+                                  NULL, NULL));
+  ck_assert (gluetool_lanes_push (lanes, big, make_record (big, 1000, 6, 1), NULL, NULL));
+  for (guint32 i = 0; i < 2; i++)
+    {
+      guint32 producer, index;
+
+      ck_assert (gluetool_lanes_peek_sc (lanes, &record, &len));
+      check_record (record, len, &producer, &index);
+      ck_assert_uint_eq (producer, 6);
+      ck_assert_uint_eq (index, i);
+      gluetool_lanes_release_sc (lanes);
+    }
+
+  /* The idle threads push again: the consumer reads and takes idle
+   * blocks back (this thread's lane holds one now) until all have. */
+  gluetool_mutex_lock (&lock);
+  n_pushed = 0;
+  leave = TRUE;
+  g_cond_broadcast (&cond);
+  gluetool_mutex_unlock (&lock);
+  n_read = 0;
+  for (;;)
+    {
+      guint done;
+
+      gluetool_mutex_lock (&lock);
+      done = n_pushed;
+      gluetool_mutex_unlock (&lock);
+      while (gluetool_lanes_peek_sc (lanes, &record, &len))
+        {
+          gluetool_lanes_release_sc (lanes);
+          n_read++;
+        }
+      if (done == N_IDLE)
+        break;
+      gluetool_lanes_give_back_idle_sc (lanes);
+      g_thread_yield ();
+    }
+  ck_assert_uint_eq (n_read, N_IDLE);
+  for (guint i = 0; i < N_IDLE; i++)
+    g_thread_join (threads[i]);
+  ck_assert_uint_eq (gluetool_lanes_get_pushed (lanes), 2 * N_IDLE + 2);
+  g_cond_clear (&cond);
+  g_mutex_clear (&lock);
+  gluetool_lanes_free (lanes);
+}
+END_TEST
+
+/* A thread-local's destroy notification may push after the thread left
+ * the process's registry (whose own notification ran first): the thread
+ * is registered again and the record arrives. */
+static GluetoolLanes *exit_lanes;
+
+static void
+push_at_thread_exit (gpointer data)
+{
+  guint8 buffer[32];
+
+  ck_assert (gluetool_lanes_push (exit_lanes, buffer,
+                                  make_record (buffer, sizeof buffer, 7, GPOINTER_TO_UINT (data)),
+                                  NULL, NULL));
+}
+
+static GPrivate pushes_at_exit = G_PRIVATE_INIT (push_at_thread_exit);
+
+static gpointer
+push_now_and_at_exit (gpointer data)
+{
+  guint8 buffer[32];
+
+  /* The registry's thread-local is made by this first push; this one,
+   * made after it, has its notification run after the registry's. */
+  ck_assert (gluetool_lanes_push (exit_lanes, buffer, make_record (buffer, sizeof buffer, 7, 0),
+                                  NULL, NULL));
+  g_private_set (&pushes_at_exit, GUINT_TO_POINTER (1));
+  return data;
+}
+
+START_TEST (test_push_from_thread_exit)
+{
+  const guint8 *record;
+  gsize len;
+
+  exit_lanes = gluetool_lanes_new (4096);
+  for (guint round = 0; round < 3; round++)
+    {
+      guint seen = 0;
+
+      g_thread_join (g_thread_new ("exiting", push_now_and_at_exit, NULL));
+      /* In two lanes: no order between them. */
+      for (guint32 i = 0; i < 2; i++)
+        {
+          guint32 producer, index;
+
+          ck_assert (gluetool_lanes_peek_sc (exit_lanes, &record, &len));
+          check_record (record, len, &producer, &index);
+          ck_assert_uint_eq (producer, 7);
+          ck_assert_uint_lt (index, 2);
+          seen |= 1u << index;
+          gluetool_lanes_release_sc (exit_lanes);
+        }
+      ck_assert_uint_eq (seen, 3);
+      ck_assert (!gluetool_lanes_peek_sc (exit_lanes, &record, &len));
+      /* Both of the thread's lanes are handed on: later threads reuse them. */
+      gluetool_lanes_reclaim_sc (exit_lanes);
+    }
+  ck_assert_uint_le (gluetool_lanes_get_n_lanes (exit_lanes), 2);
+  gluetool_lanes_free (exit_lanes);
+}
+END_TEST
+
 static Suite *
 lanes_suite (void)
 {
@@ -526,6 +787,7 @@ lanes_suite (void)
   tcase_add_test (basics, test_took_block);
   tcase_add_test (basics, test_two_queues_one_thread);
   tcase_add_test (basics, test_block_started_over);
+  tcase_add_test (basics, test_restarted_block_read_and_freed);
   suite_add_tcase (suite, basics);
 
   tcase_set_timeout (threads, 120);
@@ -534,6 +796,8 @@ lanes_suite (void)
   tcase_add_test (threads, test_seal_while_pushing);
   tcase_add_test (threads, test_lanes_of_exited_threads_reused);
   tcase_add_test (threads, test_unread_lane_kept);
+  tcase_add_test (threads, test_idle_lanes_give_blocks_back);
+  tcase_add_test (threads, test_push_from_thread_exit);
   suite_add_tcase (suite, threads);
   return suite;
 }
