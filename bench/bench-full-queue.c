@@ -49,7 +49,6 @@
 #define _GNU_SOURCE
 
 #include <netinet/in.h>
-#include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -164,40 +163,14 @@ typedef enum {
 } Scenario;
 
 typedef struct {
-  double  p50, p99, p999, max;
-  guint64 dropped_full;
-  guint64 waited;
-  guint64 reported;
-  double  run_s;
-  long    blocked;      /* voluntary context switches of the caller */
-  long    preempted;    /* involuntary ones */
+  BenchPercentiles finish;
+  guint64          dropped_full;
+  guint64          waited;
+  guint64          reported;
+  double           run_s;
+  long             blocked;     /* voluntary context switches of the caller */
+  long             preempted;   /* involuntary ones */
 } RunResult;
-
-static int
-compare_u32 (const void *a,
-             const void *b)
-{
-  guint32 x = *(const guint32 *) a, y = *(const guint32 *) b;
-
-  return (x > y) - (x < y);
-}
-
-/* The median cost of reading the clock, as it shows between two reads. */
-static gint64
-timer_overhead_ns (void)
-{
-  enum { N = 100001 };
-  g_autofree double *samples = g_new (double, N);
-
-  for (guint i = 0; i < N; i++)
-    {
-      gint64 t0 = bench_monotonic_ns ();
-      gint64 t1 = bench_monotonic_ns ();
-
-      samples[i] = (double) (t1 - t0);
-    }
-  return (gint64) bench_median (samples, N);
-}
 
 /* A loopback UDP port where nothing listens: bound, read, closed. */
 static guint16
@@ -254,8 +227,7 @@ run (Scenario  scenario,
       gluetool_action_finish (action, NULL);
       t1 = bench_monotonic_ns ();
       g_object_unref (action);
-      /* Clamped at zero: a sample below the median overhead is noise. */
-      samples[i] = (guint32) MIN (MAX (t1 - t0 - overhead_ns, 0), G_MAXUINT32);
+      samples[i] = bench_latency_sample (t0, t1, overhead_ns);
     }
   result.run_s = (bench_monotonic_ns () - start_ns) / 1e9;
   getrusage (RUSAGE_THREAD, &after);
@@ -273,11 +245,7 @@ run (Scenario  scenario,
   if (!gluetool_tracer_close (tracer, scenario == SCENARIO_STUCK ? 0.1 : 10.0, &error))
     g_clear_error (&error);
 
-  qsort (samples, N_SPANS, sizeof *samples, compare_u32);
-  result.p50 = samples[N_SPANS / 2];
-  result.p99 = samples[(guint64) N_SPANS * 99 / 100];
-  result.p999 = samples[(guint64) N_SPANS * 999 / 1000];
-  result.max = samples[N_SPANS - 1];
+  result.finish = bench_percentiles (samples, N_SPANS);
   return result;
 }
 
@@ -298,19 +266,19 @@ run_mode (const char *scenario_name,
     {
       RunResult result = run (scenario, queue_full_wait_us, samples, overhead_ns);
 
-      p50[r] = result.p50;
-      p99[r] = result.p99;
-      p999[r] = result.p999;
+      p50[r] = result.finish.p50;
+      p99[r] = result.finish.p99;
+      p999[r] = result.finish.p999;
       dropped[r] = result.dropped_full;
       waited[r] = result.waited;
-      max = MAX (max, result.max);
+      max = MAX (max, result.finish.max);
       g_print ("full-queue: %s, %s, run %u: %.2f s; finish() p50 %.3f us, p99 %.3f us, "
                "p99.9 %.3f us, max %.1f us; reported %" G_GUINT64_FORMAT ", dropped (queue full) %"
                G_GUINT64_FORMAT ", waited for room %" G_GUINT64_FORMAT "; the caller blocked %ld "
                "times, was preempted %ld times\n",
-               scenario_name, mode, r, result.run_s, result.p50 / 1000, result.p99 / 1000,
-               result.p999 / 1000, result.max / 1000, result.reported, result.dropped_full,
-               result.waited, result.blocked, result.preempted);
+               scenario_name, mode, r, result.run_s, result.finish.p50 / 1000,
+               result.finish.p99 / 1000, result.finish.p999 / 1000, result.finish.max / 1000,
+               result.reported, result.dropped_full, result.waited, result.blocked, result.preempted);
     }
 
   g_print ("full-queue: %s, %s: finish() p50 %.3f us, p99 %.3f us, p99.9 %.3f us, max %.1f us; "
@@ -343,7 +311,7 @@ main (void)
 
   g_unsetenv ("GLUETOOL_TRACING_DISABLE");
   g_unsetenv ("GLUETOOL_TRACING_QUEUE_FULL_WAIT");
-  overhead_ns = timer_overhead_ns ();
+  overhead_ns = bench_timer_overhead_ns ();
   g_print ("full-queue: %d actions per run, finish() timed per span with CLOCK_MONOTONIC, "
            "timer overhead %" G_GINT64_FORMAT " ns subtracted; queue of %d bytes, no agent\n",
            N_SPANS, overhead_ns, QUEUE_SIZE);

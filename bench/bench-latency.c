@@ -19,7 +19,6 @@
 
 #define _GNU_SOURCE
 
-#include <stdlib.h>
 #include <sys/resource.h>
 
 #include <gluetool/gluetool.h>
@@ -41,35 +40,10 @@ static const guint64 bucket_bounds_ns[] = { 250, 500, 1000, 2000, 4000, 8000, 16
 #define N_BUCKETS (G_N_ELEMENTS (bucket_bounds_ns) + 1)
 
 typedef struct {
-  double  p50, p90, p99, p999, max, mean;
-  guint64 buckets[N_BUCKETS];
+  BenchPercentiles span;
+  double           mean;
+  guint64          buckets[N_BUCKETS];
 } Percentiles;
-
-static int
-compare_u32 (const void *a,
-             const void *b)
-{
-  guint32 x = *(const guint32 *) a, y = *(const guint32 *) b;
-
-  return (x > y) - (x < y);
-}
-
-/* The median cost of reading the clock, as it shows between two reads. */
-static gint64
-timer_overhead_ns (void)
-{
-  enum { N = 100001 };
-  g_autofree double *samples = g_new (double, N);
-
-  for (guint i = 0; i < N; i++)
-    {
-      gint64 t0 = bench_monotonic_ns ();
-      gint64 t1 = bench_monotonic_ns ();
-
-      samples[i] = (double) (t1 - t0);
-    }
-  return (gint64) bench_median (samples, N);
-}
 
 static Percentiles
 measure (GluetoolAction *root,
@@ -86,8 +60,7 @@ measure (GluetoolAction *root,
 
       bench_report_span (root, i);
       t1 = bench_monotonic_ns ();
-      /* Clamped at zero: a sample below the median overhead is noise. */
-      samples[i] = (guint32) MIN (MAX (t1 - t0 - overhead_ns, 0), G_MAXUINT32);
+      samples[i] = bench_latency_sample (t0, t1, overhead_ns);
     }
 
   for (guint i = 0; i < N_SPANS; i++)
@@ -99,12 +72,7 @@ measure (GluetoolAction *root,
       p.buckets[b]++;
       sum += samples[i];
     }
-  qsort (samples, N_SPANS, sizeof *samples, compare_u32);
-  p.p50 = samples[N_SPANS / 2];
-  p.p90 = samples[(guint64) N_SPANS * 90 / 100];
-  p.p99 = samples[(guint64) N_SPANS * 99 / 100];
-  p.p999 = samples[(guint64) N_SPANS * 999 / 1000];
-  p.max = samples[N_SPANS - 1];
+  p.span = bench_percentiles (samples, N_SPANS);
   p.mean = sum / N_SPANS;
   return p;
 }
@@ -142,7 +110,7 @@ main (void)
       g_print ("latency: warm-up flush: %s\n", error->message);
       g_clear_error (&error);
     }
-  overhead_ns = timer_overhead_ns ();
+  overhead_ns = bench_timer_overhead_ns ();
 
   /* Context switches of the calling thread while it is timed: involuntary
    * ones are preemptions, which the tail is mostly made of on a busy
@@ -152,12 +120,12 @@ main (void)
     {
       Percentiles p = measure (root, samples, overhead_ns);
 
-      p50[r] = p.p50;
-      p90[r] = p.p90;
-      p99[r] = p.p99;
-      p999[r] = p.p999;
+      p50[r] = p.span.p50;
+      p90[r] = p.span.p90;
+      p99[r] = p.span.p99;
+      p999[r] = p.span.p999;
       mean[r] = p.mean;
-      max = MAX (max, p.max);
+      max = MAX (max, p.span.max);
       for (guint b = 0; b < N_BUCKETS; b++)
         buckets[b] += p.buckets[b];
       /* Between runs, not timed: the queue starts each run empty. */
