@@ -473,11 +473,17 @@ gluetool_reporter_unref (GluetoolReporter *self)
  * producer counts its block and then reads consumer_sleeping. All four
  * accesses are seq_cst, so at least one side sees the other's: either the
  * flush thread sees a block taken since it last looked and does a pass
- * instead of sleeping, or the producer sees it asleep and signals @wake
- * under @lock, which it cannot do before the flush thread is waiting, since
- * the flush thread holds @lock from its store until g_cond_wait_until()
- * releases it. Spans that fill no block wait for the flush interval, as a
- * partial datagram does. Any producer may be the one to wake it, but only one does:
+ * instead of sleeping, or the producer sees it asleep, swaps the flag back
+ * to 0 and wakes it. The sleep is a futex wait on the flag itself, which
+ * returns at once when the flag is no longer 1: a wake that comes before
+ * the wait is not lost, and the producer takes no lock, so it never waits
+ * for the flush thread, even for the instant the flush thread holds @lock.
+ * (Where there is no futex, the flush thread waits on @wake under @lock,
+ * and the producer takes and releases @lock before it signals.) flush() and
+ * close() swap the flag too (wake_flush_thread()), under @lock, which the
+ * flush thread holds from its look at their requests until it sleeps.
+ * Spans that fill no block wait for the flush interval, as a partial
+ * datagram does. Any producer may be the one to wake it, but only one does:
  * the first to swap consumer_sleeping back to 0. The others would each pay a
  * futex system call in the tens of microseconds before the woken thread gets
  * a core (on a busy two-core machine that is hundreds of pushes), which
@@ -490,10 +496,42 @@ wake_if_sleeping (GluetoolReporter *self)
   if (atomic_load_explicit (&self->consumer_sleeping, memory_order_seq_cst)
       && atomic_exchange_explicit (&self->consumer_sleeping, 0, memory_order_seq_cst))
     {
+#ifdef GLUETOOL_HAVE_FUTEX
+      gluetool_futex_wake_one (&self->consumer_sleeping);
+#else
       gluetool_mutex_lock (&self->lock);
-      g_cond_signal (&self->wake);
       gluetool_mutex_unlock (&self->lock);
+      g_cond_signal (&self->wake);
+#endif
     }
+}
+
+/* Wakes the flush thread, asleep or napping, for a request made under
+ * @lock (held by the caller). */
+static void
+wake_flush_thread (GluetoolReporter *self)
+{
+  g_cond_signal (&self->wake);
+#ifdef GLUETOOL_HAVE_FUTEX
+  if (atomic_exchange_explicit (&self->consumer_sleeping, 0, memory_order_seq_cst))
+    gluetool_futex_wake_one (&self->consumer_sleeping);
+#endif
+}
+
+/* The flush thread sleeps, consumer_sleeping set, until woken or
+ * @deadline_us. Called with @lock held; returns with it held. */
+static void
+sleep_until_woken (GluetoolReporter *self,
+                   gint64            deadline_us)
+{
+#ifdef GLUETOOL_HAVE_FUTEX
+  gluetool_mutex_unlock (&self->lock);
+  gluetool_futex_wait_until (&self->consumer_sleeping, 1, deadline_us);
+  gluetool_mutex_lock (&self->lock);
+#else
+  gluetool_cond_wait_until (&self->wake, &self->lock, deadline_us);
+#endif
+  atomic_store_explicit (&self->consumer_sleeping, 0, memory_order_relaxed);
 }
 
 /* ---- A full queue ------------------------------------------------------------ */
@@ -517,7 +555,7 @@ wake_if_sleeping (GluetoolReporter *self)
  *   store to the queue before that fence is visible to loads after the
  *   waiter's). The signal cannot fall between the waiter's retry and its
  *   wait: the waiter holds @lock from before it counts itself until the
- *   wait releases it, and the flush thread signals under @lock.
+ *   wait releases it, and the flush thread takes @lock before it signals.
  * - close() seals the queue, then broadcasts @room under @lock: a waiter
  *   finds the queue sealed when it next checks, under @lock, or is already
  *   waiting when close() gets @lock, and wakes. It gives up at once either
@@ -1085,9 +1123,11 @@ announce_room (GluetoolReporter *self)
   atomic_thread_fence (memory_order_seq_cst);
   if (G_LIKELY (atomic_load_explicit (&self->room_waiters, memory_order_relaxed) == 0))
     return;
+  /* Taking @lock waits until the waiter counted is waiting; the broadcast
+   * after the release, as in wake_if_sleeping(). */
   gluetool_mutex_lock (&self->lock);
-  g_cond_broadcast (&self->room);
   gluetool_mutex_unlock (&self->lock);
+  g_cond_broadcast (&self->room);
 }
 
 /* Moves every record pushed so far out of the queue into datagrams. */
@@ -1254,8 +1294,7 @@ flush_thread_main (gpointer data)
               atomic_store_explicit (&self->consumer_sleeping, 0, memory_order_relaxed);
               break;
             }
-          gluetool_cond_wait_until (&self->wake, &self->lock, next_interval_us);
-          atomic_store_explicit (&self->consumer_sleeping, 0, memory_order_relaxed);
+          sleep_until_woken (self, next_interval_us);
         }
       gluetool_mutex_unlock (&self->lock);
 
@@ -1416,7 +1455,7 @@ gluetool_reporter_flush (GluetoolReporter *self,
 
   gluetool_mutex_lock (&self->lock);
   request = ++self->flush_requested;
-  g_cond_signal (&self->wake);
+  wake_flush_thread (self);
 
   while (self->flush_completed < request && !self->thread_done)
     {
@@ -1449,7 +1488,7 @@ gluetool_reporter_close (GluetoolReporter *self,
 
   gluetool_mutex_lock (&self->lock);
   self->closing = TRUE;
-  g_cond_signal (&self->wake);
+  wake_flush_thread (self);
   /* Producers waiting for room give up now (see wait_for_room()): the seal
    * came before this lock, so each finds it when it checks under @lock, or
    * is waiting now. */
@@ -1470,7 +1509,7 @@ gluetool_reporter_close (GluetoolReporter *self,
       timed_out = TRUE;
       unsent = count_unsent (self);
       g_cancellable_cancel (self->cancellable);
-      g_cond_signal (&self->wake);
+      wake_flush_thread (self);
       while (!self->thread_done)
         gluetool_cond_wait (&self->progress, &self->lock);
     }

@@ -1,4 +1,5 @@
-/* sync-private.h: GLib's mutexes and conditions, as ThreadSanitizer sees them
+/* sync-private.h: GLib's mutexes and conditions, as ThreadSanitizer sees
+ * them, and a futex
  *
  * SPDX-License-Identifier: MIT
  *
@@ -17,7 +18,16 @@
 
 #pragma once
 
+#include <stdatomic.h>
+#include <time.h>
+
 #include <glib.h>
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #if defined(__SANITIZE_THREAD__)
 #define GLUETOOL_UNDER_THREAD_SANITIZER 1
@@ -73,6 +83,40 @@ gluetool_cond_wait_until (GCond  *cond,
   GLUETOOL_TSAN_ACQUIRE (mutex);
   return signalled;
 }
+
+/* A futex: a thread sleeps while a word holds a value, and another wakes it
+ * after changing the word, with no lock between them (the kernel checks the
+ * word and queues the sleeper atomically). ThreadSanitizer need not see it:
+ * it only wakes, and what the woken thread reads is ordered by atomics. */
+#if defined(__linux__)
+#define GLUETOOL_HAVE_FUTEX 1
+
+/* Sleeps while *@word is @expected, until woken or g_get_monotonic_time()
+ * reaches @deadline_us (both count CLOCK_MONOTONIC). Returns at once when
+ * the word holds another value, and may return early (a signal): the
+ * caller looks again. */
+static inline void
+gluetool_futex_wait_until (atomic_int *word,
+                           int         expected,
+                           gint64      deadline_us)
+{
+  struct timespec deadline = {
+    .tv_sec = (time_t) (deadline_us / G_USEC_PER_SEC),
+    .tv_nsec = (long) (deadline_us % G_USEC_PER_SEC) * 1000,
+  };
+
+  /* FUTEX_WAIT_BITSET takes an absolute deadline on CLOCK_MONOTONIC. */
+  syscall (SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, expected, &deadline, NULL,
+           FUTEX_BITSET_MATCH_ANY);
+}
+
+/* Wakes one thread sleeping on @word, if any. Never blocks. */
+static inline void
+gluetool_futex_wake_one (atomic_int *word)
+{
+  syscall (SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+#endif
 
 /* g_once_init_enter()'s fast path is inline here, its publication in GLib. */
 #define GLUETOOL_ONCE_INIT_ENTER(location)                                      \
