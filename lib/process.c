@@ -22,10 +22,12 @@
 #include "process-private.h"
 #include "sync-private.h"
 
-/* MEMBARRIER_CMD_* are enumerators, not macros: whether the system call
- * exists is told by its number. ThreadSanitizer cannot see the barriers it
- * makes, so it gets the seq_cst fences instead. */
-#if defined(__linux__) && defined(__NR_membarrier) && !defined(GLUETOOL_UNDER_THREAD_SANITIZER)
+/* MEMBARRIER_CMD_* are enumerators, not macros: the build tells whether the
+ * headers have the commands used here (lib/meson.build). ThreadSanitizer
+ * cannot see the barriers they make, so it gets the seq_cst fences instead. */
+#if defined(__linux__) && defined(__NR_membarrier) \
+    && defined(GLUETOOL_HAVE_MEMBARRIER_PRIVATE_EXPEDITED) && !defined(GLUETOOL_UNDER_THREAD_SANITIZER)
+#include <errno.h>
 #include <linux/membarrier.h>
 #define HAVE_ASYMMETRIC_FENCES 1
 #endif
@@ -134,6 +136,13 @@ after_fork_in_parent (void)
  * stops paying for a fence (see gluetool_process_announce()). Called only
  * while no other thread can announce: before any region, or in a fork()'s
  * child. */
+#ifdef HAVE_ASYMMETRIC_FENCES
+/* Tries of membarrier() that found the kernel short of memory, a
+ * millisecond apart, before the process gives up. */
+#define MEMBARRIER_ATTEMPTS 1000
+#define MEMBARRIER_RETRY_US 1000
+#endif
+
 static void
 register_asymmetric_fences (void)
 {
@@ -166,9 +175,10 @@ after_fork_in_child (void)
     own->prev = own->next = NULL;
   unfinished_of_exited_threads = 0;
 
-  /* The child is another process to the kernel: it registers again, alone
-   * (no other thread can be announcing meanwhile), and falls back to
-   * seq_cst fences if that fails. */
+  /* The child inherits the registration with its copy of the address
+   * space; registering again, alone (no other thread can be announcing
+   * meanwhile), costs nothing then, and makes sure of it, falling back to
+   * seq_cst fences if it fails. */
   register_asymmetric_fences ();
 
   release_after_fork ();
@@ -194,14 +204,26 @@ void
 gluetool_process_fence_all_threads (void)
 {
 #ifdef HAVE_ASYMMETRIC_FENCES
-  /* It fails only unregistered or with a bad command; the process
-   * registered, and the child again after a fork(). */
   if (gluetool_process_asymmetric_fences_)
     {
-      int failed = syscall (__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+      /* There is no falling back once registered: the frequent sides
+       * announce with plain stores, counting on this barrier. It can fail
+       * for want of kernel memory for a moment (ENOMEM), and is tried again
+       * until it works; a failure that lasts (a seccomp filter installed
+       * since, say) leaves no sound way on. */
+      for (guint attempt = 0;; attempt++)
+        {
+          int saved_errno;
 
-      g_assert (failed == 0);
-      return;
+          if (syscall (__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+            return;
+          saved_errno = errno;
+          if ((saved_errno != ENOMEM && saved_errno != EINTR && saved_errno != EAGAIN)
+              || attempt >= MEMBARRIER_ATTEMPTS)
+            g_error ("membarrier() failed, after the process registered for it: %s",
+                     g_strerror (saved_errno));
+          g_usleep (MEMBARRIER_RETRY_US);
+        }
     }
 #endif
   atomic_thread_fence (memory_order_seq_cst);

@@ -73,9 +73,10 @@ struct _GluetoolReporter {
   atomic_uint      running_generation;   /* (atomic) made_in_generation once started, else 0 */
 
   /* The wake-up protocol (see wake_if_sleeping()): the flush thread stores
-   * 1 here, seq_cst, before it reads the count of blocks taken and goes to
-   * sleep; a producer that took a block reads this, seq_cst. On a line of
-   * its own: the flush thread writes it at every sleep. (atomic) */
+   * CONSUMER_ASLEEP or CONSUMER_NAPPING here, seq_cst, before it reads the
+   * count of blocks taken (asleep) or of refused pushes (both) and waits on
+   * it; a producer that took a block or was refused reads this, seq_cst. On
+   * a line of its own: the flush thread writes it at every sleep. (atomic) */
   _Alignas (64)
   atomic_int       consumer_sleeping;
 
@@ -488,22 +489,52 @@ gluetool_reporter_unref (GluetoolReporter *self)
  * futex system call in the tens of microseconds before the woken thread gets
  * a core (on a busy two-core machine that is hundreds of pushes), which
  * measured as 10-15% of a producer's time. */
+/* What the flush thread is doing, in consumer_sleeping. */
+#define CONSUMER_AWAKE   0
+#define CONSUMER_ASLEEP  1  /* a producer that fills a block wakes it */
+#define CONSUMER_NAPPING 2  /* only a refused push, flush() or close() wakes it */
+
+static inline void
+wake_consumer (GluetoolReporter *self)
+{
+#ifdef GLUETOOL_HAVE_FUTEX
+  gluetool_futex_wake_one (&self->consumer_sleeping);
+#else
+  gluetool_mutex_lock (&self->lock);
+  gluetool_mutex_unlock (&self->lock);
+  g_cond_signal (&self->wake);
+#endif
+}
+
 static inline void
 wake_if_sleeping (GluetoolReporter *self)
 {
+  int asleep = CONSUMER_ASLEEP;
+
   /* The load first, so that the usual case (the flush thread awake) writes
-   * nothing to a line the flush thread writes at every sleep. */
-  if (atomic_load_explicit (&self->consumer_sleeping, memory_order_seq_cst)
-      && atomic_exchange_explicit (&self->consumer_sleeping, 0, memory_order_seq_cst))
-    {
-#ifdef GLUETOOL_HAVE_FUTEX
-      gluetool_futex_wake_one (&self->consumer_sleeping);
-#else
-      gluetool_mutex_lock (&self->lock);
-      gluetool_mutex_unlock (&self->lock);
-      g_cond_signal (&self->wake);
-#endif
-    }
+   * nothing to a line the flush thread writes at every sleep. A nap is
+   * left alone: it is there so that producers filling blocks do not pay
+   * for wakes. */
+  if (atomic_load_explicit (&self->consumer_sleeping, memory_order_seq_cst) == CONSUMER_ASLEEP
+      && atomic_compare_exchange_strong_explicit (&self->consumer_sleeping, &asleep,
+                                                  CONSUMER_AWAKE, memory_order_seq_cst,
+                                                  memory_order_seq_cst))
+    wake_consumer (self);
+}
+
+/* The same after a refused push (the budget spent), which ends a nap too:
+ * the budget may be spent by idle lanes' blocks, which only a pass of the
+ * flush thread takes back, and a producer waiting for room would otherwise
+ * wait out the nap. The flush thread stores either state, then reads the
+ * count of refusals; the refused push counted itself before this load.
+ * Both seq_cst, as above. */
+static void
+wake_if_resting (GluetoolReporter *self)
+{
+  if (atomic_load_explicit (&self->consumer_sleeping, memory_order_seq_cst) != CONSUMER_AWAKE
+      && atomic_exchange_explicit (&self->consumer_sleeping, CONSUMER_AWAKE,
+                                   memory_order_seq_cst) != CONSUMER_AWAKE)
+    wake_consumer (self);
 }
 
 /* Wakes the flush thread, asleep or napping, for a request made under
@@ -513,25 +544,28 @@ wake_flush_thread (GluetoolReporter *self)
 {
   g_cond_signal (&self->wake);
 #ifdef GLUETOOL_HAVE_FUTEX
-  if (atomic_exchange_explicit (&self->consumer_sleeping, 0, memory_order_seq_cst))
+  if (atomic_exchange_explicit (&self->consumer_sleeping, CONSUMER_AWAKE, memory_order_seq_cst)
+      != CONSUMER_AWAKE)
     gluetool_futex_wake_one (&self->consumer_sleeping);
 #endif
 }
 
-/* The flush thread sleeps, consumer_sleeping set, until woken or
+/* The flush thread waits in @state (stored already) until woken or
  * @deadline_us. Called with @lock held; returns with it held. */
 static void
-sleep_until_woken (GluetoolReporter *self,
-                   gint64            deadline_us)
+rest_until (GluetoolReporter *self,
+            int               state,
+            gint64            deadline_us)
 {
 #ifdef GLUETOOL_HAVE_FUTEX
   gluetool_mutex_unlock (&self->lock);
-  gluetool_futex_wait_until (&self->consumer_sleeping, 1, deadline_us);
+  gluetool_futex_wait_until (&self->consumer_sleeping, state, deadline_us);
   gluetool_mutex_lock (&self->lock);
 #else
+  (void) state;
   gluetool_cond_wait_until (&self->wake, &self->lock, deadline_us);
 #endif
-  atomic_store_explicit (&self->consumer_sleeping, 0, memory_order_relaxed);
+  atomic_store_explicit (&self->consumer_sleeping, CONSUMER_AWAKE, memory_order_relaxed);
 }
 
 /* ---- A full queue ------------------------------------------------------------ */
@@ -605,11 +639,8 @@ wait_for_room (GluetoolReporter *self,
       || region_depth > 1)
     return FALSE;
 
+  /* The caller (push_to_full_queue()) woke the flush thread if it rested. */
   deadline_us = g_get_monotonic_time () + self->queue_full_wait_us;
-  /* A full queue holds more than the wake mark, so the flush thread should
-   * not be asleep; making sure costs a load, and a wait for a sleeping
-   * thread would last to the deadline. */
-  wake_if_sleeping (self);
 
   if (region_depth == 1)
     gluetool_process_leave ();
@@ -660,9 +691,7 @@ push_to_full_queue (GluetoolReporter *self,
                     const guint8     *span,
                     gsize             len)
 {
-  /* The budget may be spent by idle lanes' blocks, with nothing queued:
-   * only a pass of the flush thread takes them back. */
-  wake_if_sleeping (self);
+  wake_if_resting (self);
   if (self->queue_full_wait_us > 0 && !gluetool_lanes_is_sealed (self->lanes)
       && wait_for_room (self, span, len))
     return TRUE;
@@ -1210,9 +1239,10 @@ become_background_thread (void)
 }
 
 /* While spans pour in, the flush thread naps after a pass that moved
- * NAP_MIN_RECORDS or more, without telling producers it sleeps: its own
- * timer wakes it, and no producer pays for a cross-CPU wake-up (a futex call
- * of some 20 us on a two-core virtual machine, once a datagram). The longer
+ * NAP_MIN_RECORDS or more, and producers filling blocks leave a nap alone:
+ * its own timer wakes it, and no producer pays for a cross-CPU wake-up (a
+ * futex call of some 20 us on a two-core virtual machine, once a
+ * datagram). A refused push ends it (see wake_if_resting()). The longer
  * the nap, the fewer times it takes a core from a producer; it lasts while
  * producers queuing NAP_FILL_BYTES_PER_US (1 GB/s, far beyond what one
  * thread can send) would fill a quarter of the queue, at most NAP_MAX_US,
@@ -1278,23 +1308,34 @@ flush_thread_main (gpointer data)
 
           if (busy)
             {
+              /* See wake_if_resting() for why these are seq_cst. A refused
+               * push may need the idle lanes' blocks back now. */
               busy = FALSE;
-              gluetool_cond_wait_until (&self->wake, &self->lock,
-                                 MIN (g_get_monotonic_time () + nap_us, next_interval_us));
+              atomic_store_explicit (&self->consumer_sleeping, CONSUMER_NAPPING,
+                                     memory_order_seq_cst);
+              if (gluetool_lanes_has_refusals_sc (self->lanes))
+                {
+                  atomic_store_explicit (&self->consumer_sleeping, CONSUMER_AWAKE,
+                                         memory_order_relaxed);
+                  break;
+                }
+              rest_until (self, CONSUMER_NAPPING,
+                          MIN (g_get_monotonic_time () + nap_us, next_interval_us));
               continue;
             }
 
           /* See wake_if_sleeping() for why these are seq_cst. A block
            * taken since the last look may mean a datagram's worth. */
-          atomic_store_explicit (&self->consumer_sleeping, 1, memory_order_seq_cst);
+          atomic_store_explicit (&self->consumer_sleeping, CONSUMER_ASLEEP, memory_order_seq_cst);
           blocks_taken = gluetool_lanes_get_blocks_taken (self->lanes);
           if (blocks_taken != blocks_taken_seen || gluetool_lanes_has_refusals_sc (self->lanes))
             {
               blocks_taken_seen = blocks_taken;
-              atomic_store_explicit (&self->consumer_sleeping, 0, memory_order_relaxed);
+              atomic_store_explicit (&self->consumer_sleeping, CONSUMER_AWAKE,
+                                     memory_order_relaxed);
               break;
             }
-          sleep_until_woken (self, next_interval_us);
+          rest_until (self, CONSUMER_ASLEEP, next_interval_us);
         }
       gluetool_mutex_unlock (&self->lock);
 

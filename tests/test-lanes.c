@@ -4,6 +4,7 @@
  */
 
 #include <check.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "check-tap.h"
@@ -573,13 +574,17 @@ START_TEST (test_restarted_block_read_and_freed)
 }
 END_TEST
 
-/* Threads that pushed once and stay alive, idle, each keep a block. */
+/* Threads that pushed once and stay alive, idle, each keep a block. They
+ * report under @lock, and never assert: a failed check in a thread other
+ * than the test's would unwind the wrong stack (with CK_FORK=no). */
 typedef struct {
   GluetoolLanes *lanes;
   GMutex        *lock;
   GCond         *cond;
-  guint         *n_pushed;
-  gboolean      *leave;
+  guint         *n_tried;      /* first pushes tried */
+  guint         *n_pushed;     /* pushes that went in, first or second */
+  gboolean      *leave;        /* go on to the second push */
+  gboolean      *give_up;      /* stop trying the second push */
 } IdlePusher;
 
 static gpointer
@@ -587,10 +592,11 @@ push_then_idle (gpointer data)
 {
   IdlePusher *idle = data;
   guint8 buffer[64];
-  gboolean pushed = gluetool_lanes_push (idle->lanes, buffer, make_record (buffer, sizeof buffer, 5, 0),
-                                         NULL, NULL);
+  gboolean pushed = gluetool_lanes_push (idle->lanes, buffer,
+                                         make_record (buffer, sizeof buffer, 5, 0), NULL, NULL);
 
   gluetool_mutex_lock (idle->lock);
+  (*idle->n_tried)++;
   *idle->n_pushed += pushed ? 1 : 0;
   g_cond_broadcast (idle->cond);
   while (!*idle->leave)
@@ -599,14 +605,31 @@ push_then_idle (gpointer data)
 
   /* Its block was taken back meanwhile: it takes another, when the
    * consumer has one to give. */
-  while (!gluetool_lanes_push (idle->lanes, buffer, make_record (buffer, sizeof buffer, 5, 1),
+  for (;;)
+    {
+      gboolean give_up;
+
+      if (gluetool_lanes_push (idle->lanes, buffer, make_record (buffer, sizeof buffer, 5, 1),
                                NULL, NULL))
-    g_thread_yield ();
-  gluetool_mutex_lock (idle->lock);
-  (*idle->n_pushed)++;
-  gluetool_mutex_unlock (idle->lock);
+        {
+          gluetool_mutex_lock (idle->lock);
+          (*idle->n_pushed)++;
+          gluetool_mutex_unlock (idle->lock);
+          break;
+        }
+      gluetool_mutex_lock (idle->lock);
+      give_up = *idle->give_up;
+      gluetool_mutex_unlock (idle->lock);
+      if (give_up)
+        break;
+      g_thread_yield ();
+    }
   return NULL;
 }
+
+/* How long the consumer below keeps reading before it calls the idle
+ * threads off: a guard against a hang, far beyond what the test needs. */
+#define IDLE_GUARD_S 60
 
 /* Every block is held by an idle thread: a new thread's push is refused,
  * and says so; once the consumer has read the idle lanes, it takes their
@@ -621,9 +644,12 @@ START_TEST (test_idle_lanes_give_blocks_back)
   guint8 buffer[64];
   const guint8 *record;
   gsize len;
+  guint n_tried = 0;
   guint n_pushed = 0;
   gboolean leave = FALSE;
+  gboolean give_up = FALSE;
   guint n_read = 0;
+  gint64 guard;
   GMutex lock;
   GCond cond;
 
@@ -633,13 +659,14 @@ START_TEST (test_idle_lanes_give_blocks_back)
   ck_assert_uint_eq (gluetool_lanes_get_block_bytes (lanes), 256);
   for (guint i = 0; i < N_IDLE; i++)
     {
-      idle[i] = (IdlePusher) { lanes, &lock, &cond, &n_pushed, &leave };
+      idle[i] = (IdlePusher) { lanes, &lock, &cond, &n_tried, &n_pushed, &leave, &give_up };
       threads[i] = g_thread_new ("idle", push_then_idle, &idle[i]);
     }
   gluetool_mutex_lock (&lock);
-  while (n_pushed < N_IDLE)
+  while (n_tried < N_IDLE)
     gluetool_cond_wait (&cond, &lock);
   gluetool_mutex_unlock (&lock);
+  ck_assert_uint_eq (n_pushed, N_IDLE);
 
   ck_assert (!gluetool_lanes_has_refusals_sc (lanes));
   ck_assert (!gluetool_lanes_push (lanes, buffer, make_record (buffer, sizeof buffer, 6, 0),
@@ -682,26 +709,30 @@ START_TEST (test_idle_lanes_give_blocks_back)
   g_cond_broadcast (&cond);
   gluetool_mutex_unlock (&lock);
   n_read = 0;
+  guard = g_get_monotonic_time () + IDLE_GUARD_S * G_USEC_PER_SEC;
   for (;;)
     {
       guint done;
 
       gluetool_mutex_lock (&lock);
       done = n_pushed;
+      if (g_get_monotonic_time () > guard)
+        give_up = TRUE;
       gluetool_mutex_unlock (&lock);
       while (gluetool_lanes_peek_sc (lanes, &record, &len))
         {
           gluetool_lanes_release_sc (lanes);
           n_read++;
         }
-      if (done == N_IDLE)
+      if (done == N_IDLE || give_up)
         break;
       gluetool_lanes_give_back_idle_sc (lanes);
       g_thread_yield ();
     }
-  ck_assert_uint_eq (n_read, N_IDLE);
   for (guint i = 0; i < N_IDLE; i++)
     g_thread_join (threads[i]);
+  ck_assert_msg (!give_up, "the idle threads never all pushed again");
+  ck_assert_uint_eq (n_read, N_IDLE);
   ck_assert_uint_eq (gluetool_lanes_get_pushed (lanes), 2 * N_IDLE + 2);
   g_cond_clear (&cond);
   g_mutex_clear (&lock);
@@ -711,17 +742,20 @@ END_TEST
 
 /* A thread-local's destroy notification may push after the thread left
  * the process's registry (whose own notification ran first): the thread
- * is registered again and the record arrives. */
+ * is registered again and the record arrives. The threads count their
+ * pushes instead of asserting (see IdlePusher). */
 static GluetoolLanes *exit_lanes;
+static atomic_uint exit_pushes_failed;
 
 static void
 push_at_thread_exit (gpointer data)
 {
   guint8 buffer[32];
 
-  ck_assert (gluetool_lanes_push (exit_lanes, buffer,
-                                  make_record (buffer, sizeof buffer, 7, GPOINTER_TO_UINT (data)),
-                                  NULL, NULL));
+  if (!gluetool_lanes_push (exit_lanes, buffer,
+                            make_record (buffer, sizeof buffer, 7, GPOINTER_TO_UINT (data)),
+                            NULL, NULL))
+    atomic_fetch_add (&exit_pushes_failed, 1);
 }
 
 static GPrivate pushes_at_exit = G_PRIVATE_INIT (push_at_thread_exit);
@@ -732,9 +766,12 @@ push_now_and_at_exit (gpointer data)
   guint8 buffer[32];
 
   /* The registry's thread-local is made by this first push; this one,
-   * made after it, has its notification run after the registry's. */
-  ck_assert (gluetool_lanes_push (exit_lanes, buffer, make_record (buffer, sizeof buffer, 7, 0),
-                                  NULL, NULL));
+   * made after it, has its notification run after the registry's (GLib's
+   * thread-locals are POSIX keys, whose destructors glibc runs in the
+   * order the keys were made). */
+  if (!gluetool_lanes_push (exit_lanes, buffer, make_record (buffer, sizeof buffer, 7, 0),
+                            NULL, NULL))
+    atomic_fetch_add (&exit_pushes_failed, 1);
   g_private_set (&pushes_at_exit, GUINT_TO_POINTER (1));
   return data;
 }
@@ -745,11 +782,17 @@ START_TEST (test_push_from_thread_exit)
   gsize len;
 
   exit_lanes = gluetool_lanes_new (4096);
+  atomic_store (&exit_pushes_failed, 0);
   for (guint round = 0; round < 3; round++)
     {
       guint seen = 0;
 
       g_thread_join (g_thread_new ("exiting", push_now_and_at_exit, NULL));
+      ck_assert_uint_eq (atomic_load (&exit_pushes_failed), 0);
+      /* The push at exit came as another thread (registered again), into
+       * a lane of its own; in the first round both lanes are new. */
+      if (round == 0)
+        ck_assert_uint_eq (gluetool_lanes_get_n_lanes (exit_lanes), 2);
       /* In two lanes: no order between them. */
       for (guint32 i = 0; i < 2; i++)
         {
@@ -767,7 +810,7 @@ START_TEST (test_push_from_thread_exit)
       /* Both of the thread's lanes are handed on: later threads reuse them. */
       gluetool_lanes_reclaim_sc (exit_lanes);
     }
-  ck_assert_uint_le (gluetool_lanes_get_n_lanes (exit_lanes), 2);
+  ck_assert_uint_eq (gluetool_lanes_get_n_lanes (exit_lanes), 2);
   gluetool_lanes_free (exit_lanes);
 }
 END_TEST
