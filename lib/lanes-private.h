@@ -99,11 +99,13 @@ gboolean       gluetool_lanes_peek_sc            (GluetoolLanes  *lanes,
 /* Frees the record the last successful peek returned. */
 void           gluetool_lanes_release_sc         (GluetoolLanes  *lanes);
 /* When pushes found the pool empty since the last call, takes the blocks
- * of lanes that are idle and read to the end back to the pool, so a thread
- * whose lane has no block gets one: a lane keeps its last block otherwise,
- * and with more threads than blocks the others would wait for ever. One
- * fence of every thread (see process-private.h) per call that does
- * anything; cheap otherwise. The reporter calls it after every drain. */
+ * of lanes that are idle (nothing pushed since the last such call) and read
+ * to the end back to the pool, so a thread whose lane has no block gets
+ * one: a lane keeps its last block otherwise, and with more threads than
+ * blocks the others would wait for ever. A lane that went idle is taken
+ * from at the second call after, not the first. One fence of every thread
+ * (see process-private.h) per call that finds an idle lane; cheap
+ * otherwise. The reporter calls it after every drain. */
 gboolean       gluetool_lanes_give_back_idle_sc  (GluetoolLanes  *lanes);
 /* Whether a push found the budget spent since the last give_back_idle. A
  * seq_cst load: the consumer's half of the "asleep" handshake. */

@@ -136,6 +136,7 @@ struct _Lane
   alignas (LANES_CACHE_LINE) Block *head;          /* the block it reads; NULL: see @first */
   gsize            head_read;                     /* bytes of it read */
   guint            head_restarts;                 /* its @restarts when last read */
+  guint64          pushed_at_last_look;           /* see give_back_idle_sc() */
   _Atomic guint64  consumed;                      /* (atomic) records released, ever */
   _Atomic gsize    consumed_bytes;                /* (atomic) record bytes released, ever */
 };
@@ -160,7 +161,9 @@ struct _GluetoolLanes
   alignas (LANES_CACHE_LINE) GMutex pool_lock;
   Block           *free_blocks;                   /* (owned) under pool_lock */
   guint            n_blocks_made;                 /* under pool_lock */
-  guint            n_blocks_in_use;               /* under pool_lock */
+  /* (atomic) written under pool_lock; producers look at it without the
+   * lock before they take it (see take_block()). */
+  atomic_uint      n_blocks_in_use;
   gsize            heap_bytes_in_use;             /* under pool_lock: large records */
   _Atomic guint64  blocks_taken;                  /* (atomic) pair G */
   /* (atomic) pushes that found the pool empty: the consumer then takes
@@ -247,6 +250,7 @@ gluetool_lanes_new (gsize capacity_bytes)
   atomic_init (&lanes->lanes_head, NULL);
   atomic_init (&lanes->n_lanes, 0);
   g_mutex_init (&lanes->pool_lock);
+  atomic_init (&lanes->n_blocks_in_use, 0);
   atomic_init (&lanes->blocks_taken, 0);
   atomic_init (&lanes->refusals, 0);
   atomic_init (&lanes->consumed, 0);
@@ -317,12 +321,18 @@ gluetool_lanes_get_block_bytes (GluetoolLanes *lanes)
 
 /* ---- Producers ------------------------------------------------------------- */
 
+static inline guint
+blocks_in_use (GluetoolLanes *lanes)
+{
+  return atomic_load_explicit (&lanes->n_blocks_in_use, memory_order_relaxed);
+}
+
 /* Under @pool_lock: whether @extra more bytes fit the budget. */
 static gboolean
 budget_has_room (GluetoolLanes *lanes,
                  gsize          extra)
 {
-  gsize in_use = (gsize) lanes->n_blocks_in_use * lanes->block_bytes + lanes->heap_bytes_in_use;
+  gsize in_use = (gsize) blocks_in_use (lanes) * lanes->block_bytes + lanes->heap_bytes_in_use;
 
   return in_use + extra <= MAX (lanes->capacity_bytes, (gsize) lanes->max_blocks * lanes->block_bytes);
 }
@@ -331,7 +341,7 @@ budget_has_room (GluetoolLanes *lanes,
 static gsize
 budget_in_use (GluetoolLanes *lanes)
 {
-  return (gsize) lanes->n_blocks_in_use * lanes->block_bytes + lanes->heap_bytes_in_use;
+  return (gsize) blocks_in_use (lanes) * lanes->block_bytes + lanes->heap_bytes_in_use;
 }
 
 /* A block for the calling thread's lane, its previous one (if any) handed
@@ -343,8 +353,16 @@ take_block (GluetoolLanes *lanes,
 {
   Block *block = NULL;
 
+  /* A look without the lock first: an overrun queue refuses push after
+   * push, and each one taking the lock that the flush thread takes to give
+   * blocks back would have the two wake each other (a futex call for the
+   * producer, some microseconds). Relaxed: a block given back an instant
+   * ago may be missed, as it would have been an instant earlier. */
+  if (blocks_in_use (lanes) >= lanes->max_blocks)
+    goto refused;
+
   gluetool_mutex_lock (&lanes->pool_lock);
-  if (lanes->n_blocks_in_use < lanes->max_blocks && budget_has_room (lanes, lanes->block_bytes))
+  if (blocks_in_use (lanes) < lanes->max_blocks && budget_has_room (lanes, lanes->block_bytes))
     {
       if (lanes->free_blocks != NULL)
         {
@@ -356,13 +374,15 @@ take_block (GluetoolLanes *lanes,
           block = g_malloc (lanes->block_bytes);
           lanes->n_blocks_made++;
         }
-      lanes->n_blocks_in_use++;
+      atomic_store_explicit (&lanes->n_blocks_in_use, blocks_in_use (lanes) + 1,
+                             memory_order_relaxed);
       *bytes_in_use = budget_in_use (lanes);
     }
   gluetool_mutex_unlock (&lanes->pool_lock);
 
   if (block == NULL)
     {
+    refused:
       /* seq_cst: the reporter's "is the consumer asleep" handshake, as
        * for @blocks_taken. */
       atomic_fetch_add_explicit (&lanes->refusals, 1, memory_order_seq_cst);
@@ -653,7 +673,8 @@ give_back_block (GluetoolLanes *lanes,
   gluetool_mutex_lock (&lanes->pool_lock);
   block->next_free = lanes->free_blocks;
   lanes->free_blocks = block;
-  lanes->n_blocks_in_use--;
+  atomic_store_explicit (&lanes->n_blocks_in_use, blocks_in_use (lanes) - 1,
+                         memory_order_relaxed);
   gluetool_mutex_unlock (&lanes->pool_lock);
 }
 
@@ -853,11 +874,32 @@ gluetool_lanes_has_refusals_sc (GluetoolLanes *lanes)
   return atomic_load_explicit (&lanes->refusals, memory_order_seq_cst) != lanes->refusals_seen;
 }
 
+/* Whether @lane looks idle: holding a block, everything it pushed read,
+ * and nothing pushed since the last look. A thread that keeps pushing is
+ * left alone without the handshake's fence (a system call that interrupts
+ * every thread of the process): a queue overrun by one busy producer finds
+ * its pushes refused at every pass, and the fence each time would cost
+ * that producer an interrupt. */
+static gboolean
+lane_looks_idle (Lane *lane)
+{
+  guint64 pushed = atomic_load_explicit (&lane->pushed, memory_order_relaxed);
+  /* @first is set with the lane's first block and cleared only when the
+   * lane is emptied: read here instead of @tail, the producer's own. */
+  gboolean idle = atomic_load_explicit (&lane->first, memory_order_relaxed) != NULL
+                  && pushed == atomic_load_explicit (&lane->consumed, memory_order_relaxed)
+                  && pushed == lane->pushed_at_last_look;
+
+  lane->pushed_at_last_look = pushed;
+  return idle;
+}
+
 gboolean
 gluetool_lanes_give_back_idle_sc (GluetoolLanes *lanes)
 {
   guint64 refusals;
   Lane *head;
+  gboolean any_idle = FALSE;
   gboolean gave_back = FALSE;
 
   g_return_val_if_fail (lanes != NULL, FALSE);
@@ -867,16 +909,26 @@ gluetool_lanes_give_back_idle_sc (GluetoolLanes *lanes)
     return FALSE;
   lanes->refusals_seen = refusals;
 
-  /* Pair I, the rare side, for every lane at once: one fence for all. The
-   * second walk visits exactly the lanes the first flagged: a lane listed
-   * in between has no flag, and its producer is not held off. */
+  /* Pair I, the rare side, for every idle-looking lane at once: one fence
+   * for all. The second walk visits exactly the lanes the first flagged: a
+   * lane listed in between has no flag, and its producer is not held off.
+   * The choice is only a guess (the producer may be pushing as it is
+   * made): the handshake below decides. */
   head = atomic_load_explicit (&lanes->lanes_head, memory_order_acquire);
   for (Lane *lane = head; lane != NULL; lane = lane->next_lane)
-    atomic_store_explicit (&lane->stealing, 1, memory_order_seq_cst);
+    if (lane_looks_idle (lane))
+      {
+        atomic_store_explicit (&lane->stealing, 1, memory_order_seq_cst);
+        any_idle = TRUE;
+      }
+  if (!any_idle)
+    return FALSE;
   gluetool_process_fence_all_threads ();
 
   for (Lane *lane = head; lane != NULL; lane = lane->next_lane)
     {
+      if (!atomic_load_explicit (&lane->stealing, memory_order_relaxed))
+        continue;
       /* Not pushing now (and so, until @stealing is 0 again), everything it
        * pushed read: its block holds nothing anyone needs. */
       if (atomic_load_explicit (&lane->writing, memory_order_acquire) == 0

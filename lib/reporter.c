@@ -1261,6 +1261,36 @@ nap_us_for_queue (gsize capacity_bytes)
   return MIN ((gint64) (capacity_bytes / 4 / NAP_FILL_BYTES_PER_US), NAP_MAX_US);
 }
 
+/* For OVERRUN_WINDOW_US after a pass that found pushes refused (the queue
+ * overrun: too small for the rate, or the thread kept from a core), the
+ * flush thread watches for the next block instead of sleeping, looking at
+ * flush() and close() requests every OVERRUN_WATCH_US. Records come again
+ * within microseconds then, and a producer that found it asleep would pay
+ * for the wake: a futex call of several microseconds (some 20 when the
+ * flush thread's CPU has gone idle, on a virtual machine), once every block
+ * or two with a small queue. The watch yields the CPU between looks, and
+ * ends soon after the overrun does. */
+#define OVERRUN_WINDOW_US 2000
+#define OVERRUN_WATCH_US  100
+
+/* Whether a block was taken or a push refused since @blocks_taken_seen,
+ * looking until @deadline_us. Without @lock: only counters are read. */
+static gboolean
+watch_for_records (GluetoolReporter *self,
+                   guint64           blocks_taken_seen,
+                   gint64            deadline_us)
+{
+  do
+    {
+      if (gluetool_lanes_get_blocks_taken (self->lanes) != blocks_taken_seen
+          || gluetool_lanes_has_refusals_sc (self->lanes))
+        return TRUE;
+      g_thread_yield ();
+    }
+  while (g_get_monotonic_time () < deadline_us);
+  return FALSE;
+}
+
 static gpointer
 flush_thread_main (gpointer data)
 {
@@ -1268,6 +1298,7 @@ flush_thread_main (gpointer data)
   gint64 next_interval_us = g_get_monotonic_time () + self->flush_interval_us;
   gint64 nap_us = nap_us_for_queue (gluetool_lanes_get_capacity_bytes (self->lanes));
   gboolean busy = FALSE;
+  gint64 overrun_until_us = 0;
   guint64 blocks_taken_seen = 0;
   guint64 flush_completed_seen = 0;
   gboolean reclaim_lanes = FALSE;
@@ -1305,6 +1336,26 @@ flush_thread_main (gpointer data)
             break;
           if (gluetool_lanes_get_queued_bytes (self->lanes) >= self->wake_bytes)
             break;
+
+          if (g_get_monotonic_time () < overrun_until_us)
+            {
+              /* Outside @lock, so flush() and close() are not held up. The
+               * flag is not set, so no producer pays for a wake. */
+              gboolean more;
+
+              gluetool_mutex_unlock (&self->lock);
+              more = watch_for_records (self, blocks_taken_seen,
+                                        MIN (MIN (g_get_monotonic_time () + OVERRUN_WATCH_US,
+                                                  overrun_until_us),
+                                             next_interval_us));
+              gluetool_mutex_lock (&self->lock);
+              if (more)
+                {
+                  blocks_taken_seen = gluetool_lanes_get_blocks_taken (self->lanes);
+                  break;
+                }
+              continue;
+            }
 
           if (busy)
             {
@@ -1352,6 +1403,9 @@ flush_thread_main (gpointer data)
         {
           guint64 consumed_before = gluetool_lanes_get_consumed (self->lanes);
 
+          /* Before the drain, which takes note of the refusals. */
+          if (gluetool_lanes_has_refusals_sc (self->lanes))
+            overrun_until_us = g_get_monotonic_time () + OVERRUN_WINDOW_US;
           drain (self);
           busy = nap_us > 0
                  && gluetool_lanes_get_consumed (self->lanes) - consumed_before >= NAP_MIN_RECORDS;
