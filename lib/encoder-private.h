@@ -185,5 +185,12 @@ gsize gluetool_batch_envelope_size   (gint32                     seqid,
                                       guint                      n_spans,
                                       gint64                     seq_no,
                                       const GluetoolClientStats *stats);
+/* The same less the spans' list header, which alone depends on how many
+ * spans there are: a batch computes this once, the header per span. */
+gsize gluetool_batch_envelope_size_without_list (gint32                     seqid,
+                                                 gint64                     seq_no,
+                                                 const GluetoolClientStats *stats);
+/* The bytes of a list header for @n_elements. */
+gsize gluetool_list_header_size      (guint                      n_elements);
 
 G_END_DECLS

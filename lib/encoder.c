@@ -636,16 +636,31 @@ gluetool_encode_batch_tail (GluetoolBuffer            *buf,
 }
 
 gsize
+gluetool_list_header_size (guint n_elements)
+{
+  return list_header_size (n_elements);
+}
+
+gsize
 gluetool_batch_envelope_size (gint32                     seqid,
                               guint                      n_spans,
                               gint64                     seq_no,
                               const GluetoolClientStats *stats)
 {
+  return gluetool_batch_envelope_size_without_list (seqid, seq_no, stats)
+         + list_header_size (n_spans);
+}
+
+gsize
+gluetool_batch_envelope_size_without_list (gint32                     seqid,
+                                           gint64                     seq_no,
+                                           const GluetoolClientStats *stats)
+{
   gsize size;
 
-  /* 82 81 <seqid> 09 "emitBatch" 1c 1c ... 19 <list header> */
+  /* 82 81 <seqid> 09 "emitBatch" 1c 1c ... 19, then the list header */
   size = 2 + gluetool_varint_size ((guint32) seqid) + 1 + EMIT_BATCH_NAME_LEN
-         + 2 + 1 + list_header_size (n_spans);
+         + 2 + 1;
   if (seq_no >= 0)
     size += 1 + gluetool_varint_size (gluetool_zigzag64 (seq_no));
   if (stats != NULL)

@@ -48,6 +48,7 @@ typedef struct {
   GluetoolBuffer       spans;            /* the batch being packed */
   guint                n_spans;
   GluetoolClientStats  batch_stats;      /* the stats the batch will carry */
+  gsize                envelope_fixed;   /* the batch's envelope less its list header */
   gint64               next_seq_no;      /* Batch.seqNo of the next datagram: 1, 2, ... */
   /* The spans of the last datagram the socket accepted, until it is known
    * whether the agent refused it (see settle_in_doubt()): counted neither
@@ -1041,8 +1042,7 @@ datagram_size (GluetoolReporter *self,
 {
   Sender *sender = &self->sender;
 
-  return gluetool_batch_envelope_size (seqid_for (sender->next_seq_no), n_spans,
-                                       sender->next_seq_no, &sender->batch_stats)
+  return sender->envelope_fixed + gluetool_list_header_size (n_spans)
          + sender->process.len + spans_len;
 }
 
@@ -1130,6 +1130,10 @@ pack_span (GluetoolReporter *self,
       /* A batch carries the statistics as they were when it began; its size
        * is computed with exactly those numbers. */
       snapshot_client_stats (self, &sender->batch_stats);
+      /* Whatever the batch's length, its seqNo and stats are these. */
+      sender->envelope_fixed =
+        gluetool_batch_envelope_size_without_list (seqid_for (sender->next_seq_no),
+                                                   sender->next_seq_no, &sender->batch_stats);
       if (datagram_size (self, 1, len) > self->max_packet_size)
         {
           count (&self->dropped_too_large, 1);
