@@ -30,6 +30,11 @@
 #include <errno.h>
 #include <linux/membarrier.h>
 #define HAVE_ASYMMETRIC_FENCES 1
+
+/* Tries of membarrier() that found the kernel short of memory, a
+ * millisecond apart, before the process gives up. */
+#define MEMBARRIER_ATTEMPTS 1000
+#define MEMBARRIER_RETRY_US 1000
 #endif
 
 atomic_uint gluetool_process_generation_ = 1;
@@ -136,13 +141,6 @@ after_fork_in_parent (void)
  * stops paying for a fence (see gluetool_process_announce()). Called only
  * while no other thread can announce: before any region, or in a fork()'s
  * child. */
-#ifdef HAVE_ASYMMETRIC_FENCES
-/* Tries of membarrier() that found the kernel short of memory, a
- * millisecond apart, before the process gives up. */
-#define MEMBARRIER_ATTEMPTS 1000
-#define MEMBARRIER_RETRY_US 1000
-#endif
-
 static void
 register_asymmetric_fences (void)
 {

@@ -1331,17 +1331,19 @@ flush_thread_main (gpointer data)
       for (;;)
         {
           guint64 blocks_taken;
+          gint64 looked_at_us;
 
           closing = self->closing;
           requested = self->flush_requested;
           if (closing || requested > self->flush_completed)
             break;
-          if (g_get_monotonic_time () >= next_interval_us)
+          looked_at_us = g_get_monotonic_time ();
+          if (looked_at_us >= next_interval_us)
             break;
           if (gluetool_lanes_get_queued_bytes (self->lanes) >= self->wake_bytes)
             break;
 
-          if (g_get_monotonic_time () < overrun_until_us)
+          if (looked_at_us < overrun_until_us)
             {
               /* Outside @lock, so flush() and close() are not held up. The
                * flag is not set, so no producer pays for a wake. */
@@ -1349,7 +1351,7 @@ flush_thread_main (gpointer data)
 
               gluetool_mutex_unlock (&self->lock);
               more = watch_for_records (self, blocks_taken_seen,
-                                        MIN (MIN (g_get_monotonic_time () + OVERRUN_WATCH_US,
+                                        MIN (MIN (looked_at_us + OVERRUN_WATCH_US,
                                                   overrun_until_us),
                                              next_interval_us));
               gluetool_mutex_lock (&self->lock);
@@ -1375,7 +1377,7 @@ flush_thread_main (gpointer data)
                   break;
                 }
               rest_until (self, CONSUMER_NAPPING,
-                          MIN (g_get_monotonic_time () + nap_us, next_interval_us));
+                          MIN (looked_at_us + nap_us, next_interval_us));
               continue;
             }
 
