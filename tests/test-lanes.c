@@ -54,6 +54,22 @@ check_record (const guint8 *record,
   ck_assert (read_record (record, len, producer, index));
 }
 
+/* Reads and releases every record queued now; returns how many. */
+static guint
+release_all (GluetoolLanes *lanes)
+{
+  const guint8 *record;
+  gsize len;
+  guint n = 0;
+
+  while (gluetool_lanes_peek_sc (lanes, &record, &len))
+    {
+      gluetool_lanes_release_sc (lanes);
+      n++;
+    }
+  return n;
+}
+
 START_TEST (test_one_thread_in_order)
 {
   GluetoolLanes *lanes = gluetool_lanes_new (64 * 1024);
@@ -410,11 +426,7 @@ START_TEST (test_seal_while_pushing)
           }
       gluetool_lanes_seal (lanes);
       final = gluetool_lanes_get_pushed (lanes);
-      while (gluetool_lanes_peek_sc (lanes, &record, &len))
-        {
-          gluetool_lanes_release_sc (lanes);
-          read++;
-        }
+      read += release_all (lanes);
       ck_assert_uint_eq (read, final);
       g_thread_join (threads[0]);
       g_thread_join (threads[1]);
@@ -678,12 +690,7 @@ START_TEST (test_idle_lanes_give_blocks_back)
   ck_assert (!gluetool_lanes_give_back_idle_sc (lanes));
   ck_assert (!gluetool_lanes_push (lanes, buffer, make_record (buffer, sizeof buffer, 6, 0),
                                    NULL, NULL));
-  while (gluetool_lanes_peek_sc (lanes, &record, &len))
-    {
-      gluetool_lanes_release_sc (lanes);
-      n_read++;
-    }
-  ck_assert_uint_eq (n_read, N_IDLE);
+  ck_assert_uint_eq (release_all (lanes), N_IDLE);
   ck_assert (gluetool_lanes_give_back_idle_sc (lanes));
   ck_assert (!gluetool_lanes_has_refusals_sc (lanes));
 
@@ -708,7 +715,6 @@ START_TEST (test_idle_lanes_give_blocks_back)
   leave = TRUE;
   g_cond_broadcast (&cond);
   gluetool_mutex_unlock (&lock);
-  n_read = 0;
   guard = g_get_monotonic_time () + IDLE_GUARD_S * G_USEC_PER_SEC;
   for (;;)
     {
@@ -719,11 +725,7 @@ START_TEST (test_idle_lanes_give_blocks_back)
       if (g_get_monotonic_time () > guard)
         give_up = TRUE;
       gluetool_mutex_unlock (&lock);
-      while (gluetool_lanes_peek_sc (lanes, &record, &len))
-        {
-          gluetool_lanes_release_sc (lanes);
-          n_read++;
-        }
+      n_read += release_all (lanes);
       if (done == N_IDLE || give_up)
         break;
       gluetool_lanes_give_back_idle_sc (lanes);
