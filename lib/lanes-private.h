@@ -31,9 +31,11 @@
  * gluetool_lanes_give_back_idle_sc()).
  *
  * Threads. A lane belongs to one thread (by its serial number, see
- * process-private.h). When that thread has exited and its lane is read to
- * the end, gluetool_lanes_reclaim_sc() hands the lane and its block back, and
- * the next new thread takes the lane over.
+ * process-private.h). A thread that exits hands the lane it last pushed
+ * into back at once, block and unread records included, and the next
+ * thread to push takes it over: threads that come and go reuse a few
+ * lanes, however fast they come. A lane the thread left in another queue
+ * is handed back by gluetool_lanes_reclaim_sc() once read to the end.
  *
  * Sealing. gluetool_lanes_seal() makes every later push fail and waits for
  * the pushes in progress to end, so that after it returns the set of

@@ -17,13 +17,17 @@
  *   (C) pool:     blocks go back to the pool, and come out of it, under
  *                 @pool_lock: the consumer's reads of a block happen before
  *                 a producer that takes it writes into it.
- *   (D) lane:     a lane changes hands by compare-and-swap of @owner: the
- *                 consumer, reclaiming a dead thread's lane, resets its
- *                 fields and stores owner = 0 with release; the thread that
- *                 takes it over swaps in its serial with acquire, and sees
- *                 them reset. The dead thread's last push happened before
- *                 it left the process's registry, which the consumer asked
- *                 under the registry's lock.
+ *   (D) lane:     a lane changes hands by compare-and-swap of @owner. A
+ *                 thread that exits swaps its serial for 0 with release
+ *                 (hand_back_lane()); the thread that takes the lane over
+ *                 swaps 0 for its serial with acquire, and sees the lane's
+ *                 producer fields as the last owner left them, its last
+ *                 push included. A lane whose thread left without handing
+ *                 it back (it had pushed to another queue since) is
+ *                 reclaimed by the consumer: it resets the lane's fields
+ *                 and stores owner = 0 with release. That thread's last
+ *                 push happened before it left the process's registry,
+ *                 which the consumer asked under the registry's lock.
  *   (E) list:     a new lane is pushed on the list by compare-and-swap with
  *                 release; walkers load @lanes_head and each @next_lane
  *                 with acquire, so they see a lane's fields initialised.
@@ -152,6 +156,10 @@ struct _GluetoolLanes
   gboolean         has_prefetchw;                 /* see prefetch_for_write() */
   atomic_bool      sealed;                        /* (atomic) pair F */
 
+  /* The list of queues alive, for threads that exit (see hand_back_lane());
+   * under live_queues_lock. */
+  GluetoolLanes   *next_live;
+
   /* Lanes, newest first (pair E); pushed, never removed before free(). */
   alignas (LANES_CACHE_LINE) Lane *_Atomic lanes_head;
   atomic_uint      n_lanes;                       /* (atomic) */
@@ -198,6 +206,20 @@ static atomic_ullong last_lanes_id;
 static GLUETOOL_THREAD_LOCAL guint64 cached_lanes_id;
 static GLUETOOL_THREAD_LOCAL guint64 cached_serial;
 static GLUETOOL_THREAD_LOCAL Lane   *cached_lane;
+
+/* The queues alive. A thread that exits looks its cached queue up here
+ * before it hands its lane back: the queue may have been freed since its
+ * last push. Taken at a queue's making and freeing and at a thread's exit,
+ * never per record; held across fork() (see process-private.h), as an
+ * exiting thread may hold it outside any region. */
+static GMutex         live_queues_lock;
+static GluetoolLanes *live_queues;                /* under live_queues_lock */
+
+static void hand_back_lane (gpointer unused);
+
+/* Set (to anything but NULL) in each thread that found a lane, so that its
+ * exit hands the lane back. */
+static GPrivate lane_hand_back = G_PRIVATE_INIT (hand_back_lane);
 
 static inline gsize
 round_up (gsize n)
@@ -254,7 +276,28 @@ gluetool_lanes_new (gsize capacity_bytes)
   atomic_init (&lanes->blocks_taken, 0);
   atomic_init (&lanes->refusals, 0);
   atomic_init (&lanes->consumed, 0);
+
+  gluetool_process_hold_across_fork (&live_queues_lock);
+  gluetool_mutex_lock (&live_queues_lock);
+  lanes->next_live = live_queues;
+  live_queues = lanes;
+  gluetool_mutex_unlock (&live_queues_lock);
   return lanes;
+}
+
+/* Takes @lanes off the list of queues alive: no exiting thread looks at
+ * its lanes from then on. */
+static void
+forget_live_queue (GluetoolLanes *lanes)
+{
+  gluetool_mutex_lock (&live_queues_lock);
+  for (GluetoolLanes **link = &live_queues; *link != NULL; link = &(*link)->next_live)
+    if (*link == lanes)
+      {
+        *link = lanes->next_live;
+        break;
+      }
+  gluetool_mutex_unlock (&live_queues_lock);
 }
 
 void
@@ -266,6 +309,8 @@ gluetool_lanes_free (GluetoolLanes *lanes)
 
   if (lanes == NULL)
     return;
+
+  forget_live_queue (lanes);
 
   /* What is still queued is read as the consumer reads it, so the heap
    * copies of large records are freed wherever each block's round stands:
@@ -460,7 +505,47 @@ found:
   cached_lanes_id = lanes->id;
   cached_serial = serial;
   cached_lane = lane;
+  g_private_set (&lane_hand_back, GINT_TO_POINTER (1));
   return lane;
+}
+
+/* At the calling thread's exit: hands the lane it last pushed into back,
+ * so that the next thread to push takes it over at once, with its block
+ * and whatever of it is still unread (the consumer reads a lane's records
+ * in order, whoever pushed them). Without this, the lanes of exited
+ * threads waited for the consumer's reclaim_sc() at its next interval, and
+ * threads that come and go faster than that spent the budget on lanes
+ * nobody would push into again. A lane of another queue the thread pushed
+ * into before is reclaimed by the consumer, as before.
+ *
+ * A thread-exit destructor that runs after this one and pushes again finds
+ * the cache cleared, takes a lane again and sets the key again, so the
+ * C library calls this once more. */
+static void
+hand_back_lane (gpointer unused)
+{
+  guint64 id = cached_lanes_id;
+  guint64 serial = cached_serial;
+  Lane *lane = cached_lane;
+
+  (void) unused;
+  cached_lanes_id = 0;
+  cached_lane = NULL;
+  if (lane == NULL)
+    return;
+
+  gluetool_mutex_lock (&live_queues_lock);
+  for (GluetoolLanes *lanes = live_queues; lanes != NULL; lanes = lanes->next_live)
+    if (lanes->id == id)
+      {
+        /* Release, pair D. From the serial only: if the registry's
+         * destructor ran first, the consumer may have reclaimed the lane
+         * and another thread taken it over. */
+        atomic_compare_exchange_strong_explicit (&lane->owner, &serial, 0,
+                                                 memory_order_release, memory_order_relaxed);
+        break;
+      }
+  gluetool_mutex_unlock (&live_queues_lock);
 }
 
 static inline Lane *
