@@ -398,6 +398,69 @@ START_TEST (test_many_threads)
 }
 END_TEST
 
+/* ---- Threads that come and go ------------------------------------------------ */
+
+#define CHURN_SPANS_PER_THREAD 5
+
+static gpointer
+make_a_few_spans (gpointer data)
+{
+  for (guint i = 0; i < CHURN_SPANS_PER_THREAD; i++)
+    {
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("churn", NULL);
+
+      if (!gluetool_action_finish (action, NULL))
+        return NULL;
+    }
+  return data;
+}
+
+/* Threads that each report a few spans and exit, @at_once at a time, for
+ * @n_waves waves, with the default queue and no wait for room: nothing is
+ * dropped, whatever the flush thread does meanwhile. A thread's lane goes
+ * to the next thread when it exits, so the spans take no more of the
+ * queue than their bytes (here a quarter of it at most): before, each new
+ * thread took a block of its own until the flush thread's next interval,
+ * and a few hundred threads spent the whole queue. */
+static void
+check_thread_churn (guint n_waves,
+                    guint at_once)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", test_receiver_get_port (receiver),
+                                                  0, 0, 0);
+  const guint n_expected = n_waves * at_once * CHURN_SPANS_PER_THREAD;
+  g_autofree GThread **threads = g_new0 (GThread *, at_once);
+  GluetoolTracerStats stats;
+
+  for (guint wave = 0; wave < n_waves; wave++)
+    {
+      for (guint i = 0; i < at_once; i++)
+        threads[i] = g_thread_new ("short-lived", make_a_few_spans, GUINT_TO_POINTER (1));
+      for (guint i = 0; i < at_once; i++)
+        ck_assert_msg (g_thread_join (threads[i]) != NULL, "a finish failed");
+    }
+
+  test_expect_close (tracer, WAIT_S);
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_dropped_queue_full, 0);
+  ck_assert_uint_eq (stats.spans_reported, n_expected);
+  ck_assert_uint_eq (stats.spans_sent, n_expected);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, n_expected, WAIT_S), n_expected);
+}
+
+START_TEST (test_thread_churn_one_at_a_time)
+{
+  check_thread_churn (2000, 1);
+}
+END_TEST
+
+START_TEST (test_thread_churn_eight_at_a_time)
+{
+  check_thread_churn (250, 8);
+}
+END_TEST
+
 /* ---- Limits: a small queue, a small packet, a huge span -------------------------- */
 
 /* The smallest queue: 512 bytes, two blocks of 256. Spans with a label
@@ -1058,6 +1121,8 @@ e2e_suite (void)
   tcase_add_test (tc, test_nested_trace);
   tcase_add_test (tc, test_tag_types);
   tcase_add_test (tc, test_many_threads);
+  tcase_add_test (tc, test_thread_churn_one_at_a_time);
+  tcase_add_test (tc, test_thread_churn_eight_at_a_time);
   tcase_add_test (tc, test_close_while_reporting);
   suite_add_tcase (suite, tc);
 
