@@ -19,6 +19,8 @@ G_BEGIN_DECLS
 #define GLUETOOL_DEFAULT_MAX_PACKET_SIZE 65000
 /* A push that finds the queue full drops the span at once. */
 #define GLUETOOL_DEFAULT_QUEUE_FULL_WAIT_S 0.0
+/* At a normal exit, what is queued is flushed for at most this long. */
+#define GLUETOOL_DEFAULT_EXIT_FLUSH_TIMEOUT_S 2.0
 
 #define GLUETOOL_MIN_QUEUE_SIZE          512
 #define GLUETOOL_MAX_QUEUE_SIZE          ((gsize) 1 << 30)
@@ -31,6 +33,9 @@ G_BEGIN_DECLS
  * default decides. Any other negative value is an error. */
 #define GLUETOOL_QUEUE_FULL_WAIT_UNSET   (-1.0)
 #define GLUETOOL_MAX_QUEUE_FULL_WAIT_S   3600.0
+/* The exit-flush-timeout property's default: not given. */
+#define GLUETOOL_EXIT_FLUSH_TIMEOUT_UNSET (-1.0)
+#define GLUETOOL_MAX_EXIT_FLUSH_TIMEOUT_S 3600.0
 
 typedef struct {
   gboolean  disabled;
@@ -42,6 +47,7 @@ typedef struct {
   gsize     queue_size;         /* bytes */
   guint     max_packet_size;    /* bytes */
   double    queue_full_wait_s;  /* the most a push waits for room; 0: drops at once */
+  double    exit_flush_timeout_s; /* the most exit() waits for a flush; 0: none */
 } GluetoolConfig;
 
 /* What the caller asked for; "unset" values (NULL, 0, FALSE) fall back to
@@ -57,6 +63,8 @@ typedef struct {
   guint       max_packet_size;
   gboolean    has_queue_full_wait;
   double      queue_full_wait_s;
+  gboolean    has_exit_flush_timeout;
+  double      exit_flush_timeout_s;
 } GluetoolConfigRequest;
 
 gboolean gluetool_config_load  (GluetoolConfig              *config,

@@ -376,6 +376,24 @@ load (GluetoolConfig              *config,
   else
     config->queue_full_wait_s = GLUETOOL_DEFAULT_QUEUE_FULL_WAIT_S;
 
+  /* Exit flush timeout: 0 (no flush at exit) is a value too. */
+  if (request->has_exit_flush_timeout)
+    {
+      if (!check_seconds ("exit flush timeout", request->exit_flush_timeout_s,
+                          0.0, GLUETOOL_MAX_EXIT_FLUSH_TIMEOUT_S, error))
+        return FALSE;
+      config->exit_flush_timeout_s = request->exit_flush_timeout_s;
+    }
+  else if ((env = g_getenv ("GLUETOOL_TRACING_EXIT_FLUSH_TIMEOUT")) != NULL)
+    {
+      if (!parse_seconds ("GLUETOOL_TRACING_EXIT_FLUSH_TIMEOUT", env,
+                          0.0, GLUETOOL_MAX_EXIT_FLUSH_TIMEOUT_S,
+                          &config->exit_flush_timeout_s, error))
+        return FALSE;
+    }
+  else
+    config->exit_flush_timeout_s = GLUETOOL_DEFAULT_EXIT_FLUSH_TIMEOUT_S;
+
   return TRUE;
 }
 

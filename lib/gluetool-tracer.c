@@ -35,6 +35,7 @@
  * | queue size | `GLUETOOL_TRACING_QUEUE_SIZE` | 4 MiB |
  * | max packet size | `GLUETOOL_TRACING_MAX_PACKET_SIZE` | 65000 bytes |
  * | wait for room in a full queue | `GLUETOOL_TRACING_QUEUE_FULL_WAIT` | 0 s: none |
+ * | flush at a normal exit | `GLUETOOL_TRACING_EXIT_FLUSH_TIMEOUT` | 2 s at most |
  *
  * A value that cannot be used (a port of `abc`, `0` or `70000`, an empty
  * service name) makes the constructor fail with
@@ -98,6 +99,7 @@ enum {
   PROP_QUEUE_SIZE,
   PROP_MAX_PACKET_SIZE,
   PROP_QUEUE_FULL_WAIT,
+  PROP_EXIT_FLUSH_TIMEOUT,
   PROP_ENABLED,
   PROP_CLIENT_UUID,
   N_PROPS
@@ -485,6 +487,14 @@ gluetool_tracer_get_property (GObject    *object,
                                      ? self->request.queue_full_wait_s
                                      : GLUETOOL_QUEUE_FULL_WAIT_UNSET);
       break;
+    case PROP_EXIT_FLUSH_TIMEOUT:
+      if (self->initialized)
+        g_value_set_double (value, self->config.exit_flush_timeout_s);
+      else
+        g_value_set_double (value, self->request.has_exit_flush_timeout
+                                     ? self->request.exit_flush_timeout_s
+                                     : GLUETOOL_EXIT_FLUSH_TIMEOUT_UNSET);
+      break;
     case PROP_ENABLED:
       g_value_set_boolean (value, atomic_load_explicit (&self->reporter, memory_order_relaxed) != NULL);
       break;
@@ -535,6 +545,12 @@ gluetool_tracer_set_property (GObject      *object,
       self->request.queue_full_wait_s = g_value_get_double (value);
       self->request.has_queue_full_wait =
         self->request.queue_full_wait_s != GLUETOOL_QUEUE_FULL_WAIT_UNSET;
+      break;
+    case PROP_EXIT_FLUSH_TIMEOUT:
+      /* As above: -1 leaves it to the environment, 0 turns it off. */
+      self->request.exit_flush_timeout_s = g_value_get_double (value);
+      self->request.has_exit_flush_timeout =
+        self->request.exit_flush_timeout_s != GLUETOOL_EXIT_FLUSH_TIMEOUT_UNSET;
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -662,6 +678,31 @@ gluetool_tracer_class_init (GluetoolTracerClass *klass)
   properties[PROP_QUEUE_FULL_WAIT] =
     g_param_spec_double ("queue-full-wait", NULL, NULL, -G_MAXDOUBLE, G_MAXDOUBLE,
                          GLUETOOL_QUEUE_FULL_WAIT_UNSET, construct);
+
+  /**
+   * GluetoolTracer:exit-flush-timeout:
+   *
+   * The most seconds a normal exit of the process (`exit()`, or a return
+   * from `main()`) waits for the spans this tracer has queued to be sent,
+   * from 0 to 3600; -1 (the default) for
+   * `GLUETOOL_TRACING_EXIT_FLUSH_TIMEOUT`, else 2. 0 sends nothing at exit.
+   *
+   * So a program that never calls [method@Gluetool.Tracer.close] (a test
+   * run by `check` in a forked child, a tool that returns from `main()`)
+   * still delivers its spans. The flush runs from an `atexit()` handler, in
+   * whichever thread called `exit()`, and usually takes a few milliseconds:
+   * the bound is for an agent that cannot be reached or a name that does
+   * not resolve. It prints nothing when every span was sent, and one
+   * message (not a warning) naming what was lost otherwise. A tracer closed
+   * before the exit has nothing left to send. `_exit()`, a crash and a
+   * signal that kills the process run no handler: see the README for what
+   * they lose.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_EXIT_FLUSH_TIMEOUT] =
+    g_param_spec_double ("exit-flush-timeout", NULL, NULL, -G_MAXDOUBLE, G_MAXDOUBLE,
+                         GLUETOOL_EXIT_FLUSH_TIMEOUT_UNSET, construct);
 
   /**
    * GluetoolTracer:enabled:

@@ -118,6 +118,7 @@ struct _GluetoolReporter {
   char            *host;
   guint            port;
   gint64           flush_interval_us;
+  gint64           exit_flush_timeout_us; /* 0: nothing is sent at exit */
   gsize            room_check_bytes;     /* see announce_room() */
   char            *client_uuid;
 
@@ -132,6 +133,11 @@ struct _GluetoolReporter {
   /* A reporter inherited from the parent process, replaced by this one:
    * never used or freed, only kept reachable (see abandon_inherited()). */
   GluetoolReporter *next_abandoned;
+
+  /* The reporters whose flush thread runs, for the flush at exit (see
+   * flush_at_exit()); under running_lock. */
+  GluetoolReporter *next_running;
+  gboolean          is_listed_running;
 
   GMutex           lock;
   GCond            wake;                 /* to the flush thread */
@@ -217,7 +223,8 @@ reporter_new (const char *service_name,
               double      flush_interval_s,
               gsize       queue_size,
               guint       max_packet_size,
-              gint64      queue_full_wait_us)
+              gint64      queue_full_wait_us,
+              gint64      exit_flush_timeout_us)
 {
   GluetoolReporter *self = g_aligned_alloc0 (1, sizeof (GluetoolReporter), 64);
 
@@ -228,6 +235,7 @@ reporter_new (const char *service_name,
   self->flush_interval_us = (gint64) (flush_interval_s * G_USEC_PER_SEC);
   self->max_packet_size = max_packet_size;
   self->queue_full_wait_us = queue_full_wait_us;
+  self->exit_flush_timeout_us = exit_flush_timeout_us;
   /* Made here, not by GLib's g_uuid_string_random(): that takes a global
    * lock, which a child process made by fork() may find held for ever. */
   self->client_uuid = gluetool_ids_dup_uuid_string ();
@@ -285,7 +293,116 @@ gluetool_reporter_new (const GluetoolConfig *config)
   gluetool_process_ensure_fork_handlers ();
   return reporter_new (config->service_name, config->reporting_host, config->reporting_port,
                        config->flush_interval_s, config->queue_size, config->max_packet_size,
-                       queue_full_wait_us);
+                       queue_full_wait_us,
+                       (gint64) (config->exit_flush_timeout_s * G_USEC_PER_SEC));
+}
+
+/* ---- The flush at exit ----------------------------------------------------- */
+
+/* The reporters with a flush thread, newest first. A process that ends
+ * with exit() or a return from main() flushes them from an atexit()
+ * handler, so spans finished before it are sent without a close(): a test
+ * that check runs in a forked child, a tool that returns from main().
+ * Held across fork(): a thread may hold it outside any region. */
+static GMutex            running_lock;
+static GluetoolReporter *running_reporters;   /* under running_lock, not owned */
+
+static void flush_at_exit (void);
+
+static void
+install_exit_handler (void)
+{
+  static gsize installed = 0;
+
+  if (g_once_init_enter (&installed))
+    {
+      gluetool_process_hold_across_fork (&running_lock);
+      /* In a library, glibc's atexit() registers the handler for this
+       * shared object: it also runs if the library is unloaded first. */
+      if (atexit (flush_at_exit) != 0)
+        g_warning ("Spans will not be flushed at exit: atexit() failed");
+      g_once_init_leave (&installed, 1);
+    }
+}
+
+static void
+list_running (GluetoolReporter *self)
+{
+  install_exit_handler ();
+
+  gluetool_mutex_lock (&running_lock);
+  if (!self->is_listed_running)
+    {
+      self->next_running = running_reporters;
+      running_reporters = self;
+      self->is_listed_running = TRUE;
+    }
+  gluetool_mutex_unlock (&running_lock);
+}
+
+/* Once closed (or freed) a reporter has nothing to send at exit. */
+static void
+unlist_running (GluetoolReporter *self)
+{
+  gluetool_mutex_lock (&running_lock);
+  if (self->is_listed_running)
+    {
+      for (GluetoolReporter **link = &running_reporters; *link != NULL;
+           link = &(*link)->next_running)
+        if (*link == self)
+          {
+            *link = self->next_running;
+            break;
+          }
+      self->is_listed_running = FALSE;
+    }
+  gluetool_mutex_unlock (&running_lock);
+}
+
+/* The running reporters of this process that send at exit, each with a
+ * reference. A child made by fork() inherits the list: its entries are the
+ * parent's until the child starts reporters of its own. */
+static GPtrArray *
+dup_running_here (void)
+{
+  GPtrArray *reporters = g_ptr_array_new_with_free_func ((GDestroyNotify) gluetool_reporter_unref);
+
+  gluetool_mutex_lock (&running_lock);
+  for (GluetoolReporter *r = running_reporters; r != NULL; r = r->next_running)
+    if (gluetool_reporter_is_running_here (r) && r->exit_flush_timeout_us > 0)
+      g_ptr_array_add (reporters, gluetool_reporter_ref (r));
+  gluetool_mutex_unlock (&running_lock);
+  return reporters;
+}
+
+/* Flushes every running reporter, each bounded by its exit flush timeout
+ * from the start of the handler, so the whole takes at most the longest of
+ * them. Silent when everything was sent. Runs in the thread that called
+ * exit(), while the other threads (flush threads included) still run. */
+static void
+flush_at_exit (void)
+{
+  gint64 start_us = g_get_monotonic_time ();
+  g_autoptr(GPtrArray) reporters = dup_running_here ();
+
+  for (guint i = 0; i < reporters->len; i++)
+    {
+      GluetoolReporter *reporter = g_ptr_array_index (reporters, i);
+      g_autoptr(GError) error = NULL;
+
+      gboolean is_flush_thread;
+
+      /* exit() from the flush thread itself (a log handler of the
+       * program's): it cannot wait for itself. */
+      gluetool_mutex_lock (&reporter->lock);
+      is_flush_thread = reporter->thread == g_thread_self ();
+      gluetool_mutex_unlock (&reporter->lock);
+      if (is_flush_thread)
+        continue;
+      if (!gluetool_reporter_flush (reporter, start_us + reporter->exit_flush_timeout_us, &error))
+        g_message ("Spans of %s were not all sent to %s:%u at exit: %s",
+                   reporter->service_name, reporter->host, reporter->port, error->message);
+    }
 }
 
 gboolean
@@ -307,6 +424,9 @@ gluetool_reporter_start (GluetoolReporter *self)
     }
   running = self->thread != NULL;
   gluetool_mutex_unlock (&self->lock);
+
+  if (running)
+    list_running (self);
   return running;
 }
 
@@ -337,7 +457,8 @@ gluetool_reporter_new_for_child (GluetoolReporter *inherited,
   self = reporter_new (inherited->service_name, inherited->host, inherited->port,
                        (double) inherited->flush_interval_us / G_USEC_PER_SEC,
                        gluetool_lanes_get_capacity_bytes (inherited->lanes),
-                       inherited->max_packet_size, inherited->queue_full_wait_us);
+                       inherited->max_packet_size, inherited->queue_full_wait_us,
+                       inherited->exit_flush_timeout_us);
   self->sender.inherited_agent = dup_inherited_agent (inherited);
 
   /* What the parent had queued and not yet sent, including the batch its
@@ -426,6 +547,8 @@ gluetool_reporter_unref (GluetoolReporter *self)
 {
   if (!g_atomic_ref_count_dec (&self->ref_count))
     return;
+
+  unlist_running (self);
 
   if (self->thread != NULL)
     {
@@ -1586,6 +1709,7 @@ gluetool_reporter_close (GluetoolReporter *self,
 
   /* From here the records pushed are final (see gluetool_lanes_seal()). */
   gluetool_lanes_seal (self->lanes);
+  unlist_running (self);
 
   gluetool_mutex_lock (&self->lock);
   self->closing = TRUE;

@@ -32,6 +32,7 @@
 #define VAR_QUEUE_SIZE      "GLUETOOL_TRACING_QUEUE_SIZE"
 #define VAR_MAX_PACKET_SIZE "GLUETOOL_TRACING_MAX_PACKET_SIZE"
 #define VAR_QUEUE_FULL_WAIT "GLUETOOL_TRACING_QUEUE_FULL_WAIT"
+#define VAR_EXIT_FLUSH_TIMEOUT "GLUETOOL_TRACING_EXIT_FLUSH_TIMEOUT"
 
 static const char *const variables[] = {
   VAR_DISABLE,
@@ -43,6 +44,7 @@ static const char *const variables[] = {
   VAR_QUEUE_SIZE,
   VAR_MAX_PACKET_SIZE,
   VAR_QUEUE_FULL_WAIT,
+  VAR_EXIT_FLUSH_TIMEOUT,
 };
 
 /* What the environment held before the test, NULL for unset. */
@@ -161,6 +163,7 @@ START_TEST (test_variables_used)
   set_variable (VAR_QUEUE_SIZE, "65536");
   set_variable (VAR_MAX_PACKET_SIZE, "1500");
   set_variable (VAR_QUEUE_FULL_WAIT, "0.005");
+  set_variable (VAR_EXIT_FLUSH_TIMEOUT, "0.75");
 
   load_ok (&request, &config);
   ck_assert (!config.disabled);
@@ -172,6 +175,7 @@ START_TEST (test_variables_used)
   ck_assert_uint_eq (config.queue_size, 65536);
   ck_assert_uint_eq (config.max_packet_size, 1500);
   ck_assert_double_eq (config.queue_full_wait_s, 0.005);
+  ck_assert_double_eq (config.exit_flush_timeout_s, 0.75);
   gluetool_config_clear (&config);
 
   ck_assert (gluetool_config_flush_timeout_from_env (&timeout_s, NULL));
@@ -195,6 +199,7 @@ static const VariableCase single_variable_cases[] = {
   { VAR_QUEUE_SIZE, "512" },
   { VAR_MAX_PACKET_SIZE, "65507" },
   { VAR_QUEUE_FULL_WAIT, "3600" },
+  { VAR_EXIT_FLUSH_TIMEOUT, "0" },
 };
 
 START_TEST (test_single_variable)
@@ -223,6 +228,8 @@ START_TEST (test_single_variable)
   ck_assert_uint_eq (config.max_packet_size, is_var ? 65507 : 65000);
   is_var = g_str_equal (vc->variable, VAR_QUEUE_FULL_WAIT);
   ck_assert_double_eq (config.queue_full_wait_s, is_var ? 3600.0 : 0.0);
+  is_var = g_str_equal (vc->variable, VAR_EXIT_FLUSH_TIMEOUT);
+  ck_assert_double_eq (config.exit_flush_timeout_s, is_var ? 0.0 : 2.0);
   gluetool_config_clear (&config);
 }
 END_TEST
@@ -239,6 +246,8 @@ START_TEST (test_arguments_win)
     .max_packet_size = 9000,
     .has_queue_full_wait = TRUE,
     .queue_full_wait_s = 0.25,
+    .has_exit_flush_timeout = TRUE,
+    .exit_flush_timeout_s = 0.5,
   };
   GluetoolConfig config;
 
@@ -250,6 +259,7 @@ START_TEST (test_arguments_win)
   set_variable (VAR_QUEUE_SIZE, "65536");
   set_variable (VAR_MAX_PACKET_SIZE, "1500");
   set_variable (VAR_QUEUE_FULL_WAIT, "2");
+  set_variable (VAR_EXIT_FLUSH_TIMEOUT, "5");
 
   load_ok (&request, &config);
   ck_assert_str_eq (config.service_name, "from-argument");
@@ -260,6 +270,7 @@ START_TEST (test_arguments_win)
   ck_assert_uint_eq (config.queue_size, 8192);
   ck_assert_uint_eq (config.max_packet_size, 9000);
   ck_assert_double_eq (config.queue_full_wait_s, 0.25);
+  ck_assert_double_eq (config.exit_flush_timeout_s, 0.5);
   gluetool_config_clear (&config);
 }
 END_TEST
@@ -283,6 +294,24 @@ START_TEST (test_queue_full_wait_zero_given)
 }
 END_TEST
 
+/* So is no flush at exit (0). */
+START_TEST (test_exit_flush_timeout_zero_given)
+{
+  const GluetoolConfigRequest zero = { .has_exit_flush_timeout = TRUE, .exit_flush_timeout_s = 0.0 };
+  const GluetoolConfigRequest unset = { 0 };
+  GluetoolConfig config;
+
+  set_variable (VAR_EXIT_FLUSH_TIMEOUT, "1.5");
+  load_ok (&zero, &config);
+  ck_assert_double_eq (config.exit_flush_timeout_s, 0.0);
+  gluetool_config_clear (&config);
+
+  load_ok (&unset, &config);
+  ck_assert_double_eq (config.exit_flush_timeout_s, 1.5);
+  gluetool_config_clear (&config);
+}
+END_TEST
+
 /* A variable that an argument overrides is not read at all, so a bad value
  * there does not matter. */
 START_TEST (test_arguments_win_over_bad_variables)
@@ -297,6 +326,8 @@ START_TEST (test_arguments_win_over_bad_variables)
     .max_packet_size = 9000,
     .has_queue_full_wait = TRUE,
     .queue_full_wait_s = 0.0,
+    .has_exit_flush_timeout = TRUE,
+    .exit_flush_timeout_s = 1.0,
   };
   GluetoolConfig config;
 
@@ -308,6 +339,7 @@ START_TEST (test_arguments_win_over_bad_variables)
   set_variable (VAR_QUEUE_SIZE, "1");
   set_variable (VAR_MAX_PACKET_SIZE, "1");
   set_variable (VAR_QUEUE_FULL_WAIT, "forever");
+  set_variable (VAR_EXIT_FLUSH_TIMEOUT, "soon");
 
   load_ok (&request, &config);
   ck_assert_str_eq (config.service_name, "from-argument");
@@ -318,6 +350,7 @@ START_TEST (test_arguments_win_over_bad_variables)
   ck_assert_uint_eq (config.queue_size, 8192);
   ck_assert_uint_eq (config.max_packet_size, 9000);
   ck_assert_double_eq (config.queue_full_wait_s, 0.0);
+  ck_assert_double_eq (config.exit_flush_timeout_s, 1.0);
   gluetool_config_clear (&config);
 }
 END_TEST
@@ -460,6 +493,11 @@ static const VariableCase invalid_variable_cases[] = {
   { VAR_QUEUE_FULL_WAIT, "nan" },
   { VAR_QUEUE_FULL_WAIT, " 1" },
   { VAR_QUEUE_FULL_WAIT, "" },
+  { VAR_EXIT_FLUSH_TIMEOUT, "-1" },
+  { VAR_EXIT_FLUSH_TIMEOUT, "3601" },
+  { VAR_EXIT_FLUSH_TIMEOUT, "2s" },
+  { VAR_EXIT_FLUSH_TIMEOUT, "nan" },
+  { VAR_EXIT_FLUSH_TIMEOUT, "" },
 };
 
 START_TEST (test_invalid_variable)
@@ -531,6 +569,12 @@ static const ArgumentCase invalid_argument_cases[] = {
     { .has_queue_full_wait = TRUE, .queue_full_wait_s = NAN }, "queue full wait" },
   { "queue full wait infinite",
     { .has_queue_full_wait = TRUE, .queue_full_wait_s = INFINITY }, "queue full wait" },
+  { "exit flush timeout -2",
+    { .has_exit_flush_timeout = TRUE, .exit_flush_timeout_s = -2.0 }, "exit flush timeout" },
+  { "exit flush timeout too long",
+    { .has_exit_flush_timeout = TRUE, .exit_flush_timeout_s = 3601.0 }, "exit flush timeout" },
+  { "exit flush timeout NaN",
+    { .has_exit_flush_timeout = TRUE, .exit_flush_timeout_s = NAN }, "exit flush timeout" },
 };
 
 START_TEST (test_invalid_argument)
@@ -864,6 +908,8 @@ static const BadPropertyCase bad_property_cases[] = {
   { "queue-full-wait", G_TYPE_DOUBLE, 0, -2.0, "queue full wait" },
   { "queue-full-wait", G_TYPE_DOUBLE, 0, -0.5, "queue full wait" },
   { "queue-full-wait", G_TYPE_DOUBLE, 0, 3601.0, "queue full wait" },
+  { "exit-flush-timeout", G_TYPE_DOUBLE, 0, -2.0, "exit flush timeout" },
+  { "exit-flush-timeout", G_TYPE_DOUBLE, 0, 3601.0, "exit flush timeout" },
   { "reporting-port", G_TYPE_UINT, 65536, 0.0, "reporting port" },
 };
 
@@ -933,6 +979,7 @@ config_suite (void)
   tcase_add_test (tc, test_arguments_win);
   tcase_add_test (tc, test_arguments_win_over_bad_variables);
   tcase_add_test (tc, test_queue_full_wait_zero_given);
+  tcase_add_test (tc, test_exit_flush_timeout_zero_given);
   tcase_add_loop_test (tc, test_disable, 0, G_N_ELEMENTS (disable_cases));
   tcase_add_loop_test (tc, test_host_accepted_variable, 0, G_N_ELEMENTS (host_cases));
   tcase_add_loop_test (tc, test_host_accepted_argument, 0, G_N_ELEMENTS (host_cases));
