@@ -189,10 +189,10 @@ parse_summary_line (const char          *line,
   guint64 value;
   unsigned long long full, too_large, failed;
 
-  if (g_str_has_prefix (line, "  spans:"))
-    {
-      parse_number_after (line, ":", &counts->spans);
-    }
+  if (g_str_has_prefix (line, "  datagrams:"))
+    parse_number_after (line, ":", &counts->datagrams);
+  else if (g_str_has_prefix (line, "  spans:"))
+    parse_number_after (line, ":", &counts->spans);
   else if (g_str_has_prefix (line, "  dropped by clients (ClientStats):"))
     {
       if (sscanf (line, "  dropped by clients (ClientStats): %llu queue full, %llu too large, "

@@ -20,6 +20,7 @@ typedef struct _BenchListener BenchListener;
 
 /* What the receiver counted, from its summary and from the kernel. */
 typedef struct {
+  guint64  datagrams;             /* the summary's "datagrams:" line */
   guint64  spans;                 /* the summary's "spans:" line */
   guint    n_clients;             /* the per-client lines */
   guint64  batches_missing;       /* their "N missing" (seqNo gaps), summed */
