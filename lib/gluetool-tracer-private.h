@@ -29,4 +29,9 @@ gboolean        gluetool_tracer_report_span_mp        (GluetoolTracer *self,
  * the process, as that may be the tracer's last reference. */
 void            gluetool_tracer_drop_stale_default    (void);
 
+/* The tracer's reporter in this process, or NULL when it is disabled. For
+ * tests. (transfer none) */
+struct _GluetoolReporter;
+struct _GluetoolReporter *gluetool_tracer_peek_reporter (GluetoolTracer *self);
+
 G_END_DECLS

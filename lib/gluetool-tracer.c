@@ -31,7 +31,7 @@
  * | reporting host | `GLUETOOL_TRACING_REPORTING_HOST` | `127.0.0.1` |
  * | reporting port | `GLUETOOL_TRACING_REPORTING_PORT` | 6831 |
  * | flush timeout of close() | `GLUETOOL_TRACING_FLUSH_TIMEOUT` | 30 s |
- * | flush interval | `GLUETOOL_TRACING_FLUSH_INTERVAL` | 1 s |
+ * | flush interval | `GLUETOOL_TRACING_FLUSH_INTERVAL` | 0.1 s |
  * | queue size | `GLUETOOL_TRACING_QUEUE_SIZE` | 4 MiB |
  * | max packet size | `GLUETOOL_TRACING_MAX_PACKET_SIZE` | 65000 bytes |
  * | wait for room in a full queue | `GLUETOOL_TRACING_QUEUE_FULL_WAIT` | 0 s: none |
@@ -177,6 +177,14 @@ get_running_reporter (GluetoolTracer *self)
       gluetool_reporter_start (reporter);
     }
   return reporter;
+}
+
+struct _GluetoolReporter *
+gluetool_tracer_peek_reporter (GluetoolTracer *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), NULL);
+
+  return get_reporter (self);
 }
 
 /* ---- The process default --------------------------------------------------- */
@@ -619,7 +627,13 @@ gluetool_tracer_class_init (GluetoolTracerClass *klass)
    * GluetoolTracer:flush-interval:
    *
    * Seconds a span may wait for more to fill its datagram; 0 for
-   * `GLUETOOL_TRACING_FLUSH_INTERVAL`, else 1.
+   * `GLUETOOL_TRACING_FLUSH_INTERVAL`, else 0.1.
+   *
+   * It bounds what a process that ends without exit handlers (`_exit()`, a
+   * crash) loses: the spans of the last interval at most. A tracer's thread
+   * that found no span for a whole interval sleeps until the next one, which
+   * wakes it and is sent at once, so an idle tracer does not wake up ten
+   * times a second.
    *
    * Since: 0.1
    */

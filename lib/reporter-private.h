@@ -96,6 +96,11 @@ gboolean          gluetool_reporter_close      (GluetoolReporter     *self,
 void              gluetool_reporter_get_stats  (GluetoolReporter     *self,
                                                 GluetoolTracerStats  *stats);
 
+/* Whether the flush thread sleeps with nothing queued, the next push to
+ * wake it; and how many pushes woke it so. For tests. */
+gboolean          gluetool_reporter_is_idle    (GluetoolReporter     *self);
+guint64           gluetool_reporter_get_idle_wakes (GluetoolReporter *self);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GluetoolReporter, gluetool_reporter_unref)
 
 G_END_DECLS

@@ -103,6 +103,7 @@ struct _GluetoolReporter {
   _Atomic guint64  waited_for_room;      /* producers: pushes that waited for room */
   _Atomic guint64  dropped_too_large_early; /* producers: larger than any datagram */
   _Atomic guint64  reported_after_close; /* producers: the queue was sealed; failed to send */
+  _Atomic guint64  idle_wakes;           /* producers: woke the flush thread from idle */
 
   _Alignas (64)
   _Atomic guint64  spans_sent;           /* flush thread */
@@ -254,6 +255,7 @@ reporter_new (const char *service_name,
   atomic_init (&self->waited_for_room, 0);
   atomic_init (&self->dropped_too_large_early, 0);
   atomic_init (&self->reported_after_close, 0);
+  atomic_init (&self->idle_wakes, 0);
   atomic_init (&self->dropped_too_large, 0);
   atomic_init (&self->spans_sent, 0);
   atomic_init (&self->datagrams_sent, 0);
@@ -617,6 +619,12 @@ gluetool_reporter_unref (GluetoolReporter *self)
 #define CONSUMER_AWAKE   0
 #define CONSUMER_ASLEEP  1  /* a producer that fills a block wakes it */
 #define CONSUMER_NAPPING 2  /* only a refused push, flush() or close() wakes it */
+#define CONSUMER_IDLE    3  /* nothing queued: the next push wakes it */
+
+/* How long the flush thread sleeps with nothing queued, at least: it has
+ * nothing to send, and the next push wakes it (see wake_if_idle()). Only a
+ * wake missed in the race described there waits this long. */
+#define IDLE_SLEEP_US G_USEC_PER_SEC
 
 static inline void
 wake_consumer (GluetoolReporter *self)
@@ -644,6 +652,52 @@ wake_if_sleeping (GluetoolReporter *self)
                                                   CONSUMER_AWAKE, memory_order_seq_cst,
                                                   memory_order_seq_cst))
     wake_consumer (self);
+}
+
+/* After any push: the flush thread sleeps with nothing queued, so this span
+ * would otherwise wait for the interval, or, with the thread idle, longer.
+ * Waking it here keeps the wait of a span that comes after a quiet time,
+ * the one a process that dies without exit handlers loses, to a pass of
+ * the flush thread. It costs every push one relaxed load of a line the
+ * flush thread writes only when it goes to sleep or wakes, and the pushing
+ * thread a futex call at most once per sleep with nothing queued: the
+ * thread goes idle only after a pass that left nothing queued nor packed,
+ * so at most once per flush interval while spans trickle in, and never
+ * while they pour in.
+ *
+ * The handshake is not Dekker's: no fence orders the push before the load,
+ * as one per span would cost more than everything else here. The flush
+ * thread stores CONSUMER_IDLE seq_cst and then looks at the bytes queued;
+ * a push whose bytes it misses and that misses the flag in turn (both
+ * stores still in their store buffers) leaves its span for the end of the
+ * idle sleep, IDLE_SLEEP_US or the flush interval if longer: as late as
+ * before this wake existed, and rare. */
+static inline void
+wake_if_idle (GluetoolReporter *self)
+{
+  int idle = CONSUMER_IDLE;
+
+  if (G_UNLIKELY (atomic_load_explicit (&self->consumer_sleeping, memory_order_relaxed)
+                  == CONSUMER_IDLE)
+      && atomic_compare_exchange_strong_explicit (&self->consumer_sleeping, &idle,
+                                                  CONSUMER_AWAKE, memory_order_relaxed,
+                                                  memory_order_relaxed))
+    {
+      count (&self->idle_wakes, 1);
+      wake_consumer (self);
+    }
+}
+
+gboolean
+gluetool_reporter_is_idle (GluetoolReporter *self)
+{
+  return atomic_load_explicit (&self->consumer_sleeping, memory_order_relaxed) == CONSUMER_IDLE;
+}
+
+guint64
+gluetool_reporter_get_idle_wakes (GluetoolReporter *self)
+{
+  return read_counter (&self->idle_wakes);
 }
 
 /* The same after a refused push (the budget spent), which ends a nap too:
@@ -848,6 +902,8 @@ gluetool_reporter_push_mp (GluetoolReporter *self,
 
   if (G_UNLIKELY (took_block) && bytes_in_use >= self->wake_bytes)
     wake_if_sleeping (self);
+  else
+    wake_if_idle (self);
   return TRUE;
 }
 
@@ -1423,6 +1479,9 @@ flush_thread_main (gpointer data)
 {
   GluetoolReporter *self = data;
   gint64 next_interval_us = g_get_monotonic_time () + self->flush_interval_us;
+  /* Whether the last interval read no span at all (see wake_if_idle()). */
+  gboolean quiet = FALSE;
+  guint64 consumed_at_last_interval = 0;
   gint64 nap_us = nap_us_for_queue (gluetool_lanes_get_capacity_bytes (self->lanes));
   gboolean busy = FALSE;
   gint64 overrun_until_us = 0;
@@ -1504,6 +1563,28 @@ flush_thread_main (gpointer data)
               continue;
             }
 
+          /* A whole interval without a span, and none now: nothing to
+           * send until a push, which wakes it (see wake_if_idle()). */
+          if (quiet && self->sender.n_spans == 0 && gluetool_lanes_get_queued_bytes (self->lanes) == 0)
+            {
+              atomic_store_explicit (&self->consumer_sleeping, CONSUMER_IDLE, memory_order_seq_cst);
+              if (gluetool_lanes_get_queued_bytes (self->lanes) == 0
+                  && !gluetool_lanes_has_refusals_sc (self->lanes))
+                rest_until (self, CONSUMER_IDLE,
+                            MAX (next_interval_us, looked_at_us + IDLE_SLEEP_US));
+              else
+                atomic_store_explicit (&self->consumer_sleeping, CONSUMER_AWAKE,
+                                       memory_order_relaxed);
+              /* The first span after a quiet time goes out at once, as at
+               * an interval; those after it wait for the next one. */
+              if (gluetool_lanes_get_queued_bytes (self->lanes) != 0)
+                {
+                  next_interval_us = g_get_monotonic_time ();
+                  break;
+                }
+              continue;
+            }
+
           /* See wake_if_sleeping() for why these are seq_cst. A block
            * taken since the last look may mean a datagram's worth. */
           atomic_store_explicit (&self->consumer_sleeping, CONSUMER_ASLEEP, memory_order_seq_cst);
@@ -1546,6 +1627,10 @@ flush_thread_main (gpointer data)
             send_batch (self);
           if (now >= next_interval_us)
             {
+              guint64 consumed = gluetool_lanes_get_consumed (self->lanes);
+
+              quiet = consumed == consumed_at_last_interval;
+              consumed_at_last_interval = consumed;
               next_interval_us = now + self->flush_interval_us;
               reclaim_lanes = TRUE;
             }

@@ -132,7 +132,7 @@ START_TEST (test_defaults)
   ck_assert_str_eq (config.reporting_host, "127.0.0.1");
   ck_assert_uint_eq (config.reporting_port, 6831);
   ck_assert_double_eq (config.flush_timeout_s, 30.0);
-  ck_assert_double_eq (config.flush_interval_s, 1.0);
+  ck_assert_double_eq (config.flush_interval_s, 0.1);
   ck_assert_uint_eq (config.queue_size, 4 * 1024 * 1024);
   ck_assert_uint_eq (config.max_packet_size, 65000);
   /* A full queue drops at once unless a wait is asked for. */
@@ -221,7 +221,7 @@ START_TEST (test_single_variable)
   is_var = g_str_equal (vc->variable, VAR_FLUSH_TIMEOUT);
   ck_assert_double_eq (config.flush_timeout_s, is_var ? 0.5 : 30.0);
   is_var = g_str_equal (vc->variable, VAR_FLUSH_INTERVAL);
-  ck_assert_double_eq (config.flush_interval_s, is_var ? 3600.0 : 1.0);
+  ck_assert_double_eq (config.flush_interval_s, is_var ? 3600.0 : 0.1);
   is_var = g_str_equal (vc->variable, VAR_QUEUE_SIZE);
   ck_assert_uint_eq (config.queue_size, is_var ? 512 : 4 * 1024 * 1024);
   is_var = g_str_equal (vc->variable, VAR_MAX_PACKET_SIZE);
@@ -797,7 +797,7 @@ START_TEST (test_tracer_defaults)
                 "queue-full-wait", &queue_full_wait,
                 NULL);
   ck_assert_double_eq (flush_timeout, 30.0);
-  ck_assert_double_eq (flush_interval, 1.0);
+  ck_assert_double_eq (flush_interval, 0.1);
   ck_assert_uint_eq (queue_size, 4 * 1024 * 1024);
   ck_assert_uint_eq (max_packet_size, 65000);
   ck_assert_double_eq (queue_full_wait, 0.0);

@@ -10,7 +10,9 @@
 #include <gluetool/gluetool.h>
 
 #include "receiver.h"
+#include "gluetool-tracer-private.h"
 #include "recycler-private.h"
+#include "reporter-private.h"
 #include "test-expect.h"
 #include "test-resolver.h"
 #include "check-tap.h"
@@ -458,6 +460,51 @@ END_TEST
 START_TEST (test_thread_churn_eight_at_a_time)
 {
   check_thread_churn (250, 8);
+}
+END_TEST
+
+/* ---- After a quiet time ------------------------------------------------------ */
+
+/* Once a whole flush interval has passed without a span, the flush thread
+ * sleeps "idle", and the next span wakes it and goes out at once, rather
+ * than at the end of that sleep (a second, here twenty intervals). */
+START_TEST (test_span_after_quiet_time_sent_at_once)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", test_receiver_get_port (receiver),
+                                                  0, 0, 0.05);
+  GluetoolReporter *reporter;
+  g_autoptr(GError) error = NULL;
+  gint64 deadline;
+
+  {
+    g_autoptr(GluetoolAction) first = gluetool_action_new ("before the quiet time", NULL);
+
+    test_expect_finish (first);
+  }
+  ck_assert_msg (gluetool_tracer_flush (tracer, WAIT_S, &error), "flush: %s",
+                 error ? error->message : "");
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
+
+  /* Two intervals at least: the thread goes idle at the second. */
+  reporter = gluetool_tracer_peek_reporter (tracer);
+  deadline = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
+  while (!gluetool_reporter_is_idle (reporter) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  ck_assert_msg (gluetool_reporter_is_idle (reporter), "the flush thread never went idle");
+  ck_assert_uint_eq (gluetool_reporter_get_idle_wakes (reporter), 0);
+
+  {
+    g_autoptr(GluetoolAction) second = gluetool_action_new ("after the quiet time", NULL);
+
+    test_expect_finish (second);
+  }
+  /* No flush(): only the push's own wake sends it before the idle sleep
+   * ends, which the count tells apart. */
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
+  ck_assert_uint_eq (gluetool_reporter_get_idle_wakes (reporter), 1);
+  test_receiver_expect_span (receiver, "after the quiet time");
+  test_expect_close (tracer, WAIT_S);
 }
 END_TEST
 
@@ -1123,6 +1170,7 @@ e2e_suite (void)
   tcase_add_test (tc, test_many_threads);
   tcase_add_test (tc, test_thread_churn_one_at_a_time);
   tcase_add_test (tc, test_thread_churn_eight_at_a_time);
+  tcase_add_test (tc, test_span_after_quiet_time_sent_at_once);
   tcase_add_test (tc, test_close_while_reporting);
   suite_add_tcase (suite, tc);
 
