@@ -31,7 +31,7 @@ static void recycler_free (gpointer data);
 
 static GPrivate thread_recycler = G_PRIVATE_INIT (recycler_free);
 
-/* -1 until the once (see ensure_checked()) has run: nothing is kept then.
+/* -1 until the once (see run_check_once()) has run: nothing is kept then.
  * Then 1 when the self-check passed and the environment (or a test) turns
  * recycling on, else 0. Relaxed: the value is the whole answer, and nothing
  * else is read on its strength. */
@@ -50,7 +50,8 @@ static gboolean environment_enabled;
 static GQuark notify_queue_quark;
 
 static gsize checked;
-/* Set once the once is over: the cheap check gluetool_recycler_ensure_checked() makes. */
+/* Set once the once is over: the cheap check that
+ * gluetool_recycler_ensure_checked() makes. */
 static atomic_bool check_finished;
 
 gboolean
