@@ -131,9 +131,6 @@ enum {
 static guint signals[N_SIGNALS];
 /* GObject's "notify": with "finished", every signal an action has. */
 static guint notify_signal;
-/* Where GLib 2.74's g_object_unref() keeps an object's notify queue around
- * dispose() (see has_no_qdata_but_notify_queue()). */
-static GQuark notify_queue_quark;
 
 G_DEFINE_FINAL_TYPE (GluetoolAction, gluetool_action, G_TYPE_OBJECT)
 
@@ -380,13 +377,15 @@ wall_clock_at (gint64 monotonic_us)
 /* What may warn, and so run the program's log writer, is done before the
  * region that starts an action: the label's UTF-8 check, and reading
  * TRACEPARENT on first use. So is what may wait for another thread doing
- * it once: the probe of GLib's handler flag, which must have run before
- * the first action is made (see handler-flag-private.h). Returns the label
+ * it once: the probe of GLib's handler flag and the recycler's self-check,
+ * which must have run before the first action is made (see
+ * handler-flag-private.h, recycler-private.h). Returns the label
  * repaired, or NULL when it was valid. */
 static char *
 prepare_to_start (const char *label)
 {
   gluetool_handler_flag_ensure_probed ();
+  gluetool_recycler_ensure_checked ();
   ensure_default_remote_parent ();
   return dup_valid_utf8 ("Action label", label);
 }
@@ -476,31 +475,6 @@ static gboolean finish_action (GluetoolAction  *self,
                                gboolean         may_keep,
                                GError         **error);
 
-/* Nothing GObject would notify or release but its own notify queue, which
- * g_object_unref() puts in an object's qdata around dispose() (GLib 2.74)
- * and takes out again after it: no weak reference, toggle reference or
- * data of anyone's. */
-static void
-count_qdata (GQuark   key,
-             gpointer data,
-             gpointer user_data)
-{
-  guint *n = user_data;
-
-  (*n)++;
-}
-
-static gboolean
-has_no_qdata_but_notify_queue (GObject *object)
-{
-  guint n = 0;
-
-  if (g_atomic_pointer_get (&object->qdata) == NULL)
-    return TRUE;
-  g_datalist_foreach (&object->qdata, count_qdata, &n);
-  return n == 1 && g_datalist_id_get_data (&object->qdata, notify_queue_quark) != NULL;
-}
-
 /* Any handler, blocked or not, detailed or not. GLib's flag tells without a
  * lock (a superset: a handler since disconnected counts, so such an action
  * is freed rather than kept). Without it, matching by signal id alone finds
@@ -551,7 +525,7 @@ gluetool_action_dispose (GObject *object)
    * regions (the recycler's), and an action dropped unfinished is kept
    * here rather than freed. */
   gluetool_process_enter ();
-  quiet = has_no_qdata_but_notify_queue (object) && !has_any_handler (self);
+  quiet = gluetool_recycler_is_quiet_in_dispose (object) && !has_any_handler (self);
   if (!quiet)
     gluetool_process_leave ();
 
@@ -562,8 +536,7 @@ gluetool_action_dispose (GObject *object)
 
   /* Nobody else holds the action (nobody can find it any more: finishing
    * took it off every stack) and GObject's dispose() left no qdata. */
-  alone = g_atomic_int_get ((gint *) &object->ref_count) == 1
-          && has_no_qdata_but_notify_queue (object);
+  alone = gluetool_recycler_is_alone_in_dispose (object);
 
   /* Dropped unfinished (the g_autoptr way): kept by this thread's recycler
    * rather than freed, which saves both the end and the next
@@ -763,7 +736,6 @@ gluetool_action_class_init (GluetoolActionClass *klass)
                                 g_cclosure_marshal_VOID__VOID,
                                 G_TYPE_NONE, 0);
   notify_signal = g_signal_lookup ("notify", G_TYPE_OBJECT);
-  notify_queue_quark = g_quark_from_static_string ("GObject-notify-queue");
 }
 
 /* The state of a new action, as gluetool_action_init() leaves it, and as a

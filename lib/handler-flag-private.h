@@ -9,8 +9,12 @@
  * later, on 64-bit systems) keeps a private word of flags in GObject's
  * padding, after ref_count, and every g_signal_connect*() sets one bit of it
  * for good: it is never cleared, not even when the handler is disconnected.
- * GLib itself trusts that bit to skip destroying handlers at an object's end.
- * This unit reads it with one relaxed load.
+ * GLib reads it only to skip work when emitting: the handler lookup of an
+ * emission that would run nothing else, and notifications nobody listens
+ * to. It does not trust it at an object's end: g_object_unref() and
+ * GObject's dispose() call g_signal_handlers_destroy(), which takes the
+ * signal lock and looks the object up, whatever the word says (GLib 2.74
+ * to 2.84 alike). This unit reads it with one relaxed load.
  *
  * The word is private to GLib, so it is not trusted blindly: a probe, run
  * once per process, checks on the GLib loaded that GObject has the padding

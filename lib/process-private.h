@@ -5,8 +5,8 @@
  *
  * fork() copies the calling thread only. Whatever another thread held at
  * that moment stays held for ever in the child: a lock of the library's, or
- * one of GLib's global locks (GLib 2.74 takes one to look up signal
- * handlers, and one to make an object with properties). This unit makes
+ * one of GLib's global locks (GLib takes one to look up signal handlers,
+ * and before 2.80 one to make an object with properties). This unit makes
  * sure the child inherits none of them from the library's own work:
  *
  * - Regions. Every stretch of the library that takes a lock, the library's

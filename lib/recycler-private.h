@@ -4,8 +4,9 @@
  *
  * On GLib 2.74, g_object_new() and the last g_object_unref() of even a bare
  * final type cost about 280 ns together: a class reference (a shared atomic),
- * a slice, and on the way out a notify queue (another allocation and a global
- * lock), data-list bit locks and the global signal lock. That is more than all
+ * a slice, and on the way out a notify queue (another allocation, under a
+ * global lock before GLib 2.80, a lock of the object's own since),
+ * data-list bit locks and the global signal lock. That is more than all
  * the rest of an action, encoding included. So each thread keeps a reference
  * to the last few objects it was given, and hands one out again once nobody
  * else can reach it: its reference count is 1 (only ours) and it carries no
@@ -17,13 +18,20 @@
  * action keeps no pointer to its parent, only its ids).
  *
  * The unit knows GObject, not actions: the caller decides what may be kept
- * and resets what it takes. Reading ref_count and qdata, public fields of
- * GObject, is done atomically, as GLib updates them.
+ * and resets what it takes. ref_count and qdata are private fields of
+ * GObject (gobject.h marks them so), read here, atomically as GLib updates
+ * them, and nowhere else in the library but the handler flag's unit. What
+ * the recycler assumes of them is not GLib's API, so it is checked once per
+ * process on the GLib loaded (gluetool_recycler_ensure_checked()); if any
+ * step of that self-check fails, nothing is ever kept, and one message
+ * (g_message()) says which step failed.
  *
  * Memory checkers need every object freed when its last user lets go, so
- * with G_SLICE=always-malloc or debug-blocks in the environment (GLib's own
- * switch for them) nothing is kept, unless GLUETOOL_TRACING_RECYCLE_ACTIONS
- * says otherwise (0 or 1, either way).
+ * with G_SLICE=always-malloc or debug-blocks in the environment nothing is
+ * kept, unless GLUETOOL_TRACING_RECYCLE_ACTIONS says otherwise (0 or 1,
+ * either way). G_SLICE is read as the library's own switch, because it is
+ * what memory-checker setups set: GLib itself ignores it since 2.76, where
+ * the slice allocator became plain malloc().
  */
 
 #pragma once
@@ -38,7 +46,15 @@ G_BEGIN_DECLS
 /* "1" or "0" turns recycling on or off whatever G_SLICE says. */
 #define GLUETOOL_RECYCLER_ENV "GLUETOOL_TRACING_RECYCLE_ACTIONS"
 
-/* Whether objects are kept: read from the environment once. */
+/* Runs the self-check and reads the environment, once per process (a
+ * g_once, inside a region of the process: see process-private.h); later
+ * calls cost an acquire load. Until it has run, nothing is kept. Outside
+ * any region, as it may write a message. */
+void     gluetool_recycler_ensure_checked (void);
+
+/* Whether objects are kept: the self-check passed and the environment (or
+ * a test) turns recycling on. FALSE until gluetool_recycler_ensure_checked()
+ * has run. Any thread, anywhere. */
 gboolean gluetool_recycler_is_enabled   (void);
 /* Whether GLUETOOL_RECYCLER_ENV and G_SLICE of those values (NULL: unset)
  * let objects be kept. A value of the first that is neither empty, "0" nor
@@ -46,8 +62,52 @@ gboolean gluetool_recycler_is_enabled   (void);
 gboolean gluetool_recycler_enabled_for_environment (const char  *recycle_actions,
                                                     const char  *g_slice,
                                                     GError     **error);
-/* For tests: overrides the environment for the whole process. */
+/* For tests: overrides the environment for the whole process (a failed
+ * self-check still keeps recycling off). Runs the self-check first if it
+ * has not run. */
 void     gluetool_recycler_set_enabled  (gboolean enabled);
+
+/* The steps of the self-check, in the order they run. Each but the last
+ * three makes the object reachable in a way GLib records in the object,
+ * and checks that the recycler's test ("reference count 1 and no qdata")
+ * answers "reachable". */
+typedef enum {
+  GLUETOOL_RECYCLER_CHECK_NONE,         /* no step (passed; or none forced) */
+  GLUETOOL_RECYCLER_CHECK_NEW_OBJECT,   /* a new object answers "unreachable" */
+  GLUETOOL_RECYCLER_CHECK_WEAK_REF,     /* g_object_weak_ref() */
+  GLUETOOL_RECYCLER_CHECK_G_WEAK_REF,   /* g_weak_ref_init() */
+  GLUETOOL_RECYCLER_CHECK_TOGGLE_REF,   /* g_object_add_toggle_ref() */
+  GLUETOOL_RECYCLER_CHECK_CONNECT_OBJECT, /* g_signal_connect_object() targeting it */
+  GLUETOOL_RECYCLER_CHECK_QDATA,        /* g_object_set_qdata() */
+  /* In dispose(), during the last unref: gluetool_recycler_is_quiet_in_dispose()
+   * and _is_alone_in_dispose() say yes for a clean object, and "quiet" says
+   * no for one with a weak reference. */
+  GLUETOOL_RECYCLER_CHECK_DISPOSE,
+  /* A reference taken in dispose(): not finalized; afterwards reference
+   * count 1, no qdata, the notification queued in dispose() dispatched,
+   * properties set, read and notified. */
+  GLUETOOL_RECYCLER_CHECK_RESURRECTED,
+  /* The next last unref disposes it again and finalizes it. */
+  GLUETOOL_RECYCLER_CHECK_FINALIZED,
+  GLUETOOL_RECYCLER_N_CHECKS
+} GluetoolRecyclerCheck;
+
+/* For tests: runs the self-check again, with step @failing made to fail
+ * (GLUETOOL_RECYCLER_CHECK_NONE: none), and sets whether objects are kept
+ * by its outcome, with the same message as the first run. Returns the step
+ * that failed, or GLUETOOL_RECYCLER_CHECK_NONE. Outside any region; not
+ * while other threads use the recycler. */
+GluetoolRecyclerCheck gluetool_recycler_check_again (GluetoolRecyclerCheck failing);
+
+/* From @object's dispose(), during its last g_object_unref(): whether its
+ * qdata holds nothing but the notify queue GObject keeps there until
+ * dispose() returns, i.e. nothing of anyone's to notify or release (no
+ * weak reference, toggle reference, watched closure or data). The caller
+ * chains up to GObject's dispose() after; any thread, anywhere. */
+gboolean gluetool_recycler_is_quiet_in_dispose (GObject *object);
+/* The same, and nobody else holds a reference: what
+ * gluetool_recycler_keep_from_dispose() needs, read after chaining up. */
+gboolean gluetool_recycler_is_alone_in_dispose (GObject *object);
 
 /* Keeps a new reference to @object in the calling thread's recycler. When
  * it is full, the oldest object kept is released (g_object_unref()), which
@@ -61,12 +121,12 @@ void     gluetool_recycler_set_enabled  (gboolean enabled);
  *
  * An object released by the recycler with no qdata and no signal handler
  * is released inside a region of the process (process-private.h), so that
- * fork() never copies the GLib locks its end takes (the signal lock, the
- * slice allocator's) held: nothing of the program's can run then. */
+ * fork() never copies the GLib locks its end takes (the signal lock; before
+ * GLib 2.76 the slice allocator's, malloc()'s since, which the C library
+ * keeps safe across fork()) held: nothing of the program's can run then. */
 gboolean gluetool_recycler_keep         (GObject *object);
 /* The same from @object's own dispose(), during its last g_object_unref():
- * the caller has checked that its qdata holds nothing but the notify queue
- * GObject keeps there until dispose() returns. */
+ * the caller has checked gluetool_recycler_is_alone_in_dispose(). */
 gboolean gluetool_recycler_keep_from_dispose (GObject *object);
 
 /* An object this thread kept that nobody else can reach any more, or NULL.

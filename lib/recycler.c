@@ -4,6 +4,7 @@
  */
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include <gio/gio.h>
@@ -11,6 +12,7 @@
 #include "handler-flag-private.h"
 #include "process-private.h"
 #include "recycler-private.h"
+#include "sync-private.h"
 
 /* Only a few of the most recent objects are looked at when taking one: in
  * the usual pattern (finish, unref, make the next) the last object kept is
@@ -29,10 +31,28 @@ static void recycler_free (gpointer data);
 
 static GPrivate thread_recycler = G_PRIVATE_INIT (recycler_free);
 
-/* -1 until first read; then 0 or 1. Relaxed: every thread computes the same
- * value from the environment, and a test that overrides it does so before
- * it makes objects. */
+/* -1 until the once (see run_check_once()) has run: nothing is kept then.
+ * Then 1 when the self-check passed and the environment (or a test) turns
+ * recycling on, else 0. Relaxed: the value is the whole answer, and nothing
+ * else is read on its strength. */
 static atomic_int enabled = -1;
+
+/* What the once found, read and written only after it (by the test hooks,
+ * which g_once orders after it). */
+static gboolean self_check_passed;
+static gboolean environment_enabled;
+
+/* Where GObject keeps an object's notify queue in its qdata while
+ * g_object_unref() runs dispose(). Written in the once, before any object
+ * that the recycler looks at is made (gluetool_recycler_ensure_checked()
+ * runs before the first action), and read by threads that object reached
+ * through whatever handed it over. */
+static GQuark notify_queue_quark;
+
+static gsize checked;
+/* Set once the once is over: the cheap check that
+ * gluetool_recycler_ensure_checked() makes. */
+static atomic_bool check_finished;
 
 gboolean
 gluetool_recycler_enabled_for_environment (const char  *recycle_actions,
@@ -69,28 +89,547 @@ gluetool_recycler_enabled_for_environment (const char  *recycle_actions,
 gboolean
 gluetool_recycler_is_enabled (void)
 {
-  int state = atomic_load_explicit (&enabled, memory_order_relaxed);
+  return atomic_load_explicit (&enabled, memory_order_relaxed) > 0;
+}
 
-  if (G_UNLIKELY (state < 0))
+/* ---- What the recycler reads of GObject -------------------------------------- */
+
+/* Nobody but the recycler can reach @object. The user's last unref was an
+ * atomic decrement, and this seq_cst load reads its result, so everything the
+ * user did to the object before happens before it is made again. qdata
+ * carries GData's flag bits too (GObject keeps its toggle-reference and
+ * floating flags there), which only ever make the answer "reachable". */
+static inline gboolean
+is_unreachable (GObject *object)
+{
+  return g_atomic_int_get ((gint *) &object->ref_count) == 1
+         && g_atomic_pointer_get (&object->qdata) == NULL;
+}
+
+static gboolean
+has_qdata (GObject *object)
+{
+  return g_atomic_pointer_get (&object->qdata) != NULL;
+}
+
+static void
+count_qdata (GQuark   key,
+             gpointer data,
+             gpointer user_data)
+{
+  guint *n = user_data;
+
+  (*n)++;
+}
+
+gboolean
+gluetool_recycler_is_quiet_in_dispose (GObject *object)
+{
+  guint n = 0;
+
+  if (!has_qdata (object))
+    return TRUE;
+  /* A notify_queue_quark still 0 (the once has not run) finds nothing:
+   * "not quiet", the safe answer. */
+  g_datalist_foreach (&object->qdata, count_qdata, &n);
+  return n == 1 && g_datalist_id_get_data (&object->qdata, notify_queue_quark) != NULL;
+}
+
+gboolean
+gluetool_recycler_is_alone_in_dispose (GObject *object)
+{
+  return g_atomic_int_get ((gint *) &object->ref_count) == 1
+         && gluetool_recycler_is_quiet_in_dispose (object);
+}
+
+/* ---- The self-check's own type ------------------------------------------------ */
+
+/* What happened to a probe object, on the stack of the step that made it. */
+typedef struct {
+  guint     n_disposed;
+  guint     n_finalized;
+  guint     n_dispatched;       /* notifications of "value" dispatched */
+  gboolean  quiet_in_dispose;   /* the last dispose(), before chaining up */
+  gboolean  alone_in_dispose;   /* the same, after */
+  gboolean  resurrect;          /* the next dispose() takes a reference... */
+  GObject  *resurrected;        /* (owned) ...kept here */
+} ProbeLog;
+
+/* A bare final type with one property, whose dispose() behaves as an
+ * action's does, and which counts its ends and its notifications. */
+#define GLUETOOL_TYPE_RECYCLER_PROBE (gluetool_recycler_probe_get_type ())
+G_DECLARE_FINAL_TYPE (GluetoolRecyclerProbe, gluetool_recycler_probe, GLUETOOL, RECYCLER_PROBE, GObject)
+
+struct _GluetoolRecyclerProbe {
+  GObject   parent_instance;
+  int       value;
+  ProbeLog *log;  /* (unowned) */
+};
+
+G_DEFINE_FINAL_TYPE (GluetoolRecyclerProbe, gluetool_recycler_probe, G_TYPE_OBJECT)
+
+enum {
+  PROBE_PROP_0,
+  PROBE_PROP_VALUE,
+  PROBE_N_PROPS
+};
+
+static GParamSpec *probe_properties[PROBE_N_PROPS];
+
+static void
+gluetool_recycler_probe_dispose (GObject *object)
+{
+  GluetoolRecyclerProbe *self = GLUETOOL_RECYCLER_PROBE (object);
+  ProbeLog *log = self->log;
+
+  log->n_disposed++;
+  log->quiet_in_dispose = gluetool_recycler_is_quiet_in_dispose (object);
+  /* GObject froze notifications for dispose(): this one is queued, and
+   * dispatched only if the object is brought back. */
+  g_object_notify_by_pspec (object, probe_properties[PROBE_PROP_VALUE]);
+
+  G_OBJECT_CLASS (gluetool_recycler_probe_parent_class)->dispose (object);
+
+  log->alone_in_dispose = gluetool_recycler_is_alone_in_dispose (object);
+  if (log->resurrect)
     {
-      g_autoptr(GError) error = NULL;
-
-      state = gluetool_recycler_enabled_for_environment (g_getenv (GLUETOOL_RECYCLER_ENV),
-                                                         g_getenv ("G_SLICE"), &error) ? 1 : 0;
-      /* Threads racing here would each warn once: harmless. */
-      if (error != NULL)
-        g_warning ("%s: ignored, so G_SLICE decides whether finished actions are recycled",
-                   error->message);
-      atomic_store_explicit (&enabled, state, memory_order_relaxed);
+      log->resurrect = FALSE;
+      log->resurrected = g_object_ref (object);
     }
-  return state != 0;
+}
+
+static void
+gluetool_recycler_probe_finalize (GObject *object)
+{
+  GluetoolRecyclerProbe *self = GLUETOOL_RECYCLER_PROBE (object);
+
+  self->log->n_finalized++;
+  G_OBJECT_CLASS (gluetool_recycler_probe_parent_class)->finalize (object);
+}
+
+/* Counted here rather than by a "notify" handler: emitting "notify" would
+ * run the program's emission hooks, if it added any, and the self-check
+ * runs inside a region, where nothing of the program's may run. */
+static void
+gluetool_recycler_probe_dispatch_properties_changed (GObject     *object,
+                                                     guint        n_pspecs,
+                                                     GParamSpec **pspecs)
+{
+  GluetoolRecyclerProbe *self = GLUETOOL_RECYCLER_PROBE (object);
+
+  for (guint i = 0; i < n_pspecs; i++)
+    if (pspecs[i] == probe_properties[PROBE_PROP_VALUE])
+      self->log->n_dispatched++;
+}
+
+static void
+gluetool_recycler_probe_set_property (GObject      *object,
+                                      guint         prop_id,
+                                      const GValue *value,
+                                      GParamSpec   *pspec)
+{
+  GluetoolRecyclerProbe *self = GLUETOOL_RECYCLER_PROBE (object);
+
+  switch (prop_id)
+    {
+    case PROBE_PROP_VALUE:
+      self->value = g_value_get_int (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gluetool_recycler_probe_get_property (GObject    *object,
+                                      guint       prop_id,
+                                      GValue     *value,
+                                      GParamSpec *pspec)
+{
+  GluetoolRecyclerProbe *self = GLUETOOL_RECYCLER_PROBE (object);
+
+  switch (prop_id)
+    {
+    case PROBE_PROP_VALUE:
+      g_value_set_int (value, self->value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+gluetool_recycler_probe_class_init (GluetoolRecyclerProbeClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = gluetool_recycler_probe_dispose;
+  object_class->finalize = gluetool_recycler_probe_finalize;
+  object_class->dispatch_properties_changed = gluetool_recycler_probe_dispatch_properties_changed;
+  object_class->set_property = gluetool_recycler_probe_set_property;
+  object_class->get_property = gluetool_recycler_probe_get_property;
+
+  probe_properties[PROBE_PROP_VALUE] =
+    g_param_spec_int ("value", NULL, NULL, G_MININT, G_MAXINT, 0,
+                      G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, PROBE_N_PROPS, probe_properties);
+}
+
+static void
+gluetool_recycler_probe_init (GluetoolRecyclerProbe *self)
+{
+}
+
+static GObject *
+probe_new (ProbeLog *log)
+{
+  GluetoolRecyclerProbe *probe = g_object_new (GLUETOOL_TYPE_RECYCLER_PROBE, NULL);
+
+  probe->log = log;
+  return G_OBJECT (probe);
+}
+
+/* ---- The self-check -------------------------------------------------------------- */
+
+static const char *const check_names[GLUETOOL_RECYCLER_N_CHECKS] = {
+  "none",
+  "a new object",
+  "g_object_weak_ref()",
+  "g_weak_ref_init()",
+  "g_object_add_toggle_ref()",
+  "g_signal_connect_object()",
+  "g_object_set_qdata()",
+  "dispose()",
+  "a reference taken in dispose()",
+  "the next unref",
+};
+
+static void
+on_weak_notify (gpointer  data,
+                GObject  *where_the_object_was)
+{
+}
+
+static void
+on_toggle_notify (gpointer  data,
+                  GObject  *object,
+                  gboolean  is_last_ref)
+{
+}
+
+static void
+on_other_notify (GObject    *other,
+                 GParamSpec *pspec,
+                 gpointer    probe)
+{
+}
+
+/* What a reachability step holds the probe by, to let go of after. */
+typedef struct {
+  GWeakRef  weak_ref;
+  GObject  *other;       /* (owned) the instance whose handler targets the probe */
+  gulong    handler_id;
+} Hold;
+
+static GQuark
+probe_quark (void)
+{
+  return g_quark_from_static_string ("gluetool-recycler-probe");
+}
+
+static void
+take_hold (GObject               *probe,
+           GluetoolRecyclerCheck  way,
+           Hold                  *hold)
+{
+  switch (way)
+    {
+    case GLUETOOL_RECYCLER_CHECK_WEAK_REF:
+      g_object_weak_ref (probe, on_weak_notify, NULL);
+      break;
+    case GLUETOOL_RECYCLER_CHECK_G_WEAK_REF:
+      g_weak_ref_init (&hold->weak_ref, probe);
+      break;
+    case GLUETOOL_RECYCLER_CHECK_TOGGLE_REF:
+      g_object_add_toggle_ref (probe, on_toggle_notify, NULL);
+      break;
+    case GLUETOOL_RECYCLER_CHECK_CONNECT_OBJECT:
+      /* The handler is another object's; GObject watches its closure from
+       * the probe, to disconnect it when the probe goes. */
+      hold->other = g_object_new (G_TYPE_OBJECT, NULL);
+      hold->handler_id = g_signal_connect_object (hold->other, "notify", G_CALLBACK (on_other_notify),
+                                                  probe, 0);
+      break;
+    case GLUETOOL_RECYCLER_CHECK_QDATA:
+      g_object_set_qdata (probe, probe_quark (), hold);
+      break;
+    case GLUETOOL_RECYCLER_CHECK_NONE:
+    case GLUETOOL_RECYCLER_CHECK_NEW_OBJECT:
+    case GLUETOOL_RECYCLER_CHECK_DISPOSE:
+    case GLUETOOL_RECYCLER_CHECK_RESURRECTED:
+    case GLUETOOL_RECYCLER_CHECK_FINALIZED:
+    case GLUETOOL_RECYCLER_N_CHECKS:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+let_go (GObject               *probe,
+        GluetoolRecyclerCheck  way,
+        Hold                  *hold)
+{
+  switch (way)
+    {
+    case GLUETOOL_RECYCLER_CHECK_WEAK_REF:
+      g_object_weak_unref (probe, on_weak_notify, NULL);
+      break;
+    case GLUETOOL_RECYCLER_CHECK_G_WEAK_REF:
+      g_weak_ref_clear (&hold->weak_ref);
+      break;
+    case GLUETOOL_RECYCLER_CHECK_TOGGLE_REF:
+      g_object_remove_toggle_ref (probe, on_toggle_notify, NULL);
+      break;
+    case GLUETOOL_RECYCLER_CHECK_CONNECT_OBJECT:
+      g_signal_handler_disconnect (hold->other, hold->handler_id);
+      g_clear_object (&hold->other);
+      break;
+    case GLUETOOL_RECYCLER_CHECK_QDATA:
+      g_object_set_qdata (probe, probe_quark (), NULL);
+      break;
+    case GLUETOOL_RECYCLER_CHECK_NONE:
+    case GLUETOOL_RECYCLER_CHECK_NEW_OBJECT:
+    case GLUETOOL_RECYCLER_CHECK_DISPOSE:
+    case GLUETOOL_RECYCLER_CHECK_RESURRECTED:
+    case GLUETOOL_RECYCLER_CHECK_FINALIZED:
+    case GLUETOOL_RECYCLER_N_CHECKS:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* A new probe, held @way by a holder other than its one reference (which
+ * plays the recycler's), must look reachable. Returns a failure, or NULL. */
+static const char *
+check_reachable (GluetoolRecyclerCheck way)
+{
+  ProbeLog log = { 0 };
+  GObject *probe = probe_new (&log);
+  Hold hold = { 0 };
+  gboolean unreachable;
+
+  take_hold (probe, way, &hold);
+  unreachable = is_unreachable (probe);
+  let_go (probe, way, &hold);
+  g_object_unref (probe);
+  return unreachable ? "the object looks unreachable while held that way" : NULL;
+}
+
+static const char *
+check_new_object (void)
+{
+  ProbeLog log = { 0 };
+  GObject *probe = probe_new (&log);
+  gboolean unreachable = is_unreachable (probe);
+
+  g_object_unref (probe);
+  return unreachable ? NULL : "a new object with one reference looks reachable";
+}
+
+/* What an action's dispose() reads: a clean object is quiet and alone; one
+ * with a weak reference is not quiet. */
+static const char *
+check_dispose (void)
+{
+  ProbeLog clean = { 0 };
+  ProbeLog watched = { 0 };
+  GObject *probe = probe_new (&watched);
+
+  g_object_weak_ref (probe, on_weak_notify, NULL);
+  g_object_unref (probe);
+  g_object_unref (probe_new (&clean));
+
+  if (clean.n_disposed != 1 || watched.n_disposed != 1)
+    return "dispose() did not run once at the last unref";
+  if (!clean.quiet_in_dispose)
+    return "the qdata of an object nobody watches holds more than the notify queue";
+  if (!clean.alone_in_dispose)
+    return "an object nobody else holds does not look alone after chaining up";
+  if (watched.quiet_in_dispose)
+    return "an object with a weak reference looks quiet";
+  return NULL;
+}
+
+/* A reference taken in dispose() brings the object back clean; the next
+ * last unref ends it. Fills in the failure of both steps, or NULL. */
+static void
+check_resurrection (const char **resurrected_failure,
+                    const char **finalized_failure)
+{
+  ProbeLog log = { .resurrect = TRUE };
+  GObject *probe = probe_new (&log);
+  int value = 0;
+
+  *resurrected_failure = NULL;
+  *finalized_failure = NULL;
+
+  g_object_unref (probe);
+  if (log.n_finalized != 0 || log.resurrected != probe)
+    {
+      /* Gone, for all the reference taken: nothing more to look at. */
+      *resurrected_failure = "the object was finalized";
+      *finalized_failure = "not reached";
+      return;
+    }
+  if (!is_unreachable (probe))
+    *resurrected_failure = "its reference count is not 1, or it has qdata";
+  else if (log.n_dispatched != 1)
+    *resurrected_failure = "the notification queued in dispose() was not dispatched";
+
+  g_object_set (probe, "value", 7, NULL);
+  g_object_get (probe, "value", &value, NULL);
+  if (*resurrected_failure == NULL && (value != 7 || log.n_dispatched != 2))
+    *resurrected_failure = "setting a property was not kept or not notified";
+
+  g_clear_object (&log.resurrected);
+  if (log.n_disposed != 2 || log.n_finalized != 1)
+    *finalized_failure = "the object was not disposed and finalized";
+}
+
+/* Every step, each on objects of its own. Returns the first step that
+ * failed (or @forced, made to fail), with @failure set, or
+ * GLUETOOL_RECYCLER_CHECK_NONE. Every step runs, so a forced failure
+ * exercises the rest as a real one would not stop them either. */
+static GluetoolRecyclerCheck
+self_check (GluetoolRecyclerCheck   forced,
+            const char            **failure)
+{
+  const char *failures[GLUETOOL_RECYCLER_N_CHECKS] = { NULL };
+
+  failures[GLUETOOL_RECYCLER_CHECK_NEW_OBJECT] = check_new_object ();
+  for (GluetoolRecyclerCheck way = GLUETOOL_RECYCLER_CHECK_WEAK_REF;
+       way <= GLUETOOL_RECYCLER_CHECK_QDATA; way++)
+    failures[way] = check_reachable (way);
+  failures[GLUETOOL_RECYCLER_CHECK_DISPOSE] = check_dispose ();
+  check_resurrection (&failures[GLUETOOL_RECYCLER_CHECK_RESURRECTED],
+                      &failures[GLUETOOL_RECYCLER_CHECK_FINALIZED]);
+
+  if (forced != GLUETOOL_RECYCLER_CHECK_NONE && failures[forced] == NULL)
+    failures[forced] = "made to fail by a test";
+
+  for (GluetoolRecyclerCheck step = GLUETOOL_RECYCLER_CHECK_NEW_OBJECT;
+       step < GLUETOOL_RECYCLER_N_CHECKS; step++)
+    {
+      if (failures[step] != NULL)
+        {
+          *failure = failures[step];
+          return step;
+        }
+    }
+  return GLUETOOL_RECYCLER_CHECK_NONE;
+}
+
+/* Once per process, or again for a test. The self-check runs none of the
+ * program's code (its probe type's callbacks are its own), so it runs
+ * inside a region; the message is written after, outside. */
+static void
+report_check (GluetoolRecyclerCheck  failed,
+              const char            *failure)
+{
+  if (failed == GLUETOOL_RECYCLER_CHECK_NONE)
+    g_debug ("Finished actions may be recycled: GLib %u.%u.%u passes the recycler's self-check",
+             glib_major_version, glib_minor_version, glib_micro_version);
+  else
+    g_message ("Finished actions are not recycled: GLib %u.%u.%u fails the recycler's "
+               "self-check (%s: %s)", glib_major_version, glib_minor_version,
+               glib_micro_version, check_names[failed], failure);
+}
+
+static void
+publish_enabled (void)
+{
+  atomic_store_explicit (&enabled, self_check_passed && environment_enabled ? 1 : 0,
+                         memory_order_relaxed);
+}
+
+/* The environment and the self-check, once. The whole g_once is a region
+ * (see process-private.h), for the reason handler-flag.c gives: fork()
+ * between entering the once and leaving it would leave the child's once
+ * "in progress" for ever. A thread waiting here for another's check waits
+ * inside a region, which cannot hold fork() up for ever: the thread
+ * checking is inside one too, and never waits for fork(). The messages,
+ * which run the program's log writer, are written after the region by the
+ * thread that checked. */
+static void
+run_check_once (void)
+{
+  g_autoptr(GError) error = NULL;
+  GluetoolRecyclerCheck failed = GLUETOOL_RECYCLER_CHECK_NONE;
+  const char *failure = NULL;
+  gboolean ran = FALSE;
+
+  gluetool_process_enter ();
+  if (GLUETOOL_ONCE_INIT_ENTER (&checked))
+    {
+      notify_queue_quark = g_quark_from_static_string ("GObject-notify-queue");
+      environment_enabled = gluetool_recycler_enabled_for_environment (g_getenv (GLUETOOL_RECYCLER_ENV),
+                                                                       g_getenv ("G_SLICE"), &error);
+      failed = self_check (GLUETOOL_RECYCLER_CHECK_NONE, &failure);
+      self_check_passed = failed == GLUETOOL_RECYCLER_CHECK_NONE;
+      publish_enabled ();
+      ran = TRUE;
+      GLUETOOL_ONCE_INIT_LEAVE (&checked, 1);
+      /* Release, pairing with the acquire in
+       * gluetool_recycler_ensure_checked(): a thread that sees it set skips
+       * the once and may read what it wrote. */
+      atomic_store_explicit (&check_finished, true, memory_order_release);
+    }
+  gluetool_process_leave ();
+
+  if (!ran)
+    return;
+  if (error != NULL)
+    g_warning ("%s: ignored, so G_SLICE decides whether finished actions are recycled",
+               error->message);
+  report_check (failed, failure);
+}
+
+void
+gluetool_recycler_ensure_checked (void)
+{
+  if (G_LIKELY (atomic_load_explicit (&check_finished, memory_order_acquire)))
+    return;
+  run_check_once ();
 }
 
 void
 gluetool_recycler_set_enabled (gboolean is_enabled)
 {
-  atomic_store_explicit (&enabled, is_enabled ? 1 : 0, memory_order_relaxed);
+  gluetool_recycler_ensure_checked ();
+  environment_enabled = is_enabled;
+  publish_enabled ();
 }
+
+GluetoolRecyclerCheck
+gluetool_recycler_check_again (GluetoolRecyclerCheck failing)
+{
+  GluetoolRecyclerCheck failed;
+  const char *failure = NULL;
+
+  g_return_val_if_fail (failing < GLUETOOL_RECYCLER_N_CHECKS, GLUETOOL_RECYCLER_CHECK_NONE);
+
+  gluetool_recycler_ensure_checked ();
+  gluetool_process_enter ();
+  failed = self_check (failing, &failure);
+  gluetool_process_leave ();
+
+  self_check_passed = failed == GLUETOOL_RECYCLER_CHECK_NONE;
+  publish_enabled ();
+  report_check (failed, failure);
+  return failed;
+}
+
+/* ---- Kept objects ---------------------------------------------------------------- */
 
 static Recycler *
 get_thread_recycler (void)
@@ -143,8 +682,7 @@ release (GObject *object)
   gboolean quiet;
 
   gluetool_process_enter ();
-  quiet = g_atomic_pointer_get (&object->qdata) == NULL
-          && !has_any_handler (object);
+  quiet = !has_qdata (object) && !has_any_handler (object);
   if (quiet)
     g_object_unref (object);
   gluetool_process_leave ();
@@ -175,16 +713,6 @@ recycler_free (gpointer data)
 
   release_all (recycler);
   g_free (recycler);
-}
-
-/* Nobody but the recycler can reach @object. The user's last unref was an
- * atomic decrement, and this seq_cst load reads its result, so everything the
- * user did to the object before happens before it is made again. */
-static inline gboolean
-is_unreachable (GObject *object)
-{
-  return g_atomic_int_get ((gint *) &object->ref_count) == 1
-         && g_atomic_pointer_get (&object->qdata) == NULL;
 }
 
 /* Takes entry @i out, keeping the order of the others. (transfer full) */
@@ -227,7 +755,7 @@ gluetool_recycler_keep (GObject *object)
   /* Whoever holds a weak reference (or a toggle reference, or data) expects
    * to hear of the object's end at the last g_object_unref(), which keeping
    * it would put off. */
-  if (g_atomic_pointer_get (&object->qdata) != NULL)
+  if (has_qdata (object))
     return FALSE;
   return keep (object);
 }
@@ -267,7 +795,7 @@ keep (GObject *object)
       if (recycler->next_to_check >= recycler->n_kept)
         recycler->next_to_check = 0;
       i = recycler->next_to_check++;
-      if (g_atomic_pointer_get (&recycler->kept[i]->qdata) != NULL)
+      if (has_qdata (recycler->kept[i]))
         given_up = remove_at (recycler, i);
     }
   if (recycler->n_kept == GLUETOOL_RECYCLER_CAPACITY)

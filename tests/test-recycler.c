@@ -889,6 +889,159 @@ START_TEST (test_environment_switches)
 }
 END_TEST
 
+/* ---- The self-check ------------------------------------------------------------- */
+
+/* What the library says at G_LOG_LEVEL_MESSAGE, counted by the writer
+ * main() installs, and kept quiet. */
+static struct {
+  GMutex  lock;
+  guint   n_messages;
+  char   *last_message;  /* (owned) (nullable) */
+} messages;
+
+static GLogWriterOutput
+counting_writer (GLogLevelFlags   log_level,
+                 const GLogField *fields,
+                 gsize            n_fields,
+                 gpointer         user_data)
+{
+  const char *domain = NULL;
+  const char *text = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, "GLIB_DOMAIN"))
+        domain = fields[i].value;
+      else if (g_str_equal (fields[i].key, "MESSAGE"))
+        text = fields[i].value;
+    }
+  if ((log_level & G_LOG_LEVEL_MASK) == G_LOG_LEVEL_MESSAGE && g_strcmp0 (domain, "Gluetool") == 0)
+    {
+      g_mutex_lock (&messages.lock);
+      messages.n_messages++;
+      g_free (messages.last_message);
+      messages.last_message = g_strdup (text);
+      g_mutex_unlock (&messages.lock);
+      return G_LOG_WRITER_HANDLED;
+    }
+  return g_log_writer_default (log_level, fields, n_fields, user_data);
+}
+
+/* How many messages since the last call, and the last one's text. */
+static guint
+take_messages (char **last_message)
+{
+  guint n;
+
+  g_mutex_lock (&messages.lock);
+  n = messages.n_messages;
+  messages.n_messages = 0;
+  *last_message = g_steal_pointer (&messages.last_message);
+  g_mutex_unlock (&messages.lock);
+  return n;
+}
+
+static void
+check_fixture_teardown (void)
+{
+  g_autofree char *message = NULL;
+
+  /* Back to what this GLib gives, for the tests after (CK_FORK=no). */
+  ck_assert_int_eq (gluetool_recycler_check_again (GLUETOOL_RECYCLER_CHECK_NONE),
+                    GLUETOOL_RECYCLER_CHECK_NONE);
+  take_messages (&message);
+  gluetool_recycler_set_enabled (TRUE);
+  fixture_teardown ();
+}
+
+/* The GLib the project supports (Debian 12's 2.74, and later) passes: else
+ * every action would cost a GObject made and freed again, with a message
+ * but no failure. */
+START_TEST (test_self_check_passes)
+{
+  g_autofree char *message = NULL;
+  GluetoolAction *action;
+  GluetoolAction *watched;
+
+  take_messages (&message);
+  ck_assert_int_eq (gluetool_recycler_check_again (GLUETOOL_RECYCLER_CHECK_NONE),
+                    GLUETOOL_RECYCLER_CHECK_NONE);
+  ck_assert_uint_eq (take_messages (&message), 0);
+  ck_assert (gluetool_recycler_is_enabled ());
+
+  /* On, a weak pointer taken after finish() outlives the unref. */
+  action = gluetool_action_new ("kept", NULL);
+  watched = action;
+  test_expect_finish (action);
+  g_object_add_weak_pointer (G_OBJECT (action), (gpointer *) &watched);
+  g_object_unref (action);
+  ck_assert_ptr_nonnull (watched);
+  ck_assert_uint_eq (n_kept (), 1);
+  gluetool_recycler_clear_thread ();
+  ck_assert_ptr_null (watched);
+}
+END_TEST
+
+/* Any step failing turns recycling off, whatever the environment or a test
+ * says, with one message naming the step; actions are then freed at their
+ * last unref. */
+START_TEST (test_failed_self_check_turns_recycling_off)
+{
+  for (GluetoolRecyclerCheck step = GLUETOOL_RECYCLER_CHECK_NEW_OBJECT;
+       step < GLUETOOL_RECYCLER_N_CHECKS; step++)
+    {
+      g_autofree char *message = NULL;
+      GluetoolAction *action;
+      GluetoolAction *watched;
+      guint64 taken_before = n_taken ();
+
+      take_messages (&message);
+      g_clear_pointer (&message, g_free);
+      ck_assert_int_eq (gluetool_recycler_check_again (step), step);
+      ck_assert_uint_eq (take_messages (&message), 1);
+      ck_assert_ptr_nonnull (strstr (message, "not recycled"));
+      ck_assert_ptr_nonnull (strstr (message, "made to fail by a test"));
+      ck_assert (!gluetool_recycler_is_enabled ());
+      gluetool_recycler_set_enabled (TRUE);
+      ck_assert (!gluetool_recycler_is_enabled ());
+
+      /* Finished, then dropped: freed at once, the weak pointer cleared. */
+      action = gluetool_action_new ("freed", NULL);
+      watched = action;
+      test_expect_finish (action);
+      g_object_add_weak_pointer (G_OBJECT (action), (gpointer *) &watched);
+      g_object_unref (action);
+      ck_assert_ptr_null (watched);
+
+      /* Dropped unfinished: not kept either, and nothing is made again. */
+      g_object_unref (gluetool_action_new ("dropped", NULL));
+      ck_assert_uint_eq (n_kept (), 0);
+      g_object_unref (gluetool_action_new ("new", NULL));
+      ck_assert_uint_eq (n_taken (), taken_before);
+    }
+}
+END_TEST
+
+/* The failing step is named: the message says which assumption broke. */
+START_TEST (test_failed_self_check_names_the_step)
+{
+  g_autofree char *message = NULL;
+
+  take_messages (&message);
+  g_clear_pointer (&message, g_free);
+  ck_assert_int_eq (gluetool_recycler_check_again (GLUETOOL_RECYCLER_CHECK_TOGGLE_REF),
+                    GLUETOOL_RECYCLER_CHECK_TOGGLE_REF);
+  ck_assert_uint_eq (take_messages (&message), 1);
+  ck_assert_ptr_nonnull (strstr (message, "g_object_add_toggle_ref()"));
+  g_clear_pointer (&message, g_free);
+
+  ck_assert_int_eq (gluetool_recycler_check_again (GLUETOOL_RECYCLER_CHECK_RESURRECTED),
+                    GLUETOOL_RECYCLER_CHECK_RESURRECTED);
+  ck_assert_uint_eq (take_messages (&message), 1);
+  ck_assert_ptr_nonnull (strstr (message, "a reference taken in dispose()"));
+}
+END_TEST
+
 /* ---- On the wire ------------------------------------------------------------- */
 
 /* The span of an action made again carries its own label, ids, parent and
@@ -1016,6 +1169,13 @@ recycler_suite (void)
   tcase_add_test (tc, test_environment_switches);
   suite_add_tcase (s, tc);
 
+  tc = tcase_create ("self-check");
+  tcase_add_checked_fixture (tc, fixture_setup, check_fixture_teardown);
+  tcase_add_test (tc, test_self_check_passes);
+  tcase_add_test (tc, test_failed_self_check_turns_recycling_off);
+  tcase_add_test (tc, test_failed_self_check_names_the_step);
+  suite_add_tcase (s, tc);
+
   tc = tcase_create ("wire");
   tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
   tcase_set_timeout (tc, 60);
@@ -1028,5 +1188,11 @@ recycler_suite (void)
 int
 main (void)
 {
-  return test_run_suite_tap (recycler_suite ());
+  int status;
+
+  /* Once per process, before anything logs. */
+  g_log_set_writer_func (counting_writer, NULL, NULL);
+  status = test_run_suite_tap (recycler_suite ());
+  g_clear_pointer (&messages.last_message, g_free);
+  return status;
 }
