@@ -1046,8 +1046,15 @@ check_burst (const char *mode,
   ck_assert_msg (strstr (l->err_text->str, ", 0 missing, ") != NULL, "%s", l->err_text->str);
 
   out = listener_stdout (l);
+  /* By hand: strstr() over 30 MB, once per line, is quadratic under ASan. */
   if (g_str_equal (mode, "--json"))
-    ck_assert_uint_eq (count_occurrences (out, "\n"), sent);
+    {
+      guint64 lines = 0;
+
+      for (const char *p = out; *p != '\0'; p++)
+        lines += *p == '\n';
+      ck_assert_uint_eq (lines, sent);
+    }
   else
     ck_assert_str_eq (out, "");
 }
