@@ -38,7 +38,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define DEFAULT_HOST "127.0.0.1"
