@@ -973,6 +973,182 @@ START_TEST (test_html_page)
 }
 END_TEST
 
+/* ---- Bursts and losses on the way in ------------------------------------------------- */
+
+/* The number after @prefix on the line of @text that holds it. */
+static guint64
+number_after (const char *text,
+              const char *prefix)
+{
+  g_autofree char *line = find_line (text, prefix);
+
+  return g_ascii_strtoull (strstr (line, prefix) + strlen (prefix), NULL, 10);
+}
+
+/* Sends @n_spans spans from one thread as fast as it goes, with the
+ * library's default settings, then closes the tracer. Returns the spans
+ * the socket accepted (the root included): by default the library drops
+ * spans that find its queue full, rather than make the caller wait, and
+ * those never reach the receiver. */
+static guint64
+send_burst (guint16 port,
+            guint   n_spans)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GluetoolTracer) tracer = NULL;
+  g_autoptr(GluetoolAction) root = NULL;
+  GluetoolTracerStats stats;
+
+  tracer = gluetool_tracer_new ("burst", "127.0.0.1", port, &error);
+  ck_assert_msg (tracer != NULL, "tracer: %s", error ? error->message : "");
+  root = gluetool_action_new ("root", NULL);
+  for (guint i = 0; i < n_spans; i++)
+    {
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("burst span", root);
+
+      gluetool_action_set_tag_int64 (action, "i", (gint64) i);
+      test_expect_finish (action);
+    }
+  test_expect_finish (root);
+  if (!gluetool_tracer_close (tracer, 30, &error))
+    g_clear_error (&error);   /* counted in the stats */
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_gt (stats.spans_sent, n_spans / 2);
+  return stats.spans_sent;
+}
+
+/* A burst far faster than the receiver decodes: the reader thread takes it
+ * all in, and a first SIGTERM (after the last datagram was sent) lets the
+ * receiver decode everything it read before it stops. */
+static void
+check_burst (const char *mode,
+             guint       n_spans)
+{
+  const char *args[] = { "--summary", mode, NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  g_autofree char *out = NULL;
+  guint64 sent;
+
+  sent = send_burst (l->port, n_spans);
+  g_subprocess_send_signal (l->process, SIGTERM);
+  ck_assert_int_eq (listener_finish (l), 0);
+
+  ck_assert_msg (number_after (l->err_text->str, "  spans:         ") == sent,
+                 "%" G_GUINT64_FORMAT " sent; %s", sent, l->err_text->str);
+  ck_assert_msg (strstr (l->err_text->str, "  dropped on arrival: 0 by the kernel (socket buffer "
+                         "full), 0 by gluetool-trace (over --max-buffer-size)\n") != NULL,
+                 "%s", l->err_text->str);
+  ck_assert_msg (strstr (l->err_text->str, "  buffers:       socket ") != NULL, "%s",
+                 l->err_text->str);
+  ck_assert_ptr_null (strstr (l->err_text->str, "not decoded"));
+  /* The per-client line sees every batch: none missing. */
+  g_free (find_line (l->err_text->str, " missing, dropped "));
+  ck_assert_msg (strstr (l->err_text->str, ", 0 missing, ") != NULL, "%s", l->err_text->str);
+
+  out = listener_stdout (l);
+  /* By hand: strstr() over 30 MB, once per line, is quadratic under ASan. */
+  if (g_str_equal (mode, "--json"))
+    {
+      guint64 lines = 0;
+
+      for (const char *p = out; *p != '\0'; p++)
+        lines += *p == '\n';
+      ck_assert_uint_eq (lines, sent);
+    }
+  else
+    ck_assert_str_eq (out, "");
+}
+
+START_TEST (test_burst_quiet)
+{
+  check_burst ("--quiet", 200000);
+}
+END_TEST
+
+START_TEST (test_burst_json)
+{
+  check_burst ("--json", 50000);
+}
+END_TEST
+
+/* A datagram of about @size bytes holding one span. */
+static GBytes *
+sized_datagram (gsize  size,
+                gint64 seq_no)
+{
+  g_autoptr(JaegerBatch) batch = new_batch ("sized", "uuid-sized");
+  g_autofree char *name = g_malloc (size + 1);
+
+  memset (name, 'x', size);
+  name[size] = '\0';
+  add_span (batch, 7, (guint64) seq_no, 0, name, now_us (), 10);
+  batch->seqNo = seq_no;
+  batch->__isset_seqNo = TRUE;
+  return encode (batch, (gint32) seq_no);
+}
+
+/* The reader reads nothing until SIGTERM, into a socket buffer of a few
+ * kilobytes: the kernel drops most of the datagrams, and the receiver
+ * says how many, from the socket's own counter. */
+START_TEST (test_kernel_drops)
+{
+  const char *args[] = { "--quiet", "--summary", "--testing-hold-reader",
+                         "--testing-socket-buffer", "4096", NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  const guint n_sent = 50;
+  guint64 arrived, dropped;
+
+  for (guint i = 0; i < n_sent; i++)
+    {
+      g_autoptr(GBytes) bytes = sized_datagram (1000, i + 1);
+
+      send_gbytes (l->port, bytes);
+    }
+  g_subprocess_send_signal (l->process, SIGTERM);
+  ck_assert_int_eq (listener_finish (l), 0);
+
+  arrived = number_after (l->err_text->str, "  datagrams:     ");
+  dropped = number_after (l->err_text->str, "  dropped on arrival: ");
+  ck_assert_msg (dropped > 0 && arrived + dropped == n_sent, "%s", l->err_text->str);
+  ck_assert_uint_eq (number_after (l->err_text->str, "by the kernel (socket buffer full), "), 0);
+  ck_assert_msg (strstr (l->err_text->str, "gluetool-trace: the kernel dropped ") != NULL,
+                 "no warning: %s", l->err_text->str);
+}
+END_TEST
+
+/* The decoder decodes nothing until SIGTERM and may keep 1 MiB waiting:
+ * past that the reader drops datagrams itself, and counts them. */
+START_TEST (test_own_drops)
+{
+  const char *args[] = { "--quiet", "--summary", "--testing-hold-decoder",
+                         "--max-buffer-size", "1", NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  const guint n_sent = 40;
+  guint64 arrived, dropped;
+
+  /* 40 datagrams of 60 kB: over twice the bound. */
+  for (guint i = 0; i < n_sent; i++)
+    {
+      g_autoptr(GBytes) bytes = sized_datagram (60000, i + 1);
+
+      send_gbytes (l->port, bytes);
+    }
+  g_subprocess_send_signal (l->process, SIGTERM);
+  ck_assert_int_eq (listener_finish (l), 0);
+
+  arrived = number_after (l->err_text->str, "  spans:         ");
+  dropped = number_after (l->err_text->str, "by the kernel (socket buffer full), ");
+  ck_assert_msg (dropped >= n_sent - (1024 * 1024) / 60000 && arrived + dropped == n_sent,
+                 "%s", l->err_text->str);
+  ck_assert_uint_eq (number_after (l->err_text->str, "  dropped on arrival: "), 0);
+  ck_assert_msg (strstr (l->err_text->str, "gluetool-trace: dropped ") != NULL
+                 && strstr (l->err_text->str, "(--max-buffer-size)\n") != NULL,
+                 "no warning: %s", l->err_text->str);
+  /* What was dropped shows as seqNo gaps too. */
+  ck_assert_msg (strstr (l->err_text->str, " missing, ") != NULL, "%s", l->err_text->str);
+}
+END_TEST
+
 /* ---- Options ----------------------------------------------------------------------------- */
 
 START_TEST (test_bad_options)
@@ -995,6 +1171,24 @@ START_TEST (test_bad_options)
   g_clear_pointer (&err, g_free);
   ck_assert_int_eq (run_program ("frobnicate", NULL, NULL, NULL, &out, &err), 2);
   ck_assert_msg (strstr (err, "unknown command") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST (test_bad_buffer_sizes)
+{
+  static const char *const values[] = { "0", "-1", "1048577", "99999999999", "lots" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      const char *args[] = { "--max-buffer-size", values[i], NULL };
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      ck_assert_int_eq (run_program ("listen", args, NULL, NULL, &out, &err), 2);
+      ck_assert_msg (strstr (err, "--max-buffer-size") != NULL || strstr (err, values[i]) != NULL,
+                     "%s: %s", values[i], err);
+      ck_assert_ptr_null (strstr (err, "listening on"));
+    }
 }
 END_TEST
 
@@ -1085,8 +1279,20 @@ trace_suite (void)
   tcase_add_test (tc, test_html_page);
   suite_add_tcase (suite, tc);
 
+  tc = tcase_create ("bursts");
+  tcase_add_test (tc, test_burst_quiet);
+  tcase_add_test (tc, test_burst_json);
+  tcase_set_timeout (tc, 120);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("losses");
+  tcase_add_test (tc, test_kernel_drops);
+  tcase_add_test (tc, test_own_drops);
+  suite_add_tcase (suite, tc);
+
   tc = tcase_create ("options");
   tcase_add_test (tc, test_bad_options);
+  tcase_add_test (tc, test_bad_buffer_sizes);
   tcase_add_test (tc, test_port_in_use);
   tcase_add_test (tc, test_max_spans);
   suite_add_tcase (suite, tc);

@@ -3,12 +3,22 @@
  *
  * SPDX-License-Identifier: MIT
  *
- * One thread, one GMainLoop: the socket's source reads every datagram that
- * is waiting, a deadline source prints traces that went quiet and stops an
- * idle receiver, and SIGINT/SIGTERM stop it cleanly (files written, summary
- * printed). Nothing a datagram says can make the loop block or allocate
- * without bound: decoding is bounded by the datagram's size, the store by
- * --max-spans, and reports of bad datagrams by a rate limit.
+ * Two threads. The reader thread (trace-receiver.c) only takes datagrams
+ * off the socket into memory, as fast as they come, so that decoding speed
+ * never makes the kernel drop. The main thread runs one GMainLoop: the
+ * receiver's source hands it what was read, a deadline source prints
+ * traces that went quiet and stops an idle receiver, and SIGINT/SIGTERM
+ * stop it cleanly (what was read decoded, files written, summary printed).
+ * Nothing a datagram says can make the loop block or allocate without
+ * bound: what waits to be decoded is bounded by --max-buffer-size,
+ * decoding by the datagram's size, the store by --max-spans, and reports
+ * of bad datagrams by a rate limit. Every datagram lost on the way in
+ * (dropped by the kernel, or over the memory bound) is counted, warned
+ * about and in the summary.
+ *
+ * A receiver that prints no span and writes no file (--quiet) only counts:
+ * it reads compact datagrams in place with trace-scan.c, and leaves the
+ * reference codec the rest (and the say on anything unusual).
  */
 
 #include "trace-listen.h"
@@ -17,6 +27,8 @@
 #include "trace-format-html.h"
 #include "trace-format-json.h"
 #include "trace-format-tree.h"
+#include "trace-receiver.h"
+#include "trace-scan.h"
 #include "trace-store.h"
 #include "trace-text.h"
 
@@ -26,7 +38,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define DEFAULT_HOST "127.0.0.1"
@@ -34,15 +45,19 @@
 #define DEFAULT_MAX_SPANS 50000
 #define DEFAULT_SETTLE_S 1.0
 
-/* Larger than any UDP payload (65507 bytes over IPv4, 65527 over IPv6),
- * so no datagram is ever cut. */
-#define RECEIVE_BUFFER_SIZE 65536
+#define MIB (1024 * 1024)
 
-/* Datagrams read per wake-up before the loop lets timers and signals in. */
-#define MAX_READS_PER_WAKEUP 256
+/* What may wait to be decoded: a million spans of this library's take
+ * about 110 MB on the wire; room for twice that. */
+#define DEFAULT_MAX_BUFFER_MIB 256
+#define MAX_BUFFER_MIB_LIMIT (1024 * 1024)
 
-/* A burst of clients should wait in the kernel, not be dropped by it. */
-#define SOCKET_RECEIVE_BUFFER (4 * 1024 * 1024)
+/* The kernel's share: what arrives while the reader thread has no core. */
+#define SOCKET_RECEIVE_BUFFER (64 * MIB)
+
+/* How long the main thread decodes before it lets timers and signals in;
+ * it stops between blocks (READ_BATCH datagrams at most). */
+#define DECODE_SLICE_US (20 * 1000)
 
 /* Problem reports per second on stderr; a flood is counted, not printed. */
 #define MAX_REPORTS_PER_SECOND 10
@@ -62,11 +77,19 @@ typedef struct {
   char    *jaeger_json_path;
   char    *html_path;
   char    *dump_dir;
+  gint64   max_buffer_mib;
+  gboolean hold_reader;           /* for tests: see trace-receiver.h */
+  gboolean hold_decoder;          /* for tests: decode nothing until a signal */
+  gint     socket_buffer_bytes;
 
   /* State */
   GMainLoop      *loop;
   GSocket        *socket;
-  GSource        *socket_source;
+  TraceReceiver  *receiver;
+  GSource        *receiver_source;  /* attached once decoding may start */
+  gboolean        draining;         /* a first signal came: decode what was read, then stop */
+  TraceScan       scan;
+  gboolean        count_only;       /* nothing shown nor written: spans only counted */
   GSource        *deadline;
   TraceStore     *store;
   GHashTable     *pending;        /* Trace* with spans not yet shown as a tree */
@@ -76,24 +99,31 @@ typedef struct {
   gboolean        stopped_idle;
   gboolean        stopped_by_signal;
   guint64         n_dumped;
+  guint64         n_not_decoded;     /* in a block when the loop was told to stop */
 
   gint64          report_window_us;
   guint           reports_in_window;
   guint64         reports_suppressed;
 
-  guint8          buffer[RECEIVE_BUFFER_SIZE];
+  /* What was said about the receiver's losses so far. */
+  guint64         kernel_drops_told;
+  guint64         own_drops_told;
+  guint64         receive_errors_told;
+  gint64          last_drop_warning_us;
 } Listener;
 
 static void
 listener_free (Listener *self)
 {
-  if (self->socket_source != NULL)
-    g_source_destroy (self->socket_source);
-  g_clear_pointer (&self->socket_source, g_source_unref);
+  if (self->receiver_source != NULL)
+    g_source_destroy (self->receiver_source);
+  g_clear_pointer (&self->receiver_source, g_source_unref);
   if (self->deadline != NULL)
     g_source_destroy (self->deadline);
   g_clear_pointer (&self->deadline, g_source_unref);
+  g_clear_pointer (&self->receiver, trace_receiver_free);
   g_clear_object (&self->socket);
+  trace_scan_clear (&self->scan);
   g_clear_pointer (&self->pending, g_hash_table_unref);
   g_clear_pointer (&self->store, trace_store_free);
   g_clear_pointer (&self->loop, g_main_loop_unref);
@@ -146,7 +176,7 @@ describe_address (GSocketAddress *address)
   g_autofree char *ip = NULL;
   GInetAddress *inet;
 
-  if (!G_IS_INET_SOCKET_ADDRESS (address))
+  if (address == NULL || !G_IS_INET_SOCKET_ADDRESS (address))
     return g_strdup ("?");
   inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
   ip = g_inet_address_to_string (inet);
@@ -156,19 +186,20 @@ describe_address (GSocketAddress *address)
 }
 
 static void
-report_bad (Listener       *self,
-            GSocketAddress *from,
-            gsize           len,
-            const GError   *error,
-            gint64          now_us)
+report_bad (Listener            *self,
+            const TraceDatagram *datagram,
+            const GError        *error,
+            gint64               now_us)
 {
+  g_autoptr(GSocketAddress) from = NULL;
   g_autofree char *who = NULL;
   g_autofree char *bytes = NULL;
 
   if (!may_report (self, now_us))
     return;
+  from = trace_datagram_get_sender (datagram);
   who = describe_address (from);
-  bytes = trace_text_describe_bytes (self->buffer, len, 16);
+  bytes = trace_text_describe_bytes (datagram->data, datagram->len, 16);
   g_printerr ("gluetool-trace: bad datagram from %s, %s: %s\n", who, bytes,
               error->message);
 }
@@ -291,22 +322,29 @@ on_deadline (gpointer user_data)
 /* ---- Receiving ----------------------------------------------------------------- */
 
 static void
-dump_datagram (Listener *self,
-               gsize     len)
+dump_datagram (Listener            *self,
+               const TraceDatagram *datagram)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *name = g_strdup_printf ("datagram-%06" G_GUINT64_FORMAT ".bin",
                                            ++self->n_dumped);
   g_autofree char *path = g_build_filename (self->dump_dir, name, NULL);
 
-  if (!g_file_set_contents (path, (const char *) self->buffer, (gssize) len, &error))
+  if (!g_file_set_contents (path, (const char *) datagram->data, (gssize) datagram->len,
+                            &error))
     g_printerr ("gluetool-trace: %s\n", error->message);
 }
 
 static void
-handle_datagram (Listener       *self,
-                 GSocketAddress *from,
-                 gsize           len)
+stop_when_count_reached (Listener *self)
+{
+  if (self->count > 0 && trace_store_get_counts (self->store)->spans >= (guint64) self->count)
+    g_main_loop_quit (self->loop);
+}
+
+static void
+handle_datagram (Listener            *self,
+                 const TraceDatagram *datagram)
 {
   g_auto(TraceDecoded) decoded = { NULL, };
   g_autoptr(GError) error = NULL;
@@ -314,23 +352,32 @@ handle_datagram (Listener       *self,
   gint64 now = g_get_monotonic_time ();
 
   self->last_datagram_us = now;
-  trace_store_count_datagram (self->store, len);
+  trace_store_count_datagram (self->store, datagram->len);
   if (self->dump_dir != NULL)
-    dump_datagram (self, len);
+    dump_datagram (self, datagram);
 
-  if (len > TRACE_AGENT_MAX_PACKET_SIZE && may_report (self, now))
+  if (datagram->len > TRACE_AGENT_MAX_PACKET_SIZE && may_report (self, now))
     {
+      g_autoptr(GSocketAddress) from = trace_datagram_get_sender (datagram);
       g_autofree char *who = describe_address (from);
 
       g_printerr ("gluetool-trace: a datagram of %" G_GSIZE_FORMAT " bytes from %s: "
                   "a Jaeger agent reads at most %d bytes and would drop it\n",
-                  len, who, TRACE_AGENT_MAX_PACKET_SIZE);
+                  datagram->len, who, TRACE_AGENT_MAX_PACKET_SIZE);
     }
 
-  if (!trace_decode_datagram (self->buffer, len, &decoded, &error))
+  /* Counting only: read in place when the scan knows the shape. */
+  if (self->count_only && trace_scan_datagram (&self->scan, datagram->data, datagram->len))
+    {
+      trace_store_add_scan (self->store, &self->scan, now);
+      stop_when_count_reached (self);
+      return;
+    }
+
+  if (!trace_decode_datagram (datagram->data, datagram->len, &decoded, &error))
     {
       trace_store_count_bad (self->store);
-      report_bad (self, from, len, error, now);
+      report_bad (self, datagram, error, now);
       return;
     }
 
@@ -357,48 +404,132 @@ handle_datagram (Listener       *self,
   if (self->json)
     fflush (stdout);
 
-  if (self->count > 0 && trace_store_get_counts (self->store)->spans >= (guint64) self->count)
-    g_main_loop_quit (self->loop);
+  stop_when_count_reached (self);
+}
+
+/* Tells of datagrams lost on the way in since the last time, at most once
+ * a second unless @now_or_never (at the end): the summary has the totals,
+ * but a receiver run without --summary must not lose them silently. */
+static void
+warn_of_drops (Listener                  *self,
+               const TraceReceiverCounts *counts,
+               gboolean                   now_or_never)
+{
+  gint64 now = g_get_monotonic_time ();
+  guint64 kernel = counts->kernel_drops - self->kernel_drops_told;
+  guint64 own = counts->own_drops - self->own_drops_told;
+
+  if (kernel == 0 && own == 0)
+    return;
+  if (!now_or_never && now - self->last_drop_warning_us < G_USEC_PER_SEC)
+    return;
+  self->last_drop_warning_us = now;
+
+  if (kernel > 0)
+    {
+      g_autofree char *size = g_format_size_full ((guint64) counts->socket_buffer_bytes,
+                                                  G_FORMAT_SIZE_IEC_UNITS);
+
+      g_printerr ("gluetool-trace: the kernel dropped %" G_GUINT64_FORMAT " datagram%s "
+                  "(%" G_GUINT64_FORMAT " in all): the socket's receive buffer (%s) was full\n",
+                  kernel, kernel == 1 ? "" : "s", counts->kernel_drops, size);
+      self->kernel_drops_told = counts->kernel_drops;
+    }
+  if (own > 0)
+    {
+      g_printerr ("gluetool-trace: dropped %" G_GUINT64_FORMAT " datagram%s (%" G_GUINT64_FORMAT
+                  " in all): %" G_GINT64_FORMAT " MiB already waited to be decoded "
+                  "(--max-buffer-size)\n",
+                  own, own == 1 ? "" : "s", counts->own_drops, self->max_buffer_mib);
+      self->own_drops_told = counts->own_drops;
+    }
+}
+
+static void
+tell_receiver_news (Listener                  *self,
+                    const TraceReceiverCounts *counts)
+{
+  warn_of_drops (self, counts, FALSE);
+
+  if (counts->receive_errors > self->receive_errors_told)
+    {
+      /* ICMP errors and the like: not fatal for a receiver. */
+      if (may_report (self, g_get_monotonic_time ()))
+        g_printerr ("gluetool-trace: receive: %s\n", g_strerror (counts->last_errno));
+      self->receive_errors_told = counts->receive_errors;
+    }
 }
 
 static gboolean
-on_readable (GSocket      *socket,
-             GIOCondition  condition,
-             gpointer      user_data)
+on_received (gpointer user_data)
 {
   Listener *self = user_data;
+  gint64 slice_end = g_get_monotonic_time () + DECODE_SLICE_US;
+  TraceReceiverCounts counts;
+  gboolean changed;
 
-  for (guint i = 0; i < MAX_READS_PER_WAKEUP && g_main_loop_is_running (self->loop); i++)
+  while (g_main_loop_is_running (self->loop))
     {
-      g_autoptr(GError) error = NULL;
-      g_autoptr(GSocketAddress) from = NULL;
-      gssize len;
+      TraceReceivedBlock *block = trace_receiver_take (self->receiver);
 
-      len = g_socket_receive_from (socket, &from, (char *) self->buffer,
-                                   sizeof self->buffer, NULL, &error);
-      if (len < 0)
+      if (block == NULL)
+        break;
+      for (guint i = 0; i < block->n_datagrams; i++)
         {
-          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-            break;
-          /* ICMP errors and the like: not fatal for a receiver. */
-          if (may_report (self, g_get_monotonic_time ()))
-            g_printerr ("gluetool-trace: receive: %s\n", error->message);
-          continue;
+          if (!g_main_loop_is_running (self->loop))
+            {
+              self->n_not_decoded += block->n_datagrams - i;
+              break;
+            }
+          handle_datagram (self, &block->datagrams[i]);
         }
-      handle_datagram (self, from, (gsize) len);
+      trace_receiver_release (self->receiver, block);
+      if (g_get_monotonic_time () >= slice_end)
+        break;
+    }
+
+  trace_receiver_get_counts (self->receiver, &counts, &changed);
+  if (changed)
+    tell_receiver_news (self, &counts);
+
+  /* After a first signal: once the reader ended and all it read is
+   * decoded, stop. */
+  if (self->draining && counts.finished && counts.queued_datagrams == 0)
+    {
+      self->stopped_by_signal = TRUE;
+      g_main_loop_quit (self->loop);
     }
 
   rearm_deadline (self);
   return G_SOURCE_CONTINUE;
 }
 
+static void
+start_decoding (Listener *self)
+{
+  if (self->receiver_source != NULL)
+    return;
+  self->receiver_source = trace_receiver_create_source (self->receiver);
+  g_source_set_callback (self->receiver_source, on_received, self, NULL);
+  g_source_attach (self->receiver_source, NULL);
+}
+
+/* A first signal stops the reading: what was read is decoded, then the
+ * receiver stops. A second one stops it at once. */
 static gboolean
 on_signal (gpointer user_data)
 {
   Listener *self = user_data;
 
-  self->stopped_by_signal = TRUE;
-  g_main_loop_quit (self->loop);
+  if (self->draining)
+    {
+      self->stopped_by_signal = TRUE;
+      g_main_loop_quit (self->loop);
+      return G_SOURCE_CONTINUE;
+    }
+  self->draining = TRUE;
+  trace_receiver_stop (self->receiver, TRUE);
+  start_decoding (self);
   return G_SOURCE_CONTINUE;
 }
 
@@ -453,8 +584,6 @@ bind_socket (const char  *host,
   if (!g_socket_bind (socket, bind_address, FALSE, error))
     return NULL;
 
-  /* Best effort: a small buffer only means drops under a burst. */
-  g_socket_set_option (socket, SOL_SOCKET, SO_RCVBUF, SOCKET_RECEIVE_BUFFER, NULL);
   g_socket_set_blocking (socket, FALSE);
 
   return g_steal_pointer (&socket);
@@ -499,6 +628,8 @@ parse_options (Listener   *self,
   gint port = DEFAULT_PORT;
   gint64 count = 0;
   gint64 max_spans = DEFAULT_MAX_SPANS;
+  gint64 max_buffer_mib = DEFAULT_MAX_BUFFER_MIB;
+  gint socket_buffer = SOCKET_RECEIVE_BUFFER;
   const GOptionEntry entries[] = {
     { "host", 'H', 0, G_OPTION_ARG_STRING, &self->host,
       "Address or host name to listen on (default " DEFAULT_HOST ")", "HOST" },
@@ -524,8 +655,18 @@ parse_options (Listener   *self,
       "Colour trees: auto (on a terminal), always or never", "WHEN" },
     { "max-spans", 0, 0, G_OPTION_ARG_INT64, &max_spans,
       "Keep at most N spans in memory (default 50000), and 16 times as many tags", "N" },
+    { "max-buffer-size", 0, 0, G_OPTION_ARG_INT64, &max_buffer_mib,
+      "Keep at most MIB mebibytes of datagrams waiting to be decoded "
+      "(default 256); past that, datagrams are dropped and counted", "MIB" },
     { "dump", 0, 0, G_OPTION_ARG_FILENAME, &self->dump_dir,
       "Also write every datagram, as received, to a file in DIR", "DIR" },
+    /* For tests, which need drops on demand: hidden from --help. */
+    { "testing-hold-reader", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &self->hold_reader,
+      "Read nothing from the socket until the first signal", NULL },
+    { "testing-hold-decoder", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &self->hold_decoder,
+      "Decode nothing until the first signal", NULL },
+    { "testing-socket-buffer", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &socket_buffer,
+      "Ask for a socket receive buffer of BYTES", "BYTES" },
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
@@ -536,9 +677,11 @@ parse_options (Listener   *self,
     "ports 6831 (compact Thrift) and 6832 (binary Thrift): both protocols are\n"
     "recognised on the one port. Each trace is printed as a tree once it went\n"
     "quiet; stderr gets the bound address, every bad datagram (its size and\n"
-    "first bytes) and, with --summary, the counts.");
+    "first bytes), every datagram lost on the way in (dropped by the kernel\n"
+    "or over --max-buffer-size) and, with --summary, the counts.");
   g_option_context_set_description (context,
-    "Stops on SIGINT or SIGTERM, after --count spans, or after --idle seconds,\n"
+    "Stops on SIGINT or SIGTERM (once what was read is decoded; a second\n"
+    "signal stops it at once), after --count spans, or after --idle seconds,\n"
     "then shows what is left and writes the files.\n"
     "\n"
     "Exit status: 0; 1 when the port cannot be bound, a file cannot be\n"
@@ -573,12 +716,27 @@ parse_options (Listener   *self,
                    "--max-spans must be 1 to %u", G_MAXUINT32);
       return FALSE;
     }
+  if (max_buffer_mib < 1 || max_buffer_mib > MAX_BUFFER_MIB_LIMIT)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--max-buffer-size takes 1 to %d (MiB), not %" G_GINT64_FORMAT,
+                   MAX_BUFFER_MIB_LIMIT, max_buffer_mib);
+      return FALSE;
+    }
+  if (socket_buffer < 1)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--testing-socket-buffer takes a positive number of bytes");
+      return FALSE;
+    }
   if (!decide_colour (self->colour, &self->style.colour, error))
     return FALSE;
 
   self->port = port;
   self->count = count;
   self->max_spans = max_spans;
+  self->max_buffer_mib = max_buffer_mib;
+  self->socket_buffer_bytes = socket_buffer;
   if (self->host == NULL)
     self->host = g_strdup (DEFAULT_HOST);
   return TRUE;
@@ -605,17 +763,54 @@ write_file (const char  *path,
   return TRUE;
 }
 
+static char *
+format_size (guint64 bytes)
+{
+  return g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
+}
+
+/* The summary's lines about the way in, after the store's. */
+static void
+append_receiver_summary (Listener                  *self,
+                         const TraceReceiverCounts *counts,
+                         GString                   *out)
+{
+  g_autofree char *socket_size = format_size ((guint64) counts->socket_buffer_bytes);
+  g_autofree char *peak = format_size (counts->peak_queued_bytes);
+  guint64 not_decoded = self->n_not_decoded + counts->queued_datagrams;
+
+  g_string_append_printf (out, "  dropped on arrival: %" G_GUINT64_FORMAT " by the kernel "
+                          "(socket buffer full), %" G_GUINT64_FORMAT " by gluetool-trace "
+                          "(over --max-buffer-size)\n",
+                          counts->kernel_drops, counts->own_drops);
+  g_string_append_printf (out, "  buffers:       socket %s, waiting to be decoded %s at most "
+                          "(%" G_GINT64_FORMAT " MiB allowed)\n",
+                          socket_size, peak, self->max_buffer_mib);
+  if (not_decoded > 0)
+    g_string_append_printf (out, "  not decoded:   %" G_GUINT64_FORMAT " datagram%s read "
+                            "after it was told to stop\n",
+                            not_decoded, not_decoded == 1 ? "" : "s");
+}
+
 static int
 finish (Listener *self)
 {
-  g_autoptr(GPtrArray) traces = trace_store_get_traces (self->store);
+  g_autoptr(GPtrArray) traces = NULL;
   g_autoptr(GString) summary = g_string_new (NULL);
   const TraceCounts *counts = trace_store_get_counts (self->store);
+  TraceReceiverCounts receiver_counts;
   int status = 0;
+
+  /* The reader's counts are final once it ended. */
+  trace_receiver_join (self->receiver);
+  trace_receiver_get_counts (self->receiver, &receiver_counts, NULL);
+  warn_of_drops (self, &receiver_counts, TRUE);
 
   show_settled (self, G_MAXINT64);
   flush_suppressed_reports (self);
+  traces = trace_store_get_traces (self->store);
   trace_store_append_summary (self->store, summary);
+  append_receiver_summary (self, &receiver_counts, summary);
 
   if (self->jaeger_json_path != NULL)
     {
@@ -648,6 +843,39 @@ finish (Listener *self)
   return status;
 }
 
+static TraceReceiver *
+start_receiver (Listener  *self,
+                GError   **error)
+{
+  TraceReceiverConfig config = {
+    .max_queued_bytes = (gsize) self->max_buffer_mib * MIB,
+    .socket_buffer_bytes = self->socket_buffer_bytes,
+    .hold_reader = self->hold_reader,
+  };
+  TraceReceiverCounts counts;
+  TraceReceiver *receiver = trace_receiver_new (self->socket, &config, error);
+
+  if (receiver == NULL)
+    return NULL;
+
+  /* Without CAP_NET_ADMIN the kernel caps the buffer at rmem_max: the
+   * reader thread takes datagrams off at once, but while it has no core,
+   * the buffer is all there is. */
+  trace_receiver_get_counts (receiver, &counts, NULL);
+  if (!counts.socket_buffer_forced && counts.socket_buffer_bytes < config.socket_buffer_bytes)
+    {
+      g_autofree char *got = format_size ((guint64) counts.socket_buffer_bytes);
+      g_autofree char *asked = format_size ((guint64) config.socket_buffer_bytes);
+
+      g_printerr ("gluetool-trace: the kernel caps the socket's receive buffer at %s "
+                  "(net.core.rmem_max), not the %s asked for: datagrams that arrive while "
+                  "the reader thread waits for a core may be dropped (they are counted). "
+                  "To raise the cap: sudo sysctl -w net.core.rmem_max=%d\n",
+                  got, asked, config.socket_buffer_bytes);
+    }
+  return receiver;
+}
+
 int
 gluetool_trace_listen_main (int    argc,
                             char **argv)
@@ -669,6 +897,9 @@ gluetool_trace_listen_main (int    argc,
     }
   self->style.utf8 = trace_text_locale_is_utf8 ();
   self->show_trees = !self->json && !self->quiet;
+  self->count_only = !self->json && self->quiet
+                     && self->jaeger_json_path == NULL && self->html_path == NULL;
+  trace_scan_init (&self->scan);
 
   /* Only a receiver that writes no file at the end may forget traces it
    * has shown, to make room for new ones. */
@@ -697,10 +928,16 @@ gluetool_trace_listen_main (int    argc,
       return 1;
     }
 
+  self->receiver = start_receiver (self, &error);
+  if (self->receiver == NULL)
+    {
+      g_printerr ("gluetool-trace listen: %s\n", error->message);
+      return 1;
+    }
+
   self->loop = g_main_loop_new (NULL, FALSE);
-  self->socket_source = g_socket_create_source (self->socket, G_IO_IN, NULL);
-  g_source_set_callback (self->socket_source, G_SOURCE_FUNC (on_readable), self, NULL);
-  g_source_attach (self->socket_source, NULL);
+  if (!self->hold_decoder)
+    start_decoding (self);
 
   self->deadline = g_source_new (&deadline_funcs, sizeof (GSource));
   g_source_set_callback (self->deadline, on_deadline, self, NULL);

@@ -189,9 +189,8 @@ static void
 remove_trace (TraceStore *self,
               Trace      *trace)
 {
-  for (guint i = 0; i < trace->spans->len; i++)
-    self->n_items -= ((TraceSpan *) g_ptr_array_index (trace->spans, i))->n_items;
-  self->n_kept -= trace->spans->len;
+  self->n_items -= trace->n_items;
+  self->n_kept -= trace->n_kept;
   g_queue_delete_link (&self->order, trace->link);
   g_hash_table_remove (self->traces, trace);
   trace_free (trace);
@@ -224,6 +223,20 @@ evict_shown (TraceStore *self,
       if (trace->n_shown == trace->spans->len)
         remove_trace (self, trace);
     }
+}
+
+/* Charges one more span of @n_items to @trace, which it reached at @now_us. */
+static void
+charge (TraceStore *self,
+        Trace      *trace,
+        guint64     n_items,
+        gint64      now_us)
+{
+  trace->last_arrival_us = now_us;
+  trace->n_kept++;
+  trace->n_items += n_items;
+  self->n_kept++;
+  self->n_items += n_items;
 }
 
 /* ---- Clients --------------------------------------------------------------------- */
@@ -273,13 +286,44 @@ short_name (const char *text)
   return g_strndup (valid, (gsize) (end - valid));
 }
 
-static void
-count_client (TraceStore  *self,
-              JaegerBatch *batch)
+/* What a batch says about its client, whichever way it was read. */
+typedef struct {
+  const char *service_name;  /* (nullable) */
+  const char *client_uuid;   /* (nullable) */
+  gboolean    has_seq_no;
+  gint64      seq_no;
+  gboolean    has_stats;
+  gint64      full_queue_dropped;
+  gint64      too_large_dropped;
+  gint64      failed_to_emit;
+} ClientReport;
+
+static ClientReport
+report_of_batch (JaegerBatch *batch)
 {
-  const char *uuid_text = find_client_uuid (batch->process);
-  g_autofree char *uuid = uuid_text != NULL ? short_name (uuid_text) : NULL;
-  g_autofree char *service = short_name (batch->process->serviceName);
+  ClientReport report = {
+    .service_name = batch->process->serviceName,
+    .client_uuid = find_client_uuid (batch->process),
+    .has_seq_no = batch->__isset_seqNo,
+    .seq_no = batch->seqNo,
+    .has_stats = batch->__isset_stats && batch->stats != NULL,
+  };
+
+  if (report.has_stats)
+    {
+      report.full_queue_dropped = batch->stats->fullQueueDroppedSpans;
+      report.too_large_dropped = batch->stats->tooLargeDroppedSpans;
+      report.failed_to_emit = batch->stats->failedToEmitSpans;
+    }
+  return report;
+}
+
+static void
+count_client (TraceStore         *self,
+              const ClientReport *report)
+{
+  g_autofree char *uuid = report->client_uuid != NULL ? short_name (report->client_uuid) : NULL;
+  g_autofree char *service = short_name (report->service_name);
   g_autofree char *key = NULL;
   TraceClient *client;
 
@@ -307,26 +351,26 @@ count_client (TraceStore  *self,
     }
 
   client->batches++;
-  if (batch->__isset_seqNo)
+  if (report->has_seq_no)
     {
-      if (client->batches_with_seq_no == 0 || batch->seqNo < client->min_seq_no)
-        client->min_seq_no = batch->seqNo;
-      if (client->batches_with_seq_no == 0 || batch->seqNo > client->max_seq_no)
-        client->max_seq_no = batch->seqNo;
+      if (client->batches_with_seq_no == 0 || report->seq_no < client->min_seq_no)
+        client->min_seq_no = report->seq_no;
+      if (client->batches_with_seq_no == 0 || report->seq_no > client->max_seq_no)
+        client->max_seq_no = report->seq_no;
       client->batches_with_seq_no++;
     }
 
   /* The counters are cumulative: the batch with the highest seqNo has the
    * latest (without seqNo, the one that arrived last). */
-  if (batch->__isset_stats && batch->stats != NULL
-      && (!client->have_stats || !batch->__isset_seqNo
-          || batch->seqNo >= client->stats_seq_no))
+  if (report->has_stats
+      && (!client->have_stats || !report->has_seq_no
+          || report->seq_no >= client->stats_seq_no))
     {
       client->have_stats = TRUE;
-      client->stats_seq_no = batch->__isset_seqNo ? batch->seqNo : G_MININT64;
-      client->full_queue_dropped = batch->stats->fullQueueDroppedSpans;
-      client->too_large_dropped = batch->stats->tooLargeDroppedSpans;
-      client->failed_to_emit = batch->stats->failedToEmitSpans;
+      client->stats_seq_no = report->has_seq_no ? report->seq_no : G_MININT64;
+      client->full_queue_dropped = report->full_queue_dropped;
+      client->too_large_dropped = report->too_large_dropped;
+      client->failed_to_emit = report->failed_to_emit;
     }
 }
 
@@ -431,7 +475,11 @@ trace_store_add (TraceStore         *self,
     self->counts.datagrams_binary++;
   else
     self->counts.datagrams_compact++;
-  count_client (self, batch);
+  {
+    ClientReport report = report_of_batch (batch);
+
+    count_client (self, &report);
+  }
 
   added = g_ptr_array_new_full (batch->spans->len, (GDestroyNotify) trace_span_unref);
   if (batch->spans->len == 0)
@@ -475,13 +523,66 @@ trace_store_add (TraceStore         *self,
       trace = lookup_trace (self, span->trace_id_high, span->trace_id_low);
       span->trace = trace;
       g_ptr_array_add (trace->spans, trace_span_ref (span));
-      trace->last_arrival_us = now_us;
-      self->n_kept++;
-      self->n_items += span->n_items;
+      charge (self, trace, span->n_items, now_us);
     }
   trace_process_unref (process);
 
   return added;
+}
+
+void
+trace_store_add_scan (TraceStore      *self,
+                      const TraceScan *scan,
+                      gint64           now_us)
+{
+  ClientReport report;
+  guint n_spans;
+
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (scan != NULL && scan->spans != NULL);
+
+  report = (ClientReport) {
+    .service_name = scan->service_name,
+    .client_uuid = scan->client_uuid,
+    .has_seq_no = scan->has_seq_no,
+    .seq_no = scan->seq_no,
+    .has_stats = scan->has_stats,
+    .full_queue_dropped = scan->full_queue_dropped,
+    .too_large_dropped = scan->too_large_dropped,
+    .failed_to_emit = scan->failed_to_emit,
+  };
+  self->counts.datagrams_compact++;
+  count_client (self, &report);
+
+  n_spans = scan->spans->len;
+  if (n_spans == 0)
+    return;
+
+  /* Step for step what trace_store_add() does, with every trace shown. */
+  if (self->evict_shown)
+    {
+      guint64 n_items = 0;
+
+      for (guint i = 0; i < n_spans; i++)
+        n_items += g_array_index (scan->spans, TraceScannedSpan, i).n_items;
+      if (!has_room (self, n_spans, n_items))
+        evict_shown (self, n_spans, n_items);
+    }
+
+  for (guint i = 0; i < n_spans; i++)
+    {
+      const TraceScannedSpan *span = &g_array_index (scan->spans, TraceScannedSpan, i);
+      Trace *trace;
+
+      self->counts.spans++;
+      if (!has_room (self, 1, span->n_items))
+        {
+          self->counts.spans_not_kept++;
+          continue;
+        }
+      trace = lookup_trace (self, span->trace_id_high, span->trace_id_low);
+      charge (self, trace, span->n_items, now_us);
+    }
 }
 
 void

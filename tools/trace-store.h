@@ -10,11 +10,16 @@
  * however many tags a hostile client packs into a span: past that, spans
  * are counted but not kept, or (when the caller allows it) traces already
  * shown make room. Single-threaded.
+ *
+ * A receiver that shows no span (and writes no file) only needs the
+ * counts: trace_store_add_scan() keeps those alone, from the datagram as
+ * trace-scan.h reads it.
  */
 
 #pragma once
 
 #include "trace-decode.h"
+#include "trace-scan.h"
 
 G_BEGIN_DECLS
 
@@ -57,6 +62,8 @@ struct _Trace {
   GPtrArray *spans;            /* (element-type TraceSpan) (owned) in arrival order */
   gint64     last_arrival_us;  /* monotonic time its last span arrived */
   guint      n_shown;          /* spans it had when last shown; see trace_store_mark_shown() */
+  guint      n_kept;           /* spans the store charges it: spans->len, or those counted */
+  guint64    n_items;          /* their n_items, summed */
   GList     *link;             /* (owned by the store) its place in the store's order */
 };
 
@@ -89,6 +96,14 @@ void         trace_store_count_bad   (TraceStore  *self);
 GPtrArray   *trace_store_add         (TraceStore         *self,
                                       const TraceDecoded *decoded,
                                       gint64              now_us);
+
+/* Counts the spans of @scan (at monotonic time @now_us) as trace_store_add()
+ * would, without keeping them: their traces hold counts alone, as if shown
+ * at once, so that the summary says what it would have said. Both may feed
+ * one store (with evict_shown, a receiver that marks every trace shown). */
+void         trace_store_add_scan    (TraceStore      *self,
+                                      const TraceScan *scan,
+                                      gint64           now_us);
 
 /* Records that every span @trace holds now has been shown: with
  * evict_shown, such a trace may make room for new ones. */

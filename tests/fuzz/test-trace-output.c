@@ -564,6 +564,28 @@ START_TEST (test_corpus_decodes)
 }
 END_TEST
 
+START_TEST (test_corpus_scanned)
+{
+  g_autoptr(GPtrArray) files = load_corpus ();
+  guint scanned = 0, compact = 0;
+
+  /* The counting receiver reads every compact seed itself (so that the
+   * comparison with the reference in trace_fuzz_one() is not an empty
+   * one), and leaves the binary ones to the reference. */
+  for (guint i = 0; i < files->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (g_ptr_array_index (files, i), &len);
+
+      compact += data[0] == 0x82;
+      scanned += trace_fuzz_scans (data, len);
+      ck_assert (data[0] == 0x82 || !trace_fuzz_scans (data, len));
+    }
+  ck_assert_uint_ge (compact, 5);
+  ck_assert_uint_eq (scanned, compact);
+}
+END_TEST
+
 /* Positions to cut or change: every one in the first bytes, where the
  * message header, the process and the first span's header are; past
  * them, a sample (a prime stride, so that it drifts across field
@@ -649,6 +671,7 @@ output_suite (void)
   tcase_set_timeout (tc, 600);
   tcase_add_test (tc, test_regressions);
   tcase_add_test (tc, test_corpus_decodes);
+  tcase_add_test (tc, test_corpus_scanned);
   tcase_add_test (tc, test_corpus_truncated);
   tcase_add_test (tc, test_corpus_mutated);
   suite_add_tcase (suite, tc);

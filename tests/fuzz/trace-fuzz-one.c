@@ -15,6 +15,7 @@
 #include "trace-format-html.h"
 #include "trace-format-json.h"
 #include "trace-format-tree.h"
+#include "trace-scan.h"
 #include "trace-store.h"
 #include "trace-text.h"
 
@@ -66,6 +67,69 @@ check_page (const char *page)
     fail ("span text reached the page as markup", page);
 }
 
+/* The counting receiver's scan against the reference codec: whatever the
+ * scan accepts, the reference accepts, and a store fed by either says the
+ * same in its summary (the batch twice, so that traces are updated and
+ * the store's limit cuts in). */
+static gboolean
+check_scan (const guint8       *data,
+            gsize               size,
+            const TraceDecoded *decoded,
+            const char         *description)
+{
+  g_auto(TraceScan) scan = { NULL, };
+  g_autoptr(TraceStore) by_reference = NULL;
+  g_autoptr(TraceStore) by_scan = NULL;
+  g_autoptr(GString) reference_summary = g_string_new (NULL);
+  g_autoptr(GString) scan_summary = g_string_new (NULL);
+
+  trace_scan_init (&scan);
+  if (!trace_scan_datagram (&scan, data, size))
+    return FALSE;
+  if (decoded == NULL)
+    fail ("the scan accepted a datagram the reference refuses", description);
+
+  by_reference = trace_store_new (FUZZ_MAX_SPANS, TRUE);
+  by_scan = trace_store_new (FUZZ_MAX_SPANS, TRUE);
+  for (guint round = 0; round < 2; round++)
+    {
+      g_autoptr(GPtrArray) spans = NULL;
+
+      trace_store_count_datagram (by_reference, size);
+      spans = trace_store_add (by_reference, decoded, 1000 * round);
+      for (guint i = 0; i < spans->len; i++)
+        {
+          TraceSpan *span = g_ptr_array_index (spans, i);
+
+          if (span->trace != NULL)
+            trace_store_mark_shown (by_reference, span->trace);
+        }
+      trace_store_count_datagram (by_scan, size);
+      trace_store_add_scan (by_scan, &scan, 1000 * round);
+    }
+  trace_store_append_summary (by_reference, reference_summary);
+  trace_store_append_summary (by_scan, scan_summary);
+  if (!g_string_equal (reference_summary, scan_summary))
+    {
+      g_autofree char *both = g_strdup_printf ("%s\nreference:\n%s\nscan:\n%s", description,
+                                               reference_summary->str, scan_summary->str);
+
+      fail ("the scan counts differently from the reference", both);
+    }
+  return TRUE;
+}
+
+gboolean
+trace_fuzz_scans (const guint8 *data,
+                  gsize         size)
+{
+  g_auto(TraceDecoded) decoded = { NULL, };
+  g_autofree char *description = trace_text_describe_bytes (data, size, 16);
+  gboolean ok = trace_decode_datagram (data, size, &decoded, NULL);
+
+  return check_scan (data, size, ok ? &decoded : NULL, description);
+}
+
 gboolean
 trace_fuzz_one (const guint8 *data,
                 gsize         size)
@@ -88,12 +152,15 @@ trace_fuzz_one (const guint8 *data,
 
   if (!trace_decode_datagram (data, size, &decoded, &error))
     {
+      check_scan (data, size, NULL, description);
       if (error == NULL || error->message == NULL)
         fail ("a failed decode without a message", description);
       if (decoded.batch != NULL)
         fail ("a failed decode left a batch", description);
       return FALSE;
     }
+
+  check_scan (data, size, &decoded, description);
 
   /* The same batch twice: the second time every trace is "updated", and
    * the store's limit may cut it. */

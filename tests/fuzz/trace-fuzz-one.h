@@ -13,10 +13,17 @@ G_BEGIN_DECLS
 /* Decodes @data as the receiver does; when it decodes, stores its spans
  * and writes every output (trees in colour and in ASCII, JSON lines,
  * Jaeger JSON, the HTML page, the summary). Aborts if an output breaks
- * its promise: JSON that does not parse, a tree without colour that holds
+ * its promise, or if the counting receiver's scan disagrees with the
+ * reference codec (see trace_fuzz_scans()): JSON that does not parse, a tree without colour that holds
  * a control character, a page that holds a script. Returns whether the
  * datagram decoded. */
 gboolean trace_fuzz_one (const guint8 *data,
                          gsize         size);
+
+/* Whether the counting receiver's scan (trace-scan.h) accepts @data;
+ * aborts if it accepts what the reference refuses, or counts differently.
+ * trace_fuzz_one() checks the same. */
+gboolean trace_fuzz_scans (const guint8 *data,
+                           gsize         size);
 
 G_END_DECLS
