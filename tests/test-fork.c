@@ -72,6 +72,7 @@
 
 #include "process-private.h"
 #include "recycler-private.h"
+#include "sync-private.h"
 #include "receiver.h"
 #include "test-resolver.h"
 #include "test-expect.h"
@@ -1699,10 +1700,10 @@ drop_actions (gpointer data)
       g_atomic_int_set (&droppers->made[dropper->index], i + 1);
       if (i == 0)
         {
-          g_mutex_lock (&droppers->lock);
+          gluetool_mutex_lock (&droppers->lock);
           droppers->n_started++;
           g_cond_signal (&droppers->started_cond);
-          g_mutex_unlock (&droppers->lock);
+          gluetool_mutex_unlock (&droppers->lock);
         }
     }
   return NULL;
@@ -1794,10 +1795,10 @@ START_TEST (test_fork_while_threads_drop_actions)
       dropper[t] = (Dropper) { &droppers, t };
       threads[t] = g_thread_new ("dropper", drop_actions, &dropper[t]);
     }
-  g_mutex_lock (&droppers.lock);
+  gluetool_mutex_lock (&droppers.lock);
   while (droppers.n_started < DROP_THREADS)
-    g_cond_wait (&droppers.started_cond, &droppers.lock);
-  g_mutex_unlock (&droppers.lock);
+    gluetool_cond_wait (&droppers.started_cond, &droppers.lock);
+  gluetool_mutex_unlock (&droppers.lock);
 
   /* Every wave, hung children or not, so that the count says how often. */
   for (guint wave = 0; wave < DROP_FORKS / DROP_WAVE + (DROP_FORKS % DROP_WAVE != 0); wave++)
