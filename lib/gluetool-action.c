@@ -55,6 +55,10 @@
  * } // finished and reported here
  * ```
  *
+ * In C, `g_autoptr(GluetoolAction)` drops its reference with
+ * [method@Gluetool.Action.release] rather than g_object_unref(): the same,
+ * but safe while another thread calls fork().
+ *
  * A child holds no reference to its parent, only its ids, so a parent
  * dropped before its children finishes then, and they are still reported
  * as its children (see [method@Gluetool.Action.get_parent]).
@@ -492,6 +496,25 @@ has_any_handler (GluetoolAction *self)
          || g_signal_handler_find (self, G_SIGNAL_MATCH_ID, notify_signal, 0, NULL, NULL, NULL) != 0;
 }
 
+static inline gboolean
+is_unfinished (GluetoolAction *self)
+{
+  return self->started && !atomic_load_explicit (&self->finished, memory_order_acquire);
+}
+
+/* Finishes an action whose last reference is being dropped. From another
+ * thread it is not on that thread's stack, which is no mistake here. */
+static void
+finish_dropped (GluetoolAction *self,
+                gboolean        may_keep)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!finish_action (self, may_keep, &error)
+      && !g_error_matches (error, GLUETOOL_ACTION_ERROR, GLUETOOL_ACTION_ERROR_NOT_ACTIVE))
+    GLUETOOL_DEBUG ("Action '%s' dropped: %s", self->label, error->message);
+}
+
 static void
 gluetool_action_dispose (GObject *object)
 {
@@ -501,15 +524,10 @@ gluetool_action_dispose (GObject *object)
   gboolean alone;
 
   /* The last reference to an unfinished action is gone: it is finished now,
-   * as leaving a Python `with` block would. From another thread it is not on
-   * that thread's stack, which is no mistake here. */
-  if (self->started && !atomic_load_explicit (&self->finished, memory_order_acquire))
+   * as leaving a Python `with` block would. */
+  if (is_unfinished (self))
     {
-      g_autoptr(GError) error = NULL;
-
-      if (!finish_action (self, FALSE, &error)
-          && !g_error_matches (error, GLUETOOL_ACTION_ERROR, GLUETOOL_ACTION_ERROR_NOT_ACTIVE))
-        GLUETOOL_DEBUG ("Action '%s' dropped: %s", self->label, error->message);
+      finish_dropped (self, FALSE);
       finished_here = TRUE;
     }
 
@@ -521,9 +539,10 @@ gluetool_action_dispose (GObject *object)
    * and no signal handler to destroy. What g_object_unref() does before
    * dispose() (GLib 2.74 freezes the notify queue under a global lock) and
    * after finalize() (the instance goes back to the slice allocator) is
-   * beyond reach: the library keeps its own unrefs of actions inside
-   * regions (the recycler's), and an action dropped unfinished is kept
-   * here rather than freed. */
+   * beyond reach from here: the library keeps its own unrefs of actions
+   * inside regions (the recycler's, gluetool_action_release()'s, which is
+   * g_autoptr's), and an action dropped unfinished is kept here rather
+   * than freed. */
   gluetool_process_enter ();
   quiet = gluetool_recycler_is_quiet_in_dispose (object) && !has_any_handler (self);
   if (!quiet)
@@ -1052,6 +1071,93 @@ gluetool_action_is_finished (GluetoolAction *self)
   g_return_val_if_fail (GLUETOOL_IS_ACTION (self), FALSE);
 
   return atomic_load_explicit (&self->finished, memory_order_acquire);
+}
+
+/* Whether the caller's reference, which it still holds, is the last one,
+ * and the action's end runs none of the program's code: no qdata (weak
+ * references, toggle references, data with destroy notifications) and no
+ * signal handler, ever by GLib's flag, else none now. Nothing can change
+ * that before the caller lets go: giving the action qdata or a handler
+ * takes a reference, or a weak one, and the caller's is the only one. A
+ * region (see process-private.h): without GLib's flag, handlers are looked
+ * for under GLib's global signal lock. */
+static gboolean
+is_last_quiet_reference (GluetoolAction *self)
+{
+  GObject *object = G_OBJECT (self);
+  gboolean quiet;
+
+  /* seq_cst, as g_object_unref() reads them: a count of 1 comes after every
+   * other holder's decrement, so all they did to the action happens before
+   * its end here. */
+  if (g_atomic_int_get ((gint *) &object->ref_count) != 1
+      || g_atomic_pointer_get (&object->qdata) != NULL)
+    return FALSE;
+
+  gluetool_process_enter ();
+  quiet = !has_any_handler (self);
+  gluetool_process_leave ();
+  return quiet;
+}
+
+/**
+ * gluetool_action_release: (skip)
+ * @self: (nullable) (transfer full): an action, or %NULL
+ *
+ * Drops the caller's reference to @self, as g_object_unref() does, and
+ * finishes the action first when that reference is the last and it is
+ * unfinished, as dropping the last reference always does (see
+ * [class@Gluetool.Action]). `g_autoptr(GluetoolAction)` calls it at the
+ * end of its scope; `g_clear_pointer (&action, gluetool_action_release)`
+ * does the same for a pointer kept elsewhere.
+ *
+ * Unlike g_object_unref(), it is safe while another thread calls fork():
+ * a child process never inherits one of GLib's global locks held because
+ * this thread was ending an action at that instant. The last reference to
+ * an action is dropped inside the library's fork protection, where GLib
+ * 2.74's g_object_unref() takes GObject's global notify lock before any
+ * code of the library runs. That protection never runs the program's own
+ * code, so an action whose end runs some is released by g_object_unref(),
+ * outside it, as before: one with a signal handler connected (ever, where
+ * GLib tells), weak references, toggle references or data
+ * (g_object_set_data()). A reference that is not the last is a plain
+ * decrement, which takes no lock; it too goes through g_object_unref(),
+ * which is left with the end when the other holders let go at the same
+ * instant.
+ *
+ * %NULL is ignored, as g_free() ignores it: a list that g_autolist() frees
+ * may hold some.
+ *
+ * Language bindings release their references themselves: for C.
+ *
+ * Since: 0.1
+ */
+void
+gluetool_action_release (GluetoolAction *self)
+{
+  if (self == NULL)
+    return;
+  g_return_if_fail (GLUETOOL_IS_ACTION (self));
+
+  if (!is_last_quiet_reference (self))
+    {
+      g_object_unref (self);
+      return;
+    }
+
+  /* Finished as finish() does, outside any region of this function's:
+   * finishing may drop a stale default tracer, whose end may wait for its
+   * flush thread and warn, never inside a region. It hands the action to
+   * this thread's recycler, so the unref below is then a plain decrement. */
+  if (is_unfinished (self))
+    finish_dropped (self, TRUE);
+
+  /* The end inside a region, GObject's start of it included: freezing the
+   * notify queue, dispose() (see there), the signal lock, finalize() and
+   * the slice allocator. */
+  gluetool_process_enter ();
+  g_object_unref (self);
+  gluetool_process_leave ();
 }
 
 /* Tags set after the span was encoded would be lost without a word. Handlers

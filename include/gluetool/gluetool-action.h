@@ -44,8 +44,35 @@ typedef enum {
 
 #define GLUETOOL_TYPE_ACTION (gluetool_action_get_type ())
 
+/* What G_DECLARE_FINAL_TYPE (GluetoolAction, gluetool_action, GLUETOOL,
+ * ACTION, GObject) declares, written out for one difference: the macro makes
+ * g_autoptr(GluetoolAction) call g_object_unref(), and here it calls
+ * gluetool_action_release(), which is safe while another thread forks. */
 GLUETOOL_AVAILABLE_IN_0_1
-G_DECLARE_FINAL_TYPE (GluetoolAction, gluetool_action, GLUETOOL, ACTION, GObject)
+GType           gluetool_action_get_type         (void);
+
+typedef struct _GluetoolAction GluetoolAction;
+typedef struct { GObjectClass parent_class; } GluetoolActionClass;
+
+GLUETOOL_AVAILABLE_IN_0_1
+void            gluetool_action_release          (GluetoolAction *self);
+
+G_GNUC_BEGIN_IGNORE_DEPRECATIONS
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GluetoolAction, gluetool_action_release)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GluetoolActionClass, g_type_class_unref)
+
+G_GNUC_UNUSED static inline GluetoolAction *
+GLUETOOL_ACTION (gpointer ptr)
+{
+  return G_TYPE_CHECK_INSTANCE_CAST (ptr, gluetool_action_get_type (), GluetoolAction);
+}
+
+G_GNUC_UNUSED static inline gboolean
+GLUETOOL_IS_ACTION (gpointer ptr)
+{
+  return G_TYPE_CHECK_INSTANCE_TYPE (ptr, gluetool_action_get_type ());
+}
+G_GNUC_END_IGNORE_DEPRECATIONS
 
 GLUETOOL_AVAILABLE_IN_0_1
 GQuark          gluetool_action_error_quark      (void);
