@@ -193,7 +193,9 @@ class Action(Gluetool.Action):
         self._tags = {}
         if tags:
             self.set_tags(tags)
-        self._log_event("starts at {:.6f}".format(time.time()))
+        # Formatted only when someone listens: this runs for every action.
+        if self.logger.isEnabledFor(logging.DEBUG):
+            self._log_event("starts at {:.6f}".format(time.time()))
 
     @staticmethod
     def current_action():
@@ -258,12 +260,13 @@ class Action(Gluetool.Action):
         its span. Raises GLib.Error (Gluetool.ActionError) when it was
         finished already (FINISHED), or was not on the calling thread's stack
         (NOT_ACTIVE: it is finished and reported all the same)."""
-        was_finished = self.is_finished()
         try:
             super().finish()
-        finally:
-            if not was_finished and self.is_finished():
+        except GLib.Error as error:
+            if error.matches(Gluetool.action_error_quark(), Gluetool.ActionError.NOT_ACTIVE):
                 self._log_finished()
+            raise
+        self._log_finished()
 
     def __enter__(self):
         return self
@@ -293,15 +296,13 @@ class Action(Gluetool.Action):
                                               parent.get_label() if parent is not None else "none")
 
     def _log_finished(self):
-        if self._started_at is None:
+        # Only for actions made here, which know when they started.
+        if self._started_at is None or not self.logger.isEnabledFor(logging.DEBUG):
             return
         duration = time.monotonic() - self._started_at
         self._log_event("finished at {:.6f} after {:.6f} s".format(time.time(), duration))
 
     def _log_event(self, event):
-        # Formatted only when someone listens: this runs for every action.
-        if not self.logger.isEnabledFor(logging.DEBUG):
-            return
         parent = self.parent
         self.logger.debug("action '%s', child of '%s', span %s, %s",
                           self.get_label(),
