@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # test_gluetool.py: the library through GObject introspection, from Python,
-# as gluetool's own users write it; spans are received over loopback UDP by
-# `gluetool-trace listen`, which decodes them with the c_glib reference codec.
+# with its C names (Gluetool.Tracer.new, get_current, ...); spans are
+# received over loopback UDP by `gluetool-trace listen`, which decodes them
+# with the c_glib reference codec. test_gluetool_action.py writes it as
+# gluetool's users do.
 #
 # SPDX-License-Identifier: MIT
 #
@@ -9,10 +11,6 @@
 # at the build's typelib, library and the source tree's overrides, and
 # GLUETOOL_TRACE_PROGRAM at the built gluetool-trace.
 
-import json
-import os
-import subprocess
-import threading
 import unittest
 
 import gi
@@ -20,37 +18,7 @@ import gi
 gi.require_version("Gluetool", "1")
 from gi.repository import GLib, Gluetool  # noqa: E402
 
-WAIT_S = 20
-
-
-class Listener:
-    """`gluetool-trace listen --json` on a free loopback port."""
-
-    def __init__(self, count):
-        self.process = subprocess.Popen(
-            [os.environ["GLUETOOL_TRACE_PROGRAM"], "listen", "--port", "0", "--json",
-             "--count", str(count), "--idle", str(WAIT_S), "--quiet"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.process.stderr.readline()
-        if "listening on UDP " not in line:
-            self.process.kill()
-            raise RuntimeError("gluetool-trace listen said: " + line)
-        self.port = int(line.rsplit(":", 1)[1])
-        self.errors = []
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
-
-    def _drain_stderr(self):
-        self.errors.extend(self.process.stderr)
-
-    def spans(self):
-        """Every span, once the listener stopped (after --count spans)."""
-        out, _ = self.process.communicate(timeout=WAIT_S * 2)
-        return {span["operationName"]: span
-                for span in (json.loads(line) for line in out.splitlines() if line.strip())}
-
-
-def tags_of(span):
-    return {tag["key"]: tag["value"] for tag in span["tags"]}
+from gluetool_listener import WAIT_S, Listener, tags_of  # noqa: E402
 
 
 class GluetoolTest(unittest.TestCase):
@@ -61,9 +29,8 @@ class GluetoolTest(unittest.TestCase):
     def tearDown(self):
         if self.tracer is not None:
             self.tracer.close(WAIT_S)
-        if self.listener is not None and self.listener.process.poll() is None:
-            self.listener.process.kill()
-            self.listener.process.wait()
+        if self.listener is not None:
+            self.listener.stop()
 
     def start(self, count):
         self.listener = Listener(count)
