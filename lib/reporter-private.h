@@ -66,7 +66,7 @@ void              gluetool_reporter_unref      (GluetoolReporter     *self);
  * call unless it wakes the flush thread. When the queue is full it
  * drops the span at once, or, with a queue-full wait, waits on a condition
  * for at most that long, outside the caller's region of the process when
- * the caller is in exactly one (see wait_for_room() in reporter.c): the
+ * the caller is in exactly one (see gluetool_flush_thread_wait_for_room()): the
  * caller must hold no lock across the call. Returns FALSE when the span was
  * dropped (and counted): the queue was full (for the whole wait, if any),
  * the span is too large for any datagram, or the reporter is closed. */
