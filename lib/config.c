@@ -5,6 +5,7 @@
  */
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <gluetool/gluetool.h>
@@ -136,66 +137,251 @@ parse_host (const char *what,
   return TRUE;
 }
 
-static gboolean
-parse_unsigned (const char *what,
-                const char *text,
-                guint64     min,
-                guint64     max,
-                guint64    *out,
-                GError    **error)
-{
-  g_autoptr(GError) local_error = NULL;
+/* ---- The table ------------------------------------------------------------ */
 
-  if (*text == '\0')
-    return invalid (error, "%s is empty", what);
-  if (!g_ascii_string_to_unsigned (text, 10, min, max, out, &local_error))
-    return invalid (error, "%s '%s' is not a whole number from %" G_GUINT64_FORMAT
-                    " to %" G_GUINT64_FORMAT, what, text, min, max);
-  return TRUE;
+typedef enum {
+  KIND_TEXT,     /* char *: non-empty UTF-8 */
+  KIND_HOST,     /* char *: a host name or an IP address */
+  KIND_UINT,     /* guint */
+  KIND_SIZE,     /* gsize */
+  KIND_SECONDS,  /* double */
+} Kind;
+
+/* One setting: an argument (a field of the request), its variable, its
+ * default. The argument wins when given, then the variable when set, then
+ * the default; a value that cannot be used is an error naming the argument
+ * or the variable it came from. */
+typedef struct {
+  const char *what;            /* the argument, in messages */
+  const char *variable;
+  Kind        kind;
+  const char *unit;            /* numbers: what the range counts, in messages */
+  double      min;
+  double      max;
+  gboolean    above_min;       /* numbers: more than @min, not @min itself */
+  const char *default_text;
+  double      default_number;
+  gsize       request_offset;
+  /* A gboolean of the request saying the argument was given, or -1: given
+   * when not NULL or 0, as gluetool treats an argument of 0. */
+  gssize      given_offset;
+  gsize       config_offset;
+} Setting;
+
+#define REQUEST(field) offsetof (GluetoolConfigRequest, field)
+#define CONFIG(field)  offsetof (GluetoolConfig, field)
+#define NOT_GIVEN      (-1)
+
+#define SECONDS "a number of seconds"
+#define BYTES   "a number of bytes"
+
+enum { SETTING_FLUSH_TIMEOUT = 3 };
+
+static const Setting settings[] = {
+  { "service name", "GLUETOOL_TRACING_SERVICE_NAME", KIND_TEXT, NULL, 0, 0, FALSE,
+    GLUETOOL_DEFAULT_SERVICE_NAME, 0,
+    REQUEST (service_name), NOT_GIVEN, CONFIG (service_name) },
+  { "reporting host", "GLUETOOL_TRACING_REPORTING_HOST", KIND_HOST, NULL, 0, 0, FALSE,
+    GLUETOOL_DEFAULT_REPORTING_HOST, 0,
+    REQUEST (reporting_host), NOT_GIVEN, CONFIG (reporting_host) },
+  /* 0 means "not given", as in gluetool, so it can never be chosen. */
+  { "reporting port", "GLUETOOL_TRACING_REPORTING_PORT", KIND_UINT, "a port number", 1, 65535,
+    FALSE, NULL, GLUETOOL_DEFAULT_REPORTING_PORT,
+    REQUEST (reporting_port), NOT_GIVEN, CONFIG (reporting_port) },
+  /* Used by close() when it is given none (see flush_timeout_from_env()). */
+  [SETTING_FLUSH_TIMEOUT] =
+  { "flush timeout", "GLUETOOL_TRACING_FLUSH_TIMEOUT", KIND_SECONDS, SECONDS, 0, G_MAXINT32,
+    TRUE, NULL, GLUETOOL_DEFAULT_FLUSH_TIMEOUT_S,
+    REQUEST (flush_timeout_s), NOT_GIVEN, CONFIG (flush_timeout_s) },
+  { "flush interval", "GLUETOOL_TRACING_FLUSH_INTERVAL", KIND_SECONDS, SECONDS,
+    GLUETOOL_MIN_FLUSH_INTERVAL_S, GLUETOOL_MAX_FLUSH_INTERVAL_S, FALSE,
+    NULL, GLUETOOL_DEFAULT_FLUSH_INTERVAL_S,
+    REQUEST (flush_interval_s), NOT_GIVEN, CONFIG (flush_interval_s) },
+  { "queue size", "GLUETOOL_TRACING_QUEUE_SIZE", KIND_SIZE, BYTES,
+    GLUETOOL_MIN_QUEUE_SIZE, (double) GLUETOOL_MAX_QUEUE_SIZE, FALSE,
+    NULL, GLUETOOL_DEFAULT_QUEUE_SIZE,
+    REQUEST (queue_size), NOT_GIVEN, CONFIG (queue_size) },
+  { "max packet size", "GLUETOOL_TRACING_MAX_PACKET_SIZE", KIND_UINT, BYTES,
+    GLUETOOL_MIN_MAX_PACKET_SIZE, GLUETOOL_MAX_MAX_PACKET_SIZE, FALSE,
+    NULL, GLUETOOL_DEFAULT_MAX_PACKET_SIZE,
+    REQUEST (max_packet_size), NOT_GIVEN, CONFIG (max_packet_size) },
+  /* 0 (drop at once) is a value like any other here. */
+  { "queue full wait", "GLUETOOL_TRACING_QUEUE_FULL_WAIT", KIND_SECONDS, SECONDS,
+    0, GLUETOOL_MAX_QUEUE_FULL_WAIT_S, FALSE, NULL, GLUETOOL_DEFAULT_QUEUE_FULL_WAIT_S,
+    REQUEST (queue_full_wait_s), REQUEST (has_queue_full_wait), CONFIG (queue_full_wait_s) },
+  /* So is 0 (no flush at exit). */
+  { "exit flush timeout", "GLUETOOL_TRACING_EXIT_FLUSH_TIMEOUT", KIND_SECONDS, SECONDS,
+    0, GLUETOOL_MAX_EXIT_FLUSH_TIMEOUT_S, FALSE, NULL, GLUETOOL_DEFAULT_EXIT_FLUSH_TIMEOUT_S,
+    REQUEST (exit_flush_timeout_s), REQUEST (has_exit_flush_timeout),
+    CONFIG (exit_flush_timeout_s) },
+};
+
+/* ---- Reading one setting ---------------------------------------------------------- */
+
+static gboolean
+in_range (const Setting *setting,
+          double         value)
+{
+  return isfinite (value) && value <= setting->max
+         && (setting->above_min ? value > setting->min : value >= setting->min);
 }
 
 static gboolean
-parse_seconds (const char *what,
-               const char *text,
-               double      min,
-               double      max,
-               double     *out,
-               GError    **error)
+out_of_range (const Setting *setting,
+              const char    *name,
+              const char    *value,
+              GError       **error)
 {
+  if (setting->above_min)
+    return invalid (error, "%s %s is not %s more than %.15g and at most %.15g", name, value,
+                    setting->unit, setting->min, setting->max);
+  return invalid (error, "%s %s is not %s from %.15g to %.15g", name, value, setting->unit,
+                  setting->min, setting->max);
+}
+
+/* A number from a variable: plain decimal only, no sign, no spaces, no
+ * hexadecimal; whole for counts. */
+static gboolean
+parse_number (const Setting *setting,
+              const char    *text,
+              double        *out,
+              GError       **error)
+{
+  g_autofree char *quoted = g_strdup_printf ("'%s'", text);
+  gboolean whole = setting->kind != KIND_SECONDS;
   char *end = NULL;
-  double value;
 
   if (*text == '\0')
-    return invalid (error, "%s is empty", what);
-
-  /* Plain decimal only, as for the whole-number settings: no sign, no
-   * spaces, no hexadecimal. */
+    return invalid (error, "%s is empty", setting->variable);
   for (const char *p = text; *p != '\0'; p++)
-    if (!g_ascii_isdigit (*p) && *p != '.' && *p != 'e' && *p != 'E' && *p != '-')
-      return invalid (error, "%s '%s' is not a number of seconds from %g to %g",
-                      what, text, min, max);
+    if (!g_ascii_isdigit (*p) && (whole || (*p != '.' && *p != 'e' && *p != 'E' && *p != '-')))
+      return out_of_range (setting, setting->variable, quoted, error);
   if (!g_ascii_isdigit (text[0]) && text[0] != '.')
-    return invalid (error, "%s '%s' is not a number of seconds from %g to %g",
-                    what, text, min, max);
+    return out_of_range (setting, setting->variable, quoted, error);
 
-  value = g_ascii_strtod (text, &end);
-  if (end == text || *end != '\0' || !isfinite (value) || value < min || value > max)
-    return invalid (error, "%s '%s' is not a number of seconds from %g to %g",
-                    what, text, min, max);
-  *out = value;
+  *out = g_ascii_strtod (text, &end);
+  if (end == text || *end != '\0' || !in_range (setting, *out))
+    return out_of_range (setting, setting->variable, quoted, error);
   return TRUE;
 }
 
+/* What the request holds for @setting, and whether it was given. */
 static gboolean
-check_seconds (const char *what,
-               double      value,
-               double      min,
-               double      max,
-               GError    **error)
+get_argument (const Setting               *setting,
+              const GluetoolConfigRequest *request,
+              const char                 **text,
+              double                      *number)
 {
-  if (!isfinite (value) || value < min || value > max)
-    return invalid (error, "%s %g is not a number of seconds from %g to %g",
-                    what, value, min, max);
+  const guint8 *field = (const guint8 *) request + setting->request_offset;
+
+  *text = NULL;
+  *number = 0.0;
+  switch (setting->kind)
+    {
+    case KIND_TEXT:
+    case KIND_HOST:
+      *text = *(const char *const *) field;
+      return *text != NULL;
+    case KIND_UINT:
+      *number = *(const guint *) field;
+      break;
+    case KIND_SIZE:
+      *number = (double) *(const gsize *) field;
+      break;
+    case KIND_SECONDS:
+      *number = *(const double *) field;
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  if (setting->given_offset != NOT_GIVEN)
+    return *(const gboolean *) ((const guint8 *) request + setting->given_offset);
+  return *number != 0.0;
+}
+
+static void
+store (const Setting  *setting,
+       GluetoolConfig *config,
+       char           *text,
+       double          number)
+{
+  guint8 *field = (guint8 *) config + setting->config_offset;
+
+  switch (setting->kind)
+    {
+    case KIND_TEXT:
+    case KIND_HOST:
+      *(char **) field = text;
+      break;
+    case KIND_UINT:
+      *(guint *) field = (guint) number;
+      break;
+    case KIND_SIZE:
+      *(gsize *) field = (gsize) number;
+      break;
+    case KIND_SECONDS:
+      *(double *) field = number;
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* A value of @setting, given as @text or @number, from @name (the argument
+ * or the variable), checked and stored. */
+static gboolean
+take_value (const Setting  *setting,
+            const char     *name,
+            const char     *text,
+            double          number,
+            gboolean        from_variable,
+            GluetoolConfig *config,
+            GError        **error)
+{
+  g_autofree char *checked = NULL;
+  g_autofree char *shown = NULL;
+
+  switch (setting->kind)
+    {
+    case KIND_TEXT:
+      if (!parse_service_name (name, text, &checked, error))
+        return FALSE;
+      break;
+    case KIND_HOST:
+      if (!parse_host (name, text, &checked, error))
+        return FALSE;
+      break;
+    default:
+      if (from_variable)
+        {
+          if (!parse_number (setting, text, &number, error))
+            return FALSE;
+        }
+      else if (!in_range (setting, number))
+        {
+          shown = g_strdup_printf ("%g", number);
+          return out_of_range (setting, name, shown, error);
+        }
+    }
+  store (setting, config, g_steal_pointer (&checked), number);
+  return TRUE;
+}
+
+/* The argument, else the variable, else the default. */
+static gboolean
+load_setting (const Setting               *setting,
+              const GluetoolConfigRequest *request,
+              GluetoolConfig              *config,
+              GError                     **error)
+{
+  const char *text;
+  double number;
+
+  if (request != NULL && get_argument (setting, request, &text, &number))
+    return take_value (setting, setting->what, text, number, FALSE, config, error);
+  if ((text = g_getenv (setting->variable)) != NULL)
+    return take_value (setting, setting->variable, text, 0.0, TRUE, config, error);
+  store (setting, config, g_strdup (setting->default_text), setting->default_number);
   return TRUE;
 }
 
@@ -203,17 +389,12 @@ gboolean
 gluetool_config_flush_timeout_from_env (double  *timeout_s,
                                         GError **error)
 {
-  const char *env = g_getenv ("GLUETOOL_TRACING_FLUSH_TIMEOUT");
+  GluetoolConfig config = { 0 };
 
-  if (env == NULL)
-    {
-      *timeout_s = GLUETOOL_DEFAULT_FLUSH_TIMEOUT_S;
-      return TRUE;
-    }
-  return parse_seconds ("GLUETOOL_TRACING_FLUSH_TIMEOUT", env,
-                        0.0, G_MAXINT32, timeout_s, error)
-         && (*timeout_s > 0.0
-             || invalid (error, "GLUETOOL_TRACING_FLUSH_TIMEOUT must be more than 0"));
+  if (!load_setting (&settings[SETTING_FLUSH_TIMEOUT], NULL, &config, error))
+    return FALSE;
+  *timeout_s = config.flush_timeout_s;
+  return TRUE;
 }
 
 static gboolean
@@ -221,179 +402,13 @@ load (GluetoolConfig              *config,
       const GluetoolConfigRequest *request,
       GError                     **error)
 {
-  const char *env;
-  guint64 number;
+  const char *env = g_getenv ("GLUETOOL_TRACING_DISABLE");
 
-  env = g_getenv ("GLUETOOL_TRACING_DISABLE");
+  /* gluetool's rule: set and not empty. */
   config->disabled = env != NULL && *env != '\0';
-
-  /* Service name */
-  if (request->service_name != NULL)
-    {
-      if (!parse_service_name ("service name", request->service_name,
-                               &config->service_name, error))
-        return FALSE;
-    }
-  else if ((env = g_getenv ("GLUETOOL_TRACING_SERVICE_NAME")) != NULL)
-    {
-      if (!parse_service_name ("GLUETOOL_TRACING_SERVICE_NAME", env,
-                               &config->service_name, error))
-        return FALSE;
-    }
-  else
-    config->service_name = g_strdup (GLUETOOL_DEFAULT_SERVICE_NAME);
-
-  /* Host */
-  if (request->reporting_host != NULL)
-    {
-      if (!parse_host ("reporting host", request->reporting_host,
-                       &config->reporting_host, error))
-        return FALSE;
-    }
-  else if ((env = g_getenv ("GLUETOOL_TRACING_REPORTING_HOST")) != NULL)
-    {
-      if (!parse_host ("GLUETOOL_TRACING_REPORTING_HOST", env,
-                       &config->reporting_host, error))
-        return FALSE;
-    }
-  else
-    config->reporting_host = g_strdup (GLUETOOL_DEFAULT_REPORTING_HOST);
-
-  /* Port: 0 means "not given", as in gluetool, so it can never be chosen. */
-  if (request->reporting_port != 0)
-    {
-      if (request->reporting_port > 65535)
-        {
-          invalid (error, "reporting port %u is not a port number from 1 to 65535",
-                   request->reporting_port);
-          return FALSE;
-        }
-      config->reporting_port = request->reporting_port;
-    }
-  else if ((env = g_getenv ("GLUETOOL_TRACING_REPORTING_PORT")) != NULL)
-    {
-      if (!parse_unsigned ("GLUETOOL_TRACING_REPORTING_PORT", env, 1, 65535, &number, error))
-        return FALSE;
-      config->reporting_port = (guint) number;
-    }
-  else
-    config->reporting_port = GLUETOOL_DEFAULT_REPORTING_PORT;
-
-  /* Flush timeout, used by close() when it is given none. */
-  if (request->flush_timeout_s != 0.0)
-    {
-      if (!check_seconds ("flush timeout", request->flush_timeout_s,
-                          0.0, G_MAXINT32, error))
-        return FALSE;
-      config->flush_timeout_s = request->flush_timeout_s;
-    }
-  else if (!gluetool_config_flush_timeout_from_env (&config->flush_timeout_s, error))
-    return FALSE;
-
-  /* Flush interval */
-  if (request->flush_interval_s != 0.0)
-    {
-      if (!check_seconds ("flush interval", request->flush_interval_s,
-                          GLUETOOL_MIN_FLUSH_INTERVAL_S,
-                          GLUETOOL_MAX_FLUSH_INTERVAL_S, error))
-        return FALSE;
-      config->flush_interval_s = request->flush_interval_s;
-    }
-  else if ((env = g_getenv ("GLUETOOL_TRACING_FLUSH_INTERVAL")) != NULL)
-    {
-      if (!parse_seconds ("GLUETOOL_TRACING_FLUSH_INTERVAL", env,
-                          GLUETOOL_MIN_FLUSH_INTERVAL_S,
-                          GLUETOOL_MAX_FLUSH_INTERVAL_S,
-                          &config->flush_interval_s, error))
-        return FALSE;
-    }
-  else
-    config->flush_interval_s = GLUETOOL_DEFAULT_FLUSH_INTERVAL_S;
-
-  /* Queue size */
-  if (request->queue_size != 0)
-    {
-      if (request->queue_size < GLUETOOL_MIN_QUEUE_SIZE
-          || request->queue_size > GLUETOOL_MAX_QUEUE_SIZE)
-        {
-          invalid (error, "queue size %" G_GSIZE_FORMAT " is not a number of bytes from %d to %"
-                   G_GSIZE_FORMAT, request->queue_size, GLUETOOL_MIN_QUEUE_SIZE,
-                   GLUETOOL_MAX_QUEUE_SIZE);
-          return FALSE;
-        }
-      config->queue_size = request->queue_size;
-    }
-  else if ((env = g_getenv ("GLUETOOL_TRACING_QUEUE_SIZE")) != NULL)
-    {
-      if (!parse_unsigned ("GLUETOOL_TRACING_QUEUE_SIZE", env,
-                           GLUETOOL_MIN_QUEUE_SIZE, GLUETOOL_MAX_QUEUE_SIZE,
-                           &number, error))
-        return FALSE;
-      config->queue_size = (gsize) number;
-    }
-  else
-    config->queue_size = GLUETOOL_DEFAULT_QUEUE_SIZE;
-
-  /* Max packet size */
-  if (request->max_packet_size != 0)
-    {
-      if (request->max_packet_size < GLUETOOL_MIN_MAX_PACKET_SIZE
-          || request->max_packet_size > GLUETOOL_MAX_MAX_PACKET_SIZE)
-        {
-          invalid (error, "max packet size %u is not a number of bytes from %d to %d",
-                   request->max_packet_size, GLUETOOL_MIN_MAX_PACKET_SIZE,
-                   GLUETOOL_MAX_MAX_PACKET_SIZE);
-          return FALSE;
-        }
-      config->max_packet_size = request->max_packet_size;
-    }
-  else if ((env = g_getenv ("GLUETOOL_TRACING_MAX_PACKET_SIZE")) != NULL)
-    {
-      if (!parse_unsigned ("GLUETOOL_TRACING_MAX_PACKET_SIZE", env,
-                           GLUETOOL_MIN_MAX_PACKET_SIZE, GLUETOOL_MAX_MAX_PACKET_SIZE,
-                           &number, error))
-        return FALSE;
-      config->max_packet_size = (guint) number;
-    }
-  else
-    config->max_packet_size = GLUETOOL_DEFAULT_MAX_PACKET_SIZE;
-
-  /* Queue-full wait: 0 (drop at once) is a value like any other here. */
-  if (request->has_queue_full_wait)
-    {
-      if (!check_seconds ("queue full wait", request->queue_full_wait_s,
-                          0.0, GLUETOOL_MAX_QUEUE_FULL_WAIT_S, error))
-        return FALSE;
-      config->queue_full_wait_s = request->queue_full_wait_s;
-    }
-  else if ((env = g_getenv ("GLUETOOL_TRACING_QUEUE_FULL_WAIT")) != NULL)
-    {
-      if (!parse_seconds ("GLUETOOL_TRACING_QUEUE_FULL_WAIT", env,
-                          0.0, GLUETOOL_MAX_QUEUE_FULL_WAIT_S,
-                          &config->queue_full_wait_s, error))
-        return FALSE;
-    }
-  else
-    config->queue_full_wait_s = GLUETOOL_DEFAULT_QUEUE_FULL_WAIT_S;
-
-  /* Exit flush timeout: 0 (no flush at exit) is a value too. */
-  if (request->has_exit_flush_timeout)
-    {
-      if (!check_seconds ("exit flush timeout", request->exit_flush_timeout_s,
-                          0.0, GLUETOOL_MAX_EXIT_FLUSH_TIMEOUT_S, error))
-        return FALSE;
-      config->exit_flush_timeout_s = request->exit_flush_timeout_s;
-    }
-  else if ((env = g_getenv ("GLUETOOL_TRACING_EXIT_FLUSH_TIMEOUT")) != NULL)
-    {
-      if (!parse_seconds ("GLUETOOL_TRACING_EXIT_FLUSH_TIMEOUT", env,
-                          0.0, GLUETOOL_MAX_EXIT_FLUSH_TIMEOUT_S,
-                          &config->exit_flush_timeout_s, error))
-        return FALSE;
-    }
-  else
-    config->exit_flush_timeout_s = GLUETOOL_DEFAULT_EXIT_FLUSH_TIMEOUT_S;
-
+  for (gsize i = 0; i < G_N_ELEMENTS (settings); i++)
+    if (!load_setting (&settings[i], request, config, error))
+      return FALSE;
   return TRUE;
 }
 

@@ -40,7 +40,7 @@
  *                 store of @writing = 0 makes the record visible.
  *   (G) wake:     @blocks_taken is incremented seq_cst after a block is
  *                 taken, and read seq_cst: the reporter's "is the consumer
- *                 asleep" handshake rests on it (see reporter.c).
+ *                 asleep" handshake rests on it (see flush-thread.c).
  *   (H) again:    the consumer's release store of a lane's @consumed pairs
  *                 with its producer's acquire load of it: once every record
  *                 of the lane is released, the consumer reads nothing of the

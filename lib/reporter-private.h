@@ -1,21 +1,17 @@
-/* reporter-private.h: the flush thread, and everything between an encoded
- * span and the Jaeger agent
+/* reporter-private.h: everything between an encoded span and its receiver,
+ * as a tracer sees it
  *
  * SPDX-License-Identifier: MIT
  *
  * Producers push encoded Span structs (any thread, each into a lane of its
- * own in the queue, see lanes-private.h). A push that
- * finds the queue full drops its span at once, or, with a queue-full wait
- * configured, waits at most that long for the flush thread to make room.
- * One flush thread per reporter resolves the agent's address,
- * packs the spans into emitBatch datagrams of at most max_packet_size bytes
- * and sends them on a connected UDP socket. It wakes when a datagram's worth
- * of bytes is queued, when the flush interval passes, and on flush() and
- * close(). The reporter knows nothing of actions or GObject.
- *
- * Producers and the flush thread meet in two places besides the queue: the
- * wake-up protocol (see the comment above wake_if_sleeping() in reporter.c)
- * and the wait for room in a full queue (above wait_for_room()).
+ * own in the queue, see lanes-private.h). A push that finds the queue full
+ * drops its span at once, or, with a queue-full wait configured, waits at
+ * most that long for the flush thread to make room. One flush thread per
+ * reporter (flush-thread-private.h) drains the queue into a sender
+ * (sender-private.h: UDP emitBatch datagrams of at most max_packet_size
+ * bytes to a Jaeger agent). The reporter counts every span's fate, answers
+ * flush() and close(), starts over in a forked child, and flushes at a
+ * normal exit. It knows nothing of actions or GObject.
  */
 
 #pragma once
@@ -70,7 +66,7 @@ void              gluetool_reporter_unref      (GluetoolReporter     *self);
  * call unless it wakes the flush thread. When the queue is full it
  * drops the span at once, or, with a queue-full wait, waits on a condition
  * for at most that long, outside the caller's region of the process when
- * the caller is in exactly one (see wait_for_room() in reporter.c): the
+ * the caller is in exactly one (see gluetool_flush_thread_wait_for_room()): the
  * caller must hold no lock across the call. Returns FALSE when the span was
  * dropped (and counted): the queue was full (for the whole wait, if any),
  * the span is too large for any datagram, or the reporter is closed. */
