@@ -1084,14 +1084,12 @@ gluetool_action_is_finished (GluetoolAction *self)
 static gboolean
 is_last_quiet_reference (GluetoolAction *self)
 {
-  GObject *object = G_OBJECT (self);
   gboolean quiet;
 
-  /* seq_cst, as g_object_unref() reads them: a count of 1 comes after every
-   * other holder's decrement, so all they did to the action happens before
-   * its end here. */
-  if (g_atomic_int_get ((gint *) &object->ref_count) != 1
-      || g_atomic_pointer_get (&object->qdata) != NULL)
+  /* GObject's private fields, read by the recycler, whose self-check
+   * vouches for them. */
+  gluetool_recycler_ensure_checked ();
+  if (!gluetool_recycler_is_only_reference (G_OBJECT (self)))
     return FALSE;
 
   gluetool_process_enter ();

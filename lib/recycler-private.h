@@ -109,6 +109,12 @@ gboolean gluetool_recycler_is_quiet_in_dispose (GObject *object);
  * gluetool_recycler_keep_from_dispose() needs, read after chaining up. */
 gboolean gluetool_recycler_is_alone_in_dispose (GObject *object);
 
+/* Outside dispose(): whether the caller's reference to @object is its only
+ * one and it has no qdata at all (no weak or toggle reference, no data).
+ * FALSE, the safe answer, when the self-check did not pass: the fields it
+ * reads are GObject's private ones. For gluetool_action_release(). */
+gboolean gluetool_recycler_is_only_reference (GObject *object);
+
 /* Keeps a new reference to @object in the calling thread's recycler. When
  * it is full, the oldest object kept is released (g_object_unref()), which
  * frees it if nobody else holds it. Does nothing when disabled, when

@@ -142,6 +142,17 @@ gluetool_recycler_is_alone_in_dispose (GObject *object)
          && gluetool_recycler_is_quiet_in_dispose (object);
 }
 
+gboolean
+gluetool_recycler_is_only_reference (GObject *object)
+{
+  /* seq_cst, as g_object_unref() reads them: a count of 1 comes after every
+   * other holder's decrement, so all they did to the object happens before
+   * whatever the caller does next. */
+  return self_check_passed
+         && g_atomic_int_get ((gint *) &object->ref_count) == 1
+         && g_atomic_pointer_get (&object->qdata) == NULL;
+}
+
 /* ---- The self-check's own type ------------------------------------------------ */
 
 /* What happened to a probe object, on the stack of the step that made it. */
