@@ -272,7 +272,8 @@ get_argument (const Setting               *setting,
               const char                 **text,
               double                      *number)
 {
-  const guint8 *field = (const guint8 *) request + setting->request_offset;
+  /* Through void *: the offsets come from offsetof(), so aligned. */
+  const void *field = (const guint8 *) request + setting->request_offset;
 
   *text = NULL;
   *number = 0.0;
@@ -295,7 +296,11 @@ get_argument (const Setting               *setting,
       g_assert_not_reached ();
     }
   if (setting->given_offset != NOT_GIVEN)
-    return *(const gboolean *) ((const guint8 *) request + setting->given_offset);
+    {
+      const void *given = (const guint8 *) request + setting->given_offset;
+
+      return *(const gboolean *) given;
+    }
   return *number != 0.0;
 }
 
@@ -305,7 +310,7 @@ store (const Setting  *setting,
        char           *text,
        double          number)
 {
-  guint8 *field = (guint8 *) config + setting->config_offset;
+  void *field = (guint8 *) config + setting->config_offset;
 
   switch (setting->kind)
     {
