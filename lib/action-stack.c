@@ -8,6 +8,7 @@
 
 #include "action-stack-private.h"
 #include "process-private.h"
+#include "thread-state-private.h"
 
 typedef struct {
   GObject  *action;
@@ -62,7 +63,6 @@ stack_unlock (GluetoolActionStack *stack)
 
 static void thread_stack_free (gpointer data);
 
-static GPrivate thread_stack = G_PRIVATE_INIT (thread_stack_free);
 
 static GluetoolActionStack *
 gluetool_action_stack_new (void)
@@ -110,12 +110,12 @@ thread_stack_free (gpointer data)
 GluetoolActionStack *
 gluetool_action_stack_get_for_thread (void)
 {
-  GluetoolActionStack *stack = g_private_get (&thread_stack);
+  GluetoolActionStack *stack = gluetool_thread_state_get (GLUETOOL_THREAD_SLOT_ACTION_STACK);
 
   if (G_UNLIKELY (stack == NULL))
     {
       stack = gluetool_action_stack_new ();
-      g_private_set (&thread_stack, stack);
+      gluetool_thread_state_set (GLUETOOL_THREAD_SLOT_ACTION_STACK, stack, thread_stack_free);
     }
   return stack;
 }

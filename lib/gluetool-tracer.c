@@ -14,6 +14,7 @@
 #include "process-private.h"
 #include "reporter-private.h"
 #include "sync-private.h"
+#include "thread-state-private.h"
 
 /**
  * GluetoolTracer:
@@ -225,7 +226,6 @@ default_cache_free (gpointer data)
   g_free (cache);
 }
 
-static GPrivate default_cache = G_PRIVATE_INIT (default_cache_free);
 
 /* Whether this thread's cache holds a stale tracer: checked by every
  * finish, so a thread-local rather than a GPrivate look-up. */
@@ -234,13 +234,13 @@ static GLUETOOL_THREAD_LOCAL gboolean has_stale_default;
 static DefaultCache *
 get_default_cache (void)
 {
-  DefaultCache *cache = g_private_get (&default_cache);
+  DefaultCache *cache = gluetool_thread_state_get (GLUETOOL_THREAD_SLOT_DEFAULT_TRACER);
 
   if (G_UNLIKELY (cache == NULL))
     {
       ensure_default_lock_held_across_fork ();
       cache = g_new0 (DefaultCache, 1);
-      g_private_set (&default_cache, cache);
+      gluetool_thread_state_set (GLUETOOL_THREAD_SLOT_DEFAULT_TRACER, cache, default_cache_free);
     }
   return cache;
 }
@@ -274,7 +274,7 @@ gluetool_tracer_drop_stale_default (void)
   if (G_LIKELY (!has_stale_default))
     return;
   has_stale_default = FALSE;
-  cache = g_private_get (&default_cache);
+  cache = gluetool_thread_state_get (GLUETOOL_THREAD_SLOT_DEFAULT_TRACER);
   if (cache != NULL)
     g_clear_object (&cache->stale);
 }

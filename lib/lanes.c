@@ -85,6 +85,7 @@
 #include "lanes-private.h"
 #include "process-private.h"
 #include "sync-private.h"
+#include "thread-state-private.h"
 
 /* The line size that keeps apart what different threads write. */
 #define LANES_CACHE_LINE 64
@@ -216,10 +217,6 @@ static GMutex         live_queues_lock;
 static GluetoolLanes *live_queues;                /* under live_queues_lock */
 
 static void hand_back_lane (gpointer unused);
-
-/* Set (to anything but NULL) in each thread that found a lane, so that its
- * exit hands the lane back. */
-static GPrivate lane_hand_back = G_PRIVATE_INIT (hand_back_lane);
 
 static inline gsize
 round_up (gsize n)
@@ -505,7 +502,10 @@ found:
   cached_lanes_id = lanes->id;
   cached_serial = serial;
   cached_lane = lane;
-  g_private_set (&lane_hand_back, GINT_TO_POINTER (1));
+  /* A mark (the lane is in the cache): the thread's exit hands the lane
+   * back, whichever queue it is in by then. */
+  if (gluetool_thread_state_get (GLUETOOL_THREAD_SLOT_LANE) == NULL)
+    gluetool_thread_state_set (GLUETOOL_THREAD_SLOT_LANE, GINT_TO_POINTER (1), hand_back_lane);
   return lane;
 }
 
@@ -518,9 +518,9 @@ found:
  * nobody would push into again. A lane of another queue the thread pushed
  * into before is reclaimed by the consumer, as before.
  *
- * A thread-exit destructor that runs after this one and pushes again finds
- * the cache cleared, takes a lane again and sets the key again, so the
- * C library calls this once more. */
+ * A push after this, from what the thread lets go of later (see
+ * thread-state-private.h), finds the cache cleared, takes a lane again and
+ * sets the mark again, so this runs once more. */
 static void
 hand_back_lane (gpointer unused)
 {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "process-private.h"
+#include "thread-state-private.h"
 #include "sync-private.h"
 
 /* MEMBARRIER_CMD_* are enumerators, not macros: the build tells whether the
@@ -85,9 +86,6 @@ unregister_thread (gpointer data)
   g_aligned_free (record);
 }
 
-/* Its destroy notification takes the record out of the registry when the
- * thread exits; the thread-local pointer is for the fast path. */
-static GPrivate thread_record_owner = G_PRIVATE_INIT (unregister_thread);
 
 static void
 prepare_fork (void)
@@ -290,7 +288,10 @@ gluetool_process_register_thread_ (void)
   gluetool_mutex_unlock (&registry_lock);
 
   gluetool_process_thread_record_ = record;
-  g_private_set (&thread_record_owner, record);
+  /* Taken out of the registry when the thread exits, after everything else
+   * the thread keeps (see thread-state-private.h); the thread-local pointer
+   * is for the fast path. */
+  gluetool_thread_state_set (GLUETOOL_THREAD_SLOT_PROCESS, record, unregister_thread);
   return record;
 }
 

@@ -13,6 +13,7 @@
 #include "process-private.h"
 #include "recycler-private.h"
 #include "sync-private.h"
+#include "thread-state-private.h"
 
 /* Only a few of the most recent objects are looked at when taking one: in
  * the usual pattern (finish, unref, make the next) the last object kept is
@@ -29,7 +30,6 @@ typedef struct {
 
 static void recycler_free (gpointer data);
 
-static GPrivate thread_recycler = G_PRIVATE_INIT (recycler_free);
 
 /* -1 until the once (see run_check_once()) has run: nothing is kept then.
  * Then 1 when the self-check passed and the environment (or a test) turns
@@ -645,12 +645,12 @@ gluetool_recycler_check_again (GluetoolRecyclerCheck failing)
 static Recycler *
 get_thread_recycler (void)
 {
-  Recycler *recycler = g_private_get (&thread_recycler);
+  Recycler *recycler = gluetool_thread_state_get (GLUETOOL_THREAD_SLOT_RECYCLER);
 
   if (G_UNLIKELY (recycler == NULL))
     {
       recycler = g_new0 (Recycler, 1);
-      g_private_set (&thread_recycler, recycler);
+      gluetool_thread_state_set (GLUETOOL_THREAD_SLOT_RECYCLER, recycler, recycler_free);
     }
   return recycler;
 }
@@ -831,7 +831,7 @@ gluetool_recycler_take (GObject **stale)
   if (!gluetool_recycler_is_enabled ())
     return NULL;
 
-  recycler = g_private_get (&thread_recycler);
+  recycler = gluetool_thread_state_get (GLUETOOL_THREAD_SLOT_RECYCLER);
   if (recycler == NULL)
     return NULL;
 
@@ -863,7 +863,7 @@ void
 gluetool_recycler_get_thread_counts (guint   *n_kept,
                                      guint64 *n_taken)
 {
-  Recycler *recycler = g_private_get (&thread_recycler);
+  Recycler *recycler = gluetool_thread_state_get (GLUETOOL_THREAD_SLOT_RECYCLER);
 
   *n_kept = recycler != NULL ? recycler->n_kept : 0;
   *n_taken = recycler != NULL ? recycler->n_taken : 0;
@@ -872,7 +872,7 @@ gluetool_recycler_get_thread_counts (guint   *n_kept,
 void
 gluetool_recycler_clear_thread (void)
 {
-  Recycler *recycler = g_private_get (&thread_recycler);
+  Recycler *recycler = gluetool_thread_state_get (GLUETOOL_THREAD_SLOT_RECYCLER);
 
   if (recycler != NULL)
     release_all (recycler);
