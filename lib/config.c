@@ -364,7 +364,7 @@ take_value (const Setting  *setting,
         }
       else if (!in_range (setting, number))
         {
-          shown = g_strdup_printf ("%g", number);
+          shown = g_strdup_printf (setting->kind == KIND_SECONDS ? "%g" : "%.0f", number);
           return out_of_range (setting, name, shown, error);
         }
     }

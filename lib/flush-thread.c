@@ -239,8 +239,10 @@ gluetool_flush_thread_pushed (GluetoolFlushThread *self,
 {
   if (G_UNLIKELY (took_block) && bytes_in_use >= self->wake_bytes)
     wake_if_sleeping (self);
-  else
-    wake_if_idle (self);
+  /* Idle is not asleep: a block taken by a thread that had none (a queue
+   * whose other lanes hold theirs) may be the first span after a quiet
+   * time too. */
+  wake_if_idle (self);
 }
 
 /* The same after a refused push (the budget spent), which ends a nap too:
@@ -896,6 +898,7 @@ gluetool_flush_thread_stop (GluetoolFlushThread *self,
                             guint64             *unsent)
 {
   gboolean timed_out = FALSE;
+  GThread *thread;
 
   *unsent = 0;
   gluetool_mutex_lock (&self->lock);
@@ -925,10 +928,11 @@ gluetool_flush_thread_stop (GluetoolFlushThread *self,
       while (!self->thread_done)
         gluetool_cond_wait (&self->progress, &self->lock);
     }
+  /* Under @lock, as is_self() reads it; NULL when never started. */
+  thread = g_steal_pointer (&self->thread);
   gluetool_mutex_unlock (&self->lock);
 
-  /* NULL when the thread was never started. */
-  if (self->thread != NULL)
-    g_thread_join (g_steal_pointer (&self->thread));
+  if (thread != NULL)
+    g_thread_join (thread);
   return !timed_out;
 }

@@ -24,8 +24,10 @@
  *                 producer fields as the last owner left them, its last
  *                 push included. A lane whose thread left without handing
  *                 it back (it had pushed to another queue since) is
- *                 reclaimed by the consumer: it resets the lane's fields
- *                 and stores owner = 0 with release. That thread's last
+ *                 reclaimed by the consumer: it swaps the dead serial for
+ *                 LANE_RECLAIMING (so neither that thread's late hand-back
+ *                 nor a new thread can take the lane meanwhile), resets
+ *                 the lane's fields and stores owner = 0 with release. That thread's last
  *                 push happened before it left the process's registry,
  *                 which the consumer asked under the registry's lock.
  *   (E) list:     a new lane is pushed on the list by compare-and-swap with
@@ -199,6 +201,10 @@ struct _GluetoolLanes
 #define MAX_READ_IN_A_ROW 64
 
 #define MIN_BLOCK_BYTES 256
+
+/* A lane's owner while the consumer empties it for the next thread (see
+ * gluetool_lanes_reclaim_sc()): no thread's serial. */
+#define LANE_RECLAIMING G_MAXUINT64
 
 static atomic_ullong last_lanes_id;
 
@@ -1040,7 +1046,7 @@ gluetool_lanes_reclaim_sc (GluetoolLanes *lanes)
     {
       guint64 owner = atomic_load_explicit (&lane->owner, memory_order_acquire);
 
-      if (owner == 0 || gluetool_process_thread_is_alive (owner))
+      if (owner == 0 || owner == LANE_RECLAIMING || gluetool_process_thread_is_alive (owner))
         continue;
       /* Its thread is gone, and so are its pushes (pair D): read it to
        * the end before it changes hands. */
@@ -1048,6 +1054,12 @@ gluetool_lanes_reclaim_sc (GluetoolLanes *lanes)
           != atomic_load_explicit (&lane->consumed, memory_order_relaxed))
         continue;
 
+      /* Claimed first, pair D: the exiting thread's own hand-back (its
+       * registry record may go before it) then fails, and so does a new
+       * thread's take-over, until the lane is emptied. */
+      if (!atomic_compare_exchange_strong_explicit (&lane->owner, &owner, LANE_RECLAIMING,
+                                                    memory_order_acquire, memory_order_relaxed))
+        continue;
       empty_lane (lanes, lane);
       /* Release, pair D. */
       atomic_store_explicit (&lane->owner, 0, memory_order_release);

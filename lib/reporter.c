@@ -273,7 +273,9 @@ list_running (GluetoolReporter *self)
   install_exit_handler ();
 
   gluetool_mutex_lock (&running_lock);
-  if (!self->is_listed_running)
+  /* Sealed: close() has begun, and has taken it off the list or will;
+   * listed again, it would outlive its last reference there. */
+  if (!self->is_listed_running && !gluetool_lanes_is_sealed (self->lanes))
     {
       self->next_running = running_reporters;
       running_reporters = self;
@@ -301,6 +303,19 @@ unlist_running (GluetoolReporter *self)
   gluetool_mutex_unlock (&running_lock);
 }
 
+/* A reference, unless the last one is being dropped (the reporter is then
+ * about to leave the list, under running_lock, which the caller holds). */
+static gboolean
+ref_unless_dying (GluetoolReporter *self)
+{
+  gint count = g_atomic_int_get ((gint *) &self->ref_count);
+
+  while (count > 0)
+    if (g_atomic_int_compare_and_exchange_full ((gint *) &self->ref_count, count, count + 1, &count))
+      return TRUE;
+  return FALSE;
+}
+
 /* The running reporters of this process that send at exit, each with a
  * reference. A child made by fork() inherits the list: its entries are the
  * parent's until the child starts reporters of its own. */
@@ -311,8 +326,9 @@ dup_running_here (void)
 
   gluetool_mutex_lock (&running_lock);
   for (GluetoolReporter *r = running_reporters; r != NULL; r = r->next_running)
-    if (gluetool_reporter_is_running_here (r) && r->exit_flush_timeout_us > 0)
-      g_ptr_array_add (reporters, gluetool_reporter_ref (r));
+    if (gluetool_reporter_is_running_here (r) && r->exit_flush_timeout_us > 0
+        && ref_unless_dying (r))
+      g_ptr_array_add (reporters, r);
   gluetool_mutex_unlock (&running_lock);
   return reporters;
 }

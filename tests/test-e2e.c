@@ -508,6 +508,75 @@ START_TEST (test_span_after_quiet_time_sent_at_once)
 }
 END_TEST
 
+/* A thread that finishes an action and stays alive, keeping its lane and
+ * its block, until told to go. */
+typedef struct {
+  GMutex   lock;
+  GCond    go;
+  gboolean may_go;
+} Holder;
+
+static gpointer
+finish_one_and_hold (gpointer data)
+{
+  Holder *holder = data;
+  g_autoptr(GluetoolAction) action = gluetool_action_new ("held lane", NULL);
+
+  if (!gluetool_action_finish (action, NULL))
+    return NULL;
+  g_mutex_lock (&holder->lock);
+  while (!holder->may_go)
+    g_cond_wait (&holder->go, &holder->lock);
+  g_mutex_unlock (&holder->lock);
+  return holder;
+}
+
+static void
+wait_until_idle (GluetoolReporter *reporter)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
+
+  while (!gluetool_reporter_is_idle (reporter) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  ck_assert_msg (gluetool_reporter_is_idle (reporter), "the flush thread never went idle");
+}
+
+/* The same when the first span after the quiet time takes a block that
+ * brings the queue to a datagram's worth (other threads keep theirs): the
+ * push that would wake a sleeping thread wakes an idle one too. A queue of
+ * 16 blocks of 256 bytes, and datagrams of 512: two blocks in use are a
+ * datagram's worth. */
+START_TEST (test_block_after_quiet_time_wakes_idle_thread)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_autoptr(GluetoolTracer) tracer = make_tracer ("127.0.0.1", test_receiver_get_port (receiver),
+                                                  4096, 512, 0.05);
+  Holder holder = { .may_go = FALSE };
+  GThread *first, *second;
+  GluetoolReporter *reporter = gluetool_tracer_peek_reporter (tracer);
+
+  g_mutex_init (&holder.lock);
+  g_cond_init (&holder.go);
+  first = g_thread_new ("holder", finish_one_and_hold, &holder);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 1, WAIT_S), 1);
+  wait_until_idle (reporter);
+
+  second = g_thread_new ("holder", finish_one_and_hold, &holder);
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
+  ck_assert_uint_eq (gluetool_reporter_get_idle_wakes (reporter), 1);
+
+  g_mutex_lock (&holder.lock);
+  holder.may_go = TRUE;
+  g_cond_broadcast (&holder.go);
+  g_mutex_unlock (&holder.lock);
+  ck_assert (g_thread_join (first) == &holder);
+  ck_assert (g_thread_join (second) == &holder);
+  g_cond_clear (&holder.go);
+  g_mutex_clear (&holder.lock);
+  test_expect_close (tracer, WAIT_S);
+}
+END_TEST
+
 /* ---- Limits: a small queue, a small packet, a huge span -------------------------- */
 
 /* The smallest queue: 512 bytes, two blocks of 256. Spans with a label
@@ -1171,6 +1240,7 @@ e2e_suite (void)
   tcase_add_test (tc, test_thread_churn_one_at_a_time);
   tcase_add_test (tc, test_thread_churn_eight_at_a_time);
   tcase_add_test (tc, test_span_after_quiet_time_sent_at_once);
+  tcase_add_test (tc, test_block_after_quiet_time_wakes_idle_thread);
   tcase_add_test (tc, test_close_while_reporting);
   suite_add_tcase (suite, tc);
 
