@@ -72,6 +72,31 @@ gboolean gluetool_config_load  (GluetoolConfig              *config,
                                 GError                     **error);
 void     gluetool_config_clear (GluetoolConfig              *config);
 
+/* ---- What actions read, for the whole process ----------------------------- */
+
+/* These have no argument or property: actions read them, not tracers, once
+ * per process when first needed. Parsed here all the same, with the
+ * tracers' settings, so every GLUETOOL_TRACING_* variable is read in one
+ * file. */
+#define GLUETOOL_CONFIG_ENV_RECYCLE_ACTIONS    "GLUETOOL_TRACING_RECYCLE_ACTIONS"
+#define GLUETOOL_CONFIG_ENV_IGNORE_TRACEPARENT "GLUETOOL_TRACING_IGNORE_TRACEPARENT"
+#define GLUETOOL_CONFIG_ENV_TRACEPARENT        "TRACEPARENT"
+
+/* Whether finished actions are recycled, given GLUETOOL_TRACING_RECYCLE_ACTIONS
+ * and G_SLICE as @recycle_actions and @g_slice (NULL: unset): "1" or "0"
+ * decide; empty or unset leave it to G_SLICE, whose always-malloc,
+ * debug-blocks or all (the memory checkers' switches) turn it off. Any other
+ * value of the variable is an error, and then G_SLICE decides too. */
+gboolean    gluetool_config_recycle_actions            (const char  *recycle_actions,
+                                                        const char  *g_slice,
+                                                        GError     **error);
+/* The same from the environment. */
+gboolean    gluetool_config_recycle_actions_from_env   (GError     **error);
+/* The traceparent root actions start under: TRACEPARENT, unless it is
+ * empty or GLUETOOL_TRACING_IGNORE_TRACEPARENT is set and not empty. NULL
+ * when none. (transfer none) */
+const char *gluetool_config_traceparent_from_env       (void);
+
 /* GLUETOOL_TRACING_FLUSH_TIMEOUT, else 30 s, for a close() given <= 0. */
 gboolean gluetool_config_flush_timeout_from_env (double  *timeout_s,
                                                  GError **error);

@@ -417,6 +417,61 @@ load (GluetoolConfig              *config,
   return TRUE;
 }
 
+/* ---- What actions read, for the whole process ----------------------------- */
+
+gboolean
+gluetool_config_recycle_actions (const char  *recycle_actions,
+                                 const char  *g_slice,
+                                 GError     **error)
+{
+  g_auto(GStrv) tokens = NULL;
+
+  if (recycle_actions != NULL && *recycle_actions != '\0')
+    {
+      if (g_str_equal (recycle_actions, "1"))
+        return TRUE;
+      if (g_str_equal (recycle_actions, "0"))
+        return FALSE;
+      invalid (error, "%s is '%s'; expected 0 or 1 (or empty)",
+               GLUETOOL_CONFIG_ENV_RECYCLE_ACTIONS, recycle_actions);
+      /* Then as if it were unset. */
+    }
+
+  if (g_slice == NULL)
+    return TRUE;
+  /* The separators g_parse_debug_string() accepts. */
+  tokens = g_strsplit_set (g_slice, ":;, \t", -1);
+  for (guint i = 0; tokens[i] != NULL; i++)
+    {
+      if (g_ascii_strcasecmp (tokens[i], "always-malloc") == 0
+          || g_ascii_strcasecmp (tokens[i], "debug-blocks") == 0
+          || g_ascii_strcasecmp (tokens[i], "all") == 0)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+gluetool_config_recycle_actions_from_env (GError **error)
+{
+  return gluetool_config_recycle_actions (g_getenv (GLUETOOL_CONFIG_ENV_RECYCLE_ACTIONS),
+                                          g_getenv ("G_SLICE"), error);
+}
+
+const char *
+gluetool_config_traceparent_from_env (void)
+{
+  const char *ignore = g_getenv (GLUETOOL_CONFIG_ENV_IGNORE_TRACEPARENT);
+  const char *traceparent = g_getenv (GLUETOOL_CONFIG_ENV_TRACEPARENT);
+
+  if (ignore != NULL && *ignore != '\0')
+    return NULL;
+  /* Empty means none, so a test or a wrapper can clear it without unsetting. */
+  if (traceparent == NULL || *traceparent == '\0')
+    return NULL;
+  return traceparent;
+}
+
 gboolean
 gluetool_config_load (GluetoolConfig              *config,
                       const GluetoolConfigRequest *request,

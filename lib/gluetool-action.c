@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "action-stack-private.h"
+#include "config-private.h"
 #include "debug-private.h"
 #include "encoder-private.h"
 #include "gluetool-span-context-private.h"
@@ -187,8 +188,6 @@ dup_valid_utf8 (const char *what,
 
 /* ---- The default remote parent --------------------------------------------- */
 
-#define ENV_IGNORE_TRACEPARENT "GLUETOOL_TRACING_IGNORE_TRACEPARENT"
-
 /* The remote span that actions without a parent start under: read from
  * TRACEPARENT once, on first use, unless the program set one first. By value
  * under the lock, so replacing it frees nothing that a reader might hold.
@@ -227,14 +226,9 @@ read_default_remote_parent_from_environment (void)
 {
   g_autoptr(GluetoolSpanContext) context = NULL;
   g_autoptr(GError) error = NULL;
-  const char *ignore = g_getenv (ENV_IGNORE_TRACEPARENT);
-  const char *traceparent;
+  const char *traceparent = gluetool_config_traceparent_from_env ();
 
-  if (ignore != NULL && *ignore != '\0')
-    return NULL;
-  /* Empty means none, so a test or a wrapper can clear it without unsetting. */
-  traceparent = g_getenv (GLUETOOL_SPAN_CONTEXT_ENV_TRACEPARENT);
-  if (traceparent == NULL || *traceparent == '\0')
+  if (traceparent == NULL)
     return NULL;
 
   context = gluetool_span_context_new_from_traceparent (traceparent, &error);

@@ -43,25 +43,17 @@ G_BEGIN_DECLS
 /* How many finished objects a thread keeps at most. */
 #define GLUETOOL_RECYCLER_CAPACITY 32
 
-/* "1" or "0" turns recycling on or off whatever G_SLICE says. */
-#define GLUETOOL_RECYCLER_ENV "GLUETOOL_TRACING_RECYCLE_ACTIONS"
-
 /* Runs the self-check and reads the environment, once per process (a
  * g_once, inside a region of the process: see process-private.h); later
  * calls cost an acquire load. Until it has run, nothing is kept. Outside
  * any region, as it may write a message. */
 void     gluetool_recycler_ensure_checked (void);
 
-/* Whether objects are kept: the self-check passed and the environment (or
- * a test) turns recycling on. FALSE until gluetool_recycler_ensure_checked()
+/* Whether objects are kept: the self-check passed and the environment
+ * (GLUETOOL_TRACING_RECYCLE_ACTIONS and G_SLICE, read by
+ * gluetool_config_recycle_actions_from_env()) or a test turns recycling on. FALSE until gluetool_recycler_ensure_checked()
  * has run. Any thread, anywhere. */
 gboolean gluetool_recycler_is_enabled   (void);
-/* Whether GLUETOOL_RECYCLER_ENV and G_SLICE of those values (NULL: unset)
- * let objects be kept. A value of the first that is neither empty, "0" nor
- * "1" is ignored, with @error set. */
-gboolean gluetool_recycler_enabled_for_environment (const char  *recycle_actions,
-                                                    const char  *g_slice,
-                                                    GError     **error);
 /* For tests: overrides the environment for the whole process (a failed
  * self-check still keeps recycling off). Runs the self-check first if it
  * has not run. */

@@ -11,6 +11,7 @@
 
 #include "handler-flag-private.h"
 #include "process-private.h"
+#include "config-private.h"
 #include "recycler-private.h"
 #include "sync-private.h"
 #include "thread-state-private.h"
@@ -53,38 +54,6 @@ static gsize checked;
 /* Set once the once is over: the cheap check that
  * gluetool_recycler_ensure_checked() makes. */
 static atomic_bool check_finished;
-
-gboolean
-gluetool_recycler_enabled_for_environment (const char  *recycle_actions,
-                                           const char  *g_slice,
-                                           GError     **error)
-{
-  g_auto(GStrv) tokens = NULL;
-
-  if (recycle_actions != NULL && *recycle_actions != '\0')
-    {
-      if (g_str_equal (recycle_actions, "1"))
-        return TRUE;
-      if (g_str_equal (recycle_actions, "0"))
-        return FALSE;
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "%s is '%s'; expected 0 or 1 (or empty)", GLUETOOL_RECYCLER_ENV, recycle_actions);
-      /* Then as if it were unset. */
-    }
-
-  if (g_slice == NULL)
-    return TRUE;
-  /* The separators g_parse_debug_string() accepts. */
-  tokens = g_strsplit_set (g_slice, ":;, \t", -1);
-  for (guint i = 0; tokens[i] != NULL; i++)
-    {
-      if (g_ascii_strcasecmp (tokens[i], "always-malloc") == 0
-          || g_ascii_strcasecmp (tokens[i], "debug-blocks") == 0
-          || g_ascii_strcasecmp (tokens[i], "all") == 0)
-        return FALSE;
-    }
-  return TRUE;
-}
 
 gboolean
 gluetool_recycler_is_enabled (void)
@@ -583,8 +552,7 @@ run_check_once (void)
   if (GLUETOOL_ONCE_INIT_ENTER (&checked))
     {
       notify_queue_quark = g_quark_from_static_string ("GObject-notify-queue");
-      environment_enabled = gluetool_recycler_enabled_for_environment (g_getenv (GLUETOOL_RECYCLER_ENV),
-                                                                       g_getenv ("G_SLICE"), &error);
+      environment_enabled = gluetool_config_recycle_actions_from_env (&error);
       failed = self_check (GLUETOOL_RECYCLER_CHECK_NONE, &failure);
       self_check_passed = failed == GLUETOOL_RECYCLER_CHECK_NONE;
       publish_enabled ();

@@ -18,6 +18,7 @@
 #include <gluetool/gluetool.h>
 
 #include "handler-flag-private.h"
+#include "config-private.h"
 #include "recycler-private.h"
 #include "receiver.h"
 #include "test-expect.h"
@@ -854,7 +855,7 @@ enabled_for (const char *recycle_actions,
              const char *g_slice)
 {
   g_autoptr(GError) error = NULL;
-  gboolean enabled = gluetool_recycler_enabled_for_environment (recycle_actions, g_slice, &error);
+  gboolean enabled = gluetool_config_recycle_actions (recycle_actions, g_slice, &error);
 
   ck_assert_msg (error == NULL, "%s", error != NULL ? error->message : "");
   return enabled;
@@ -879,12 +880,12 @@ START_TEST (test_environment_switches)
   ck_assert (!enabled_for ("", "always-malloc"));
 
   /* Anything else is an error, and G_SLICE decides. */
-  ck_assert (!gluetool_recycler_enabled_for_environment ("yes", "always-malloc", &error));
+  ck_assert (!gluetool_config_recycle_actions ("yes", "always-malloc", &error));
   ck_assert_ptr_nonnull (error);
-  ck_assert_ptr_nonnull (strstr (error->message, GLUETOOL_RECYCLER_ENV));
+  ck_assert_ptr_nonnull (strstr (error->message, GLUETOOL_CONFIG_ENV_RECYCLE_ACTIONS));
   ck_assert_ptr_nonnull (strstr (error->message, "'yes'"));
   g_clear_error (&error);
-  ck_assert (gluetool_recycler_enabled_for_environment ("2", NULL, &error));
+  ck_assert (gluetool_config_recycle_actions ("2", NULL, &error));
   ck_assert_ptr_nonnull (error);
 }
 END_TEST
