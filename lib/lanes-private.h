@@ -105,9 +105,9 @@ void           gluetool_lanes_release_sc         (GluetoolLanes  *lanes);
  * to the end back to the pool, so a thread whose lane has no block gets
  * one: a lane keeps its last block otherwise, and with more threads than
  * blocks the others would wait for ever. A lane that went idle is taken
- * from at the second call after, not the first. One fence of every thread
- * (see process-private.h) per call that finds an idle lane; cheap
- * otherwise. The reporter calls it after every drain. */
+ * from at the second call after, not the first. One fence (see
+ * process-private.h) per call that finds an idle lane; cheap otherwise.
+ * The flush thread calls it after every drain. */
 gboolean       gluetool_lanes_give_back_idle_sc  (GluetoolLanes  *lanes);
 /* Whether a push found the budget spent since the last give_back_idle. A
  * seq_cst load: the consumer's half of the "asleep" handshake. */

@@ -35,8 +35,8 @@
  *                 with acquire, so they see a lane's fields initialised.
  *   (F) seal:     Dekker's handshake (process-private.h): a producer
  *                 announces @writing = 1, then loads @sealed seq_cst;
- *                 gluetool_lanes_seal() stores @sealed seq_cst, fences
- *                 every thread, then loads each lane's @writing with
+ *                 gluetool_lanes_seal() stores @sealed seq_cst, runs a
+ *                 seq_cst fence, then loads each lane's @writing with
  *                 acquire until 0. Either the producer sees the seal and
  *                 fails, or the sealer waits for its push, whose release
  *                 store of @writing = 0 makes the record visible.
@@ -61,7 +61,7 @@
  *   (I) back:     the consumer takes an idle lane's last block back for
  *                 threads that found the pool empty. Dekker's handshake
  *                 again, as for the seal: the consumer stores @stealing = 1
- *                 seq_cst, fences every thread, and goes on only if the
+ *                 seq_cst, runs a seq_cst fence, and goes on only if the
  *                 lane's @writing is 0 (acquire: the producer's last push is
  *                 visible); a producer announces @writing = 1, then loads
  *                 @stealing seq_cst, and when it is 1 steps back and waits
@@ -967,10 +967,9 @@ gluetool_lanes_has_refusals_sc (GluetoolLanes *lanes)
 
 /* Whether @lane looks idle: holding a block, everything it pushed read,
  * and nothing pushed since the last look. A thread that keeps pushing is
- * left alone without the handshake's fence (a system call that interrupts
- * every thread of the process): a queue overrun by one busy producer finds
- * its pushes refused at every pass, and the fence each time would cost
- * that producer an interrupt. */
+ * left alone without the handshake: a queue overrun by one busy producer
+ * finds its pushes refused at every pass, and flagging its lane each time
+ * would have it step back and wait for the consumer at its next push. */
 static gboolean
 lane_looks_idle (Lane *lane)
 {
@@ -1014,7 +1013,7 @@ gluetool_lanes_give_back_idle_sc (GluetoolLanes *lanes)
       }
   if (!any_idle)
     return FALSE;
-  gluetool_process_fence_all_threads ();
+  gluetool_process_fence_rare_side ();
 
   for (Lane *lane = head; lane != NULL; lane = lane->next_lane)
     {
@@ -1127,7 +1126,7 @@ gluetool_lanes_seal (GluetoolLanes *lanes)
 
   /* Pair F, the rare side. */
   atomic_store_explicit (&lanes->sealed, true, memory_order_seq_cst);
-  gluetool_process_fence_all_threads ();
+  gluetool_process_fence_rare_side ();
 
   /* A push in progress is a copy of a few hundred bytes, and perhaps a
    * block taken: it ends soon, so yielding is enough. */

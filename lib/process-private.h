@@ -86,7 +86,6 @@ struct _GluetoolThreadRecord {
 
 extern GLUETOOL_THREAD_LOCAL GluetoolThreadRecord *gluetool_process_thread_record_;
 extern atomic_uint gluetool_process_forking_;
-extern gboolean gluetool_process_asymmetric_fences_;
 
 GluetoolThreadRecord *gluetool_process_register_thread_ (void);
 void                  gluetool_process_wait_for_fork_   (GluetoolThreadRecord *record);
@@ -117,13 +116,11 @@ gboolean gluetool_process_thread_is_alive      (guint64 serial);
 /* Dekker's handshake between a side that runs all the time and a side that
  * runs rarely: each stores its flag, then loads the other's; whatever the
  * interleaving, at least one of them sees the other's store. Each side
- * needs its store ordered before its load, and a full fence costs the
- * frequent side tens of cycles each time. Where the kernel has
- * membarrier(), the rare side makes every thread of the process run a full
- * barrier instead (gluetool_process_fence_all_threads(),
- * MEMBARRIER_CMD_PRIVATE_EXPEDITED), so the frequent side needs only a
- * compiler barrier. Elsewhere (and under ThreadSanitizer, which cannot see
- * membarrier()) both sides use seq_cst.
+ * needs its store ordered before its load: sequentially consistent
+ * accesses on the frequent side, a sequentially consistent fence between
+ * them on the rare side. (membarrier(), which would let the frequent side
+ * pay only a compiler barrier, was measured and did not pay: see
+ * docs/design.md, "fork()".)
  *
  * The frequent side: stores @value in @flag, ordered before the caller's
  * next seq_cst load. */
@@ -131,18 +128,15 @@ static inline void
 gluetool_process_announce (atomic_uint *flag,
                            guint        value)
 {
-  if (G_LIKELY (gluetool_process_asymmetric_fences_))
-    {
-      atomic_store_explicit (flag, value, memory_order_relaxed);
-      atomic_signal_fence (memory_order_seq_cst);
-    }
-  else
-    atomic_store_explicit (flag, value, memory_order_seq_cst);
+  atomic_store_explicit (flag, value, memory_order_seq_cst);
 }
 
-/* The rare side, between its seq_cst store and its loads. A system call
- * that interrupts every running thread of the process: rare uses only. */
-void     gluetool_process_fence_all_threads    (void);
+/* The rare side, between its seq_cst store and its loads. */
+static inline void
+gluetool_process_fence_rare_side (void)
+{
+  atomic_thread_fence (memory_order_seq_cst);
+}
 
 /* The calling thread enters a region (see above). The handshake with the
  * prepare handler is Dekker's (see gluetool_process_announce()): this

@@ -16,31 +16,14 @@
 
 #include <pthread.h>
 #include <sched.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "process-private.h"
 #include "thread-state-private.h"
 #include "sync-private.h"
 
-/* MEMBARRIER_CMD_* are enumerators, not macros: the build tells whether the
- * headers have the commands used here (lib/meson.build). ThreadSanitizer
- * cannot see the barriers they make, so it gets the seq_cst fences instead. */
-#if defined(__linux__) && defined(__NR_membarrier) \
-    && defined(GLUETOOL_HAVE_MEMBARRIER_PRIVATE_EXPEDITED) && !defined(GLUETOOL_UNDER_THREAD_SANITIZER)
-#include <errno.h>
-#include <linux/membarrier.h>
-#define HAVE_ASYMMETRIC_FENCES 1
-
-/* Tries of membarrier() that found the kernel short of memory, a
- * millisecond apart, before the process gives up. */
-#define MEMBARRIER_ATTEMPTS 1000
-#define MEMBARRIER_RETRY_US 1000
-#endif
-
 atomic_uint gluetool_process_generation_ = 1;
 atomic_uint gluetool_process_forking_ = 0;
-gboolean gluetool_process_asymmetric_fences_ = FALSE;
 GLUETOOL_THREAD_LOCAL GluetoolThreadRecord *gluetool_process_thread_record_;
 
 /* Held by the forking thread from its prepare handler to its parent or
@@ -97,7 +80,7 @@ prepare_fork (void)
   gluetool_mutex_lock (&registry_lock);
 
   atomic_store_explicit (&gluetool_process_forking_, 1, memory_order_seq_cst);
-  gluetool_process_fence_all_threads ();
+  gluetool_process_fence_rare_side ();
 
   /* A region is short and never waits for the program's own code, so this
    * ends; it yields rather than sleeps, as it is usually already over. The
@@ -135,19 +118,6 @@ after_fork_in_parent (void)
   release_after_fork ();
 }
 
-/* Where the kernel has membarrier(), the frequent side of Dekker's handshakes
- * stops paying for a fence (see gluetool_process_announce()). Called only
- * while no other thread can announce: before any region, or in a fork()'s
- * child. */
-static void
-register_asymmetric_fences (void)
-{
-#ifdef HAVE_ASYMMETRIC_FENCES
-  gluetool_process_asymmetric_fences_ =
-    syscall (__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-#endif
-}
-
 static void
 after_fork_in_child (void)
 {
@@ -171,12 +141,6 @@ after_fork_in_child (void)
     own->prev = own->next = NULL;
   unfinished_of_exited_threads = 0;
 
-  /* The child inherits the registration with its copy of the address
-   * space; registering again, alone (no other thread can be announcing
-   * meanwhile), costs nothing then, and makes sure of it, falling back to
-   * seq_cst fences if it fails. */
-  register_asymmetric_fences ();
-
   release_after_fork ();
 }
 
@@ -187,42 +151,9 @@ gluetool_process_ensure_fork_handlers (void)
 
   if (GLUETOOL_ONCE_INIT_ENTER (&installed))
     {
-      /* Registered before any thread can be inside a region, so every
-       * thread that enters one sees the final choice (g_once_init_leave()
-       * publishes it). */
-      register_asymmetric_fences ();
       pthread_atfork (prepare_fork, after_fork_in_parent, after_fork_in_child);
       GLUETOOL_ONCE_INIT_LEAVE (&installed, 1);
     }
-}
-
-void
-gluetool_process_fence_all_threads (void)
-{
-#ifdef HAVE_ASYMMETRIC_FENCES
-  if (gluetool_process_asymmetric_fences_)
-    {
-      /* There is no falling back once registered: the frequent sides
-       * announce with plain stores, counting on this barrier. It can fail
-       * for want of kernel memory for a moment (ENOMEM), and is tried again
-       * until it works; a failure that lasts (a seccomp filter installed
-       * since, say) leaves no sound way on. */
-      for (guint attempt = 0;; attempt++)
-        {
-          int saved_errno;
-
-          if (syscall (__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
-            return;
-          saved_errno = errno;
-          if ((saved_errno != ENOMEM && saved_errno != EINTR && saved_errno != EAGAIN)
-              || attempt >= MEMBARRIER_ATTEMPTS)
-            g_error ("membarrier() failed, after the process registered for it: %s",
-                     g_strerror (saved_errno));
-          g_usleep (MEMBARRIER_RETRY_US);
-        }
-    }
-#endif
-  atomic_thread_fence (memory_order_seq_cst);
 }
 
 gboolean
