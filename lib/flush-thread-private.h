@@ -85,8 +85,6 @@ gboolean             gluetool_flush_thread_stop  (GluetoolFlushThread *self,
                                                   gint64               deadline_us,
                                                   guint64             *unsent);
 
-/* Spans read from the queue and not yet sent or lost. */
-guint64              gluetool_flush_thread_get_in_flight (GluetoolFlushThread *self);
 /* The sender, for a forked child that reads what its parent's was doing. */
 GluetoolSender      *gluetool_flush_thread_peek_sender (GluetoolFlushThread *self);
 

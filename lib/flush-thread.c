@@ -848,17 +848,6 @@ count_unsent (GluetoolFlushThread *self)
   return (pushed > consumed ? pushed - consumed : 0) + self->in_flight;
 }
 
-guint64
-gluetool_flush_thread_get_in_flight (GluetoolFlushThread *self)
-{
-  guint64 in_flight;
-
-  gluetool_mutex_lock (&self->lock);
-  in_flight = self->in_flight;
-  gluetool_mutex_unlock (&self->lock);
-  return in_flight;
-}
-
 /* Records of different lanes have no order, so no count of records can
  * say that everything pushed before a point is done. flush() counts a
  * request instead and wakes the thread; the thread notes the requests made

@@ -79,7 +79,5 @@ gluetool_thread_state_get (GluetoolThreadSlot slot)
 void     gluetool_thread_state_set   (GluetoolThreadSlot slot,
                                       gpointer           data,
                                       GDestroyNotify     free_func);
-/* Takes @slot's part out without letting go of it. (transfer full) */
-gpointer gluetool_thread_state_steal (GluetoolThreadSlot slot);
 
 G_END_DECLS

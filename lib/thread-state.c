@@ -79,13 +79,3 @@ gluetool_thread_state_set (GluetoolThreadSlot slot,
     state->free_func[slot] (old);
   state->free_func[slot] = free_func;
 }
-
-gpointer
-gluetool_thread_state_steal (GluetoolThreadSlot slot)
-{
-  GluetoolThreadState *state = gluetool_thread_state_;
-
-  g_return_val_if_fail (slot < GLUETOOL_THREAD_N_SLOTS, NULL);
-
-  return state != NULL ? g_steal_pointer (&state->data[slot]) : NULL;
-}

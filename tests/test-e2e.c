@@ -465,6 +465,16 @@ END_TEST
 
 /* ---- After a quiet time ------------------------------------------------------ */
 
+static void
+wait_until_idle (GluetoolReporter *reporter)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
+
+  while (!gluetool_reporter_is_idle (reporter) && g_get_monotonic_time () < deadline)
+    g_usleep (1000);
+  ck_assert_msg (gluetool_reporter_is_idle (reporter), "the flush thread never went idle");
+}
+
 /* Once a whole flush interval has passed without a span, the flush thread
  * sleeps "idle", and the next span wakes it and goes out at once, rather
  * than at the end of that sleep (a second, here twenty intervals). */
@@ -475,7 +485,6 @@ START_TEST (test_span_after_quiet_time_sent_at_once)
                                                   0, 0, 0.05);
   GluetoolReporter *reporter;
   g_autoptr(GError) error = NULL;
-  gint64 deadline;
 
   {
     g_autoptr(GluetoolAction) first = gluetool_action_new ("before the quiet time", NULL);
@@ -488,10 +497,7 @@ START_TEST (test_span_after_quiet_time_sent_at_once)
 
   /* Two intervals at least: the thread goes idle at the second. */
   reporter = gluetool_tracer_peek_reporter (tracer);
-  deadline = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
-  while (!gluetool_reporter_is_idle (reporter) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  ck_assert_msg (gluetool_reporter_is_idle (reporter), "the flush thread never went idle");
+  wait_until_idle (reporter);
   ck_assert_uint_eq (gluetool_reporter_get_idle_wakes (reporter), 0);
 
   {
@@ -529,16 +535,6 @@ finish_one_and_hold (gpointer data)
     g_cond_wait (&holder->go, &holder->lock);
   g_mutex_unlock (&holder->lock);
   return holder;
-}
-
-static void
-wait_until_idle (GluetoolReporter *reporter)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
-
-  while (!gluetool_reporter_is_idle (reporter) && g_get_monotonic_time () < deadline)
-    g_usleep (1000);
-  ck_assert_msg (gluetool_reporter_is_idle (reporter), "the flush thread never went idle");
 }
 
 /* The same when the first span after the quiet time takes a block that
