@@ -32,6 +32,7 @@ typedef struct {
 
 struct _TraceSamplingServer {
   SoupServer           *server;
+  GSocketService       *service;
   char                 *path;
   TraceStrategies      *strategies;   /* the last good ones */
   FileStamp             stamp;        /* of the version last read, good or bad */
@@ -247,7 +248,8 @@ trace_sampling_server_new (GSocket               *socket,
   self->server = soup_server_new ("server-header", "gluetool-trace ", NULL);
   soup_server_add_early_handler (self->server, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->server, NULL, handler, self, NULL);
-  if (!soup_server_listen_socket (self->server, socket, 0, error))
+  self->service = trace_http_serve (self->server, socket, error);
+  if (self->service == NULL)
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -257,7 +259,7 @@ trace_sampling_server_stop (TraceSamplingServer *self)
 {
   g_return_if_fail (self != NULL);
 
-  soup_server_disconnect (self->server);
+  trace_http_stop_serving (self->server, self->service);
 }
 
 void
@@ -265,8 +267,9 @@ trace_sampling_server_free (TraceSamplingServer *self)
 {
   if (self == NULL)
     return;
-  if (self->server != NULL)
-    soup_server_disconnect (self->server);
+  if (self->service != NULL)
+    trace_http_stop_serving (self->server, self->service);
+  g_clear_object (&self->service);
   g_clear_object (&self->server);
   g_clear_pointer (&self->strategies, trace_strategies_free);
   g_free (self->path);
