@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: MIT
 #
 # A short libFuzzer run of gluetool-trace's decode path, as CI's tests do.
-# Usage: run-fuzz.sh FUZZ_TARGET SEED_CORPUS WORK_DIR
+# Usage: run-fuzz.sh FUZZ_TARGET SEED_CORPUS WORK_DIR [MORE_SEED_CORPORA...]
 # FUZZ_SECONDS (default 60) sets how long it runs. New inputs go to
 # WORK_DIR/corpus (kept between runs), crashes to WORK_DIR/artifacts.
 set -eu
 target=$1 seeds=$2 work=$3
+shift 3
 seconds=${FUZZ_SECONDS:-60}
 
 mkdir -p "$work/corpus" "$work/artifacts"
@@ -15,9 +16,10 @@ mkdir -p "$work/corpus" "$work/artifacts"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 
-# -max_len: the largest UDP payload. -malloc_limit_mb: no datagram may
-# make the decoder or a format ask for a block anywhere near this (every
-# size is bounded by the datagram's); -rss_limit_mb leaves room for ASan's
+# -max_len: the largest UDP payload (an HTTP body may be larger, but no
+# part of a Batch's decoding depends on sizes past it). -malloc_limit_mb:
+# no input may make the decoder or a format ask for a block anywhere near
+# this (every size is bounded by the input's); -rss_limit_mb leaves room for ASan's
 # quarantine. -timeout: no input may stall the decoder.
 exec "$target" \
   -max_total_time="$seconds" \
@@ -27,4 +29,4 @@ exec "$target" \
   -timeout=5 \
   -print_final_stats=1 \
   -artifact_prefix="$work/artifacts/" \
-  "$work/corpus" "$seeds"
+  "$work/corpus" "$seeds" "$@"

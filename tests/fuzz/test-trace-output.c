@@ -30,6 +30,7 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
+#include "reference-binary.h"
 #include "trace-decode.h"
 #include "trace-format-json.h"
 #include "trace-format-tree.h"
@@ -652,6 +653,144 @@ START_TEST (test_corpus_mutated)
 }
 END_TEST
 
+/* ---- The HTTP bodies ------------------------------------------------------------------- */
+
+/* The binary protocol takes about twice the bytes of the compact one for
+ * the same fields: past the first bytes, half as many positions. */
+static gsize
+next_body_position (gsize at)
+{
+  gsize next = next_position (at);
+
+  return next == at + 1 ? next : next_position (next);
+}
+
+static GPtrArray *
+load_http_corpus (void)
+{
+  GPtrArray *files = load_directory ("TRACE_FUZZ_CORPUS_HTTP");
+
+  ck_assert_uint_ge (files->len, 4);
+  return files;
+}
+
+START_TEST (test_http_corpus_made_from_datagrams)
+{
+  const char *http_dir = g_getenv ("TRACE_FUZZ_CORPUS_HTTP");
+  const char *datagram_dir = g_getenv ("TRACE_FUZZ_CORPUS");
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+  guint checked = 0;
+
+  /* Each body is the binary Batch of the datagram seed of its name. */
+  ck_assert (http_dir != NULL && datagram_dir != NULL);
+  dir = g_dir_open (http_dir, 0, NULL);
+  ck_assert_ptr_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *body_path = g_build_filename (http_dir, name, NULL);
+      g_autofree char *datagram_path = g_build_filename (datagram_dir, name, NULL);
+      g_autofree char *body = NULL;
+      g_autofree char *datagram = NULL;
+      g_auto(TraceDecoded) decoded = { NULL, };
+      g_autoptr(GBytes) encoded = NULL;
+      g_autoptr(GBytes) expected = NULL;
+      gsize body_len, datagram_len;
+
+      if (!g_str_has_suffix (name, ".bin"))
+        continue;
+      ck_assert (g_file_get_contents (body_path, &body, &body_len, NULL));
+      ck_assert_msg (g_file_get_contents (datagram_path, &datagram, &datagram_len, NULL),
+                     "no datagram seed %s for the body of that name", name);
+      ck_assert (trace_decode_datagram ((const guint8 *) datagram, datagram_len, &decoded,
+                                        NULL));
+      encoded = gluetool_reference_encode_batch_binary (decoded.batch, NULL);
+      ck_assert_ptr_nonnull (encoded);
+      expected = g_bytes_new (body, body_len);
+      ck_assert_msg (g_bytes_equal (encoded, expected), "%s is not its datagram's batch", name);
+      checked++;
+    }
+  ck_assert_uint_ge (checked, 4);
+}
+END_TEST
+
+START_TEST (test_http_corpus_decodes)
+{
+  g_autoptr(GPtrArray) bodies = load_http_corpus ();
+  g_autoptr(GPtrArray) datagrams = load_corpus ();
+
+  /* Every body decodes as a body and not as a datagram, and the other
+   * way round: neither path takes the other's bytes. */
+  for (guint i = 0; i < bodies->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (g_ptr_array_index (bodies, i), &len);
+
+      ck_assert_msg (trace_fuzz_one_http (data, len), "body %u", i);
+      ck_assert_msg (!trace_fuzz_one (data, len), "body %u decoded as a datagram", i);
+    }
+  for (guint i = 0; i < datagrams->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (g_ptr_array_index (datagrams, i), &len);
+
+      ck_assert_msg (!trace_fuzz_one_http (data, len), "datagram %u decoded as a body", i);
+    }
+}
+END_TEST
+
+START_TEST (test_http_corpus_truncated_or_longer)
+{
+  g_autoptr(GPtrArray) files = load_http_corpus ();
+
+  /* A Batch ends with its last byte: no prefix decodes, nor a body with a
+   * byte more. */
+  for (guint i = 0; i < files->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (g_ptr_array_index (files, i), &len);
+      g_autofree guint8 *longer = g_malloc (len + 1);
+
+      for (gsize cut = 0; cut < len; cut = next_body_position (cut))
+        {
+          g_autofree guint8 *copy = g_memdup2 (data, cut);
+
+          ck_assert_msg (!trace_fuzz_one_http (copy, cut), "body %u decoded at %" G_GSIZE_FORMAT
+                         " of %" G_GSIZE_FORMAT " bytes", i, cut, len);
+        }
+      memcpy (longer, data, len);
+      longer[len] = 0;
+      ck_assert (!trace_fuzz_one_http (longer, len + 1));
+    }
+}
+END_TEST
+
+START_TEST (test_http_corpus_mutated)
+{
+  g_autoptr(GPtrArray) files = load_http_corpus ();
+  static const guint8 values[] = { 0xff, 0x00, 0x80 };
+  guint n_values = RUNNING_ON_VALGRIND ? 1 : G_N_ELEMENTS (values);
+
+  /* As for datagrams: absurd sizes, types and field ids are handled. */
+  for (guint i = 0; i < files->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (g_ptr_array_index (files, i), &len);
+      g_autofree guint8 *copy = g_memdup2 (data, len);
+
+      for (gsize at = 0; at < len; at = next_body_position (at))
+        {
+          for (guint v = 0; v < n_values; v++)
+            {
+              copy[at] = values[v];
+              trace_fuzz_one_http (copy, len);
+            }
+          copy[at] = data[at];
+        }
+    }
+}
+END_TEST
+
 static Suite *
 output_suite (void)
 {
@@ -674,6 +813,14 @@ output_suite (void)
   tcase_add_test (tc, test_corpus_scanned);
   tcase_add_test (tc, test_corpus_truncated);
   tcase_add_test (tc, test_corpus_mutated);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("http");
+  tcase_set_timeout (tc, 600);
+  tcase_add_test (tc, test_http_corpus_made_from_datagrams);
+  tcase_add_test (tc, test_http_corpus_decodes);
+  tcase_add_test (tc, test_http_corpus_truncated_or_longer);
+  tcase_add_test (tc, test_http_corpus_mutated);
   suite_add_tcase (suite, tc);
 
   return suite;

@@ -130,44 +130,26 @@ trace_fuzz_scans (const guint8 *data,
   return check_scan (data, size, ok ? &decoded : NULL, description);
 }
 
-gboolean
-trace_fuzz_one (const guint8 *data,
-                gsize         size)
+/* Every output of @decoded's spans, checked: the batch stored twice (the
+ * second time every trace is "updated", and the store's limit may cut
+ * it), JSON lines, trees in colour and in ASCII, the summary, Jaeger JSON
+ * and the page. */
+static void
+check_outputs (TraceStore         *store,
+               const TraceDecoded *decoded)
 {
-  g_autoptr(TraceStore) store = trace_store_new (FUZZ_MAX_SPANS, FALSE);
-  g_auto(TraceDecoded) decoded = { NULL, };
-  g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) spans = NULL;
   g_autoptr(GPtrArray) traces = NULL;
   g_autoptr(GString) summary = g_string_new (NULL);
   g_autofree char *jaeger = NULL;
   g_autofree char *page = NULL;
-  g_autofree char *description = NULL;
   static const TraceTreeStyle colour = { .colour = TRUE, .utf8 = TRUE };
   static const TraceTreeStyle plain = { .colour = FALSE, .utf8 = FALSE };
 
-  /* What the receiver prints about any datagram, good or bad. */
-  description = trace_text_describe_bytes (data, size, 16);
-  trace_store_count_datagram (store, size);
-
-  if (!trace_decode_datagram (data, size, &decoded, &error))
-    {
-      check_scan (data, size, NULL, description);
-      if (error == NULL || error->message == NULL)
-        fail ("a failed decode without a message", description);
-      if (decoded.batch != NULL)
-        fail ("a failed decode left a batch", description);
-      return FALSE;
-    }
-
-  check_scan (data, size, &decoded, description);
-
-  /* The same batch twice: the second time every trace is "updated", and
-   * the store's limit may cut it. */
   for (guint round = 0; round < 2; round++)
     {
       g_clear_pointer (&spans, g_ptr_array_unref);
-      spans = trace_store_add (store, &decoded, 1000 * round);
+      spans = trace_store_add (store, decoded, 1000 * round);
       for (guint i = 0; i < spans->len; i++)
         {
           g_autofree char *line = trace_format_json_span (g_ptr_array_index (spans, i));
@@ -200,6 +182,66 @@ trace_fuzz_one (const guint8 *data,
   check_json (jaeger);
   page = trace_format_html (traces, summary->str, NULL);
   check_page (page);
+}
 
+/* What a failed decode must leave: a message, and no batch. */
+static void
+check_refusal (const TraceDecoded *decoded,
+               const GError       *error,
+               const char         *description)
+{
+  if (error == NULL || error->message == NULL)
+    fail ("a failed decode without a message", description);
+  if (decoded->batch != NULL)
+    fail ("a failed decode left a batch", description);
+}
+
+gboolean
+trace_fuzz_one (const guint8 *data,
+                gsize         size)
+{
+  g_autoptr(TraceStore) store = trace_store_new (FUZZ_MAX_SPANS, FALSE);
+  g_auto(TraceDecoded) decoded = { NULL, };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *description = NULL;
+
+  /* What the receiver prints about any datagram, good or bad. */
+  description = trace_text_describe_bytes (data, size, 16);
+  trace_store_count_datagram (store, size);
+
+  if (!trace_decode_datagram (data, size, &decoded, &error))
+    {
+      check_scan (data, size, NULL, description);
+      check_refusal (&decoded, error, description);
+      return FALSE;
+    }
+
+  check_scan (data, size, &decoded, description);
+  check_outputs (store, &decoded);
+  return TRUE;
+}
+
+gboolean
+trace_fuzz_one_http (const guint8 *data,
+                     gsize         size)
+{
+  g_autoptr(TraceStore) store = trace_store_new (FUZZ_MAX_SPANS, FALSE);
+  g_auto(TraceDecoded) decoded = { NULL, };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *description = NULL;
+
+  /* What the receiver answers a client with, for any body. */
+  description = trace_text_describe_bytes (data, size, 16);
+
+  if (!trace_decode_http_body (data, size, &decoded, &error))
+    {
+      check_refusal (&decoded, error, description);
+      trace_store_count_http_bad (store);
+      return FALSE;
+    }
+  if (decoded.protocol != TRACE_PROTOCOL_HTTP)
+    fail ("an HTTP body decoded as another protocol", description);
+
+  check_outputs (store, &decoded);
   return TRUE;
 }

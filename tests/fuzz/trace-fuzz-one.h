@@ -20,6 +20,12 @@ G_BEGIN_DECLS
 gboolean trace_fuzz_one (const guint8 *data,
                          gsize         size);
 
+/* The same for @data as the body of a POST to /api/traces (a bare binary
+ * Batch, trace_decode_http_body()); the scan has no part in it. Returns
+ * whether the body decoded. */
+gboolean trace_fuzz_one_http (const guint8 *data,
+                              gsize         size);
+
 /* Whether the counting receiver's scan (trace-scan.h) accepts @data;
  * aborts if it accepts what the reference refuses, or counts differently.
  * trace_fuzz_one() checks the same. */
