@@ -668,6 +668,7 @@ START_TEST (test_default_port_taken)
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
 
+  ck_assert (held == NULL || socket_port (held) == 14268);
   ck_assert_uint_eq (l->http_port, 0);
   ck_assert_msg (strstr (l->err_text->str, "gluetool-trace: HTTP port 14268 is in use: "
                                            "no HTTP collector endpoint (--http-port PORT "
