@@ -245,15 +245,18 @@ gluetool_action_real_finished (GluetoolAction *self)
     .tags = gluetool_tag_set_as_list (&self->tags),
     .logs = { self->logs.data, self->logs.len, self->n_logs },
   };
-  gluetool_buffer_init (&sampler_tags, sampler_tags_storage, sizeof sampler_tags_storage);
   if (self->parent_span_id == 0)
-    span.tags_head = get_sampler_tags (self, &sampler_tags);
+    {
+      gluetool_buffer_init (&sampler_tags, sampler_tags_storage, sizeof sampler_tags_storage);
+      span.tags_head = get_sampler_tags (self, &sampler_tags);
+    }
 
   gluetool_buffer_init (&buffer, scratch_storage, sizeof scratch_storage);
   gluetool_encode_span (&buffer, &span);
   gluetool_tracer_report_span_mp (tracer, buffer.data, buffer.len);
   gluetool_buffer_clear (&buffer);
-  gluetool_buffer_clear (&sampler_tags);
+  if (self->parent_span_id == 0)
+    gluetool_buffer_clear (&sampler_tags);
 }
 
 /* ---- Life cycle ------------------------------------------------------------ */
@@ -1112,6 +1115,14 @@ gluetool_action_release (GluetoolAction *self)
       }                                                                         \
   } G_STMT_END
 
+/* An unsampled action is never sent, so its tags and logs are not kept
+ * (as Jaeger's clients do): what it costs is the action alone. */
+#define RETURN_IF_UNSAMPLED(self)                                               \
+  G_STMT_START {                                                                \
+    if (!((self)->flags & GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED))                  \
+      return;                                                                   \
+  } G_STMT_END
+
 /**
  * gluetool_action_set_tag:
  * @self: an action
@@ -1140,6 +1151,7 @@ gluetool_action_set_tag (GluetoolAction *self,
 
   owned_value = g_variant_ref_sink (value);
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
   valid_name = dup_valid_utf8 ("Tag name", name);
   gluetool_tag_set_add_variant (&self->tags, valid_name != NULL ? valid_name : name, owned_value);
 }
@@ -1167,6 +1179,7 @@ gluetool_action_set_tags (GluetoolAction *self,
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (g_variant_is_of_type (tags, G_VARIANT_TYPE_VARDICT));
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
 
   g_variant_iter_init (&iter, owned_tags);
   while (g_variant_iter_loop (&iter, "{&sv}", &name, &value))
@@ -1196,6 +1209,7 @@ gluetool_action_set_tag_string (GluetoolAction *self,
   g_return_if_fail (name != NULL);
   g_return_if_fail (value != NULL);
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
 
   valid_name = dup_valid_utf8 ("Tag name", name);
   valid_value = dup_valid_utf8 ("Tag value", value);
@@ -1223,6 +1237,7 @@ gluetool_action_set_tag_int64 (GluetoolAction *self,
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (name != NULL);
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
 
   valid_name = dup_valid_utf8 ("Tag name", name);
   gluetool_tag_set_add_long (&self->tags, valid_name != NULL ? valid_name : name, value);
@@ -1248,6 +1263,7 @@ gluetool_action_set_tag_double (GluetoolAction *self,
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (name != NULL);
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
 
   valid_name = dup_valid_utf8 ("Tag name", name);
   gluetool_tag_set_add_double (&self->tags, valid_name != NULL ? valid_name : name, value);
@@ -1273,6 +1289,7 @@ gluetool_action_set_tag_boolean (GluetoolAction *self,
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (name != NULL);
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
 
   valid_name = dup_valid_utf8 ("Tag name", name);
   gluetool_tag_set_add_bool (&self->tags, valid_name != NULL ? valid_name : name, value);
@@ -1304,6 +1321,7 @@ gluetool_action_add_log (GluetoolAction *self,
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (g_variant_is_of_type (fields, G_VARIANT_TYPE_VARDICT));
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
 
   gluetool_tag_set_init (&encoded_fields);
   g_variant_iter_init (&iter, owned_fields);
