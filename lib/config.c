@@ -681,7 +681,7 @@ load_sampling (GluetoolConfig              *config,
   else
     config->sampling_endpoint = default_endpoint (config->reporting_host);
 
-#ifndef GLUETOOL_HAVE_REMOTE_SAMPLER
+#ifndef GLUETOOL_HAVE_SOUP
   if (config->sampler_type == GLUETOOL_SAMPLER_TYPE_REMOTE)
     return invalid (error, "The remote sampler asks its strategy over HTTP, and this gluetool "
                     "was built without HTTP support (the soup feature)");

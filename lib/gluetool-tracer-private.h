@@ -34,6 +34,12 @@ void            gluetool_tracer_decide                (GluetoolTracer           
                                                        const char               *label,
                                                        GluetoolSamplingDecision *decision);
 
+#ifdef GLUETOOL_HAVE_SOUP
+/* The tracer's remote sampler, or NULL. For tests. (transfer none) */
+struct _GluetoolRemoteSampler;
+struct _GluetoolRemoteSampler *gluetool_tracer_peek_remote_sampler (GluetoolTracer *self);
+#endif
+
 /* Drops the default tracer the calling thread's cache held before its last
  * refresh, if any: a finishing action calls this once out of its region of
  * the process, as that may be the tracer's last reference. */

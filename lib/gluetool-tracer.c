@@ -12,7 +12,7 @@
 #include "gluetool-tracer-private.h"
 #include "ids-private.h"
 #include "process-private.h"
-#ifdef GLUETOOL_HAVE_REMOTE_SAMPLER
+#ifdef GLUETOOL_HAVE_SOUP
 #include "remote-sampler-private.h"
 #endif
 #include "reporter-private.h"
@@ -100,7 +100,7 @@ struct _GluetoolTracer {
   /* Which new traces are sampled: one of the two, fixed once initialised
    * (see gluetool_tracer_decide()). */
   GluetoolSampler      *sampler;        /* (owned) (nullable) */
-#ifdef GLUETOOL_HAVE_REMOTE_SAMPLER
+#ifdef GLUETOOL_HAVE_SOUP
   GluetoolRemoteSampler *remote_sampler; /* (owned) (nullable) */
 #endif
 };
@@ -403,7 +403,7 @@ make_sampler (GluetoolTracer *self)
       self->sampler = gluetool_sampler_new_rate_limiting (param);
       break;
     case GLUETOOL_SAMPLER_TYPE_REMOTE:
-#ifdef GLUETOOL_HAVE_REMOTE_SAMPLER
+#ifdef GLUETOOL_HAVE_SOUP
       /* Not for a disabled tracer, which asks nobody anything. */
       if (!self->config.disabled)
         {
@@ -429,7 +429,7 @@ gluetool_tracer_decide (GluetoolTracer           *self,
                         const char               *label,
                         GluetoolSamplingDecision *decision)
 {
-#ifdef GLUETOOL_HAVE_REMOTE_SAMPLER
+#ifdef GLUETOOL_HAVE_SOUP
   if (G_UNLIKELY (self->remote_sampler != NULL))
     {
       gluetool_remote_sampler_decide (self->remote_sampler, trace_id_low, label, decision);
@@ -438,6 +438,16 @@ gluetool_tracer_decide (GluetoolTracer           *self,
 #endif
   gluetool_sampler_decide (self->sampler, trace_id_low, label, decision);
 }
+
+#ifdef GLUETOOL_HAVE_SOUP
+struct _GluetoolRemoteSampler *
+gluetool_tracer_peek_remote_sampler (GluetoolTracer *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), NULL);
+
+  return self->remote_sampler;
+}
+#endif
 
 /**
  * gluetool_tracer_get_sampler_type:
@@ -497,7 +507,7 @@ gluetool_tracer_dup_sampling_strategy (GluetoolTracer *self)
   g_return_val_if_fail (GLUETOOL_IS_TRACER (self), NULL);
   g_return_val_if_fail (self->initialized, NULL);
 
-#ifdef GLUETOOL_HAVE_REMOTE_SAMPLER
+#ifdef GLUETOOL_HAVE_SOUP
   if (self->remote_sampler != NULL)
     return gluetool_remote_sampler_describe (self->remote_sampler);
 #endif
@@ -581,7 +591,7 @@ gluetool_tracer_finalize (GObject *object)
   /* No action can be deciding with them: a root holds the tracer while
    * it decides (see gluetool_tracer_get_reporting_default()). */
   g_clear_pointer (&self->sampler, gluetool_sampler_free);
-#ifdef GLUETOOL_HAVE_REMOTE_SAMPLER
+#ifdef GLUETOOL_HAVE_SOUP
   g_clear_pointer (&self->remote_sampler, gluetool_remote_sampler_free);
 #endif
   gluetool_config_clear (&self->config);
@@ -1320,7 +1330,7 @@ gluetool_tracer_close (GluetoolTracer *self,
 
   GLUETOOL_DEBUG ("Closing tracer for '%s', waiting up to %g s for spans to be sent",
            self->config.service_name, flush_timeout_s);
-#ifdef GLUETOOL_HAVE_REMOTE_SAMPLER
+#ifdef GLUETOOL_HAVE_SOUP
   if (self->remote_sampler != NULL)
     gluetool_remote_sampler_stop (self->remote_sampler);
 #endif
