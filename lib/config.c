@@ -526,14 +526,25 @@ parse_sampler_type (const char          *text,
                     GluetoolSamplerType *type,
                     GError             **error)
 {
-  g_autoptr(GEnumClass) enum_class = g_type_class_ref (GLUETOOL_TYPE_SAMPLER_TYPE);
-  const GEnumValue *value = g_enum_get_value_by_nick (enum_class, text);
+  /* Jaeger's names (JAEGER_SAMPLER_TYPE's). */
+  static const struct {
+    const char          *name;
+    GluetoolSamplerType  type;
+  } types[] = {
+    { "const", GLUETOOL_SAMPLER_TYPE_CONST },
+    { "probabilistic", GLUETOOL_SAMPLER_TYPE_PROBABILISTIC },
+    { "ratelimiting", GLUETOOL_SAMPLER_TYPE_RATE_LIMITING },
+    { "remote", GLUETOOL_SAMPLER_TYPE_REMOTE },
+  };
 
-  if (value == NULL || value->value == GLUETOOL_SAMPLER_TYPE_DEFAULT)
-    return invalid (error, "%s is '%s'; expected const, probabilistic, ratelimiting or remote",
-                    ENV_SAMPLER_TYPE, text);
-  *type = value->value;
-  return TRUE;
+  for (gsize i = 0; i < G_N_ELEMENTS (types); i++)
+    if (g_str_equal (text, types[i].name))
+      {
+        *type = types[i].type;
+        return TRUE;
+      }
+  return invalid (error, "%s is '%s'; expected const, probabilistic, ratelimiting or remote",
+                  ENV_SAMPLER_TYPE, text);
 }
 
 /* The param's range for @type, and its default. */

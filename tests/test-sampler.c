@@ -288,6 +288,30 @@ START_TEST (test_config_errors)
 }
 END_TEST
 
+/* The remote sampler asks over HTTP: without it, choosing it is an error
+ * that says so; with it, a setting like any other. */
+START_TEST (test_config_remote)
+{
+  GluetoolConfigRequest request = { .sampler_type = GLUETOOL_SAMPLER_TYPE_REMOTE };
+  GluetoolConfig config;
+  g_autoptr(GError) error = NULL;
+
+  test_unset_tracing_environment ();
+#ifdef GLUETOOL_HAVE_SOUP
+  ck_assert_msg (gluetool_config_load (&config, &request, &error), "%s",
+                 error ? error->message : "");
+  ck_assert_int_eq (config.sampler_type, GLUETOOL_SAMPLER_TYPE_REMOTE);
+  ck_assert (config.sampler_param == 0.001);
+  ck_assert_str_eq (config.sampling_endpoint, "http://127.0.0.1:5778/sampling");
+  gluetool_config_clear (&config);
+#else
+  ck_assert (!gluetool_config_load (&config, &request, &error));
+  ck_assert (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_INVALID_CONFIG));
+  ck_assert_msg (strstr (error->message, "without HTTP support") != NULL, "%s", error->message);
+#endif
+}
+END_TEST
+
 START_TEST (test_config_defaults)
 {
   GluetoolConfigRequest request = { .reporting_host = "::1" };
@@ -642,6 +666,7 @@ sampler_suite (void)
   tcase_add_test (tc, test_tags_malformed);
   tcase_add_test (tc, test_config_errors);
   tcase_add_test (tc, test_config_defaults);
+  tcase_add_test (tc, test_config_remote);
   tcase_add_test (tc, test_properties);
   suite_add_tcase (suite, tc);
 

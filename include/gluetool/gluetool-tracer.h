@@ -58,9 +58,9 @@ typedef enum {
  *   sampled with until its first answer
  *
  * How a tracer decides which new traces are sampled; see
- * [property@Gluetool.Tracer:sampler-type]. The names
- * `GLUETOOL_TRACING_SAMPLER_TYPE` takes are the nicks: `const`,
- * `probabilistic`, `ratelimiting`, `remote`.
+ * [property@Gluetool.Tracer:sampler-type]. `GLUETOOL_TRACING_SAMPLER_TYPE`
+ * names them as Jaeger's clients do: `const`, `probabilistic`,
+ * `ratelimiting`, `remote`.
  *
  * Since: 0.1
  */
@@ -68,7 +68,7 @@ typedef enum {
   GLUETOOL_SAMPLER_TYPE_DEFAULT,
   GLUETOOL_SAMPLER_TYPE_CONST,
   GLUETOOL_SAMPLER_TYPE_PROBABILISTIC,
-  GLUETOOL_SAMPLER_TYPE_RATE_LIMITING, /*< nick=ratelimiting >*/
+  GLUETOOL_SAMPLER_TYPE_RATE_LIMITING,
   GLUETOOL_SAMPLER_TYPE_REMOTE,
 } GluetoolSamplerType;
 
