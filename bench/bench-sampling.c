@@ -15,7 +15,9 @@
  * Two workloads: the benchmarks' span (new + 3 tags + finish, a child of
  * one root, so the trace is decided once), and a root of its own per action
  * (new + finish: every action asks the sampler), the latter also with a
- * probabilistic sampler at 0 to show the decision from the trace id. An
+ * probabilistic sampler at 0 to show the decision from the trace id, and
+ * with the remote sampler (its endpoint silent, so its initial probability
+ * 0 holds) to show what its reader count adds. An
  * action with no tracer keeps its tags (a tracer may come before it
  * finishes); an unsampled one does not. The
  * figure is the calling thread's CPU per action (the flush thread is not
@@ -47,11 +49,12 @@ typedef enum {
   MODE_SAMPLED,
   MODE_UNSAMPLED_CONST,
   MODE_UNSAMPLED_PROBABILISTIC,
+  MODE_UNSAMPLED_REMOTE,
 } Mode;
 
 static const char *const mode_names[] = {
   "disabled (no tracer)", "sampled (const 1)", "unsampled (const 0)",
-  "unsampled (probabilistic 0)",
+  "unsampled (probabilistic 0)", "unsampled (remote, initial 0)",
 };
 
 static GluetoolTracer *
@@ -60,7 +63,12 @@ make_tracer (Mode       mode,
 {
   g_autoptr(GError) error = NULL;
   GluetoolSamplerType type = mode == MODE_UNSAMPLED_PROBABILISTIC ? GLUETOOL_SAMPLER_TYPE_PROBABILISTIC
-                                                                  : GLUETOOL_SAMPLER_TYPE_CONST;
+                             : mode == MODE_UNSAMPLED_REMOTE ? GLUETOOL_SAMPLER_TYPE_REMOTE
+                             : GLUETOOL_SAMPLER_TYPE_CONST;
+  /* Nothing answers there (the sink is UDP): the remote sampler keeps its
+   * initial probability, 0, and every root goes through its reader count. */
+  g_autofree char *endpoint = g_strdup_printf ("http://127.0.0.1:%u/sampling",
+                                               (guint) bench_sink_get_port (sink));
   double param = mode == MODE_DISABLED || mode == MODE_SAMPLED ? 1.0 : 0.0;
   GluetoolTracer *tracer;
 
@@ -74,7 +82,12 @@ make_tracer (Mode       mode,
                            "reporting-port", (guint) bench_sink_get_port (sink),
                            "sampler-type", type,
                            "sampler-param", param,
+                           "sampling-endpoint", endpoint,
+                           "sampler-refresh-interval", 3600.0,
                            NULL);
+  /* Built without HTTP: no remote sampler to measure. */
+  if (mode == MODE_UNSAMPLED_REMOTE && tracer == NULL)
+    return NULL;
   g_assert_no_error (error);
   return tracer;
 }
@@ -87,8 +100,13 @@ run (Mode     mode,
   g_autoptr(BenchSink) sink = bench_sink_new (FALSE);
   g_autoptr(GluetoolTracer) tracer = make_tracer (mode, sink);
   g_autoptr(GError) error = NULL;
-  GluetoolAction *root = roots ? NULL : gluetool_action_new ("root", NULL);
+  GluetoolAction *root = NULL;
   gint64 start, end;
+
+  if (tracer == NULL)
+    return -1.0;
+  if (!roots)
+    root = gluetool_action_new ("root", NULL);
 
   start = bench_thread_cpu_ns ();
   for (guint i = 0; i < N_ACTIONS; i++)
@@ -127,12 +145,28 @@ median_of_runs (Mode     mode,
   return bench_median (ns, N_RUNS);
 }
 
+/* The remote sampler's one message per failure streak, at each tracer's
+ * first request, is expected here. */
+static GLogWriterOutput
+quiet_writer (GLogLevelFlags   level,
+              const GLogField *fields,
+              gsize            n_fields,
+              gpointer         user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (g_str_equal (fields[i].key, "MESSAGE") && fields[i].length < 0
+        && g_str_has_prefix (fields[i].value, "Sampling strategy from"))
+      return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
 int
 main (void)
 {
   double children[G_N_ELEMENTS (mode_names)];
   double roots[G_N_ELEMENTS (mode_names)];
 
+  g_log_set_writer_func (quiet_writer, NULL, NULL);
   bench_wait_when_queue_full ();
   run (MODE_SAMPLED, FALSE); /* warm up */
 
@@ -140,14 +174,19 @@ main (void)
    * each mode's tracer warm. Both workloads, every mode. */
   for (guint m = 0; m < G_N_ELEMENTS (mode_names); m++)
     {
-      if (m != MODE_UNSAMPLED_PROBABILISTIC)
+      if (m < MODE_UNSAMPLED_PROBABILISTIC)
         children[m] = median_of_runs (m, FALSE);
       roots[m] = median_of_runs (m, TRUE);
     }
 
   for (guint m = 0; m < G_N_ELEMENTS (mode_names); m++)
     {
-      if (m != MODE_UNSAMPLED_PROBABILISTIC)
+      if (roots[m] < 0)
+        {
+          g_print ("sampling: %-28s not built (no HTTP support)\n", mode_names[m]);
+          continue;
+        }
+      if (m < MODE_UNSAMPLED_PROBABILISTIC)
         g_print ("sampling: %-28s child + 3 tags: %5.0f ns/action in the caller; ",
                  mode_names[m], children[m]);
       else
@@ -168,5 +207,9 @@ main (void)
            bench_verdict (children[MODE_UNSAMPLED_CONST] <= TARGET_RATIO * children[MODE_DISABLED]
                           && roots[MODE_UNSAMPLED_PROBABILISTIC]
                              <= TARGET_RATIO * roots[MODE_DISABLED]));
+  if (roots[MODE_UNSAMPLED_REMOTE] >= 0)
+    g_print ("sampling: a root deciding through the remote sampler (its reader count) costs "
+             "%+.0f ns against probabilistic\n",
+             roots[MODE_UNSAMPLED_REMOTE] - roots[MODE_UNSAMPLED_PROBABILISTIC]);
   return 0;
 }
