@@ -19,11 +19,14 @@
  *   worth. Full at the start, as Jaeger's.
  * - per operation (a remote strategy): by the root's label, a probabilistic
  *   sampler with a lower-bound rate limiter of its own (Jaeger's
- *   guaranteed-throughput sampler); labels the strategy does not name share
- *   one of the default probability and lower bound.
+ *   guaranteed-throughput sampler); a label the strategy does not name gets
+ *   one of the default probability and lower bound on its first root, as
+ *   Jaeger's clients add them, up to GLUETOOL_SAMPLER_MAX_OPERATIONS
+ *   operations in all; labels beyond share one.
  *
- * Who may call what: decide() any thread, at once, without a lock (the rate
- * limiters take one compare-and-swap); new/free the owner.
+ * Who may call what: decide() any thread, at once, without a lock (a rate
+ * limiter takes a compare-and-swap, and so does a label's first root with
+ * a per-operation strategy); new/free the owner.
  */
 
 #pragma once
@@ -52,8 +55,9 @@ typedef struct {
   double   param;   /* const: 1.0 or 0.0 */
 } GluetoolSamplingDecision;
 
-/* The most operations a per-operation strategy keeps, as Jaeger's clients
- * bound them; those after are sampled as unnamed ones. */
+/* The most operations a per-operation strategy keeps, named or added on
+ * first use, as Jaeger's clients bound them (2000); labels beyond share
+ * one sampler. */
 #define GLUETOOL_SAMPLER_MAX_OPERATIONS 2000
 
 /* A leaky bucket, as one word: the time at which it would be full again

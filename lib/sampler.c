@@ -24,6 +24,21 @@ typedef struct {
   GluetoolRateLimiter lower_bound;
 } Guaranteed;
 
+/* One operation's sampler, by label. Never changed once published but for
+ * its rate limiter. */
+typedef struct {
+  guint               hash;
+  gboolean            named;             /* by the strategy, not made on first use */
+  char               *label;             /* (owned) */
+  Guaranteed          guaranteed;
+} Operation;
+
+/* Open addressing, twice the most operations: a probe always ends at an
+ * empty slot. Slots only go from NULL to an operation, so lookups take no
+ * lock, and a new label is added with one compare-and-swap. */
+#define OPERATION_SLOTS 4096
+G_STATIC_ASSERT (OPERATION_SLOTS >= 2 * GLUETOOL_SAMPLER_MAX_OPERATIONS);
+
 struct _GluetoolSampler {
   Kind                kind;
   gboolean            decision;          /* const */
@@ -31,10 +46,13 @@ struct _GluetoolSampler {
   guint64             boundary;          /* probabilistic */
   double              per_second;        /* rate limiting; per operation: the lower bound */
   GluetoolRateLimiter limiter;           /* rate limiting */
-  /* Per operation: label -> Guaranteed, never changed once made, so read
-   * by any thread without a lock. */
-  GHashTable         *operations;        /* (owned) (nullable) */
-  Guaranteed          unnamed;           /* labels the table does not hold */
+  /* Per operation: the strategy's operations, then each other label on
+   * its first root, as Jaeger's clients add them, up to
+   * GLUETOOL_SAMPLER_MAX_OPERATIONS in all. */
+  Operation *_Atomic *operations;        /* (owned) (nullable) OPERATION_SLOTS slots (atomic) */
+  atomic_uint         n_operations;      /* (atomic) claimed, named or not */
+  guint               n_named;
+  Guaranteed          unnamed;           /* labels beyond the bound */
 };
 
 const char *
@@ -173,6 +191,88 @@ guaranteed_init (Guaranteed *guaranteed,
                               MAX (lower_bound_per_second, 1.0));
 }
 
+/* The slot of @label: where it is, or the empty slot where it would go.
+ * Acquire: an operation read here is seen whole (see add_operation()). */
+static Operation *
+find_operation (const GluetoolSampler *self,
+                const char            *label,
+                guint                  hash,
+                guint                 *slot)
+{
+  for (guint i = hash;; i++)
+    {
+      Operation *operation;
+
+      *slot = i & (OPERATION_SLOTS - 1);
+      operation = atomic_load_explicit (&self->operations[*slot], memory_order_acquire);
+      if (operation == NULL || (operation->hash == hash && g_str_equal (operation->label, label)))
+        return operation;
+    }
+}
+
+static Operation *
+operation_new (const char *label,
+               guint       hash,
+               gboolean    named,
+               double      rate,
+               double      lower_bound_per_second)
+{
+  Operation *operation = g_new0 (Operation, 1);
+
+  operation->hash = hash;
+  operation->named = named;
+  operation->label = g_strdup (label);
+  guaranteed_init (&operation->guaranteed, rate, lower_bound_per_second);
+  return operation;
+}
+
+static void
+operation_free (Operation *operation)
+{
+  g_free (operation->label);
+  g_free (operation);
+}
+
+/* The operation of @label, added on its first root while there is room;
+ * NULL beyond the bound. Any thread: a count claimed first keeps the table
+ * within its bound, and the compare-and-swap (release, pairing with
+ * find_operation()'s acquire) publishes the operation whole; of two
+ * threads adding one label, the loser frees its copy and takes the
+ * winner's. */
+static Operation *
+add_operation (GluetoolSampler *self,
+               const char      *label,
+               guint            hash)
+{
+  Operation *operation;
+  Operation *mine;
+  guint slot;
+
+  if (atomic_fetch_add_explicit (&self->n_operations, 1, memory_order_relaxed)
+      >= GLUETOOL_SAMPLER_MAX_OPERATIONS)
+    {
+      atomic_fetch_sub_explicit (&self->n_operations, 1, memory_order_relaxed);
+      return NULL;
+    }
+  mine = operation_new (label, hash, FALSE, self->rate, self->per_second);
+  for (;;)
+    {
+      Operation *expected = NULL;
+
+      operation = find_operation (self, label, hash, &slot);
+      if (operation != NULL)
+        break;
+      if (atomic_compare_exchange_strong_explicit (&self->operations[slot], &expected, mine,
+                                                   memory_order_release, memory_order_acquire))
+        return mine;
+      /* Another label took the slot meanwhile: look again from there. */
+    }
+  /* The same label, added by another thread first. */
+  atomic_fetch_sub_explicit (&self->n_operations, 1, memory_order_relaxed);
+  operation_free (mine);
+  return operation;
+}
+
 GluetoolSampler *
 gluetool_sampler_new_per_operation (double             default_rate,
                                     double             lower_bound_per_second,
@@ -189,19 +289,24 @@ gluetool_sampler_new_per_operation (double             default_rate,
   self = sampler_new (KIND_PER_OPERATION);
   self->rate = default_rate;
   self->per_second = lower_bound_per_second;
-  self->operations = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  for (guint i = 0; i < n_operations; i++)
+  self->operations = g_new0 (Operation *_Atomic, OPERATION_SLOTS);
+  atomic_init (&self->n_operations, 0);
+  /* Not shared yet: plain stores would do; the atomics say what is. */
+  for (guint i = 0; i < n_operations && self->n_named < GLUETOOL_SAMPLER_MAX_OPERATIONS; i++)
     {
-      Guaranteed *guaranteed;
+      guint hash = g_str_hash (operations[i]);
+      guint slot;
 
-      if (g_hash_table_size (self->operations) >= GLUETOOL_SAMPLER_MAX_OPERATIONS)
-        break;
-      if (!(rates[i] >= 0.0 && rates[i] <= 1.0) || g_hash_table_contains (self->operations, operations[i]))
+      if (!(rates[i] >= 0.0 && rates[i] <= 1.0)
+          || find_operation (self, operations[i], hash, &slot) != NULL)
         continue;
-      guaranteed = g_new0 (Guaranteed, 1);
-      guaranteed_init (guaranteed, rates[i], lower_bound_per_second);
-      g_hash_table_insert (self->operations, g_strdup (operations[i]), guaranteed);
+      atomic_store_explicit (&self->operations[slot],
+                             operation_new (operations[i], hash, TRUE, rates[i],
+                                            lower_bound_per_second),
+                             memory_order_relaxed);
+      self->n_named++;
     }
+  atomic_init (&self->n_operations, self->n_named);
   guaranteed_init (&self->unnamed, default_rate, lower_bound_per_second);
   return self;
 }
@@ -211,7 +316,17 @@ gluetool_sampler_free (GluetoolSampler *self)
 {
   if (self == NULL)
     return;
-  g_clear_pointer (&self->operations, g_hash_table_unref);
+  if (self->operations != NULL)
+    {
+      for (guint i = 0; i < OPERATION_SLOTS; i++)
+        {
+          Operation *operation = atomic_load_explicit (&self->operations[i], memory_order_relaxed);
+
+          if (operation != NULL)
+            operation_free (operation);
+        }
+      g_free (self->operations);
+    }
   g_free (self);
 }
 
@@ -241,11 +356,13 @@ decide_guaranteed (Guaranteed               *guaranteed,
 void
 gluetool_sampler_decide_at (GluetoolSampler          *self,
                             guint64                   trace_id_low,
-                            const char               *operation,
+                            const char               *label,
                             gint64                    now_ns,
                             GluetoolSamplingDecision *decision)
 {
-  Guaranteed *guaranteed;
+  Operation *operation;
+  guint hash;
+  guint slot;
 
   switch (self->kind)
     {
@@ -264,9 +381,12 @@ gluetool_sampler_decide_at (GluetoolSampler          *self,
       };
       break;
     case KIND_PER_OPERATION:
-      guaranteed = g_hash_table_lookup (self->operations, operation);
-      decide_guaranteed (guaranteed != NULL ? guaranteed : &self->unnamed, trace_id_low, now_ns,
-                         decision);
+      hash = g_str_hash (label);
+      operation = find_operation (self, label, hash, &slot);
+      if (G_UNLIKELY (operation == NULL))
+        operation = add_operation (self, label, hash);
+      decide_guaranteed (operation != NULL ? &operation->guaranteed : &self->unnamed, trace_id_low,
+                         now_ns, decision);
       break;
     default:
       g_assert_not_reached ();
@@ -318,28 +438,29 @@ gluetool_sampler_describe (const GluetoolSampler *self)
       return g_strdup_printf ("ratelimiting %.15g", self->per_second);
     case KIND_PER_OPERATION:
       return g_strdup_printf ("per-operation %.15g (lower bound %.15g/s, %u operations)",
-                              self->rate, self->per_second,
-                              g_hash_table_size (self->operations));
+                              self->rate, self->per_second, self->n_named);
     default:
       g_assert_not_reached ();
     }
 }
 
+/* The strategy's operations alike; those added on first use do not count. */
 static gboolean
-same_operations (GHashTable *a,
-                 GHashTable *b)
+same_operations (const GluetoolSampler *a,
+                 const GluetoolSampler *b)
 {
-  GHashTableIter iter;
-  gpointer key, value;
-
-  if (g_hash_table_size (a) != g_hash_table_size (b))
+  if (a->n_named != b->n_named)
     return FALSE;
-  g_hash_table_iter_init (&iter, a);
-  while (g_hash_table_iter_next (&iter, &key, &value))
+  for (guint i = 0; i < OPERATION_SLOTS; i++)
     {
-      const Guaranteed *other = g_hash_table_lookup (b, key);
+      Operation *mine = atomic_load_explicit (&a->operations[i], memory_order_acquire);
+      Operation *other;
+      guint slot;
 
-      if (other == NULL || other->rate != ((const Guaranteed *) value)->rate)
+      if (mine == NULL || !mine->named)
+        continue;
+      other = find_operation (b, mine->label, mine->hash, &slot);
+      if (other == NULL || !other->named || other->guaranteed.rate != mine->guaranteed.rate)
         return FALSE;
     }
   return TRUE;
@@ -361,7 +482,7 @@ gluetool_sampler_equal (const GluetoolSampler *a,
       return a->per_second == b->per_second;
     case KIND_PER_OPERATION:
       return a->rate == b->rate && a->per_second == b->per_second
-             && same_operations (a->operations, b->operations);
+             && same_operations (a, b);
     default:
       g_assert_not_reached ();
     }

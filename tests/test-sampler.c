@@ -135,10 +135,13 @@ START_TEST (test_per_operation)
   ck_assert (decision.param == 0.0);
   ck_assert (!sampled_at (sampler, 5, "never", t, &decision));
   ck_assert (sampled_at (sampler, 5, "never", t + SECOND_NS, &decision));
-  /* A label not named: the default probability and a bound of its own. */
+  /* A label not named: the default probability and a bound of its own,
+   * made on its first root; another such label has another. */
   ck_assert (sampled_at (sampler, 5, "other", t, &decision));
   ck_assert_int_eq (decision.tag, GLUETOOL_SAMPLER_TAG_LOWER_BOUND);
   ck_assert (!sampled_at (sampler, 5, "other", t, &decision));
+  ck_assert (sampled_at (sampler, 5, "yet another", t, &decision));
+  ck_assert (!sampled_at (sampler, 5, "yet another", t, &decision));
   ck_assert_str_eq (gluetool_sampler_tag_name (GLUETOOL_SAMPLER_TAG_LOWER_BOUND), "lowerbound");
 }
 END_TEST
@@ -161,6 +164,50 @@ START_TEST (test_per_operation_bounded)
                                                 (const double *) (void *) rates->data, names->len);
   description = gluetool_sampler_describe (sampler);
   ck_assert_str_eq (description, "per-operation 0.1 (lower bound 0/s, 2000 operations)");
+}
+END_TEST
+
+/* Labels added on first use stop at the bound; those beyond share one
+ * sampler. A lower bound of 0 gives each sampler one trace (a full bucket
+ * of one, never refilled), so the count of sampled roots is the count of
+ * samplers, however many threads add labels at once. */
+typedef struct {
+  GluetoolSampler *sampler;
+  atomic_uint      n_sampled;
+} Shared;
+
+static gpointer
+decide_many_labels (gpointer data)
+{
+  Shared *shared = data;
+
+  for (guint i = 0; i < GLUETOOL_SAMPLER_MAX_OPERATIONS + 1000; i++)
+    {
+      g_autofree char *label = g_strdup_printf ("op%u", i);
+      GluetoolSamplingDecision decision;
+
+      gluetool_sampler_decide_at (shared->sampler, 5, label, 100 * SECOND_NS, &decision);
+      if (decision.sampled)
+        atomic_fetch_add (&shared->n_sampled, 1);
+    }
+  return NULL;
+}
+
+START_TEST (test_per_operation_added_on_first_use)
+{
+  g_autoptr(GluetoolSampler) sampler = gluetool_sampler_new_per_operation (0.0, 0.0, NULL, NULL, 0);
+  Shared shared = { sampler, 0 };
+  GThread *threads[4];
+  g_autofree char *description = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("labels", decide_many_labels, &shared);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  ck_assert_uint_eq (atomic_load (&shared.n_sampled), GLUETOOL_SAMPLER_MAX_OPERATIONS + 1);
+  /* Only the strategy's operations are described. */
+  description = gluetool_sampler_describe (sampler);
+  ck_assert_str_eq (description, "per-operation 0 (lower bound 0/s, 0 operations)");
 }
 END_TEST
 
@@ -657,6 +704,7 @@ sampler_suite (void)
   tcase_add_test (tc, test_rate_limiting);
   tcase_add_test (tc, test_per_operation);
   tcase_add_test (tc, test_per_operation_bounded);
+  tcase_add_test (tc, test_per_operation_added_on_first_use);
   tcase_add_test (tc, test_equal);
   suite_add_tcase (suite, tc);
 
