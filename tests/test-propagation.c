@@ -966,7 +966,9 @@ run_helper (TestReceiver *receiver,
   for (gsize i = 0; i < G_N_ELEMENTS (result->roots); i++)
     result->roots[i] = parse_uber_ok (lines[i]);
 
-  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
+  /* An unsampled process sends nothing to wait for. */
+  if (gluetool_span_context_is_sampled (result->roots[0]))
+    ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
 }
 
 static guint
@@ -1013,6 +1015,35 @@ START_TEST (test_environment_traceparent_joins)
                 FALSE, &result);
     ck_assert_uint_eq (gluetool_span_context_get_parent_span_id (result.roots[0]), EXAMPLE_SPAN);
   }
+}
+END_TEST
+
+/* TRACEPARENT's sampled flag decides for the whole process: 00, and its
+ * roots hand on an unsampled context and send nothing; 01, and they are
+ * sent. The unsampled process runs first into the same receiver, whose
+ * socket gives datagrams in order: had it sent anything, it would be there
+ * before the sampled process's spans. */
+START_TEST (test_environment_traceparent_sampled_flag_decides)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_auto(HelperResult) unsampled = { 0 };
+  g_auto(HelperResult) sampled = { 0 };
+
+  run_helper (receiver, "unsampled",
+              "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", NULL, NULL, FALSE,
+              &unsampled);
+  ck_assert_str_eq (unsampled.err, "");
+  for (gsize i = 0; i < G_N_ELEMENTS (unsampled.roots); i++)
+    assert_context (unsampled.roots[i], EXAMPLE_TRACE_HIGH, EXAMPLE_TRACE_LOW,
+                    gluetool_span_context_get_span_id (unsampled.roots[i]), EXAMPLE_SPAN, 0);
+
+  run_helper (receiver, "sampled", EXAMPLE_TRACEPARENT, NULL, NULL, FALSE, &sampled);
+  ck_assert_str_eq (sampled.err, "");
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
+  ck_assert_ptr_nonnull (test_receiver_find_span (receiver, "sampled 0"));
+  ck_assert_ptr_null (test_receiver_find_span (receiver, "unsampled 0"));
+  ck_assert_ptr_null (test_receiver_find_span (receiver, "unsampled 1"));
+  ck_assert_uint_eq (test_receiver_get_n_spans (receiver), 2);
 }
 END_TEST
 
@@ -1128,6 +1159,7 @@ propagation_suite (void)
   tcase_set_timeout (tc, 60);
   tcase_add_checked_fixture (tc, NULL, fixture_teardown);
   tcase_add_test (tc, test_environment_traceparent_joins);
+  tcase_add_test (tc, test_environment_traceparent_sampled_flag_decides);
   tcase_add_test (tc, test_environment_traceparent_empty);
   tcase_add_test (tc, test_environment_traceparent_invalid);
   tcase_add_test (tc, test_environment_traceparent_opt_out);
