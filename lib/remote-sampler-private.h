@@ -22,7 +22,11 @@
  *
  * fork(): the child has no poll thread, and keeps the strategy it
  * inherited, unchanged, for its whole life; stop() and free() there do not
- * touch the parent's thread.
+ * touch the parent's thread. It does not start one of its own: libsoup and
+ * GIO lean on worker threads of GLib's (the resolver's thread pool, the
+ * proxy settings' GSettings worker) that fork() does not copy, and a
+ * request made from a forked child was seen to wait for them for ever,
+ * and its cancellation with it. A child that execs starts afresh.
  *
  * Who may call what: decide() and describe() any thread; new(), stop() and
  * free() the owner (free() after every decide() has returned).
