@@ -8,6 +8,8 @@
 
 #include <glib.h>
 
+#include <gluetool/gluetool.h>
+
 G_BEGIN_DECLS
 
 #define GLUETOOL_DEFAULT_SERVICE_NAME    "gluetool"
@@ -37,6 +39,18 @@ G_BEGIN_DECLS
 #define GLUETOOL_EXIT_FLUSH_TIMEOUT_UNSET (-1.0)
 #define GLUETOOL_MAX_EXIT_FLUSH_TIMEOUT_S 3600.0
 
+/* Sampling. The sampler-param property's default: not given. */
+#define GLUETOOL_SAMPLER_PARAM_UNSET       (-1.0)
+/* What the remote sampler samples with until its first good answer, as
+ * Jaeger's clients: probabilistic 0.001, unless the param says otherwise. */
+#define GLUETOOL_DEFAULT_INITIAL_SAMPLING_RATE 0.001
+#define GLUETOOL_DEFAULT_SAMPLING_PORT     5778
+#define GLUETOOL_DEFAULT_SAMPLER_REFRESH_INTERVAL_S 60.0
+#define GLUETOOL_MIN_SAMPLER_REFRESH_INTERVAL_S 0.01
+#define GLUETOOL_MAX_SAMPLER_REFRESH_INTERVAL_S 86400.0
+/* Traces per second a rate-limiting sampler may be given. */
+#define GLUETOOL_MAX_SAMPLER_RATE          1e9
+
 typedef struct {
   gboolean  disabled;
   char     *service_name;       /* (owned) */
@@ -48,6 +62,11 @@ typedef struct {
   guint     max_packet_size;    /* bytes */
   double    queue_full_wait_s;  /* the most a push waits for room; 0: drops at once */
   double    exit_flush_timeout_s; /* the most exit() waits for a flush; 0: none */
+  GluetoolSamplerType sampler_type; /* never DEFAULT once loaded */
+  double    sampler_param;      /* const: 0 or 1; remote: the initial probability */
+  char     *sampling_endpoint;  /* (owned) a URL, without the query */
+  double    sampler_refresh_interval_s;
+  GPtrArray *tags;              /* (owned) (element-type GluetoolTracerTag) */
 } GluetoolConfig;
 
 /* What the caller asked for; "unset" values (NULL, 0, FALSE) fall back to
@@ -65,6 +84,12 @@ typedef struct {
   double      queue_full_wait_s;
   gboolean    has_exit_flush_timeout;
   double      exit_flush_timeout_s;
+  GluetoolSamplerType sampler_type;  /* DEFAULT: not given */
+  gboolean    has_sampler_param;
+  double      sampler_param;
+  const char *sampling_endpoint;
+  double      sampler_refresh_interval_s;
+  const char *tags;
 } GluetoolConfigRequest;
 
 gboolean gluetool_config_load  (GluetoolConfig              *config,

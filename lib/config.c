@@ -11,6 +11,7 @@
 #include <gluetool/gluetool.h>
 
 #include "config-private.h"
+#include "tracer-tags-private.h"
 
 /* An explicit value is never replaced by a default: a variable that is set
  * but cannot be used is an error, so a typo never sends spans somewhere
@@ -214,6 +215,11 @@ static const Setting settings[] = {
     0, GLUETOOL_MAX_EXIT_FLUSH_TIMEOUT_S, FALSE, NULL, GLUETOOL_DEFAULT_EXIT_FLUSH_TIMEOUT_S,
     REQUEST (exit_flush_timeout_s), REQUEST (has_exit_flush_timeout),
     CONFIG (exit_flush_timeout_s) },
+  /* The remote sampler's; the others' settings are in load_sampling(). */
+  { "sampler refresh interval", "GLUETOOL_TRACING_SAMPLER_REFRESH_INTERVAL", KIND_SECONDS,
+    SECONDS, GLUETOOL_MIN_SAMPLER_REFRESH_INTERVAL_S, GLUETOOL_MAX_SAMPLER_REFRESH_INTERVAL_S,
+    FALSE, NULL, GLUETOOL_DEFAULT_SAMPLER_REFRESH_INTERVAL_S,
+    REQUEST (sampler_refresh_interval_s), NOT_GIVEN, CONFIG (sampler_refresh_interval_s) },
 };
 
 /* ---- Reading one setting ---------------------------------------------------------- */
@@ -402,6 +408,10 @@ gluetool_config_flush_timeout_from_env (double  *timeout_s,
   return TRUE;
 }
 
+static gboolean load_sampling (GluetoolConfig              *config,
+                               const GluetoolConfigRequest *request,
+                               GError                     **error);
+
 static gboolean
 load (GluetoolConfig              *config,
       const GluetoolConfigRequest *request,
@@ -414,7 +424,7 @@ load (GluetoolConfig              *config,
   for (gsize i = 0; i < G_N_ELEMENTS (settings); i++)
     if (!load_setting (&settings[i], request, config, error))
       return FALSE;
-  return TRUE;
+  return load_sampling (config, request, error);
 }
 
 /* ---- What actions read, for the whole process ----------------------------- */
@@ -495,4 +505,204 @@ gluetool_config_clear (GluetoolConfig *config)
 {
   g_clear_pointer (&config->service_name, g_free);
   g_clear_pointer (&config->reporting_host, g_free);
+  g_clear_pointer (&config->sampling_endpoint, g_free);
+  g_clear_pointer (&config->tags, g_ptr_array_unref);
+}
+
+/* ---- Sampling and the process's tags --------------------------------------- */
+
+/* Which sampler and its param depend on each other (the param's range is
+ * the type's), so they are read here rather than by the table: the type
+ * from its argument or variable, then the param the same way, checked
+ * against the type. */
+
+#define ENV_SAMPLER_TYPE       "GLUETOOL_TRACING_SAMPLER_TYPE"
+#define ENV_SAMPLER_PARAM      "GLUETOOL_TRACING_SAMPLER_PARAM"
+#define ENV_SAMPLING_ENDPOINT  "GLUETOOL_TRACING_SAMPLING_ENDPOINT"
+#define ENV_TAGS               "GLUETOOL_TRACING_TAGS"
+
+static gboolean
+parse_sampler_type (const char          *text,
+                    GluetoolSamplerType *type,
+                    GError             **error)
+{
+  /* Jaeger's names (JAEGER_SAMPLER_TYPE's). */
+  static const struct {
+    const char          *name;
+    GluetoolSamplerType  type;
+  } types[] = {
+    { "const", GLUETOOL_SAMPLER_TYPE_CONST },
+    { "probabilistic", GLUETOOL_SAMPLER_TYPE_PROBABILISTIC },
+    { "ratelimiting", GLUETOOL_SAMPLER_TYPE_RATE_LIMITING },
+    { "remote", GLUETOOL_SAMPLER_TYPE_REMOTE },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (types); i++)
+    if (g_str_equal (text, types[i].name))
+      {
+        *type = types[i].type;
+        return TRUE;
+      }
+  return invalid (error, "%s is '%s'; expected const, probabilistic, ratelimiting or remote",
+                  ENV_SAMPLER_TYPE, text);
+}
+
+/* The param's range for @type, and its default. */
+static void
+param_range (GluetoolSamplerType type,
+             double             *min,
+             double             *max,
+             double             *default_param)
+{
+  *min = 0.0;
+  *max = 1.0;
+  switch (type)
+    {
+    case GLUETOOL_SAMPLER_TYPE_RATE_LIMITING:
+      *max = GLUETOOL_MAX_SAMPLER_RATE;
+      *default_param = 1.0;
+      break;
+    case GLUETOOL_SAMPLER_TYPE_PROBABILISTIC:
+    case GLUETOOL_SAMPLER_TYPE_REMOTE:
+      *default_param = GLUETOOL_DEFAULT_INITIAL_SAMPLING_RATE;
+      break;
+    case GLUETOOL_SAMPLER_TYPE_CONST:
+    case GLUETOOL_SAMPLER_TYPE_DEFAULT:
+    default:
+      *default_param = 1.0;
+      break;
+    }
+}
+
+static gboolean
+check_sampler_param (GluetoolSamplerType type,
+                     const char         *name,
+                     const char         *shown,
+                     double              param,
+                     GError            **error)
+{
+  double min, max, default_param;
+
+  param_range (type, &min, &max, &default_param);
+  if (type == GLUETOOL_SAMPLER_TYPE_CONST && param != 0.0 && param != 1.0)
+    return invalid (error, "%s %s is not 0 or 1, as a const sampler takes", name, shown);
+  if (!isfinite (param) || param < min || param > max)
+    return invalid (error, "%s %s is not %s from %.15g to %.15g", name, shown,
+                    type == GLUETOOL_SAMPLER_TYPE_RATE_LIMITING ? "a number of traces per second"
+                                                                : "a probability",
+                    min, max);
+  return TRUE;
+}
+
+static gboolean
+load_sampler_param (GluetoolConfig              *config,
+                    const GluetoolConfigRequest *request,
+                    GError                     **error)
+{
+  const char *text = g_getenv (ENV_SAMPLER_PARAM);
+  double min, max;
+  char *end = NULL;
+
+  param_range (config->sampler_type, &min, &max, &config->sampler_param);
+  if (request->has_sampler_param)
+    {
+      g_autofree char *shown = g_strdup_printf ("%g", request->sampler_param);
+
+      config->sampler_param = request->sampler_param;
+      return check_sampler_param (config->sampler_type, "sampler param", shown,
+                                  config->sampler_param, error);
+    }
+  if (text == NULL)
+    return TRUE;
+  if (*text == '\0')
+    return invalid (error, "%s is empty", ENV_SAMPLER_PARAM);
+  config->sampler_param = g_ascii_strtod (text, &end);
+  if (end == text || *end != '\0' || g_ascii_isspace (*text))
+    return invalid (error, "%s '%s' is not a number", ENV_SAMPLER_PARAM, text);
+  {
+    g_autofree char *shown = g_strdup_printf ("'%s'", text);
+
+    return check_sampler_param (config->sampler_type, ENV_SAMPLER_PARAM, shown,
+                                config->sampler_param, error);
+  }
+}
+
+/* An http or https URL with a host: where the remote sampler asks. */
+static gboolean
+parse_endpoint (const char *name,
+                const char *text,
+                char      **out,
+                GError    **error)
+{
+  g_autoptr(GUri) uri = NULL;
+  const char *scheme;
+
+  if (!check_text (name, text, error))
+    return FALSE;
+  uri = g_uri_parse (text, G_URI_FLAGS_NONE, NULL);
+  scheme = uri != NULL ? g_uri_get_scheme (uri) : NULL;
+  if (uri == NULL || scheme == NULL
+      || (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0)
+      || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+    return invalid (error, "%s '%s' is not an http:// or https:// URL", name, text);
+  if (g_uri_get_query (uri) != NULL)
+    return invalid (error, "%s '%s' has a query; the service is added as ?service=NAME",
+                    name, text);
+  *out = g_strdup (text);
+  return TRUE;
+}
+
+static char *
+default_endpoint (const char *reporting_host)
+{
+  /* An IPv6 literal takes brackets in a URL. */
+  if (strchr (reporting_host, ':') != NULL)
+    return g_strdup_printf ("http://[%s]:%d/sampling", reporting_host,
+                            GLUETOOL_DEFAULT_SAMPLING_PORT);
+  return g_strdup_printf ("http://%s:%d/sampling", reporting_host, GLUETOOL_DEFAULT_SAMPLING_PORT);
+}
+
+static gboolean
+load_sampling (GluetoolConfig              *config,
+               const GluetoolConfigRequest *request,
+               GError                     **error)
+{
+  const char *env;
+
+  config->sampler_type = GLUETOOL_SAMPLER_TYPE_CONST;
+  if (request->sampler_type != GLUETOOL_SAMPLER_TYPE_DEFAULT)
+    config->sampler_type = request->sampler_type;
+  else if ((env = g_getenv (ENV_SAMPLER_TYPE)) != NULL
+           && !parse_sampler_type (env, &config->sampler_type, error))
+    return FALSE;
+  if (!load_sampler_param (config, request, error))
+    return FALSE;
+
+  if (request->sampling_endpoint != NULL)
+    {
+      if (!parse_endpoint ("sampling endpoint", request->sampling_endpoint,
+                           &config->sampling_endpoint, error))
+        return FALSE;
+    }
+  else if ((env = g_getenv (ENV_SAMPLING_ENDPOINT)) != NULL)
+    {
+      if (!parse_endpoint (ENV_SAMPLING_ENDPOINT, env, &config->sampling_endpoint, error))
+        return FALSE;
+    }
+  else
+    config->sampling_endpoint = default_endpoint (config->reporting_host);
+
+#ifndef GLUETOOL_HAVE_SOUP
+  if (config->sampler_type == GLUETOOL_SAMPLER_TYPE_REMOTE)
+    return invalid (error, "The remote sampler asks its strategy over HTTP, and this gluetool "
+                    "was built without HTTP support (the soup feature)");
+#endif
+
+  if (request->tags != NULL)
+    config->tags = gluetool_tracer_tags_parse ("tags", request->tags, error);
+  else if ((env = g_getenv (ENV_TAGS)) != NULL)
+    config->tags = gluetool_tracer_tags_parse (ENV_TAGS, env, error);
+  else
+    config->tags = g_ptr_array_new ();
+  return config->tags != NULL;
 }

@@ -97,6 +97,9 @@ struct _GluetoolAction {
   guint64              parent_span_id;     /* 0 for a root */
   gboolean             parent_is_local;    /* an action of this process, given to new() */
   guint8               flags;              /* Jaeger's, GLUETOOL_SPAN_CONTEXT_FLAG_* */
+  /* A trace root's sampler, for its sampler.* tags: GluetoolSamplerTag. */
+  guint8               sampler_tag;
+  double               sampler_param;
   gint64               start_time_us;      /* wall clock, for the span */
   gint64               start_monotonic_us; /* for the duration */
   gint64               duration_us;
@@ -150,10 +153,10 @@ G_DEFINE_FINAL_TYPE (GluetoolAction, gluetool_action, G_TYPE_OBJECT)
  */
 G_DEFINE_QUARK (gluetool-action-error-quark, gluetool_action_error)
 
-/* The const sampler's tags, which other clients put on every root span:
+/* The default sampler's tags, which other clients put on every root span:
  * sampler.type = "const" and sampler.param = true. Encoded once. */
 static GluetoolEncodedList
-get_sampler_tags (void)
+get_const_sampler_tags (void)
 {
   static guint8 storage[64];
   static GluetoolEncodedList sampler_tags;
@@ -172,6 +175,25 @@ get_sampler_tags (void)
       GLUETOOL_ONCE_INIT_LEAVE (&initialized, 1);
     }
   return sampler_tags;
+}
+
+/* A sampled root's sampler.type and sampler.param, as jaeger-client-go
+ * sends them: the param a bool for const, a double otherwise. Encoded into
+ * @buffer, unless it is the default sampler's. */
+static GluetoolEncodedList
+get_sampler_tags (GluetoolAction *self,
+                  GluetoolBuffer *buffer)
+{
+  const char *type;
+
+  if (G_LIKELY (self->sampler_tag == GLUETOOL_SAMPLER_TAG_CONST))
+    return get_const_sampler_tags ();
+  type = gluetool_sampler_tag_name (self->sampler_tag);
+  gluetool_encode_tag_string (buffer, "sampler.type", strlen ("sampler.type"),
+                              type, strlen (type));
+  gluetool_encode_tag_double (buffer, "sampler.param", strlen ("sampler.param"),
+                              self->sampler_param);
+  return (GluetoolEncodedList) { buffer->data, buffer->len, 2 };
 }
 
 /* Jaeger requires UTF-8. Invalid bytes are replaced rather than the text
@@ -196,11 +218,17 @@ static _Thread_local guint8 scratch_storage[SCRATCH_BYTES];
 static void
 gluetool_action_real_finished (GluetoolAction *self)
 {
-  GluetoolTracer *tracer = gluetool_tracer_get_reporting_default ();
+  GluetoolTracer *tracer;
+  guint8 sampler_tags_storage[64];
+  GluetoolBuffer sampler_tags;
   GluetoolBuffer buffer;
   GluetoolSpanFields span;
 
   self->sealed = TRUE;
+  /* Unsampled: neither encoded nor queued, and not lost either. */
+  if (!(self->flags & GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED))
+    return;
+  tracer = gluetool_tracer_get_reporting_default ();
   if (tracer == NULL)
     return;
 
@@ -218,12 +246,17 @@ gluetool_action_real_finished (GluetoolAction *self)
     .logs = { self->logs.data, self->logs.len, self->n_logs },
   };
   if (self->parent_span_id == 0)
-    span.tags_head = get_sampler_tags ();
+    {
+      gluetool_buffer_init (&sampler_tags, sampler_tags_storage, sizeof sampler_tags_storage);
+      span.tags_head = get_sampler_tags (self, &sampler_tags);
+    }
 
   gluetool_buffer_init (&buffer, scratch_storage, sizeof scratch_storage);
   gluetool_encode_span (&buffer, &span);
   gluetool_tracer_report_span_mp (tracer, buffer.data, buffer.len);
   gluetool_buffer_clear (&buffer);
+  if (self->parent_span_id == 0)
+    gluetool_buffer_clear (&sampler_tags);
 }
 
 /* ---- Life cycle ------------------------------------------------------------ */
@@ -272,6 +305,30 @@ prepare_to_start (const char *label)
   gluetool_recycler_ensure_checked ();
   gluetool_remote_parent_ensure_read ();
   return dup_valid_utf8 ("Action label", label);
+}
+
+/* A new trace's root asks the default tracer's sampler; with no tracer,
+ * the trace is sampled, as no span is sent anyway and a child process may
+ * have a tracer of its own. Inside a region: the tracer's cache may be
+ * refreshed, and the stale one is dropped by the caller once out
+ * (gluetool_tracer_drop_stale_default()). */
+static inline void
+decide_sampling (GluetoolAction *self)
+{
+  GluetoolTracer *tracer = gluetool_tracer_get_reporting_default ();
+  GluetoolSamplingDecision decision;
+
+  if (tracer == NULL)
+    {
+      self->flags = GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED;
+      self->sampler_tag = GLUETOOL_SAMPLER_TAG_CONST;
+      self->sampler_param = 1.0;
+      return;
+    }
+  gluetool_tracer_decide (tracer, self->trace_id_low, self->label, &decision);
+  self->flags = decision.sampled ? GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED : 0;
+  self->sampler_tag = decision.tag;
+  self->sampler_param = decision.param;
 }
 
 /* Actions made by gluetool_action_new() start there, not in constructed():
@@ -328,19 +385,22 @@ start (GluetoolAction            *self,
       if (remote_parent != NULL)
         {
           /* The remote span's child, so not a trace root: parent_span_id is
-           * not 0, and no sampler tags are added. Every trace is sampled here
-           * (the const sampler), whatever the remote side decided; Jaeger's
-           * debug flag is kept for the whole subtree. */
+           * not 0, and no sampler tags are added. The remote side decided
+           * whether the trace is sampled; Jaeger's debug flag samples it
+           * whatever the sampled flag says, and is kept for the whole
+           * subtree. */
           self->trace_id_high = remote_parent->trace_id_high;
           self->trace_id_low = remote_parent->trace_id_low;
           self->parent_span_id = remote_parent->span_id;
-          self->flags = GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED
-                        | (remote_parent->flags & GLUETOOL_SPAN_CONTEXT_FLAG_DEBUG);
+          self->flags = remote_parent->flags
+                        & (GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED | GLUETOOL_SPAN_CONTEXT_FLAG_DEBUG);
+          if (self->flags & GLUETOOL_SPAN_CONTEXT_FLAG_DEBUG)
+            self->flags |= GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED;
         }
       else
         {
           gluetool_ids_next_trace_id (&self->trace_id_high, &self->trace_id_low);
-          self->flags = GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED;
+          decide_sampling (self);
         }
     }
   self->span_id = gluetool_ids_next_span_id ();
@@ -509,6 +569,7 @@ gluetool_action_constructed (GObject *object)
   gluetool_process_enter ();
   start (self, repaired_label != NULL ? repaired_label : label, parent, NULL);
   gluetool_process_leave ();
+  gluetool_tracer_drop_stale_default ();
 }
 
 static void
@@ -652,6 +713,8 @@ init_contents (GluetoolAction *self)
   self->parent_span_id = 0;
   self->parent_is_local = FALSE;
   self->flags = 0;
+  self->sampler_tag = GLUETOOL_SAMPLER_TAG_CONST;
+  self->sampler_param = 1.0;
   self->start_time_us = 0;
   self->start_monotonic_us = 0;
   self->duration_us = 0;
@@ -714,6 +777,7 @@ new_action (const char                *label,
   self = make_action (&stale);
   start (self, repaired_label != NULL ? repaired_label : label, parent, remote_parent);
   gluetool_process_leave ();
+  gluetool_tracer_drop_stale_default ();
 
   if (tags != NULL)
     gluetool_action_set_tags (self, tags);
@@ -789,9 +853,10 @@ gluetool_action_new_with_tags (const char     *label,
  * carrier, or from [method@Gluetool.Action.dup_context] over there: the
  * action joins that trace, its parent span id is the remote span id, and its
  * [property@Gluetool.Action:parent] is %NULL. It is not a trace root, so it
- * carries no sampler tags. Every trace is sampled by this library, whatever
- * the remote sampled flag says; Jaeger's debug flag is passed on to the
- * action and its children. Otherwise it is as [ctor@Gluetool.Action.new]
+ * carries no sampler tags, and the tracer's sampler is not asked: the
+ * remote sampled flag decides whether the action and its children are
+ * sent, and Jaeger's debug flag, passed on to the action and its children,
+ * samples them whatever that flag says. Otherwise it is as [ctor@Gluetool.Action.new]
  * with [method@Gluetool.Action.set_tags].
  *
  * Returns: (transfer full): the new action
@@ -1050,6 +1115,14 @@ gluetool_action_release (GluetoolAction *self)
       }                                                                         \
   } G_STMT_END
 
+/* An unsampled action is never sent, so its tags and logs are not kept
+ * (as Jaeger's clients do): what it costs is the action alone. */
+#define RETURN_IF_UNSAMPLED(self)                                               \
+  G_STMT_START {                                                                \
+    if (!((self)->flags & GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED))                  \
+      return;                                                                   \
+  } G_STMT_END
+
 /**
  * gluetool_action_set_tag:
  * @self: an action
@@ -1078,6 +1151,7 @@ gluetool_action_set_tag (GluetoolAction *self,
 
   owned_value = g_variant_ref_sink (value);
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
   valid_name = dup_valid_utf8 ("Tag name", name);
   gluetool_tag_set_add_variant (&self->tags, valid_name != NULL ? valid_name : name, owned_value);
 }
@@ -1105,6 +1179,7 @@ gluetool_action_set_tags (GluetoolAction *self,
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (g_variant_is_of_type (tags, G_VARIANT_TYPE_VARDICT));
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
 
   g_variant_iter_init (&iter, owned_tags);
   while (g_variant_iter_loop (&iter, "{&sv}", &name, &value))
@@ -1134,6 +1209,7 @@ gluetool_action_set_tag_string (GluetoolAction *self,
   g_return_if_fail (name != NULL);
   g_return_if_fail (value != NULL);
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
 
   valid_name = dup_valid_utf8 ("Tag name", name);
   valid_value = dup_valid_utf8 ("Tag value", value);
@@ -1161,6 +1237,7 @@ gluetool_action_set_tag_int64 (GluetoolAction *self,
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (name != NULL);
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
 
   valid_name = dup_valid_utf8 ("Tag name", name);
   gluetool_tag_set_add_long (&self->tags, valid_name != NULL ? valid_name : name, value);
@@ -1186,6 +1263,7 @@ gluetool_action_set_tag_double (GluetoolAction *self,
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (name != NULL);
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
 
   valid_name = dup_valid_utf8 ("Tag name", name);
   gluetool_tag_set_add_double (&self->tags, valid_name != NULL ? valid_name : name, value);
@@ -1211,6 +1289,7 @@ gluetool_action_set_tag_boolean (GluetoolAction *self,
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (name != NULL);
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
 
   valid_name = dup_valid_utf8 ("Tag name", name);
   gluetool_tag_set_add_bool (&self->tags, valid_name != NULL ? valid_name : name, value);
@@ -1242,6 +1321,7 @@ gluetool_action_add_log (GluetoolAction *self,
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (g_variant_is_of_type (fields, G_VARIANT_TYPE_VARDICT));
   RETURN_IF_FINISHED (self);
+  RETURN_IF_UNSAMPLED (self);
 
   gluetool_tag_set_init (&encoded_fields);
   g_variant_iter_init (&iter, owned_fields);

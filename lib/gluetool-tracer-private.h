@@ -7,6 +7,8 @@
 
 #include <gluetool/gluetool.h>
 
+#include "sampler-private.h"
+
 G_BEGIN_DECLS
 
 /* The default tracer as the calling thread last saw it, or NULL when there is
@@ -23,6 +25,20 @@ GluetoolTracer *gluetool_tracer_get_reporting_default (void);
 gboolean        gluetool_tracer_report_span_mp        (GluetoolTracer *self,
                                                        const guint8   *span,
                                                        gsize           len);
+
+/* Whether the trace a root action labelled @label starts, whose id's low
+ * half is @trace_id_low, is sampled. Any thread; never blocks, takes no
+ * lock (see sampler-private.h, remote-sampler-private.h). */
+void            gluetool_tracer_decide                (GluetoolTracer           *self,
+                                                       guint64                   trace_id_low,
+                                                       const char               *label,
+                                                       GluetoolSamplingDecision *decision);
+
+#ifdef GLUETOOL_HAVE_SOUP
+/* The tracer's remote sampler, or NULL. For tests. (transfer none) */
+struct _GluetoolRemoteSampler;
+struct _GluetoolRemoteSampler *gluetool_tracer_peek_remote_sampler (GluetoolTracer *self);
+#endif
 
 /* Drops the default tracer the calling thread's cache held before its last
  * refresh, if any: a finishing action calls this once out of its region of

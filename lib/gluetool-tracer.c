@@ -12,7 +12,11 @@
 #include "gluetool-tracer-private.h"
 #include "ids-private.h"
 #include "process-private.h"
+#ifdef GLUETOOL_HAVE_SOUP
+#include "remote-sampler-private.h"
+#endif
 #include "reporter-private.h"
+#include "sampler-private.h"
 #include "sync-private.h"
 #include "thread-state-private.h"
 
@@ -37,6 +41,11 @@
  * | max packet size | `GLUETOOL_TRACING_MAX_PACKET_SIZE` | 65000 bytes |
  * | wait for room in a full queue | `GLUETOOL_TRACING_QUEUE_FULL_WAIT` | 0 s: none |
  * | flush at a normal exit | `GLUETOOL_TRACING_EXIT_FLUSH_TIMEOUT` | 2 s at most |
+ * | sampler | `GLUETOOL_TRACING_SAMPLER_TYPE` | `const` |
+ * | sampler's param | `GLUETOOL_TRACING_SAMPLER_PARAM` | 1 for const |
+ * | remote sampler's endpoint | `GLUETOOL_TRACING_SAMPLING_ENDPOINT` | `http://REPORTING_HOST:5778/sampling` |
+ * | remote sampler's refresh | `GLUETOOL_TRACING_SAMPLER_REFRESH_INTERVAL` | 60 s |
+ * | process tags | `GLUETOOL_TRACING_TAGS` | none |
  *
  * A value that cannot be used (a port of `abc`, `0` or `70000`, an empty
  * service name) makes the constructor fail with
@@ -88,6 +97,12 @@ struct _GluetoolTracer {
   guint                 closed_in_generation; /* the process generation close() ran in */
   atomic_bool           closed;         /* (atomic) */
   gboolean              initialized;
+  /* Which new traces are sampled: one of the two, fixed once initialised
+   * (see gluetool_tracer_decide()). */
+  GluetoolSampler      *sampler;        /* (owned) (nullable) */
+#ifdef GLUETOOL_HAVE_SOUP
+  GluetoolRemoteSampler *remote_sampler; /* (owned) (nullable) */
+#endif
 };
 
 enum {
@@ -103,6 +118,11 @@ enum {
   PROP_EXIT_FLUSH_TIMEOUT,
   PROP_ENABLED,
   PROP_CLIENT_UUID,
+  PROP_SAMPLER_TYPE,
+  PROP_SAMPLER_PARAM,
+  PROP_SAMPLING_ENDPOINT,
+  PROP_SAMPLER_REFRESH_INTERVAL,
+  PROP_TAGS,
   N_PROPS
 };
 
@@ -367,6 +387,133 @@ gluetool_tracer_get_default (void)
 
 /* ---- GObject ----------------------------------------------------------------- */
 
+/* ---- Sampling ------------------------------------------------------------------ */
+
+static void
+make_sampler (GluetoolTracer *self)
+{
+  double param = self->config.sampler_param;
+
+  switch (self->config.sampler_type)
+    {
+    case GLUETOOL_SAMPLER_TYPE_PROBABILISTIC:
+      self->sampler = gluetool_sampler_new_probabilistic (param);
+      break;
+    case GLUETOOL_SAMPLER_TYPE_RATE_LIMITING:
+      self->sampler = gluetool_sampler_new_rate_limiting (param);
+      break;
+    case GLUETOOL_SAMPLER_TYPE_REMOTE:
+#ifdef GLUETOOL_HAVE_SOUP
+      /* Not for a disabled tracer, which asks nobody anything. */
+      if (!self->config.disabled)
+        {
+          self->remote_sampler =
+            gluetool_remote_sampler_new (self->config.sampling_endpoint, self->config.service_name,
+                                         param, self->config.sampler_refresh_interval_s);
+          break;
+        }
+#endif
+      self->sampler = gluetool_sampler_new_probabilistic (param);
+      break;
+    case GLUETOOL_SAMPLER_TYPE_CONST:
+    case GLUETOOL_SAMPLER_TYPE_DEFAULT:
+    default:
+      self->sampler = gluetool_sampler_new_const (param != 0.0);
+      break;
+    }
+}
+
+void
+gluetool_tracer_decide (GluetoolTracer           *self,
+                        guint64                   trace_id_low,
+                        const char               *label,
+                        GluetoolSamplingDecision *decision)
+{
+#ifdef GLUETOOL_HAVE_SOUP
+  if (G_UNLIKELY (self->remote_sampler != NULL))
+    {
+      gluetool_remote_sampler_decide (self->remote_sampler, trace_id_low, label, decision);
+      return;
+    }
+#endif
+  gluetool_sampler_decide (self->sampler, trace_id_low, label, decision);
+}
+
+#ifdef GLUETOOL_HAVE_SOUP
+struct _GluetoolRemoteSampler *
+gluetool_tracer_peek_remote_sampler (GluetoolTracer *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), NULL);
+
+  return self->remote_sampler;
+}
+#endif
+
+/**
+ * gluetool_tracer_get_sampler_type:
+ * @self: a tracer
+ *
+ * The sampler in force; see [property@Gluetool.Tracer:sampler-type].
+ *
+ * Returns: the sampler's type, never %GLUETOOL_SAMPLER_TYPE_DEFAULT
+ *
+ * Since: 0.1
+ */
+GluetoolSamplerType
+gluetool_tracer_get_sampler_type (GluetoolTracer *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), GLUETOOL_SAMPLER_TYPE_DEFAULT);
+  g_return_val_if_fail (self->initialized, GLUETOOL_SAMPLER_TYPE_DEFAULT);
+
+  return self->config.sampler_type;
+}
+
+/**
+ * gluetool_tracer_get_sampler_param:
+ * @self: a tracer
+ *
+ * The sampler's param in force; see [property@Gluetool.Tracer:sampler-param].
+ *
+ * Returns: the param
+ *
+ * Since: 0.1
+ */
+double
+gluetool_tracer_get_sampler_param (GluetoolTracer *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), 0.0);
+  g_return_val_if_fail (self->initialized, 0.0);
+
+  return self->config.sampler_param;
+}
+
+/**
+ * gluetool_tracer_dup_sampling_strategy:
+ * @self: a tracer
+ *
+ * What the tracer samples new traces with now, in words: `const 1`,
+ * `probabilistic 0.25`, `ratelimiting 10`, or for a per-operation strategy
+ * `per-operation 0.001 (lower bound 0.5/s, 3 operations)`. With the remote
+ * sampler, this is the strategy last received (or the initial one), and
+ * changes at run time.
+ *
+ * Returns: (transfer full): the strategy, for people and tests to read
+ *
+ * Since: 0.1
+ */
+char *
+gluetool_tracer_dup_sampling_strategy (GluetoolTracer *self)
+{
+  g_return_val_if_fail (GLUETOOL_IS_TRACER (self), NULL);
+  g_return_val_if_fail (self->initialized, NULL);
+
+#ifdef GLUETOOL_HAVE_SOUP
+  if (self->remote_sampler != NULL)
+    return gluetool_remote_sampler_describe (self->remote_sampler);
+#endif
+  return gluetool_sampler_describe (self->sampler);
+}
+
 static gboolean
 gluetool_tracer_initable_init (GInitable     *initable,
                                GCancellable  *cancellable,
@@ -380,6 +527,7 @@ gluetool_tracer_initable_init (GInitable     *initable,
     return FALSE;
 
   gluetool_debug_refresh ();
+  make_sampler (self);
   self->initialized = TRUE;
   self->made_in_generation = gluetool_process_get_generation ();
   if (self->config.disabled)
@@ -440,9 +588,17 @@ gluetool_tracer_finalize (GObject *object)
     gluetool_reporter_abandon_inherited (reporter);
   else if (reporter != NULL)
     gluetool_reporter_unref (reporter);
+  /* No action can be deciding with them: a root holds the tracer while
+   * it decides (see gluetool_tracer_get_reporting_default()). */
+  g_clear_pointer (&self->sampler, gluetool_sampler_free);
+#ifdef GLUETOOL_HAVE_SOUP
+  g_clear_pointer (&self->remote_sampler, gluetool_remote_sampler_free);
+#endif
   gluetool_config_clear (&self->config);
   g_free ((char *) self->request.service_name);
   g_free ((char *) self->request.reporting_host);
+  g_free ((char *) self->request.sampling_endpoint);
+  g_free ((char *) self->request.tags);
   g_free (self->disabled_uuid);
 
   G_OBJECT_CLASS (gluetool_tracer_parent_class)->finalize (object);
@@ -509,6 +665,28 @@ gluetool_tracer_get_property (GObject    *object,
     case PROP_CLIENT_UUID:
       g_value_set_string (value, self->initialized ? gluetool_tracer_get_client_uuid (self) : NULL);
       break;
+    case PROP_SAMPLER_TYPE:
+      g_value_set_enum (value, self->initialized ? self->config.sampler_type
+                                                 : self->request.sampler_type);
+      break;
+    case PROP_SAMPLER_PARAM:
+      if (self->initialized)
+        g_value_set_double (value, self->config.sampler_param);
+      else
+        g_value_set_double (value, self->request.has_sampler_param ? self->request.sampler_param
+                                                                   : GLUETOOL_SAMPLER_PARAM_UNSET);
+      break;
+    case PROP_SAMPLING_ENDPOINT:
+      g_value_set_string (value, self->initialized ? self->config.sampling_endpoint
+                                                   : self->request.sampling_endpoint);
+      break;
+    case PROP_SAMPLER_REFRESH_INTERVAL:
+      g_value_set_double (value, self->initialized ? self->config.sampler_refresh_interval_s
+                                                   : self->request.sampler_refresh_interval_s);
+      break;
+    case PROP_TAGS:
+      g_value_set_string (value, self->request.tags);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -559,6 +737,26 @@ gluetool_tracer_set_property (GObject      *object,
       self->request.exit_flush_timeout_s = g_value_get_double (value);
       self->request.has_exit_flush_timeout =
         self->request.exit_flush_timeout_s != GLUETOOL_EXIT_FLUSH_TIMEOUT_UNSET;
+      break;
+    case PROP_SAMPLER_TYPE:
+      self->request.sampler_type = g_value_get_enum (value);
+      break;
+    case PROP_SAMPLER_PARAM:
+      /* As above: -1 leaves it to the environment. */
+      self->request.sampler_param = g_value_get_double (value);
+      self->request.has_sampler_param =
+        self->request.sampler_param != GLUETOOL_SAMPLER_PARAM_UNSET;
+      break;
+    case PROP_SAMPLING_ENDPOINT:
+      g_free ((char *) self->request.sampling_endpoint);
+      self->request.sampling_endpoint = g_value_dup_string (value);
+      break;
+    case PROP_SAMPLER_REFRESH_INTERVAL:
+      self->request.sampler_refresh_interval_s = g_value_get_double (value);
+      break;
+    case PROP_TAGS:
+      g_free ((char *) self->request.tags);
+      self->request.tags = g_value_dup_string (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -742,6 +940,87 @@ gluetool_tracer_class_init (GluetoolTracerClass *klass)
   properties[PROP_CLIENT_UUID] =
     g_param_spec_string ("client-uuid", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GluetoolTracer:sampler-type:
+   *
+   * Which new traces are sampled (sent); %GLUETOOL_SAMPLER_TYPE_DEFAULT for
+   * `GLUETOOL_TRACING_SAMPLER_TYPE`, else const. Read once initialised, the
+   * type in force.
+   *
+   * The root action of a trace asks the sampler when it starts; its
+   * children, and the processes its context is handed to, inherit the
+   * answer. An action started under a remote parent (`TRACEPARENT`, a
+   * carrier) takes the remote side's sampled flag instead, and Jaeger's
+   * debug flag samples it whatever the flag says. An unsampled action is
+   * an action like any other (ids, the stack, get_current(), its context
+   * with the sampled flag off), but it is neither encoded nor queued when
+   * it finishes, and is not counted as lost. A sampled root carries the
+   * tags `sampler.type` and `sampler.param`, as Jaeger's clients send them.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_SAMPLER_TYPE] =
+    g_param_spec_enum ("sampler-type", NULL, NULL, GLUETOOL_TYPE_SAMPLER_TYPE,
+                       GLUETOOL_SAMPLER_TYPE_DEFAULT, construct);
+
+  /**
+   * GluetoolTracer:sampler-param:
+   *
+   * The sampler's param; -1 (the default) for
+   * `GLUETOOL_TRACING_SAMPLER_PARAM`, else the type's default. const: 1
+   * (every trace, the default) or 0 (none); probabilistic: the probability,
+   * from 0 to 1 (default 0.001); ratelimiting: traces per second (default
+   * 1); remote: the probability sampled with until the endpoint's first
+   * good answer (default 0.001, as Jaeger's clients).
+   *
+   * Since: 0.1
+   */
+  properties[PROP_SAMPLER_PARAM] =
+    g_param_spec_double ("sampler-param", NULL, NULL, -G_MAXDOUBLE, G_MAXDOUBLE,
+                         GLUETOOL_SAMPLER_PARAM_UNSET, construct);
+
+  /**
+   * GluetoolTracer:sampling-endpoint:
+   *
+   * Where the remote sampler asks for its strategy, an http:// URL without
+   * a query (`?service=NAME` is added); %NULL for
+   * `GLUETOOL_TRACING_SAMPLING_ENDPOINT`, else
+   * `http://REPORTING_HOST:5778/sampling`, a Jaeger agent's.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_SAMPLING_ENDPOINT] =
+    g_param_spec_string ("sampling-endpoint", NULL, NULL, NULL, construct);
+
+  /**
+   * GluetoolTracer:sampler-refresh-interval:
+   *
+   * Seconds between the remote sampler's requests; 0 for
+   * `GLUETOOL_TRACING_SAMPLER_REFRESH_INTERVAL`, else 60.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_SAMPLER_REFRESH_INTERVAL] =
+    g_param_spec_double ("sampler-refresh-interval", NULL, NULL, -G_MAXDOUBLE, G_MAXDOUBLE, 0,
+                         construct);
+
+  /**
+   * GluetoolTracer:tags:
+   *
+   * Tags of the process, sent with every batch next to `hostname` and
+   * `client-uuid`, as `key=value` pairs separated by commas; %NULL for
+   * `GLUETOOL_TRACING_TAGS`, else none. The grammar is `JAEGER_TAGS`': a
+   * value `${NAME}` or `${NAME:default}` is the environment variable NAME,
+   * or the default when it is unset or empty. Values are typed as they
+   * read: `true` and `false` are booleans, whole numbers longs, decimal
+   * numbers doubles, the rest strings. A pair without `=` or with an empty
+   * key is an error.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_TAGS] =
+    g_param_spec_string ("tags", NULL, NULL, NULL, construct);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -1051,6 +1330,10 @@ gluetool_tracer_close (GluetoolTracer *self,
 
   GLUETOOL_DEBUG ("Closing tracer for '%s', waiting up to %g s for spans to be sent",
            self->config.service_name, flush_timeout_s);
+#ifdef GLUETOOL_HAVE_SOUP
+  if (self->remote_sampler != NULL)
+    gluetool_remote_sampler_stop (self->remote_sampler);
+#endif
   reporter = get_reporter (self);
   if (reporter != NULL)
     ok = gluetool_reporter_close (reporter, deadline_after (flush_timeout_s), &local_error);

@@ -233,6 +233,7 @@ gluetool_reporter_new (const GluetoolConfig *config)
                          (gint64) (config->exit_flush_timeout_s * G_USEC_PER_SEC));
   udp_settings = (GluetoolUdpSenderSettings) {
     self->service_name, self->host, self->port, self->max_packet_size, self->client_uuid,
+    .tags = config->tags,
   };
   context_for (self, &context);
   add_flush_thread (self, gluetool_udp_sender_new (&udp_settings, NULL, &context));

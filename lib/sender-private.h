@@ -195,6 +195,9 @@ typedef struct {
   guint       port;
   guint       max_packet_size;
   const char *client_uuid;
+  /* (nullable) (element-type GluetoolTracerTag) the tracer's tags, added
+   * to the Process after the client's own */
+  GPtrArray  *tags;
 } GluetoolUdpSenderSettings;
 
 /* A sender of compact `emitBatch` datagrams of at most max_packet_size

@@ -20,6 +20,7 @@
 #include "debug-private.h"
 #include "process-private.h"
 #include "sender-private.h"
+#include "tracer-tags-private.h"
 
 #define JAEGER_VERSION_TAG "C-gluetool-action-" GLUETOOL_VERSION_S
 
@@ -38,6 +39,7 @@ typedef struct {
   char            *host;
   guint            port;
   char            *client_uuid;
+  GPtrArray       *tags;             /* (owned) (nullable) the tracer's */
 
   GSocket         *socket;           /* (owned) (nullable) connected */
   gint64           next_connect_us;  /* no connect attempt before */
@@ -126,6 +128,7 @@ encode_process (UdpSender *self)
   g_autofree char *ip = dup_host_ip (self->socket);
   const char *hostname = g_get_host_name ();
   GluetoolEncodedList list;
+  guint n_tags;
 
   gluetool_buffer_init (&tags, tags_storage, sizeof tags_storage);
   gluetool_encode_tag_string (&tags, "jaeger.version", strlen ("jaeger.version"),
@@ -136,7 +139,10 @@ encode_process (UdpSender *self)
   /* A STRING client-uuid is what agents key ClientStats by. */
   gluetool_encode_tag_string (&tags, "client-uuid", strlen ("client-uuid"),
                               self->client_uuid, strlen (self->client_uuid));
-  list = (GluetoolEncodedList) { tags.data, tags.len, 4 };
+  n_tags = 4;
+  if (self->tags != NULL)
+    n_tags += gluetool_tracer_tags_encode (self->tags, &tags);
+  list = (GluetoolEncodedList) { tags.data, tags.len, n_tags };
 
   gluetool_buffer_init (&process, process_storage, sizeof process_storage);
   gluetool_encode_process (&process, self->service_name, strlen (self->service_name), &list);
@@ -507,6 +513,7 @@ udp_free (GluetoolSender *sender)
   g_free (self->service_name);
   g_free (self->host);
   g_free (self->client_uuid);
+  g_clear_pointer (&self->tags, g_ptr_array_unref);
   g_free (self);
 }
 
@@ -558,6 +565,7 @@ gluetool_udp_sender_new (const GluetoolUdpSenderSettings *settings,
   self->host = g_strdup (settings->host);
   self->port = settings->port;
   self->client_uuid = g_strdup (settings->client_uuid);
+  self->tags = settings->tags != NULL ? g_ptr_array_ref (settings->tags) : NULL;
   self->inherited_agent = inherited_agent != NULL ? g_object_ref (inherited_agent) : NULL;
   self->next_seq_no = 1;
   atomic_init (&self->agent_version, 0);
@@ -575,7 +583,7 @@ udp_new_for_child (GluetoolSender              *inherited,
   UdpSender *parent = udp (inherited);
   GluetoolUdpSenderSettings settings = {
     parent->service_name, parent->host, parent->port, (guint) parent->batch.max_bytes,
-    client_uuid,
+    client_uuid, parent->tags,
   };
   g_autoptr(GSocketAddress) agent = dup_published_agent (parent);
 

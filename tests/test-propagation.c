@@ -739,12 +739,17 @@ START_TEST (test_remote_parent_on_wire)
   g_autoptr(GluetoolSpanContext) remote = parse_traceparent_ok (EXAMPLE_TRACEPARENT);
   g_autoptr(GluetoolSpanContext) debug_remote = parse_uber_ok ("abc:1:0:3");
   g_autoptr(GluetoolSpanContext) unsampled_remote = parse_uber_ok ("abcd:2:0:0");
+  /* Debug without the sampled flag: debug forces sampling. */
+  g_autoptr(GluetoolSpanContext) debug_only_remote = parse_uber_ok ("abcde:3:0:2");
   g_autoptr(GluetoolAction) action = NULL;
   g_autoptr(GluetoolAction) child = NULL;
   g_autoptr(GluetoolAction) debug_action = NULL;
   g_autoptr(GluetoolAction) debug_child = NULL;
   g_autoptr(GluetoolAction) unsampled_action = NULL;
+  g_autoptr(GluetoolAction) unsampled_child = NULL;
+  g_autoptr(GluetoolAction) debug_only_action = NULL;
   g_autoptr(GluetoolSpanContext) context = NULL;
+  g_autoptr(GluetoolSpanContext) unsampled_context = NULL;
   JaegerSpan *span;
   JaegerTag *tag;
 
@@ -764,8 +769,19 @@ START_TEST (test_remote_parent_on_wire)
   test_expect_finish (debug_child);
   test_expect_finish (debug_action);
 
+  /* The remote side's decision holds: neither this action nor its child
+   * is sent, but both have ids, are current, and hand on the flag. */
   unsampled_action = gluetool_action_new_with_remote_parent ("unsampled", unsampled_remote, NULL);
+  unsampled_child = gluetool_action_new ("unsampled child", unsampled_action);
+  ck_assert_ptr_eq (gluetool_action_get_current (), unsampled_child);
+  unsampled_context = gluetool_action_dup_context (unsampled_child);
+  assert_context (unsampled_context, 0, 0xabcd, gluetool_action_get_span_id (unsampled_child),
+                  gluetool_action_get_span_id (unsampled_action), 0);
+  test_expect_finish (unsampled_child);
   test_expect_finish (unsampled_action);
+
+  debug_only_action = gluetool_action_new_with_remote_parent ("debug only", debug_only_remote, NULL);
+  test_expect_finish (debug_only_action);
 
   test_expect_close (tracer, WAIT_S);
   ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 5, WAIT_S), 5);
@@ -796,10 +812,14 @@ START_TEST (test_remote_parent_on_wire)
   assert_span_ids (span, 0, 0xabc, gluetool_action_get_span_id (debug_action));
   ck_assert_int_eq (span->flags, 3);
 
-  /* This library samples everything, whatever the remote side decided. */
-  span = test_receiver_expect_span (receiver, "unsampled");
-  assert_span_ids (span, 0, 0xabcd, 2);
-  ck_assert_int_eq (span->flags, 1);
+  span = test_receiver_expect_span (receiver, "debug only");
+  assert_span_ids (span, 0, 0xabcde, 3);
+  ck_assert_int_eq (span->flags, 3);
+
+  /* Unsampled spans are not sent, and not counted as lost. */
+  ck_assert_ptr_null (test_receiver_find_span (receiver, "unsampled"));
+  ck_assert_ptr_null (test_receiver_find_span (receiver, "unsampled child"));
+  ck_assert_uint_eq (test_receiver_get_n_spans (receiver), 5);
 }
 END_TEST
 
@@ -946,7 +966,9 @@ run_helper (TestReceiver *receiver,
   for (gsize i = 0; i < G_N_ELEMENTS (result->roots); i++)
     result->roots[i] = parse_uber_ok (lines[i]);
 
-  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
+  /* An unsampled process sends nothing to wait for. */
+  if (gluetool_span_context_is_sampled (result->roots[0]))
+    ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
 }
 
 static guint
@@ -993,6 +1015,35 @@ START_TEST (test_environment_traceparent_joins)
                 FALSE, &result);
     ck_assert_uint_eq (gluetool_span_context_get_parent_span_id (result.roots[0]), EXAMPLE_SPAN);
   }
+}
+END_TEST
+
+/* TRACEPARENT's sampled flag decides for the whole process: 00, and its
+ * roots hand on an unsampled context and send nothing; 01, and they are
+ * sent. The unsampled process runs first into the same receiver, whose
+ * socket gives datagrams in order: had it sent anything, it would be there
+ * before the sampled process's spans. */
+START_TEST (test_environment_traceparent_sampled_flag_decides)
+{
+  g_autoptr(TestReceiver) receiver = test_receiver_new ("127.0.0.1");
+  g_auto(HelperResult) unsampled = { 0 };
+  g_auto(HelperResult) sampled = { 0 };
+
+  run_helper (receiver, "unsampled",
+              "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", NULL, NULL, FALSE,
+              &unsampled);
+  ck_assert_str_eq (unsampled.err, "");
+  for (gsize i = 0; i < G_N_ELEMENTS (unsampled.roots); i++)
+    assert_context (unsampled.roots[i], EXAMPLE_TRACE_HIGH, EXAMPLE_TRACE_LOW,
+                    gluetool_span_context_get_span_id (unsampled.roots[i]), EXAMPLE_SPAN, 0);
+
+  run_helper (receiver, "sampled", EXAMPLE_TRACEPARENT, NULL, NULL, FALSE, &sampled);
+  ck_assert_str_eq (sampled.err, "");
+  ck_assert_uint_eq (test_receiver_wait_for_spans (receiver, 2, WAIT_S), 2);
+  ck_assert_ptr_nonnull (test_receiver_find_span (receiver, "sampled 0"));
+  ck_assert_ptr_null (test_receiver_find_span (receiver, "unsampled 0"));
+  ck_assert_ptr_null (test_receiver_find_span (receiver, "unsampled 1"));
+  ck_assert_uint_eq (test_receiver_get_n_spans (receiver), 2);
 }
 END_TEST
 
@@ -1108,6 +1159,7 @@ propagation_suite (void)
   tcase_set_timeout (tc, 60);
   tcase_add_checked_fixture (tc, NULL, fixture_teardown);
   tcase_add_test (tc, test_environment_traceparent_joins);
+  tcase_add_test (tc, test_environment_traceparent_sampled_flag_decides);
   tcase_add_test (tc, test_environment_traceparent_empty);
   tcase_add_test (tc, test_environment_traceparent_invalid);
   tcase_add_test (tc, test_environment_traceparent_opt_out);

@@ -42,6 +42,36 @@ typedef enum {
   GLUETOOL_TRACER_ERROR_SPANS_LOST,
 } GluetoolTracerError;
 
+/**
+ * GluetoolSamplerType:
+ * @GLUETOOL_SAMPLER_TYPE_DEFAULT: not given: `GLUETOOL_TRACING_SAMPLER_TYPE`
+ *   decides, else const
+ * @GLUETOOL_SAMPLER_TYPE_CONST: every trace (param 1, the default) or none
+ *   (param 0)
+ * @GLUETOOL_SAMPLER_TYPE_PROBABILISTIC: a trace with the probability given
+ *   by the param, from 0 to 1, decided from the trace id as Jaeger's
+ *   clients decide, so every process of a trace decides alike
+ * @GLUETOOL_SAMPLER_TYPE_RATE_LIMITING: at most param traces per second,
+ *   with bursts of one second's worth
+ * @GLUETOOL_SAMPLER_TYPE_REMOTE: as a Jaeger agent's sampling endpoint
+ *   says, asked again at every refresh interval; param is the probability
+ *   sampled with until its first answer
+ *
+ * How a tracer decides which new traces are sampled; see
+ * [property@Gluetool.Tracer:sampler-type]. `GLUETOOL_TRACING_SAMPLER_TYPE`
+ * names them as Jaeger's clients do: `const`, `probabilistic`,
+ * `ratelimiting`, `remote`.
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  GLUETOOL_SAMPLER_TYPE_DEFAULT,
+  GLUETOOL_SAMPLER_TYPE_CONST,
+  GLUETOOL_SAMPLER_TYPE_PROBABILISTIC,
+  GLUETOOL_SAMPLER_TYPE_RATE_LIMITING,
+  GLUETOOL_SAMPLER_TYPE_REMOTE,
+} GluetoolSamplerType;
+
 #define GLUETOOL_TYPE_TRACER (gluetool_tracer_get_type ())
 
 GLUETOOL_AVAILABLE_IN_0_1
@@ -72,6 +102,12 @@ const char     *gluetool_tracer_get_client_uuid    (GluetoolTracer  *self);
 GLUETOOL_AVAILABLE_IN_0_1
 void            gluetool_tracer_get_stats          (GluetoolTracer      *self,
                                                     GluetoolTracerStats *stats);
+GLUETOOL_AVAILABLE_IN_0_1
+GluetoolSamplerType gluetool_tracer_get_sampler_type  (GluetoolTracer  *self);
+GLUETOOL_AVAILABLE_IN_0_1
+double          gluetool_tracer_get_sampler_param  (GluetoolTracer  *self);
+GLUETOOL_AVAILABLE_IN_0_1
+char           *gluetool_tracer_dup_sampling_strategy (GluetoolTracer *self);
 GLUETOOL_AVAILABLE_IN_0_1
 gboolean        gluetool_tracer_flush              (GluetoolTracer  *self,
                                                     double           timeout_s,

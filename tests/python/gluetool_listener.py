@@ -20,7 +20,10 @@ class Listener:
             [os.environ["GLUETOOL_TRACE_PROGRAM"], "listen", "--port", "0", "--json",
              "--count", str(count), "--idle", str(WAIT_S), "--quiet"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # The UDP line comes last, after any HTTP ones.
         line = self.process.stderr.readline()
+        while line.startswith("gluetool-trace: listening on ") and "listening on UDP " not in line:
+            line = self.process.stderr.readline()
         if "listening on UDP " not in line:
             self.process.kill()
             raise RuntimeError("gluetool-trace listen said: " + line)

@@ -335,6 +335,53 @@ class GluetoolActionTest(unittest.TestCase):
         # None of them became the default.
         self.assertIsNone(Tracer.get_default())
 
+    def test_sampler_and_process_tags(self):
+        self.start(2, sampler_type="probabilistic", sampler_param=1.0,
+                   tags={"env": "test", "shard": 3, "canary": True})
+        self.assertEqual(self.tracer.props.sampler_type, Gluetool.SamplerType.PROBABILISTIC)
+        self.assertEqual(self.tracer.props.sampler_param, 1.0)
+        self.assertEqual(self.tracer.dup_sampling_strategy(), "probabilistic 1")
+        with Action("sampled") as root:
+            with Action("its child", parent=root):
+                pass
+        spans = self.close_and_receive()
+        tags = tags_of(spans["sampled"])
+        self.assertEqual(tags["sampler.type"], "probabilistic")
+        self.assertEqual(tags["sampler.param"], 1.0)
+        self.assertNotIn("sampler.type", tags_of(spans["its child"]))
+        process_tags = tags_of(spans["sampled"]["process"])
+        self.assertEqual(process_tags["env"], "test")
+        self.assertEqual(process_tags["shard"], 3)
+        self.assertIs(process_tags["canary"], True)
+
+    def test_unsampled_traces_are_not_sent(self):
+        self.start(1, sampler_type="const", sampler_param=0)
+        with Action("unsampled") as root:
+            with Action("unsampled child", parent=root) as child:
+                # Everything but the sending works.
+                self.assertIs(Action.current_action(), child)
+                self.assertEqual(child.dup_context().get_flags(), 0)
+        # A remote parent that says sampled decides for its subtree.
+        remote = Gluetool.SpanContext.new(0, 0x5A5A, 0x77, 0, Gluetool.SPAN_CONTEXT_FLAG_SAMPLED)
+        Gluetool.Action.new_with_remote_parent("marker", remote, None).finish()
+        spans = self.close_and_receive()
+        self.assertEqual(set(spans), {"marker"})
+        self.assertEqual(self.tracer.get_stats().spans_sent, 1)
+
+    def test_bad_sampler_settings_raise(self):
+        for kwargs in ({"sampler_type": "adaptive"},
+                       {"sampler_type": "probabilistic", "sampler_param": 1.5},
+                       {"sampler_type": "ratelimiting", "sampler_param": -2},
+                       {"tags": "novalue"},
+                       {"tags": {"a,b": 1}},
+                       {"sampling_endpoint": "not a URL"}):
+            with self.subTest(**{k: str(v) for k, v in kwargs.items()}), \
+                    self.assertRaises(GLib.Error) as caught:
+                Tracer(reporting_port=UNUSED_PORT, **kwargs)
+            self.assertTrue(caught.exception.matches(Gluetool.tracer_error_quark(),
+                                                     Gluetool.TracerError.INVALID_CONFIG))
+        self.assertIsNone(Tracer.get_default())
+
     def test_disabled_by_the_environment(self):
         os.environ["GLUETOOL_TRACING_DISABLE"] = "1"
         logger, records = capturing_logger("disabled")

@@ -85,6 +85,48 @@ def _reporting_port(port):
     return number
 
 
+_SAMPLER_TYPES = {
+    "const": Gluetool.SamplerType.CONST,
+    "probabilistic": Gluetool.SamplerType.PROBABILISTIC,
+    "ratelimiting": Gluetool.SamplerType.RATE_LIMITING,
+    "remote": Gluetool.SamplerType.REMOTE,
+}
+
+# The sampler-param property's "not given": GLUETOOL_TRACING_SAMPLER_PARAM
+# or the type's default decides.
+_SAMPLER_PARAM_UNSET = -1.0
+
+
+def _sampler_type(value):
+    """A Gluetool.SamplerType, or its name as GLUETOOL_TRACING_SAMPLER_TYPE
+    takes it ("const", "probabilistic", "ratelimiting", "remote"); a falsy
+    value leaves it to the variable."""
+    if not value:
+        return Gluetool.SamplerType.DEFAULT
+    if isinstance(value, Gluetool.SamplerType):
+        return value
+    if isinstance(value, str) and value in _SAMPLER_TYPES:
+        return _SAMPLER_TYPES[value]
+    raise _invalid_config("sampler type {!r} is not const, probabilistic, ratelimiting or remote"
+                          .format(value))
+
+
+def _tags_text(tags):
+    """The tags property's text: a "key=value,..." string as it is, or a
+    dict written so (True and False as true and false, as the library reads
+    them back); None leaves it to GLUETOOL_TRACING_TAGS."""
+    if tags is None or isinstance(tags, str):
+        return tags
+    pairs = []
+    for key, value in tags.items():
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        if "," in str(key) or "=" in str(key) or "," in text:
+            raise _invalid_config("tag {!r}={!r}: keys cannot hold ',' or '=', values ','"
+                                  .format(key, value))
+        pairs.append("{}={}".format(key, text))
+    return ",".join(pairs)
+
+
 def _is_initialized(tracer):
     # The client-uuid is read as NULL until GInitable's init has run.
     return tracer.props.client_uuid is not None
@@ -94,11 +136,15 @@ class Tracer(Gluetool.Tracer):
     """Where finished actions go, as gluetool.action.Tracer.
 
     Tracer(service_name=None, logger=None, reporting_host=None,
-    reporting_port=None, **properties) makes a working tracer and starts its
-    thread; a falsy argument leaves the setting to its GLUETOOL_TRACING_*
-    variable, then to the library's default (see Gluetool.Tracer). Other
-    properties (flush_interval, queue_size, ...) may be given by name. A
-    setting that cannot be used raises GLib.Error
+    reporting_port=None, sampler_type=None, sampler_param=None, tags=None,
+    **properties) makes a working tracer and starts its thread; a falsy
+    argument (None for sampler_param) leaves the setting to its
+    GLUETOOL_TRACING_* variable, then to the library's default (see
+    Gluetool.Tracer). sampler_type is a Gluetool.SamplerType or its name
+    ("const", "probabilistic", "ratelimiting", "remote"); tags a dict or a
+    "key=value,..." string. Other properties (flush_interval, queue_size,
+    sampling_endpoint, sampler_refresh_interval, ...) may be given by name.
+    A setting that cannot be used raises GLib.Error
     (Gluetool.TracerError.INVALID_CONFIG).
 
     The first tracer made becomes the process default, which every action
@@ -114,10 +160,15 @@ class Tracer(Gluetool.Tracer):
     logger = _DEFAULT_LOGGER
 
     def __init__(self, service_name=None, logger=None, reporting_host=None,
-                 reporting_port=None, **properties):
+                 reporting_port=None, sampler_type=None, sampler_param=None, tags=None,
+                 **properties):
         super().__init__(service_name=service_name or None,
                          reporting_host=reporting_host or None,
                          reporting_port=_reporting_port(reporting_port),
+                         sampler_type=_sampler_type(sampler_type),
+                         sampler_param=(_SAMPLER_PARAM_UNSET if sampler_param is None
+                                        else float(sampler_param)),
+                         tags=_tags_text(tags),
                          **properties)
         # PyGObject makes the object without running GInitable's init,
         # which is what reads the settings, starts the thread and makes the

@@ -1,0 +1,469 @@
+/* remote-sampler.c: a sampler whose strategy a Jaeger agent's sampling
+ * endpoint gives
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <stdatomic.h>
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include <gluetool/gluetool.h>
+
+#include "config-private.h"
+#include "debug-private.h"
+#include "process-private.h"
+#include "remote-sampler-private.h"
+#include "sync-private.h"
+
+/* A request that gets no answer for this long fails; never longer than the
+ * interval, so a silent endpoint does not delay the next request. */
+#define MAX_TIMEOUT_S 5
+
+struct _GluetoolRemoteSampler {
+  char            *url;            /* (owned) the endpoint with ?service=NAME */
+  gint64           refresh_us;
+  guint            timeout_s;
+
+  /* The strategy in force. Swapped by the thread (seq_cst, against the
+   * roots' seq_cst increments of @readers, see retire()); read by roots. */
+  GluetoolSampler *_Atomic current;  /* (owned) (atomic) */
+  /* Roots deciding right now: each adds one before it loads @current and
+   * takes it away (release) once done with the sampler it loaded. */
+  atomic_uint      readers;          /* (atomic) */
+  /* Samplers swapped out, until no root can be using them: the thread's. */
+  GPtrArray       *retired;          /* (owned) (element-type GluetoolSampler) */
+
+  atomic_uint      n_polls;          /* (atomic) relaxed: counts for tests */
+  atomic_uint      n_failures;       /* (atomic) relaxed */
+  gboolean         failing;          /* the thread's: a failure logged, none good since */
+
+  GMutex           lock;
+  GCond            wake;
+  gboolean         stopping;         /* under @lock */
+  GCancellable    *cancellable;      /* (owned) cancels a request under way */
+  GThread         *thread;           /* (owned) (nullable) */
+  guint            generation;       /* the process that started the thread */
+};
+
+/* ---- Deciding ------------------------------------------------------------------ */
+
+void
+gluetool_remote_sampler_decide (GluetoolRemoteSampler    *self,
+                                guint64                   trace_id_low,
+                                const char               *operation,
+                                GluetoolSamplingDecision *decision)
+{
+  GluetoolSampler *sampler;
+
+  /* seq_cst increment, then seq_cst load: if the thread's check of
+   * @readers (after its swap) missed this increment, this load comes after
+   * the swap and sees the new sampler (see retire()). */
+  atomic_fetch_add_explicit (&self->readers, 1, memory_order_seq_cst);
+  sampler = atomic_load_explicit (&self->current, memory_order_seq_cst);
+  gluetool_sampler_decide (sampler, trace_id_low, operation, decision);
+  /* Release: the thread that reads the count back to 0 (acquire) and frees
+   * the sampler sees this root done with it. */
+  atomic_fetch_sub_explicit (&self->readers, 1, memory_order_release);
+}
+
+char *
+gluetool_remote_sampler_describe (GluetoolRemoteSampler *self)
+{
+  char *description;
+
+  /* As decide(): counted while the sampler is read. */
+  atomic_fetch_add_explicit (&self->readers, 1, memory_order_seq_cst);
+  description = gluetool_sampler_describe (atomic_load_explicit (&self->current,
+                                                                 memory_order_seq_cst));
+  atomic_fetch_sub_explicit (&self->readers, 1, memory_order_release);
+  return description;
+}
+
+void
+gluetool_remote_sampler_get_counts (GluetoolRemoteSampler *self,
+                                    guint                 *n_polls,
+                                    guint                 *n_failures)
+{
+  *n_polls = atomic_load_explicit (&self->n_polls, memory_order_relaxed);
+  *n_failures = atomic_load_explicit (&self->n_failures, memory_order_relaxed);
+}
+
+/* ---- Swapping ------------------------------------------------------------------ */
+
+/* Frees what was swapped out once no root is deciding. A root that loaded
+ * an old sampler had added itself to @readers before (both seq_cst, and
+ * its load came before the swap, or it would have seen the new one), so
+ * the count read here, after the swap, includes it until it is done: 0
+ * means every root that could hold an old sampler has let it go. Roots
+ * decide in a few tens of nanoseconds, so the count is rarely not 0; when
+ * it is, the next request tries again. */
+static void
+free_retired_if_quiet (GluetoolRemoteSampler *self)
+{
+  if (self->retired->len == 0)
+    return;
+  if (atomic_load_explicit (&self->readers, memory_order_seq_cst) == 0)
+    g_ptr_array_set_size (self->retired, 0);
+}
+
+static void
+swap_in (GluetoolRemoteSampler *self,
+         GluetoolSampler       *sampler)
+{
+  GluetoolSampler *old = atomic_exchange_explicit (&self->current, sampler, memory_order_seq_cst);
+
+  g_ptr_array_add (self->retired, old);
+  free_retired_if_quiet (self);
+}
+
+/* ---- The answer ---------------------------------------------------------------- */
+
+static gboolean
+bad_answer (GError    **error,
+            const char *why)
+{
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, why);
+  return FALSE;
+}
+
+static GluetoolSampler *
+no_sampler (GError    **error,
+            const char *why)
+{
+  bad_answer (error, why);
+  return NULL;
+}
+
+/* A number member of @object, within [@min, @max]. */
+static gboolean
+get_number (JsonObject *object,
+            const char *name,
+            double      min,
+            double      max,
+            double     *out,
+            GError    **error)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+  GType type = node != NULL && JSON_NODE_HOLDS_VALUE (node) ? json_node_get_value_type (node)
+                                                            : G_TYPE_INVALID;
+
+  if (type == G_TYPE_DOUBLE)
+    *out = json_node_get_double (node);
+  else if (type == G_TYPE_INT64)
+    *out = (double) json_node_get_int (node);
+  else
+    {
+      g_autofree char *why = g_strdup_printf ("'%s' is missing or not a number", name);
+
+      return bad_answer (error, why);
+    }
+  if (!(*out >= min && *out <= max))
+    {
+      g_autofree char *why = g_strdup_printf ("'%s' %g is out of range", name, *out);
+
+      return bad_answer (error, why);
+    }
+  return TRUE;
+}
+
+static JsonObject *
+get_object (JsonObject *object,
+            const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+static GluetoolSampler *
+per_operation_from_json (JsonObject *operation_sampling,
+                         GError    **error)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  g_autoptr(GArray) rates = g_array_new (FALSE, FALSE, sizeof (double));
+  JsonNode *list_node = json_object_get_member (operation_sampling, "perOperationStrategies");
+  double default_rate, lower_bound = 0.0;
+
+  if (!get_number (operation_sampling, "defaultSamplingProbability", 0.0, 1.0, &default_rate,
+                   error))
+    return NULL;
+  if (json_object_has_member (operation_sampling, "defaultLowerBoundTracesPerSecond")
+      && !get_number (operation_sampling, "defaultLowerBoundTracesPerSecond", 0.0,
+                      GLUETOOL_MAX_SAMPLER_RATE, &lower_bound, error))
+    return NULL;
+
+  if (list_node != NULL && JSON_NODE_HOLDS_ARRAY (list_node))
+    {
+      JsonArray *list = json_node_get_array (list_node);
+
+      for (guint i = 0; i < json_array_get_length (list); i++)
+        {
+          JsonNode *element = json_array_get_element (list, i);
+          JsonObject *strategy = JSON_NODE_HOLDS_OBJECT (element) ? json_node_get_object (element)
+                                                                  : NULL;
+          const char *name = strategy != NULL ? json_object_get_string_member_with_default (
+                                                  strategy, "operation", NULL)
+                                              : NULL;
+          double rate;
+
+          if (name == NULL)
+            return no_sampler (error, "a per-operation strategy has no operation");
+          if (!get_number (get_object (strategy, "probabilisticSampling"), "samplingRate", 0.0, 1.0,
+                           &rate, error))
+            return NULL;
+          g_ptr_array_add (names, (gpointer) name);
+          g_array_append_val (rates, rate);
+        }
+    }
+  return gluetool_sampler_new_per_operation (default_rate, lower_bound,
+                                             (const char *const *) names->pdata,
+                                             (const double *) (void *) rates->data, names->len);
+}
+
+/* strategyType: a name, as the agent's /sampling answers, or the Thrift
+ * enum's number, as its legacy endpoint did. */
+static gboolean
+is_strategy (JsonObject *answer,
+             const char *name,
+             gint64      number)
+{
+  JsonNode *node = json_object_get_member (answer, "strategyType");
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  if (json_node_get_value_type (node) == G_TYPE_STRING)
+    return g_str_equal (json_node_get_string (node), name);
+  return json_node_get_value_type (node) == G_TYPE_INT64 && json_node_get_int (node) == number;
+}
+
+/* A sampler for a SamplingStrategyResponse, as jaeger-client-go reads one:
+ * operationSampling, when there is one, wins over strategyType. */
+static GluetoolSampler *
+sampler_from_answer (const char *text,
+                     gsize       len,
+                     GError    **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  JsonObject *answer;
+  JsonObject *operation_sampling;
+  double number;
+
+  if (!json_parser_load_from_data (parser, text, (gssize) len, error))
+    return NULL;
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return no_sampler (error, "not a JSON object");
+  answer = json_node_get_object (json_parser_get_root (parser));
+
+  operation_sampling = get_object (answer, "operationSampling");
+  if (operation_sampling != NULL)
+    return per_operation_from_json (operation_sampling, error);
+  if (is_strategy (answer, "PROBABILISTIC", 0))
+    {
+      if (!get_number (get_object (answer, "probabilisticSampling"), "samplingRate", 0.0, 1.0,
+                       &number, error))
+        return NULL;
+      return gluetool_sampler_new_probabilistic (number);
+    }
+  if (is_strategy (answer, "RATE_LIMITING", 1))
+    {
+      if (!get_number (get_object (answer, "rateLimitingSampling"), "maxTracesPerSecond", 0.0,
+                       GLUETOOL_MAX_SAMPLER_RATE, &number, error))
+        return NULL;
+      return gluetool_sampler_new_rate_limiting (number);
+    }
+  return no_sampler (error, "no strategyType this client knows");
+}
+
+/* ---- Asking ----------------------------------------------------------------------- */
+
+/* The body, at most the cap; a longer one is an error. */
+static GBytes *
+read_body (GInputStream *stream,
+           GCancellable *cancellable,
+           GError      **error)
+{
+  g_autofree guint8 *data = g_malloc (GLUETOOL_REMOTE_SAMPLER_MAX_BODY + 1);
+  gsize len = 0;
+
+  if (!g_input_stream_read_all (stream, data, GLUETOOL_REMOTE_SAMPLER_MAX_BODY + 1, &len,
+                                cancellable, error))
+    return NULL;
+  if (len > GLUETOOL_REMOTE_SAMPLER_MAX_BODY)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                   "the answer is larger than %d bytes", GLUETOOL_REMOTE_SAMPLER_MAX_BODY);
+      return NULL;
+    }
+  return g_bytes_new_take (g_steal_pointer (&data), len);
+}
+
+static GluetoolSampler *
+ask (GluetoolRemoteSampler *self,
+     SoupSession           *session,
+     GError               **error)
+{
+  g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_GET, self->url);
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(GBytes) body = NULL;
+  guint status;
+
+  if (message == NULL)
+    return no_sampler (error, "the URL does not parse");
+  stream = soup_session_send (session, message, self->cancellable, error);
+  if (stream == NULL)
+    return NULL;
+  status = soup_message_get_status (message);
+  if (status != SOUP_STATUS_OK)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "HTTP %u %s", status,
+                   soup_message_get_reason_phrase (message));
+      return NULL;
+    }
+  body = read_body (stream, self->cancellable, error);
+  if (body == NULL)
+    return NULL;
+  return sampler_from_answer (g_bytes_get_data (body, NULL), g_bytes_get_size (body), error);
+}
+
+static void
+poll_once (GluetoolRemoteSampler *self,
+           SoupSession           *session)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GluetoolSampler) sampler = ask (self, session, &error);
+
+  atomic_fetch_add_explicit (&self->n_polls, 1, memory_order_relaxed);
+  if (sampler == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return;
+      atomic_fetch_add_explicit (&self->n_failures, 1, memory_order_relaxed);
+      /* Once per streak: an endpoint down for a day says so once. A
+       * message, not a warning: nothing is lost, and sampling goes on. */
+      if (!self->failing)
+        {
+          g_autofree char *in_force = gluetool_remote_sampler_describe (self);
+
+          g_message ("Sampling strategy from %s: %s; sampling with %s until it answers",
+                     self->url, error->message, in_force);
+          self->failing = TRUE;
+        }
+      return;
+    }
+  if (self->failing)
+    GLUETOOL_DEBUG ("Sampling strategy from %s: answering again", self->url);
+  self->failing = FALSE;
+  free_retired_if_quiet (self);
+  if (gluetool_sampler_equal (sampler, atomic_load_explicit (&self->current,
+                                                             memory_order_relaxed)))
+    return;
+  {
+    g_autofree char *description = gluetool_sampler_describe (sampler);
+
+    GLUETOOL_DEBUG ("Sampling strategy from %s: %s", self->url, description);
+  }
+  swap_in (self, g_steal_pointer (&sampler));
+}
+
+/* Sleeps until the next request is due or stop() is called; FALSE then. */
+static gboolean
+wait_for_next (GluetoolRemoteSampler *self)
+{
+  gint64 deadline = g_get_monotonic_time () + self->refresh_us;
+  gboolean go_on;
+
+  gluetool_mutex_lock (&self->lock);
+  while (!self->stopping && g_get_monotonic_time () < deadline)
+    gluetool_cond_wait_until (&self->wake, &self->lock, deadline);
+  go_on = !self->stopping;
+  gluetool_mutex_unlock (&self->lock);
+  return go_on;
+}
+
+static gpointer
+poll_thread (gpointer data)
+{
+  GluetoolRemoteSampler *self = data;
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(SoupSession) session = NULL;
+
+  /* The session and everything it does belong to this thread's context. */
+  g_main_context_push_thread_default (context);
+  session = soup_session_new_with_options ("timeout", self->timeout_s,
+                                           "user-agent", "gluetool-action/" GLUETOOL_VERSION_S " ",
+                                           NULL);
+  do
+    poll_once (self, session);
+  while (wait_for_next (self));
+  g_clear_object (&session);
+  g_main_context_pop_thread_default (context);
+  return NULL;
+}
+
+/* ---- Life cycle ------------------------------------------------------------------ */
+
+GluetoolRemoteSampler *
+gluetool_remote_sampler_new (const char *endpoint,
+                             const char *service_name,
+                             double      initial_rate,
+                             double      refresh_interval_s)
+{
+  GluetoolRemoteSampler *self = g_new0 (GluetoolRemoteSampler, 1);
+  g_autofree char *escaped = g_uri_escape_string (service_name, NULL, FALSE);
+  g_autoptr(GError) error = NULL;
+
+  self->url = g_strdup_printf ("%s?service=%s", endpoint, escaped);
+  self->refresh_us = (gint64) (refresh_interval_s * G_USEC_PER_SEC);
+  self->timeout_s = (guint) CLAMP (refresh_interval_s, 1.0, MAX_TIMEOUT_S);
+  atomic_init (&self->current, gluetool_sampler_new_probabilistic (initial_rate));
+  atomic_init (&self->readers, 0);
+  atomic_init (&self->n_polls, 0);
+  atomic_init (&self->n_failures, 0);
+  self->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) gluetool_sampler_free);
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->wake);
+  self->cancellable = g_cancellable_new ();
+  self->generation = gluetool_process_get_generation ();
+  self->thread = g_thread_try_new ("gluetool-sampler", poll_thread, self, &error);
+  if (self->thread == NULL)
+    g_message ("Sampling strategy from %s will not be asked: %s; sampling with probability %g",
+               self->url, error->message, initial_rate);
+  return self;
+}
+
+void
+gluetool_remote_sampler_stop (GluetoolRemoteSampler *self)
+{
+  /* A child process made by fork() has no poll thread: the parent's is not
+   * its to join, and the lock may have been copied held. */
+  if (self->thread == NULL || self->generation != gluetool_process_get_generation ())
+    return;
+
+  gluetool_mutex_lock (&self->lock);
+  self->stopping = TRUE;
+  g_cond_signal (&self->wake);
+  gluetool_mutex_unlock (&self->lock);
+  g_cancellable_cancel (self->cancellable);
+  g_thread_join (g_steal_pointer (&self->thread));
+}
+
+void
+gluetool_remote_sampler_free (GluetoolRemoteSampler *self)
+{
+  if (self == NULL)
+    return;
+  gluetool_remote_sampler_stop (self);
+  /* In a child, the parent's thread and its objects are left as they are
+   * (see reporter-private.h for why a child frees nothing of theirs). */
+  if (self->thread != NULL)
+    return;
+  gluetool_sampler_free (atomic_load_explicit (&self->current, memory_order_relaxed));
+  g_ptr_array_unref (self->retired);
+  g_clear_object (&self->cancellable);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->wake);
+  g_free (self->url);
+  g_free (self);
+}
