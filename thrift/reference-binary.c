@@ -421,6 +421,17 @@ gluetool_reference_decode_datagram_binary (const guint8  *data,
                                     message_type, error);
 }
 
+JaegerBatch *
+gluetool_reference_decode_batch_binary (const guint8  *data,
+                                        gsize          len,
+                                        GError       **error)
+{
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return gluetool_reference_decode_batch (&binary_wire, data, len, error);
+}
+
 /* ---- Encoding ------------------------------------------------------------------- */
 
 GBytes *
@@ -434,4 +445,30 @@ gluetool_reference_encode_datagram_binary (JaegerBatch   *batch,
   return gluetool_reference_encode_message (THRIFT_TYPE_BINARY_PROTOCOL,
                                             "binary emitBatch message", batch,
                                             seqid, error);
+}
+
+GBytes *
+gluetool_reference_encode_batch_binary (JaegerBatch   *batch,
+                                        GError       **error)
+{
+  g_autoptr(ThriftMemoryBuffer) buffer = NULL;
+  g_autoptr(ThriftProtocol) writer = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (JAEGER_IS_BATCH (batch), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  gluetool_reference_init ();
+
+  writer = gluetool_reference_new_writer (THRIFT_TYPE_BINARY_PROTOCOL, &buffer);
+  if (thrift_struct_write (THRIFT_STRUCT (batch), writer, &local_error) < 0)
+    {
+      g_set_error (error, GLUETOOL_REFERENCE_ERROR,
+                   GLUETOOL_REFERENCE_ERROR_ENCODE,
+                   "c_glib could not write the binary Batch: %s",
+                   local_error->message);
+      return NULL;
+    }
+
+  return g_bytes_new (buffer->buf->data, buffer->buf->len);
 }

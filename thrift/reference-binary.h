@@ -42,4 +42,19 @@ GBytes      *gluetool_reference_encode_datagram_binary (JaegerBatch   *batch,
                                                         gint32         seqid,
                                                         GError       **error);
 
+/* Decodes a bare Batch struct in the binary protocol, as Jaeger clients
+ * POST it to a collector (Content-Type application/x-thrift): no message
+ * header, and nothing may follow the struct. The same guarantees as
+ * gluetool_reference_decode_datagram_binary(), with sizes bounded by @len.
+ * Returns a new Batch, or NULL with @error set in GLUETOOL_REFERENCE_ERROR.
+ * Safe to call from several threads at once. */
+JaegerBatch *gluetool_reference_decode_batch_binary    (const guint8  *data,
+                                                        gsize          len,
+                                                        GError       **error);
+
+/* The bytes c_glib's ThriftBinaryProtocol writes for @batch alone: an HTTP
+ * collector's request body. */
+GBytes      *gluetool_reference_encode_batch_binary    (JaegerBatch   *batch,
+                                                        GError       **error);
+
 G_END_DECLS

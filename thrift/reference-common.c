@@ -27,6 +27,8 @@
  *  - gluetool_reference_decode() reads the message and checks what the
  *    generated readers do not: the method name, the message type, that the
  *    args struct holds a batch, and that nothing follows the message.
+ *    gluetool_reference_decode_batch() reads a bare Batch (an HTTP body)
+ *    with the same guards.
  */
 
 #include "reference-common.h"
@@ -240,6 +242,25 @@ message_type_name (gint32 type)
     }
 }
 
+/* A reader of @len bytes at @data (1 to G_MAXINT32). */
+static GluetoolReferenceReader *
+new_reader (const GluetoolReferenceWire *wire,
+            const guint8                *data,
+            gsize                        len)
+{
+  GluetoolReferenceReader *reader;
+
+  reader = g_object_new (gluetool_reference_reader_get_type (),
+                         "remainingmessagesize", (glong) len,
+                         "knowmessagesize", (glong) len,
+                         NULL);
+  reader->data = data;
+  reader->len = (guint32) len;
+  reader->pos = 0;
+  reader->bound_announced_sizes = wire->bound_announced_sizes;
+  return reader;
+}
+
 JaegerBatch *
 gluetool_reference_decode (const GluetoolReferenceWire  *wire,
                            const guint8                 *data,
@@ -271,15 +292,7 @@ gluetool_reference_decode (const GluetoolReferenceWire  *wire,
       return NULL;
     }
 
-  reader = g_object_new (gluetool_reference_reader_get_type (),
-                         "remainingmessagesize", (glong) len,
-                         "knowmessagesize", (glong) len,
-                         NULL);
-  reader->data = data;
-  reader->len = (guint32) len;
-  reader->pos = 0;
-  reader->bound_announced_sizes = wire->bound_announced_sizes;
-
+  reader = new_reader (wire, data, len);
   protocol = wire->new_protocol (reader);
 
   if (!wire->read_header (protocol, &name, &name_ok, &type, &id,
@@ -365,6 +378,54 @@ gluetool_reference_decode (const GluetoolReferenceWire  *wire,
     *message_type = type;
 
   return g_object_ref (args->batch);
+}
+
+JaegerBatch *
+gluetool_reference_decode_batch (const GluetoolReferenceWire  *wire,
+                                 const guint8                 *data,
+                                 gsize                         len,
+                                 GError                      **error)
+{
+  g_autoptr(GluetoolReferenceReader) reader = NULL;
+  g_autoptr(ThriftProtocol) protocol = NULL;
+  g_autoptr(JaegerBatch) batch = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  gluetool_reference_init ();
+
+  /* The smallest Batch is a Process (a service name) and an empty span
+   * list: never zero bytes. Thrift sizes are signed 32-bit. */
+  if (len == 0 || len > G_MAXINT32)
+    {
+      g_set_error (error, GLUETOOL_REFERENCE_ERROR,
+                   GLUETOOL_REFERENCE_ERROR_DECODE,
+                   "%" G_GSIZE_FORMAT " bytes cannot hold a Batch", len);
+      return NULL;
+    }
+
+  reader = new_reader (wire, data, len);
+  protocol = wire->new_protocol (reader);
+
+  batch = g_object_new (JAEGER_TYPE_BATCH, NULL);
+  if (thrift_struct_read (THRIFT_STRUCT (batch), protocol, &local_error) < 0)
+    {
+      g_set_error (error, GLUETOOL_REFERENCE_ERROR,
+                   GLUETOOL_REFERENCE_ERROR_DECODE,
+                   "cannot decode the Batch (stopped at byte %u of %u): %s",
+                   reader->pos, reader->len, local_error->message);
+      return NULL;
+    }
+
+  if (reader->pos != reader->len)
+    {
+      g_set_error (error, GLUETOOL_REFERENCE_ERROR,
+                   GLUETOOL_REFERENCE_ERROR_DECODE,
+                   "%u bytes follow the Batch, which ends at byte %u",
+                   reader->len - reader->pos, reader->pos);
+      return NULL;
+    }
+
+  return g_steal_pointer (&batch);
 }
 
 /* ---- Encoding ---------------------------------------------------------------- */

@@ -111,6 +111,14 @@ JaegerBatch *gluetool_reference_decode (const GluetoolReferenceWire  *wire,
                                         gint32                       *message_type,
                                         GError                      **error);
 
+/* Decodes @len bytes holding one Batch struct and nothing after it (what
+ * a Jaeger client POSTs to a collector's /api/traces), with @wire's
+ * protocol and the same guards; @wire's read_header is not used. */
+JaegerBatch *gluetool_reference_decode_batch (const GluetoolReferenceWire  *wire,
+                                              const guint8                 *data,
+                                              gsize                         len,
+                                              GError                      **error);
+
 /* A fresh ThriftMemoryBuffer in *@buffer and a @protocol_type writing to
  * it. */
 ThriftProtocol *gluetool_reference_new_writer (GType                protocol_type,

@@ -74,6 +74,29 @@ trace_decode_datagram (const guint8  *data,
   return TRUE;
 }
 
+gboolean
+trace_decode_http_body (const guint8  *data,
+                        gsize          len,
+                        TraceDecoded  *decoded,
+                        GError       **error)
+{
+  JaegerBatch *batch;
+
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+  g_return_val_if_fail (decoded != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  memset (decoded, 0, sizeof *decoded);
+
+  batch = gluetool_reference_decode_batch_binary (data, len, error);
+  if (batch == NULL)
+    return FALSE;
+
+  decoded->batch = batch;
+  decoded->protocol = TRACE_PROTOCOL_HTTP;
+  return TRUE;
+}
+
 void
 trace_decoded_clear (TraceDecoded *decoded)
 {
@@ -92,6 +115,8 @@ trace_protocol_name (TraceProtocol protocol)
       return "compact";
     case TRACE_PROTOCOL_BINARY:
       return "binary";
+    case TRACE_PROTOCOL_HTTP:
+      return "http";
     default:
       g_return_val_if_reached ("unknown");
     }

@@ -13,6 +13,7 @@ G_BEGIN_DECLS
 typedef enum {
   TRACE_PROTOCOL_COMPACT,  /* port 6831's: what most clients and this library send */
   TRACE_PROTOCOL_BINARY,   /* port 6832's: the Node.js client's */
+  TRACE_PROTOCOL_HTTP,     /* a bare binary Batch POSTed to /api/traces */
 } TraceProtocol;
 
 typedef struct {
@@ -35,10 +36,20 @@ gboolean     trace_decode_datagram (const guint8  *data,
                                     TraceDecoded  *decoded,
                                     GError       **error);
 
+/* Decodes @data as the body of a POST to a collector's /api/traces: one
+ * Batch struct in the binary protocol, with no message header and nothing
+ * after it (trailing bytes are refused). The same reference codec and
+ * guards as trace_decode_datagram(); @decoded's protocol is
+ * TRACE_PROTOCOL_HTTP, its seqid and message_type 0. */
+gboolean     trace_decode_http_body (const guint8  *data,
+                                     gsize          len,
+                                     TraceDecoded  *decoded,
+                                     GError       **error);
+
 /* Frees what @decoded owns and zeroes it; safe on a cleared one. */
 void         trace_decoded_clear   (TraceDecoded  *decoded);
 
-/* "compact" or "binary". */
+/* "compact", "binary" or "http". */
 const char  *trace_protocol_name   (TraceProtocol  protocol);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (TraceDecoded, trace_decoded_clear)

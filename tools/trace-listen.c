@@ -31,6 +31,9 @@
 #include "trace-scan.h"
 #include "trace-store.h"
 #include "trace-text.h"
+#ifdef GLUETOOL_TRACE_HAVE_SOUP
+#include "trace-http.h"
+#endif
 
 #include <errno.h>
 #include <gio/gio.h>
@@ -44,6 +47,17 @@
 #define DEFAULT_PORT 6831
 #define DEFAULT_MAX_SPANS 50000
 #define DEFAULT_SETTLE_S 1.0
+
+/* Jaeger's ports; -1 in the options means "not given". */
+#define DEFAULT_HTTP_PORT 14268
+#define DEFAULT_SAMPLING_PORT 5778
+#define PORT_NOT_GIVEN (-1)
+
+/* --max-http-body's default (16 MiB), and the most it may be: libsoup
+ * gathers bodies in a GByteArray (guint lengths), and Thrift sizes are
+ * signed 32-bit. */
+#define DEFAULT_MAX_HTTP_BODY (16 * 1024 * 1024)
+#define MAX_HTTP_BODY_LIMIT G_MAXINT32
 
 #define MIB (1024 * 1024)
 
@@ -81,11 +95,18 @@ typedef struct {
   gboolean hold_reader;           /* for tests: see trace-receiver.h */
   gboolean hold_decoder;          /* for tests: decode nothing until a signal */
   gint     socket_buffer_bytes;
+  gint     http_port;             /* PORT_NOT_GIVEN: the default, if free */
+  gint64   max_http_body;
+  char    *sampling_path;
+  gint     sampling_port;
 
   /* State */
   GMainLoop      *loop;
   GSocket        *socket;
   TraceReceiver  *receiver;
+#ifdef GLUETOOL_TRACE_HAVE_SOUP
+  TraceHttpCollector *http;
+#endif
   GSource        *receiver_source;  /* attached once decoding may start */
   gboolean        draining;         /* a first signal came: decode what was read, then stop */
   TraceScan       scan;
@@ -122,6 +143,9 @@ listener_free (Listener *self)
     g_source_destroy (self->deadline);
   g_clear_pointer (&self->deadline, g_source_unref);
   g_clear_pointer (&self->receiver, trace_receiver_free);
+#ifdef GLUETOOL_TRACE_HAVE_SOUP
+  g_clear_pointer (&self->http, trace_http_collector_free);
+#endif
   g_clear_object (&self->socket);
   trace_scan_clear (&self->scan);
   g_clear_pointer (&self->pending, g_hash_table_unref);
@@ -132,6 +156,7 @@ listener_free (Listener *self)
   g_free (self->jaeger_json_path);
   g_free (self->html_path);
   g_free (self->dump_dir);
+  g_free (self->sampling_path);
   g_free (self);
 }
 
@@ -342,13 +367,16 @@ stop_when_count_reached (Listener *self)
     g_main_loop_quit (self->loop);
 }
 
+static void take_batch (Listener           *self,
+                        const TraceDecoded *decoded,
+                        gint64              now);
+
 static void
 handle_datagram (Listener            *self,
                  const TraceDatagram *datagram)
 {
   g_auto(TraceDecoded) decoded = { NULL, };
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) spans = NULL;
   gint64 now = g_get_monotonic_time ();
 
   self->last_datagram_us = now;
@@ -381,7 +409,56 @@ handle_datagram (Listener            *self,
       return;
     }
 
-  spans = trace_store_add (self->store, &decoded, now);
+  take_batch (self, &decoded, now);
+}
+
+#ifdef GLUETOOL_TRACE_HAVE_SOUP
+
+/* A batch POSTed to /api/traces: the same way as a datagram's from here. */
+static void
+on_http_batch (const TraceDecoded *decoded,
+               gpointer            user_data)
+{
+  Listener *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  self->last_datagram_us = now;
+  take_batch (self, decoded, now);
+  rearm_deadline (self);
+}
+
+static void
+on_http_refused (const char *peer,
+                 const char *method,
+                 const char *path,
+                 guint       status,
+                 const char *why,
+                 gboolean    body_refused,
+                 gpointer    user_data)
+{
+  Listener *self = user_data;
+  g_autoptr(GString) target = g_string_new (NULL);
+
+  if (body_refused)
+    trace_store_count_http_bad (self->store);
+  if (!may_report (self, g_get_monotonic_time ()))
+    return;
+  trace_text_append_safe (target, path != NULL ? path : "", 80);
+  g_printerr ("gluetool-trace: bad HTTP request from %s, %s %s: %u: %s\n", peer,
+              method != NULL ? method : "?", target->str, status, why);
+}
+
+#endif
+
+/* Shows and counts the spans of a batch that decoded, from UDP or HTTP. */
+static void
+take_batch (Listener           *self,
+            const TraceDecoded *decoded,
+            gint64              now)
+{
+  g_autoptr(GPtrArray) spans = NULL;
+
+  spans = trace_store_add (self->store, decoded, now);
   for (guint i = 0; i < spans->len; i++)
     {
       TraceSpan *span = g_ptr_array_index (spans, i);
@@ -529,6 +606,11 @@ on_signal (gpointer user_data)
     }
   self->draining = TRUE;
   trace_receiver_stop (self->receiver, TRUE);
+#ifdef GLUETOOL_TRACE_HAVE_SOUP
+  /* A request is decoded as it arrives: nothing of HTTP waits. */
+  if (self->http != NULL)
+    trace_http_collector_stop (self->http);
+#endif
   start_decoding (self);
   return G_SOURCE_CONTINUE;
 }
@@ -619,6 +701,65 @@ decide_colour (const char  *when,
   return FALSE;
 }
 
+#ifdef GLUETOOL_TRACE_HAVE_SOUP
+#define HTTP_NOTE ""
+#else
+#define HTTP_NOTE " [not built in: this gluetool-trace has no HTTP support (libsoup 3)]"
+#endif
+
+static gboolean
+check_port (const char  *option,
+            gint         port,
+            GError     **error)
+{
+  if (port == PORT_NOT_GIVEN || (port >= 0 && port <= G_MAXUINT16))
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "%s must be 0 to 65535, not %d", option, port);
+  return FALSE;
+}
+
+/* The HTTP options, checked once parsed. */
+static gboolean
+check_http_options (Listener  *self,
+                    gint       http_port,
+                    gint64     max_http_body,
+                    gint       sampling_port,
+                    GError   **error)
+{
+#ifndef GLUETOOL_TRACE_HAVE_SOUP
+  if (http_port != PORT_NOT_GIVEN || max_http_body != DEFAULT_MAX_HTTP_BODY
+      || self->sampling_path != NULL || sampling_port != PORT_NOT_GIVEN)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "--http-port, --max-http-body, --sampling-strategies and "
+                   "--sampling-port are not built in: this gluetool-trace was built "
+                   "without HTTP support (libsoup 3)");
+      return FALSE;
+    }
+#endif
+  if (!check_port ("--http-port", http_port, error)
+      || !check_port ("--sampling-port", sampling_port, error))
+    return FALSE;
+  if (max_http_body < 1 || max_http_body > MAX_HTTP_BODY_LIMIT)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--max-http-body takes 1 to %d (bytes), not %" G_GINT64_FORMAT,
+                   MAX_HTTP_BODY_LIMIT, max_http_body);
+      return FALSE;
+    }
+  if (sampling_port != PORT_NOT_GIVEN && self->sampling_path == NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "--sampling-port needs --sampling-strategies FILE");
+      return FALSE;
+    }
+  self->http_port = http_port;
+  self->max_http_body = max_http_body;
+  self->sampling_port = sampling_port;
+  return TRUE;
+}
+
 static gboolean
 parse_options (Listener   *self,
                int         argc,
@@ -630,6 +771,9 @@ parse_options (Listener   *self,
   gint64 max_spans = DEFAULT_MAX_SPANS;
   gint64 max_buffer_mib = DEFAULT_MAX_BUFFER_MIB;
   gint socket_buffer = SOCKET_RECEIVE_BUFFER;
+  gint http_port = PORT_NOT_GIVEN;
+  gint sampling_port = PORT_NOT_GIVEN;
+  gint64 max_http_body = DEFAULT_MAX_HTTP_BODY;
   const GOptionEntry entries[] = {
     { "host", 'H', 0, G_OPTION_ARG_STRING, &self->host,
       "Address or host name to listen on (default " DEFAULT_HOST ")", "HOST" },
@@ -660,6 +804,17 @@ parse_options (Listener   *self,
       "(default 256); past that, datagrams are dropped and counted", "MIB" },
     { "dump", 0, 0, G_OPTION_ARG_FILENAME, &self->dump_dir,
       "Also write every datagram, as received, to a file in DIR", "DIR" },
+    { "http-port", 0, 0, G_OPTION_ARG_INT, &http_port,
+      "TCP port for Jaeger's HTTP collector endpoint, POST /api/traces "
+      "(default 14268 when free; 0 picks a free one, printed on stderr)" HTTP_NOTE, "PORT" },
+    { "max-http-body", 0, 0, G_OPTION_ARG_INT64, &max_http_body,
+      "Refuse (413) a POSTed body over BYTES (default 16777216, 16 MiB)" HTTP_NOTE, "BYTES" },
+    { "sampling-strategies", 0, 0, G_OPTION_ARG_FILENAME, &self->sampling_path,
+      "Serve GET /sampling?service=NAME from FILE, a Jaeger strategies file, "
+      "reread when it changes" HTTP_NOTE, "FILE" },
+    { "sampling-port", 0, 0, G_OPTION_ARG_INT, &sampling_port,
+      "TCP port for /sampling (default 5778; 0 picks a free one, printed on stderr)"
+      HTTP_NOTE, "PORT" },
     /* For tests, which need drops on demand: hidden from --help. */
     { "testing-hold-reader", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &self->hold_reader,
       "Read nothing from the socket until the first signal", NULL },
@@ -730,6 +885,8 @@ parse_options (Listener   *self,
       return FALSE;
     }
   if (!decide_colour (self->colour, &self->style.colour, error))
+    return FALSE;
+  if (!check_http_options (self, http_port, max_http_body, sampling_port, error))
     return FALSE;
 
   self->port = port;
@@ -843,6 +1000,55 @@ finish (Listener *self)
   return status;
 }
 
+#ifdef GLUETOOL_TRACE_HAVE_SOUP
+
+/* Listens for POST /api/traces, on --http-port or else on 14268 when it is
+ * free: a receiver started without --http-port next to a Jaeger collector,
+ * or next to another receiver, still takes UDP. */
+static gboolean
+start_http (Listener *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) address = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autofree char *where = NULL;
+  gboolean port_given = self->http_port != PORT_NOT_GIVEN;
+  guint16 port = port_given ? (guint16) self->http_port : DEFAULT_HTTP_PORT;
+
+  address = resolve_host (self->host, &error);
+  if (address != NULL)
+    socket = trace_http_listen_socket (address, port, &error);
+  if (socket == NULL)
+    {
+      if (!port_given && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+        {
+          g_printerr ("gluetool-trace: HTTP port %u is in use: no HTTP collector endpoint "
+                      "(--http-port PORT chooses another)\n", (guint) port);
+          return TRUE;
+        }
+      g_printerr ("gluetool-trace listen: cannot listen on %s TCP port %u: %s\n",
+                  self->host, (guint) port, error->message);
+      return FALSE;
+    }
+
+  local = g_socket_get_local_address (socket, &error);
+  if (local != NULL)
+    self->http = trace_http_collector_new (socket, (gsize) self->max_http_body,
+                                           on_http_batch, on_http_refused, self, &error);
+  if (self->http == NULL)
+    {
+      g_printerr ("gluetool-trace listen: %s\n", error->message);
+      return FALSE;
+    }
+
+  where = describe_address (local);
+  g_printerr ("gluetool-trace: listening on HTTP %s\n", where);
+  return TRUE;
+}
+
+#endif
+
 static TraceReceiver *
 start_receiver (Listener  *self,
                 GError   **error)
@@ -935,6 +1141,11 @@ gluetool_trace_listen_main (int    argc,
       return 1;
     }
 
+#ifdef GLUETOOL_TRACE_HAVE_SOUP
+  if (!start_http (self))
+    return 1;
+#endif
+
   self->loop = g_main_loop_new (NULL, FALSE);
   if (!self->hold_decoder)
     start_decoding (self);
@@ -949,7 +1160,8 @@ gluetool_trace_listen_main (int    argc,
   self->last_datagram_us = g_get_monotonic_time ();
   rearm_deadline (self);
 
-  /* Scripts and tests read the port from this line: it ends with it. */
+  /* Scripts and tests read the port from this line: it ends with it. It
+   * comes last, once the HTTP endpoints listen too. */
   where = describe_address (local);
   g_printerr ("gluetool-trace: listening on UDP %s\n", where);
 

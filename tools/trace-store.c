@@ -435,6 +435,14 @@ trace_store_count_bad (TraceStore *self)
   self->counts.datagrams_bad++;
 }
 
+void
+trace_store_count_http_bad (TraceStore *self)
+{
+  g_return_if_fail (self != NULL);
+
+  self->counts.http_bad++;
+}
+
 static guint64
 count_items (JaegerSpan    *span,
              JaegerProcess *process)
@@ -471,10 +479,18 @@ trace_store_add (TraceStore         *self,
   g_return_val_if_fail (decoded != NULL && JAEGER_IS_BATCH (decoded->batch), NULL);
 
   batch = decoded->batch;
-  if (decoded->protocol == TRACE_PROTOCOL_BINARY)
-    self->counts.datagrams_binary++;
-  else
-    self->counts.datagrams_compact++;
+  switch (decoded->protocol)
+    {
+    case TRACE_PROTOCOL_COMPACT:
+      self->counts.datagrams_compact++;
+      break;
+    case TRACE_PROTOCOL_BINARY:
+      self->counts.datagrams_binary++;
+      break;
+    case TRACE_PROTOCOL_HTTP:
+      self->counts.http_batches++;
+      break;
+    }
   {
     ClientReport report = report_of_batch (batch);
 
@@ -666,6 +682,10 @@ trace_store_append_summary (TraceStore *self,
                             " (a Jaeger agent drops these)\n",
                             (guint) TRACE_AGENT_MAX_PACKET_SIZE,
                             c->datagrams_oversize);
+  /* Only when HTTP was used: scripts read the lines above and below. */
+  if (c->http_batches > 0 || c->http_bad > 0)
+    g_string_append_printf (out, "  HTTP batches:  %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT
+                            " bad)\n", c->http_batches, c->http_bad);
   g_string_append_printf (out, "  spans:         %" G_GUINT64_FORMAT, c->spans);
   if (c->spans_not_kept > 0)
     g_string_append_printf (out, " (%" G_GUINT64_FORMAT " not kept: over the "

@@ -73,6 +73,8 @@ typedef struct {
   guint64 datagrams_binary;
   guint64 datagrams_bad;
   guint64 datagrams_oversize; /* larger than TRACE_AGENT_MAX_PACKET_SIZE */
+  guint64 http_batches;       /* POSTed to /api/traces and decoded */
+  guint64 http_bad;           /* POSTed bodies refused (400, 413, 415) */
   guint64 spans;              /* every span decoded */
   guint64 spans_not_kept;     /* past the store's limits */
   guint64 traces;             /* traces the store started */
@@ -90,6 +92,9 @@ void         trace_store_count_datagram (TraceStore *self,
                                          gsize       len);
 /* Counts a datagram that did not decode. */
 void         trace_store_count_bad   (TraceStore  *self);
+
+/* Counts a request body refused by the HTTP collector endpoint. */
+void         trace_store_count_http_bad (TraceStore *self);
 
 /* Takes the spans of @decoded (at monotonic time @now_us) and returns them,
  * kept or not, in batch order. (transfer full) (element-type TraceSpan) */

@@ -1,0 +1,706 @@
+/* test-listen-http.c: the HTTP endpoints of `gluetool-trace listen`, run
+ * as a user runs them
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * Every test starts the program (GLUETOOL_TRACE_PROGRAM) with GSubprocess,
+ * on free ports (--port 0 --http-port 0: suites run in parallel), and reads
+ * the ports from its stderr. Batches are made with the c_glib reference
+ * codec and POSTed with libsoup's client, as a Jaeger client with
+ * JAEGER_ENDPOINT sends them. Nothing waits on a clock: a test reads the
+ * program's output or an HTTP answer, which blocks until it comes, and every
+ * listener also has --idle so that a broken one ends.
+ */
+
+#include <check.h>
+#include <signal.h>
+#include <string.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <libsoup/soup.h>
+
+#include "reference.h"
+#include "reference-binary.h"
+#include "check-tap.h"
+
+/* Any listener stops after this long without a batch: a safety net for a
+ * broken test, never the way a test ends. */
+#define SAFETY_IDLE "20"
+
+#define THRIFT_TYPE "application/x-thrift"
+
+/* ---- Running the program ------------------------------------------------------ */
+
+typedef struct {
+  GSubprocess      *process;
+  GDataInputStream *err;
+  GString          *err_text;       /* all of stderr read so far */
+  char             *dir;
+  char             *out_path;       /* stdout goes to this file */
+  guint16           port;           /* UDP */
+  guint16           http_port;      /* 0: none announced */
+  guint16           sampling_port;  /* 0: none announced */
+} Listener;
+
+static const char *
+program (void)
+{
+  const char *path = g_getenv ("GLUETOOL_TRACE_PROGRAM");
+
+  ck_assert_msg (path != NULL, "GLUETOOL_TRACE_PROGRAM is not set");
+  return path;
+}
+
+static char *
+read_line (GDataInputStream *stream)
+{
+  g_autoptr(GError) error = NULL;
+  char *line = g_data_input_stream_read_line_utf8 (stream, NULL, NULL, &error);
+
+  ck_assert_msg (error == NULL, "reading the program's output: %s",
+                 error ? error->message : "");
+  return line;
+}
+
+static guint16
+port_at_end (const char *line)
+{
+  const char *colon = strrchr (line, ':');
+  guint64 port;
+
+  ck_assert_ptr_nonnull (colon);
+  port = g_ascii_strtoull (colon + 1, NULL, 10);
+  ck_assert_msg (port > 0 && port <= G_MAXUINT16, "no port in \"%s\"", line);
+  return (guint16) port;
+}
+
+/* Starts `gluetool-trace listen --port 0 --idle 20 ARGS` and returns once
+ * it said where it listens: the UDP line comes last, after the HTTP ones. */
+static Listener *
+listener_start (const char *const *args)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  Listener *l = g_new0 (Listener, 1);
+
+  l->dir = g_dir_make_tmp ("gluetool-listen-http-XXXXXX", &error);
+  ck_assert_msg (l->dir != NULL, "temporary directory: %s", error ? error->message : "");
+  l->err_text = g_string_new (NULL);
+  l->out_path = g_build_filename (l->dir, "stdout.txt", NULL);
+
+  g_ptr_array_add (argv, (gpointer) program ());
+  g_ptr_array_add (argv, (gpointer) "listen");
+  g_ptr_array_add (argv, (gpointer) "--port");
+  g_ptr_array_add (argv, (gpointer) "0");
+  g_ptr_array_add (argv, (gpointer) "--idle");
+  g_ptr_array_add (argv, (gpointer) SAFETY_IDLE);
+  for (guint i = 0; args != NULL && args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, l->out_path);
+  l->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata,
+                                             &error);
+  ck_assert_msg (l->process != NULL, "spawn: %s", error ? error->message : "");
+  l->err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (l->process));
+
+  for (;;)
+    {
+      g_autofree char *line = read_line (l->err);
+
+      ck_assert_msg (line != NULL, "the listener ended before it listened: %s",
+                     l->err_text->str);
+      g_string_append_printf (l->err_text, "%s\n", line);
+      if (g_str_has_prefix (line, "gluetool-trace: listening on HTTP "))
+        l->http_port = port_at_end (line);
+      else if (g_str_has_prefix (line, "gluetool-trace: listening on sampling HTTP "))
+        l->sampling_port = port_at_end (line);
+      else if (g_str_has_prefix (line, "gluetool-trace: listening on UDP "))
+        {
+          l->port = port_at_end (line);
+          break;
+        }
+    }
+  return l;
+}
+
+/* Reads stderr to its end, waits for the program, returns its exit status. */
+static int
+listener_finish (Listener *l)
+{
+  g_autoptr(GError) error = NULL;
+  char *line;
+
+  while ((line = read_line (l->err)) != NULL)
+    {
+      g_string_append_printf (l->err_text, "%s\n", line);
+      g_free (line);
+    }
+  ck_assert_msg (g_subprocess_wait (l->process, NULL, &error), "wait: %s",
+                 error ? error->message : "");
+  ck_assert_msg (g_subprocess_get_if_exited (l->process),
+                 "the listener did not exit normally; stderr:\n%s", l->err_text->str);
+  return g_subprocess_get_exit_status (l->process);
+}
+
+static G_GNUC_NO_INLINE char *
+listener_stdout (Listener *l)
+{
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+
+  ck_assert_msg (g_file_get_contents (l->out_path, &text, NULL, &error),
+                 "stdout: %s", error ? error->message : "");
+  return text;
+}
+
+static void
+listener_free (Listener *l)
+{
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+
+  if (g_subprocess_get_identifier (l->process) != NULL)
+    g_subprocess_force_exit (l->process);
+  g_clear_object (&l->err);
+  g_clear_object (&l->process);
+  g_string_free (l->err_text, TRUE);
+
+  dir = g_dir_open (l->dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (l->dir, name, NULL);
+
+      g_remove (path);
+    }
+  g_rmdir (l->dir);
+  g_free (l->dir);
+  g_free (l->out_path);
+  g_free (l);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Listener, listener_free)
+
+/* Runs `gluetool-trace listen ARGS` to its end; returns the exit status. */
+static int
+run_listen (const char *const *args,
+            char             **err)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add (argv, (gpointer) program ());
+  g_ptr_array_add (argv, (gpointer) "listen");
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                        | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata,
+                                          &error);
+  ck_assert_msg (process != NULL, "spawn: %s", error ? error->message : "");
+  ck_assert_msg (g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, err, &error),
+                 "communicate: %s", error ? error->message : "");
+  ck_assert (g_subprocess_get_if_exited (process));
+  return g_subprocess_get_exit_status (process);
+}
+
+/* ---- Making batches ---------------------------------------------------------- */
+
+static void
+add_string_tag (GPtrArray  *tags,
+                const char *key,
+                const char *value)
+{
+  JaegerTag *tag = g_object_new (JAEGER_TYPE_TAG, NULL);
+
+  tag->key = g_strdup (key);
+  tag->vType = JAEGER_TAG_TYPE_STRING;
+  tag->vStr = g_strdup (value);
+  tag->__isset_vStr = TRUE;
+  g_ptr_array_add (tags, tag);
+}
+
+static JaegerSpan *
+add_span (JaegerBatch *batch,
+          guint64      trace_id,
+          guint64      span_id,
+          guint64      parent_id,
+          const char  *name,
+          gint64       start_us,
+          gint64       duration_us)
+{
+  JaegerSpan *span = g_object_new (JAEGER_TYPE_SPAN, NULL);
+
+  span->traceIdLow = (gint64) trace_id;
+  span->spanId = (gint64) span_id;
+  span->parentSpanId = (gint64) parent_id;
+  span->operationName = g_strdup (name);
+  span->flags = 1;
+  span->startTime = start_us;
+  span->duration = duration_us;
+  g_ptr_array_add (batch->spans, span);
+  return span;
+}
+
+/* A batch of @service with a root and a child in trace @trace_id, the root
+ * tagged, at a fixed time so that two receivers show it alike. */
+static JaegerBatch *
+new_batch (const char *service,
+           guint64     trace_id,
+           const char *root_name)
+{
+  JaegerBatch *batch = g_object_new (JAEGER_TYPE_BATCH, NULL);
+  const gint64 start = G_GINT64_CONSTANT (1700000000000000);
+  JaegerSpan *root;
+
+  gluetool_reference_init ();
+  batch->process->serviceName = g_strdup (service);
+  add_string_tag (batch->process->tags, "client-uuid", "uuid-http");
+  batch->process->__isset_tags = TRUE;
+  root = add_span (batch, trace_id, 1, 0, root_name, start, 5000);
+  add_string_tag (root->tags, "http.method", "POST");
+  root->__isset_tags = TRUE;
+  add_span (batch, trace_id, 2, 1, "child", start + 1000, 2000);
+  batch->seqNo = 7;
+  batch->__isset_seqNo = TRUE;
+  return batch;
+}
+
+static GBytes *
+encode_body (JaegerBatch *batch)
+{
+  g_autoptr(GError) error = NULL;
+  GBytes *body = gluetool_reference_encode_batch_binary (batch, &error);
+
+  ck_assert_msg (body != NULL, "encode: %s", error ? error->message : "");
+  return body;
+}
+
+static void
+send_udp (guint16  port,
+          GBytes  *bytes)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize len;
+  const char *data = g_bytes_get_data (bytes, &len);
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                         G_SOCKET_PROTOCOL_UDP, &error);
+  ck_assert_msg (socket != NULL, "socket: %s", error ? error->message : "");
+  address = g_inet_socket_address_new_from_string ("127.0.0.1", port);
+  ck_assert_int_eq (g_socket_send_to (socket, address, data, len, NULL, &error),
+                    (gssize) len);
+}
+
+/* ---- HTTP, through libsoup's client --------------------------------------------- */
+
+typedef struct {
+  guint  status;
+  char  *body;      /* the answer's, as text */
+  char  *content_type;
+} Answer;
+
+static void
+answer_clear (Answer *answer)
+{
+  g_clear_pointer (&answer->body, g_free);
+  g_clear_pointer (&answer->content_type, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Answer, answer_clear)
+
+/* Sends @method to http://127.0.0.1:@port@path with @body (NULL: none) of
+ * @content_type; with @chunked, the body goes without a Content-Length.
+ * Returns the answer. */
+static Answer
+request (const char *method,
+         guint16     port,
+         const char *path,
+         const char *content_type,
+         GBytes     *body,
+         gboolean    chunked)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autoptr(SoupMessage) msg = NULL;
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *uri = g_strdup_printf ("http://127.0.0.1:%u%s", port, path);
+  const char *type;
+  Answer answer = { 0, NULL, NULL };
+
+  msg = soup_message_new (method, uri);
+  ck_assert_msg (msg != NULL, "bad URI %s", uri);
+  if (body != NULL && chunked)
+    {
+      g_autoptr(GInputStream) stream = g_memory_input_stream_new_from_bytes (body);
+
+      soup_message_set_request_body (msg, content_type, stream, -1);
+    }
+  else if (body != NULL)
+    soup_message_set_request_body_from_bytes (msg, content_type, body);
+
+  reply = soup_session_send_and_read (session, msg, NULL, &error);
+  ck_assert_msg (reply != NULL, "%s %s: %s", method, uri, error ? error->message : "");
+  answer.status = soup_message_get_status (msg);
+  answer.body = g_strndup (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply));
+  type = soup_message_headers_get_content_type (soup_message_get_response_headers (msg),
+                                                NULL);
+  answer.content_type = g_strdup (type);
+  return answer;
+}
+
+static guint
+post_batch (guint16  port,
+            GBytes  *body)
+{
+  g_auto(Answer) answer = request ("POST", port, "/api/traces", THRIFT_TYPE, body, FALSE);
+
+  return answer.status;
+}
+
+/* ---- POST /api/traces ------------------------------------------------------------ */
+
+/* The same batch, once over UDP (compact) and once POSTed (binary Batch), is
+ * shown alike, as trees and as JSON lines. */
+static void
+check_shown_alike (const char *mode)
+{
+  const char *args[] = { "--http-port", "0", "--count", "2", mode, NULL };
+  g_autoptr(Listener) udp = listener_start (args);
+  g_autoptr(Listener) http = listener_start (args);
+  g_autoptr(JaegerBatch) batch = new_batch ("over-http", 0x4242, "root");
+  g_autoptr(GBytes) datagram = NULL;
+  g_autoptr(GBytes) body = encode_body (batch);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *udp_out = NULL;
+  g_autofree char *http_out = NULL;
+
+  datagram = gluetool_reference_encode_datagram (batch, 1, &error);
+  ck_assert_msg (datagram != NULL, "encode: %s", error ? error->message : "");
+  ck_assert_uint_ne (http->http_port, 0);
+
+  send_udp (udp->port, datagram);
+  ck_assert_uint_eq (post_batch (http->http_port, body), 202);
+
+  ck_assert_int_eq (listener_finish (udp), 0);
+  ck_assert_int_eq (listener_finish (http), 0);
+  udp_out = listener_stdout (udp);
+  http_out = listener_stdout (http);
+  ck_assert_msg (strstr (http_out, "root") != NULL && strstr (http_out, "child") != NULL,
+                 "%s", http_out);
+  ck_assert_str_eq (http_out, udp_out);
+}
+
+START_TEST (test_post_shown_like_udp)
+{
+  check_shown_alike ("--color=never");
+  check_shown_alike ("--json");
+}
+END_TEST
+
+/* The summary counts HTTP batches apart from datagrams, and the client's
+ * seqNo and process as for a datagram. */
+START_TEST (test_post_summary)
+{
+  const char *args[] = { "--http-port", "0", "--count", "4", "--summary", "--quiet", NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(JaegerBatch) first = new_batch ("svc", 1, "first");
+  g_autoptr(JaegerBatch) second = new_batch ("svc", 2, "second");
+  g_autoptr(GBytes) first_body = NULL;
+  g_autoptr(GBytes) second_body = NULL;
+
+  second->seqNo = 8;
+  first_body = encode_body (first);
+  second_body = encode_body (second);
+  ck_assert_uint_eq (post_batch (l->http_port, first_body), 202);
+  ck_assert_uint_eq (post_batch (l->http_port, second_body), 202);
+
+  ck_assert_int_eq (listener_finish (l), 0);
+  ck_assert_msg (strstr (l->err_text->str, "  datagrams:     0 (0 compact, 0 binary)\n") != NULL,
+                 "%s", l->err_text->str);
+  ck_assert_msg (strstr (l->err_text->str, "  HTTP batches:  2 (0 bad)\n") != NULL,
+                 "%s", l->err_text->str);
+  ck_assert_msg (strstr (l->err_text->str, "  spans:         4\n") != NULL,
+                 "%s", l->err_text->str);
+  ck_assert_msg (strstr (l->err_text->str, "svc (client-uuid uuid-http): 2 batches, "
+                                           "seqNo 7 to 8, 0 missing") != NULL,
+                 "%s", l->err_text->str);
+}
+END_TEST
+
+/* Each bad request gets its status and is reported; the listener goes on
+ * taking batches over HTTP and UDP after all of them. */
+START_TEST (test_bad_requests)
+{
+  const char *args[] = { "--http-port", "0", "--max-http-body", "1000", "--count", "4",
+                         "--summary", NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(JaegerBatch) batch = new_batch ("after", 9, "after the bad ones");
+  g_autoptr(JaegerBatch) udp_batch = new_batch ("after", 10, "udp after the bad ones");
+  g_autoptr(GBytes) good = encode_body (batch);
+  g_autoptr(GBytes) trailing = NULL;
+  g_autoptr(GBytes) garbage = g_bytes_new_static ("hello", 5);
+  g_autoptr(GBytes) empty = g_bytes_new_static ("", 0);
+  g_autoptr(GBytes) large = NULL;
+  g_autoptr(GBytes) datagram = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  g_autofree guint8 *big = g_malloc0 (5000);
+
+  {
+    gsize len;
+    const guint8 *data = g_bytes_get_data (good, &len);
+    g_autofree guint8 *copy = g_malloc (len + 1);
+
+    memcpy (copy, data, len);
+    copy[len] = 0;  /* a T_STOP too many */
+    trailing = g_bytes_new (copy, len + 1);
+  }
+  large = g_bytes_new (big, 5000);
+
+  {
+    g_auto(Answer) a = request ("POST", l->http_port, "/api/traces", THRIFT_TYPE, garbage,
+                                FALSE);
+
+    ck_assert_uint_eq (a.status, 400);
+    ck_assert_msg (strstr (a.body, "not a Thrift binary Batch") != NULL, "%s", a.body);
+  }
+  {
+    g_auto(Answer) a = request ("POST", l->http_port, "/api/traces", THRIFT_TYPE, trailing,
+                                FALSE);
+
+    ck_assert_uint_eq (a.status, 400);
+    ck_assert_msg (strstr (a.body, "1 bytes follow the Batch") != NULL, "%s", a.body);
+  }
+  ck_assert_uint_eq (post_batch (l->http_port, empty), 400);
+  /* Over --max-http-body, told by Content-Length, and found while reading
+   * a chunked body. */
+  {
+    g_auto(Answer) a = request ("POST", l->http_port, "/api/traces", THRIFT_TYPE, large,
+                                FALSE);
+
+    ck_assert_uint_eq (a.status, 413);
+    ck_assert_msg (strstr (a.body, "a body of 5000 bytes: at most 1000") != NULL, "%s", a.body);
+  }
+  {
+    g_auto(Answer) a = request ("POST", l->http_port, "/api/traces", THRIFT_TYPE, large,
+                                TRUE);
+
+    ck_assert_uint_eq (a.status, 413);
+  }
+  {
+    g_auto(Answer) a = request ("POST", l->http_port, "/api/traces", "text/plain", good,
+                                FALSE);
+
+    ck_assert_uint_eq (a.status, 415);
+    ck_assert_msg (strstr (a.body, "\"text/plain\"") != NULL, "%s", a.body);
+  }
+  {
+    g_auto(Answer) a = request ("POST", l->http_port, "/api/traces", NULL, good, FALSE);
+
+    ck_assert_uint_eq (a.status, 415);
+  }
+  {
+    g_auto(Answer) a = request ("POST", l->http_port, "/api/spans", THRIFT_TYPE, good, FALSE);
+
+    ck_assert_uint_eq (a.status, 404);
+  }
+  {
+    g_auto(Answer) a = request ("POST", l->http_port, "/api/traces/more", THRIFT_TYPE, good,
+                                FALSE);
+
+    ck_assert_uint_eq (a.status, 404);
+  }
+  {
+    g_auto(Answer) a = request ("GET", l->http_port, "/api/traces", NULL, NULL, FALSE);
+
+    ck_assert_uint_eq (a.status, 405);
+  }
+
+  /* Still taking both ways in. */
+  {
+    g_auto(Answer) a = request ("POST", l->http_port, "/api/traces",
+                                "application/vnd.apache.thrift.binary", good, FALSE);
+
+    ck_assert_uint_eq (a.status, 202);
+  }
+  datagram = gluetool_reference_encode_datagram (udp_batch, 1, &error);
+  ck_assert_msg (datagram != NULL, "encode: %s", error ? error->message : "");
+  send_udp (l->port, datagram);
+
+  ck_assert_int_eq (listener_finish (l), 0);
+  out = listener_stdout (l);
+  ck_assert_msg (strstr (out, "after the bad ones  [after]") != NULL, "%s", out);
+  ck_assert_msg (strstr (out, "udp after the bad ones  [after]") != NULL, "%s", out);
+  /* 400 three times, 413 twice, 415 twice; 404 and 405 are no body's fault. */
+  ck_assert_msg (strstr (l->err_text->str, "  HTTP batches:  1 (7 bad)\n") != NULL,
+                 "%s", l->err_text->str);
+  ck_assert_msg (strstr (l->err_text->str, "bad HTTP request from 127.0.0.1:") != NULL,
+                 "%s", l->err_text->str);
+  ck_assert_msg (strstr (l->err_text->str, ", POST /api/traces: 413: a body of 5000 bytes")
+                 != NULL, "%s", l->err_text->str);
+  ck_assert_msg (strstr (l->err_text->str, ", GET /api/traces: 405: ") != NULL,
+                 "%s", l->err_text->str);
+}
+END_TEST
+
+/* A hostile body (a list claiming two billion spans) is refused at once,
+ * without the memory it claims. */
+START_TEST (test_hostile_body)
+{
+  const char *args[] = { "--http-port", "0", "--count", "2", NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(JaegerBatch) batch = new_batch ("survivor", 3, "survivor");
+  g_autoptr(GBytes) good = encode_body (batch);
+  /* Batch { 1: Process { 1: "x" }, 2: list<struct> of 0x7fffffff } */
+  static const guint8 hostile[] = {
+    0x0c, 0x00, 0x01, 0x0b, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 'x', 0x00,
+    0x0f, 0x00, 0x02, 0x0c, 0x7f, 0xff, 0xff, 0xff,
+  };
+  g_autoptr(GBytes) body = g_bytes_new_static (hostile, sizeof hostile);
+  g_autofree char *out = NULL;
+
+  {
+    g_auto(Answer) a = request ("POST", l->http_port, "/api/traces", THRIFT_TYPE, body,
+                                FALSE);
+
+    ck_assert_uint_eq (a.status, 400);
+    ck_assert_msg (strstr (a.body, "2147483647 elements") != NULL, "%s", a.body);
+  }
+  ck_assert_uint_eq (post_batch (l->http_port, good), 202);
+  ck_assert_int_eq (listener_finish (l), 0);
+  out = listener_stdout (l);
+  ck_assert_msg (strstr (out, "survivor") != NULL, "%s", out);
+}
+END_TEST
+
+/* ---- Ports ------------------------------------------------------------------------ */
+
+/* A TCP socket listening on 127.0.0.1:@port (0: any free one), or NULL when
+ * the port is taken already. */
+static GSocket *
+hold_tcp_port (guint16 port)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, port);
+  g_autoptr(GError) error = NULL;
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                         &error);
+  ck_assert_msg (socket != NULL, "socket: %s", error ? error->message : "");
+  if (!g_socket_bind (socket, address, TRUE, &error) || !g_socket_listen (socket, &error))
+    {
+      ck_assert_msg (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE),
+                     "binding port %u: %s", port, error->message);
+      return NULL;
+    }
+  return g_steal_pointer (&socket);
+}
+
+static guint16
+socket_port (GSocket *socket)
+{
+  g_autoptr(GSocketAddress) local = g_socket_get_local_address (socket, NULL);
+
+  ck_assert_ptr_nonnull (local);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+}
+
+/* Without --http-port, a taken 14268 costs the HTTP endpoint only: a note,
+ * and UDP goes on. Whoever holds the port (this test, or a receiver of a
+ * suite running alongside) keeps it. */
+START_TEST (test_default_port_taken)
+{
+  g_autoptr(GSocket) held = hold_tcp_port (14268);
+  const char *args[] = { "--count", "2", NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(JaegerBatch) batch = new_batch ("udp-only", 5, "udp only");
+  g_autoptr(GBytes) datagram = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+
+  ck_assert_uint_eq (l->http_port, 0);
+  ck_assert_msg (strstr (l->err_text->str, "gluetool-trace: HTTP port 14268 is in use: "
+                                           "no HTTP collector endpoint (--http-port PORT "
+                                           "chooses another)\n") != NULL,
+                 "%s", l->err_text->str);
+  datagram = gluetool_reference_encode_datagram (batch, 1, &error);
+  ck_assert_msg (datagram != NULL, "encode: %s", error ? error->message : "");
+  send_udp (l->port, datagram);
+  ck_assert_int_eq (listener_finish (l), 0);
+  out = listener_stdout (l);
+  ck_assert_msg (strstr (out, "udp only") != NULL, "%s", out);
+}
+END_TEST
+
+/* A port asked for that is taken is an error, as for UDP. */
+START_TEST (test_given_port_taken)
+{
+  g_autoptr(GSocket) held = hold_tcp_port (0);
+  g_autofree char *port = g_strdup_printf ("%u", socket_port (held));
+  const char *args[] = { "--port", "0", "--http-port", port, "--idle", "1", NULL };
+  g_autofree char *err = NULL;
+
+  ck_assert_int_eq (run_listen (args, &err), 1);
+  ck_assert_msg (strstr (err, "cannot listen on 127.0.0.1 TCP port") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST (test_bad_http_options)
+{
+  const char *const cases[][5] = {
+    { "--http-port", "65536", NULL },
+    { "--http-port", "-2", NULL },
+    { "--max-http-body", "0", NULL },
+    { "--max-http-body", "4294967296", NULL },
+    { "--sampling-port", "0", NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *err = NULL;
+
+      ck_assert_int_eq (run_listen (cases[i], &err), 2);
+      ck_assert_msg (strstr (err, "gluetool-trace listen: ") != NULL, "%s", err);
+    }
+}
+END_TEST
+
+static Suite *
+listen_http_suite (void)
+{
+  Suite *suite = suite_create ("listen-http");
+  TCase *tc;
+
+  tc = tcase_create ("collector");
+  tcase_add_test (tc, test_post_shown_like_udp);
+  tcase_add_test (tc, test_post_summary);
+  tcase_add_test (tc, test_bad_requests);
+  tcase_add_test (tc, test_hostile_body);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("ports");
+  tcase_add_test (tc, test_default_port_taken);
+  tcase_add_test (tc, test_given_port_taken);
+  tcase_add_test (tc, test_bad_http_options);
+  suite_add_tcase (suite, tc);
+
+  return suite;
+}
+
+int
+main (void)
+{
+  return test_run_suite_tap (listen_http_suite ());
+}
