@@ -148,6 +148,11 @@ http_prepare (GluetoolSender *sender,
                                                  "idle-timeout", IDLE_TIMEOUT_S,
                                                  "user-agent", USER_AGENT,
                                                  NULL);
+  /* No proxy: the system's proxy resolver (libproxy) answers from GLib's
+   * worker threads, which a child made by fork() does not have, so a
+   * child's first request would wait for ever. Spans go straight to the
+   * collector. */
+  soup_session_set_proxy_resolver (self->session, NULL);
   g_main_context_pop_thread_default (self->context);
   GLUETOOL_DEBUG ("Posting spans to %s", self->endpoint);
   return TRUE;
