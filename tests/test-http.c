@@ -138,6 +138,8 @@ listener_finish (Listener *l)
   ck_assert_msg (g_subprocess_wait (l->process, NULL, &error), "wait: %s",
                  error ? error->message : "");
   ck_assert_msg (g_subprocess_get_if_exited (l->process), "stderr:\n%s", l->err_text->str);
+  if (g_subprocess_get_exit_status (l->process) != 0)
+    g_printerr ("# the listener's stderr:\n%s", l->err_text->str);
   return g_subprocess_get_exit_status (l->process);
 }
 
