@@ -18,6 +18,7 @@
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
 #include "reference.h"
@@ -677,6 +678,335 @@ START_TEST (test_bad_http_options)
 }
 END_TEST
 
+/* ---- GET /sampling -------------------------------------------------------------- */
+
+/* Jaeger's own example of default operation strategies, and a service
+ * with operations of its own. */
+static const char strategies_v1[] =
+  "{\n"
+  "  \"service_strategies\": [\n"
+  "    {\"service\": \"ServiceA\", \"type\": \"probabilistic\", \"param\": 1.0},\n"
+  "    {\"service\": \"ServiceB\", \"type\": \"ratelimiting\", \"param\": 3},\n"
+  "    {\"service\": \"ServiceC\", \"type\": \"probabilistic\", \"param\": 0.5,\n"
+  "     \"operation_strategies\": [\n"
+  "       {\"operation\": \"op1\", \"type\": \"probabilistic\", \"param\": 0.25},\n"
+  "       {\"operation\": \"/health\", \"type\": \"probabilistic\", \"param\": 0.75},\n"
+  "       {\"operation\": \"limited\", \"type\": \"ratelimiting\", \"param\": 1}]}\n"
+  "  ],\n"
+  "  \"default_strategy\": {\"type\": \"probabilistic\", \"param\": 0.2,\n"
+  "    \"operation_strategies\": [\n"
+  "      {\"operation\": \"/health\", \"type\": \"probabilistic\", \"param\": 0.1}]}\n"
+  "}\n";
+
+static const char strategies_v2[] =
+  "{\"service_strategies\": [{\"service\": \"ServiceA\", \"type\": \"ratelimiting\", "
+  "\"param\": 42}]}";
+
+static const char strategies_v3[] =
+  "{\"default_strategy\": {\"type\": \"ratelimiting\", \"param\": 7}}";
+
+static void
+write_file (const char *path,
+            const char *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* A new file renamed over the old one: a new inode every time. */
+  ck_assert_msg (g_file_set_contents (path, text, -1, &error), "%s: %s", path,
+                 error ? error->message : "");
+}
+
+/* The answer for @service, parsed; fails the test unless it is 200 and a
+ * JSON object. */
+static JsonObject *
+get_strategy (guint16     port,
+              const char *service)
+{
+  g_autofree char *escaped = g_uri_escape_string (service, NULL, FALSE);
+  g_autofree char *path = g_strdup_printf ("/sampling?service=%s", escaped);
+  g_auto(Answer) a = request ("GET", port, path, NULL, NULL, FALSE);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  JsonNode *root;
+
+  ck_assert_msg (a.status == 200, "%u: %s", a.status, a.body);
+  ck_assert_str_eq (a.content_type, "application/json");
+  ck_assert_msg (json_parser_load_from_data (parser, a.body, -1, &error), "%s: %s", a.body,
+                 error ? error->message : "");
+  root = json_parser_get_root (parser);
+  ck_assert (JSON_NODE_HOLDS_OBJECT (root));
+  return json_object_ref (json_node_get_object (root));
+}
+
+static void
+assert_probabilistic (JsonObject *strategy,
+                      double      rate)
+{
+  ck_assert_str_eq (json_object_get_string_member (strategy, "strategyType"), "PROBABILISTIC");
+  ck_assert_double_eq (json_object_get_double_member (
+                         json_object_get_object_member (strategy, "probabilisticSampling"),
+                         "samplingRate"), rate);
+  ck_assert (!json_object_has_member (strategy, "rateLimitingSampling"));
+}
+
+static void
+assert_rate_limiting (JsonObject *strategy,
+                      gint64      per_second)
+{
+  ck_assert_str_eq (json_object_get_string_member (strategy, "strategyType"), "RATE_LIMITING");
+  ck_assert_int_eq (json_object_get_int_member (
+                      json_object_get_object_member (strategy, "rateLimitingSampling"),
+                      "maxTracesPerSecond"), per_second);
+  ck_assert (!json_object_has_member (strategy, "probabilisticSampling"));
+}
+
+/* Asserts the operationSampling of @strategy: its default probability, then
+ * pairs of operation name and rate, ending with NULL. */
+static void
+assert_operations (JsonObject *strategy,
+                   double      default_probability,
+                   ...)
+{
+  JsonObject *ops = json_object_get_object_member (strategy, "operationSampling");
+  JsonArray *list;
+  va_list args;
+  const char *name;
+  guint i = 0;
+
+  ck_assert_ptr_nonnull (ops);
+  ck_assert_double_eq (json_object_get_double_member (ops, "defaultSamplingProbability"),
+                       default_probability);
+  ck_assert_double_eq (json_object_get_double_member (ops, "defaultLowerBoundTracesPerSecond"),
+                       0);
+  list = json_object_get_array_member (ops, "perOperationStrategies");
+  va_start (args, default_probability);
+  while ((name = va_arg (args, const char *)) != NULL)
+    {
+      double rate = va_arg (args, double);
+      JsonObject *op;
+
+      ck_assert_uint_lt (i, json_array_get_length (list));
+      op = json_array_get_object_element (list, i++);
+      ck_assert_str_eq (json_object_get_string_member (op, "operation"), name);
+      ck_assert_double_eq (json_object_get_double_member (
+                             json_object_get_object_member (op, "probabilisticSampling"),
+                             "samplingRate"), rate);
+    }
+  va_end (args);
+  ck_assert_uint_eq (i, json_array_get_length (list));
+}
+
+static Listener *
+start_with_strategies (const char  *text,
+                       char       **path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("gluetool-strategies-XXXXXX", &error);
+  const char *args[] = { "--http-port", "0", "--sampling-strategies", NULL,
+                         "--sampling-port", "0", NULL };
+  Listener *l;
+
+  ck_assert_msg (dir != NULL, "%s", error ? error->message : "");
+  *path = g_build_filename (dir, "strategies.json", NULL);
+  write_file (*path, text);
+  args[3] = *path;
+  l = listener_start (args);
+  ck_assert_uint_ne (l->sampling_port, 0);
+  ck_assert_uint_ne (l->http_port, 0);
+  return l;
+}
+
+static void
+remove_strategies (char *path)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+
+  g_remove (path);
+  g_rmdir (dir);
+  g_free (path);
+}
+
+static int
+stop (Listener *l)
+{
+  g_subprocess_send_signal (l->process, SIGTERM);
+  return listener_finish (l);
+}
+
+/* Each service gets its strategy, merged with the default's operations as
+ * Jaeger merges them; others get the default. */
+START_TEST (test_sampling_answers)
+{
+  char *path = NULL;
+  g_autoptr(Listener) l = start_with_strategies (strategies_v1, &path);
+  g_autoptr(JsonObject) a = get_strategy (l->sampling_port, "ServiceA");
+  g_autoptr(JsonObject) b = get_strategy (l->sampling_port, "ServiceB");
+  g_autoptr(JsonObject) c = get_strategy (l->sampling_port, "ServiceC");
+  g_autoptr(JsonObject) other = get_strategy (l->sampling_port, "some other service");
+
+  /* The service's own probability becomes its operations' default. */
+  assert_probabilistic (a, 1.0);
+  assert_operations (a, 1.0, "/health", 0.1, NULL);
+  /* A rate-limited service keeps the default's default probability. */
+  assert_rate_limiting (b, 3);
+  assert_operations (b, 0.2, "/health", 0.1, NULL);
+  /* Its own operations first (the rate-limited one left out), then the
+   * default's it does not name. */
+  assert_probabilistic (c, 0.5);
+  assert_operations (c, 0.5, "op1", 0.25, "/health", 0.75, NULL);
+  assert_probabilistic (other, 0.2);
+  assert_operations (other, 0.2, "/health", 0.1, NULL);
+
+  ck_assert_int_eq (stop (l), 0);
+  ck_assert_msg (strstr (l->err_text->str, "operation_strategies[2]: operations are only "
+                                           "sampled by probability") != NULL,
+                 "%s", l->err_text->str);
+  remove_strategies (path);
+}
+END_TEST
+
+/* Without a default in the file, Jaeger's: probabilistic 0.001, and no
+ * operationSampling where the file names no operations. */
+START_TEST (test_sampling_jaeger_default)
+{
+  char *path = NULL;
+  g_autoptr(Listener) l = start_with_strategies (strategies_v2, &path);
+  g_autoptr(JsonObject) a = get_strategy (l->sampling_port, "ServiceA");
+  g_autoptr(JsonObject) other = get_strategy (l->sampling_port, "other");
+
+  assert_rate_limiting (a, 42);
+  ck_assert (!json_object_has_member (a, "operationSampling"));
+  assert_probabilistic (other, 0.001);
+  ck_assert (!json_object_has_member (other, "operationSampling"));
+  ck_assert_int_eq (stop (l), 0);
+  remove_strategies (path);
+}
+END_TEST
+
+/* A rewritten file changes the next answer; a malformed version is
+ * reported once and the last good strategies stay; a good one after it is
+ * taken again. The collector endpoint goes on all along. */
+START_TEST (test_sampling_reread)
+{
+  char *path = NULL;
+  g_autoptr(Listener) l = start_with_strategies (strategies_v1, &path);
+  g_autoptr(JsonObject) first = get_strategy (l->sampling_port, "ServiceA");
+  g_autoptr(JsonObject) second = NULL;
+  g_autoptr(JsonObject) kept = NULL;
+  g_autoptr(JsonObject) kept_again = NULL;
+  g_autoptr(JsonObject) third = NULL;
+  const char *reports;
+
+  assert_probabilistic (first, 1.0);
+
+  write_file (path, strategies_v2);
+  second = get_strategy (l->sampling_port, "ServiceA");
+  assert_rate_limiting (second, 42);
+
+  write_file (path, "{\"default_strategy\": {\"type\": \"probabilistic\", \"param\": ");
+  kept = get_strategy (l->sampling_port, "ServiceA");
+  assert_rate_limiting (kept, 42);
+  kept_again = get_strategy (l->sampling_port, "ServiceA");
+  assert_rate_limiting (kept_again, 42);
+
+  write_file (path, strategies_v3);
+  third = get_strategy (l->sampling_port, "ServiceA");
+  assert_rate_limiting (third, 7);
+
+  ck_assert_int_eq (stop (l), 0);
+  reports = strstr (l->err_text->str, "cannot reread the sampling strategies: ");
+  ck_assert_msg (reports != NULL, "%s", l->err_text->str);
+  ck_assert_msg (strstr (reports + 1, "cannot reread the sampling strategies: ") == NULL,
+                 "reported more than once:\n%s", l->err_text->str);
+  remove_strategies (path);
+}
+END_TEST
+
+START_TEST (test_sampling_bad_requests)
+{
+  char *path = NULL;
+  g_autoptr(Listener) l = start_with_strategies (strategies_v1, &path);
+
+  {
+    g_auto(Answer) a = request ("GET", l->sampling_port, "/sampling", NULL, NULL, FALSE);
+
+    ck_assert_uint_eq (a.status, 400);
+    ck_assert_msg (strstr (a.body, "'service' parameter must be provided once") != NULL,
+                   "%s", a.body);
+  }
+  {
+    g_auto(Answer) a = request ("GET", l->sampling_port, "/sampling?service=a&service=b",
+                                NULL, NULL, FALSE);
+
+    ck_assert_uint_eq (a.status, 400);
+  }
+  {
+    g_auto(Answer) a = request ("GET", l->sampling_port, "/baggageRestrictions?service=a",
+                                NULL, NULL, FALSE);
+
+    ck_assert_uint_eq (a.status, 404);
+  }
+  {
+    g_autoptr(GBytes) body = g_bytes_new_static ("x", 1);
+    g_auto(Answer) a = request ("POST", l->sampling_port, "/sampling?service=a",
+                                "text/plain", body, FALSE);
+
+    ck_assert_uint_eq (a.status, 405);
+  }
+  {
+    /* Still answering, and the collector endpoint is not on this port. */
+    g_autoptr(JsonObject) b = get_strategy (l->sampling_port, "ServiceB");
+    g_auto(Answer) a = request ("GET", l->sampling_port, "/api/traces", NULL, NULL, FALSE);
+
+    assert_rate_limiting (b, 3);
+    ck_assert_uint_eq (a.status, 404);
+  }
+  ck_assert_int_eq (stop (l), 0);
+  remove_strategies (path);
+}
+END_TEST
+
+/* A strategies file that cannot be read or parsed at the start is an
+ * error, and says what is wrong. */
+START_TEST (test_sampling_bad_file)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("gluetool-strategies-XXXXXX", &error);
+  g_autofree char *path = g_build_filename (dir, "strategies.json", NULL);
+  g_autofree char *missing = g_build_filename (dir, "missing.json", NULL);
+  const struct {
+    const char *text;
+    const char *says;
+  } cases[] = {
+    { "not json", "strategies.json: " },
+    { "[]", "not a JSON object" },
+    { "{\"default_strategy\": {\"type\": \"probabilistic\", \"param\": 1.5}}",
+      "default_strategy: a probability of 1.5" },
+    { "{\"service_strategies\": [{\"service\": \"a\", \"type\": \"ratelimiting\", "
+      "\"param\": 40000}]}", "service_strategies[0]: 40000 traces a second" },
+    { "{\"service_strategies\": [{\"service\": 5}]}", "\"service\" must be a string" },
+    { "{\"service_strategies\": {}}", "\"service_strategies\" must be a list" },
+  };
+
+  ck_assert_msg (dir != NULL, "%s", error ? error->message : "");
+  for (guint i = 0; i < G_N_ELEMENTS (cases) + 1; i++)
+    {
+      const char *file = i < G_N_ELEMENTS (cases) ? path : missing;
+      const char *args[] = { "--port", "0", "--http-port", "0", "--sampling-port", "0",
+                             "--sampling-strategies", file, "--idle", "1", NULL };
+      g_autofree char *err = NULL;
+
+      if (i < G_N_ELEMENTS (cases))
+        write_file (path, cases[i].text);
+      ck_assert_int_eq (run_listen (args, &err), 1);
+      ck_assert_msg (strstr (err, i < G_N_ELEMENTS (cases) ? cases[i].says : "missing.json")
+                     != NULL, "case %u: %s", i, err);
+    }
+  g_remove (path);
+  g_rmdir (dir);
+}
+END_TEST
+
 static Suite *
 listen_http_suite (void)
 {
@@ -688,6 +1018,14 @@ listen_http_suite (void)
   tcase_add_test (tc, test_post_summary);
   tcase_add_test (tc, test_bad_requests);
   tcase_add_test (tc, test_hostile_body);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("sampling");
+  tcase_add_test (tc, test_sampling_answers);
+  tcase_add_test (tc, test_sampling_jaeger_default);
+  tcase_add_test (tc, test_sampling_reread);
+  tcase_add_test (tc, test_sampling_bad_requests);
+  tcase_add_test (tc, test_sampling_bad_file);
   suite_add_tcase (suite, tc);
 
   tc = tcase_create ("ports");

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <libsoup/soup.h>
 
 #include "trace-decode.h"
 
@@ -51,6 +52,16 @@ typedef void (*TraceHttpRefusedFunc) (const char *peer,
 GSocket            *trace_http_listen_socket     (GInetAddress  *address,
                                                   guint16        port,
                                                   GError       **error);
+
+/* Accepts connections on @socket (listening) and hands them to @server,
+ * from the thread-default main context. */
+GSocketService     *trace_http_serve             (SoupServer     *server,
+                                                  GSocket        *socket,
+                                                  GError        **error);
+
+/* Stops accepting, closes @service's socket and @server's connections. */
+void                trace_http_stop_serving      (SoupServer     *server,
+                                                  GSocketService *service);
 
 /* Serves POST /api/traces on @socket (from trace_http_listen_socket()),
  * taking bodies of at most @max_body bytes. @on_batch and @on_refused are

@@ -33,6 +33,7 @@
 #include "trace-text.h"
 #ifdef GLUETOOL_TRACE_HAVE_SOUP
 #include "trace-http.h"
+#include "trace-sampling.h"
 #endif
 
 #include <errno.h>
@@ -106,6 +107,7 @@ typedef struct {
   TraceReceiver  *receiver;
 #ifdef GLUETOOL_TRACE_HAVE_SOUP
   TraceHttpCollector *http;
+  TraceSamplingServer *sampling;
 #endif
   GSource        *receiver_source;  /* attached once decoding may start */
   gboolean        draining;         /* a first signal came: decode what was read, then stop */
@@ -145,6 +147,7 @@ listener_free (Listener *self)
   g_clear_pointer (&self->receiver, trace_receiver_free);
 #ifdef GLUETOOL_TRACE_HAVE_SOUP
   g_clear_pointer (&self->http, trace_http_collector_free);
+  g_clear_pointer (&self->sampling, trace_sampling_server_free);
 #endif
   g_clear_object (&self->socket);
   trace_scan_clear (&self->scan);
@@ -610,6 +613,8 @@ on_signal (gpointer user_data)
   /* A request is decoded as it arrives: nothing of HTTP waits. */
   if (self->http != NULL)
     trace_http_collector_stop (self->http);
+  if (self->sampling != NULL)
+    trace_sampling_server_stop (self->sampling);
 #endif
   start_decoding (self);
   return G_SOURCE_CONTINUE;
@@ -833,14 +838,20 @@ parse_options (Listener   *self,
     "recognised on the one port. Each trace is printed as a tree once it went\n"
     "quiet; stderr gets the bound address, every bad datagram (its size and\n"
     "first bytes), every datagram lost on the way in (dropped by the kernel\n"
-    "or over --max-buffer-size) and, with --summary, the counts.");
+    "or over --max-buffer-size) and, with --summary, the counts.\n"
+    "\n"
+    "Over HTTP, as a Jaeger collector, it takes POST /api/traces (a Thrift\n"
+    "binary Batch, application/x-thrift) on --http-port; with\n"
+    "--sampling-strategies FILE it answers GET /sampling?service=NAME on\n"
+    "--sampling-port, as a Jaeger agent does." HTTP_NOTE);
   g_option_context_set_description (context,
     "Stops on SIGINT or SIGTERM (once what was read is decoded; a second\n"
     "signal stops it at once), after --count spans, or after --idle seconds,\n"
     "then shows what is left and writes the files.\n"
     "\n"
-    "Exit status: 0; 1 when the port cannot be bound, a file cannot be\n"
-    "written, or fewer than --count spans arrived; 2 for bad options.");
+    "Exit status: 0; 1 when a port cannot be bound, a file cannot be\n"
+    "written or the strategies file read, or fewer than --count spans\n"
+    "arrived; 2 for bad options.");
   g_option_context_add_main_entries (context, entries, NULL);
 
   if (!g_option_context_parse (context, &argc, &argv, error))
@@ -1047,6 +1058,45 @@ start_http (Listener *self)
   return TRUE;
 }
 
+/* Serves GET /sampling from --sampling-strategies FILE, when given. */
+static gboolean
+start_sampling (Listener *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) address = NULL;
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autofree char *where = NULL;
+  guint16 port = self->sampling_port != PORT_NOT_GIVEN ? (guint16) self->sampling_port
+                                                       : DEFAULT_SAMPLING_PORT;
+
+  if (self->sampling_path == NULL)
+    return TRUE;
+
+  address = resolve_host (self->host, &error);
+  if (address != NULL)
+    socket = trace_http_listen_socket (address, port, &error);
+  if (socket == NULL)
+    {
+      g_printerr ("gluetool-trace listen: cannot listen on %s TCP port %u: %s\n",
+                  self->host, (guint) port, error->message);
+      return FALSE;
+    }
+  local = g_socket_get_local_address (socket, &error);
+  if (local != NULL)
+    self->sampling = trace_sampling_server_new (socket, self->sampling_path,
+                                                on_http_refused, self, &error);
+  if (self->sampling == NULL)
+    {
+      g_printerr ("gluetool-trace listen: %s\n", error->message);
+      return FALSE;
+    }
+
+  where = describe_address (local);
+  g_printerr ("gluetool-trace: listening on sampling HTTP %s\n", where);
+  return TRUE;
+}
+
 #endif
 
 static TraceReceiver *
@@ -1142,7 +1192,7 @@ gluetool_trace_listen_main (int    argc,
     }
 
 #ifdef GLUETOOL_TRACE_HAVE_SOUP
-  if (!start_http (self))
+  if (!start_http (self) || !start_sampling (self))
     return 1;
 #endif
 
