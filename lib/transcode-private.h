@@ -34,9 +34,19 @@ G_BEGIN_DECLS
 /* Bytes of output per byte of input, at most. */
 #define GLUETOOL_TRANSCODE_MAX_GROWTH 8
 
+#define GLUETOOL_TRANSCODE_ERROR (gluetool_transcode_error_quark ())
+
+typedef enum {
+  /* not one well-formed compact struct, or over the limits */
+  GLUETOOL_TRANSCODE_ERROR_INVALID,
+} GluetoolTranscodeError;
+
+GQuark   gluetool_transcode_error_quark (void);
+
 /* Appends to @binary the struct @compact holds (exactly @len bytes: one
- * struct, its STOP last). FALSE with G_IO_ERROR_INVALID_DATA, and @binary
- * as it was, when the bytes are not one well-formed compact struct. */
+ * struct, its STOP last). FALSE with GLUETOOL_TRANSCODE_ERROR_INVALID, and
+ * @binary as it was, when the bytes are not one well-formed compact
+ * struct. */
 gboolean gluetool_transcode_struct (const guint8    *compact,
                                     gsize            len,
                                     GluetoolBuffer  *binary,

@@ -17,7 +17,6 @@
 
 #include "transcode-private.h"
 
-#include <gio/gio.h>
 #include <string.h>
 
 /* Compact type nibbles. */
@@ -62,6 +61,8 @@ static const guint8 binary_type[16] = {
   [CT_STRUCT] = BT_STRUCT,
 };
 
+G_DEFINE_QUARK (gluetool-transcode-error-quark, gluetool_transcode_error)
+
 typedef struct {
   const guint8 *start;
   const guint8 *p;        /* the next byte to read */
@@ -76,7 +77,7 @@ G_GNUC_NO_INLINE static gboolean
 fail (Walk       *walk,
       const char *what)
 {
-  g_set_error (walk->error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+  g_set_error (walk->error, GLUETOOL_TRANSCODE_ERROR, GLUETOOL_TRANSCODE_ERROR_INVALID,
                "Not a compact Thrift struct: %s at byte %" G_GSIZE_FORMAT,
                what, (gsize) (walk->p - walk->start));
   return FALSE;
