@@ -293,8 +293,9 @@ static const Setting settings[] = {
   { "endpoint", "GLUETOOL_TRACING_ENDPOINT", KIND_ENDPOINT, NULL, 0, 0, FALSE, NULL, 0,
     REQUEST (endpoint), NOT_GIVEN, CONFIG (endpoint) },
   /* 1 MiB: the most a default nginx in front of a collector takes
-   * (client_max_body_size 1m), and about 2,500 spans of 400 bytes, so the
-   * cost of a request is spread thin. */
+   * (client_max_body_size 1m), and some 5,000 typical spans (about 200
+   * bytes each in the binary protocol), so the cost of a request is spread
+   * thin. */
   { "max batch size", "GLUETOOL_TRACING_MAX_BATCH_SIZE", KIND_SIZE, BYTES,
     GLUETOOL_MIN_MAX_BATCH_SIZE, (double) GLUETOOL_MAX_MAX_BATCH_SIZE, FALSE,
     NULL, GLUETOOL_DEFAULT_MAX_BATCH_SIZE,

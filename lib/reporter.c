@@ -634,8 +634,9 @@ check_losses (GluetoolReporter *self,
                          "sent them; a larger queue-size or a queue-full-wait would keep them)");
     }
   if (too_large > 0)
-    g_string_append_printf (message, "%s%" G_GUINT64_FORMAT " too large for a datagram",
-                            queue_full > 0 ? ", " : "", too_large);
+    g_string_append_printf (message, "%s%" G_GUINT64_FORMAT " too large for a %s",
+                            queue_full > 0 ? ", " : "", too_large,
+                            self->endpoint != NULL ? "batch" : "datagram");
   if (failed > 0)
     g_string_append_printf (message, "%s%" G_GUINT64_FORMAT " failed to send%s%s",
                             queue_full + too_large > 0 ? ", " : "", failed,

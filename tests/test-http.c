@@ -471,6 +471,7 @@ START_TEST (test_batches_by_size)
   }
   ck_assert (!gluetool_tracer_close (tracer, WAIT_S, &error));
   ck_assert (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST));
+  ck_assert_msg (strstr (error->message, "1 too large for a batch") != NULL, "%s", error->message);
   gluetool_tracer_get_stats (tracer, &stats);
   ck_assert_uint_eq (stats.spans_sent, 300);
   ck_assert_uint_eq (stats.spans_dropped_too_large, 1);
