@@ -29,6 +29,8 @@
  */
 
 #include <libsoup/soup.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 
 #include <gluetool/gluetool.h>
@@ -209,6 +211,22 @@ read_answer (HttpSender   *self,
          || status >= 500 ? TRY_AGAIN : GIVE_UP;
 }
 
+/* A request is headers, then a body of up to a batch, written as they come:
+ * with Nagle's algorithm the body's last segment waits for the ACK of the
+ * ones before, which the collector's TCP delays (40 ms on Linux), once per
+ * request. Measured with bench-delivery over loopback: 1M spans took 15 s,
+ * both processes mostly idle. So the connection sends at once. */
+static void
+on_network_event (SoupMessage        *message,
+                  GSocketClientEvent  event,
+                  GIOStream          *connection,
+                  gpointer            data)
+{
+  if (event == G_SOCKET_CLIENT_CONNECTED && G_IS_SOCKET_CONNECTION (connection))
+    g_socket_set_option (g_socket_connection_get_socket (G_SOCKET_CONNECTION (connection)),
+                         IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+}
+
 static Outcome
 post_once (HttpSender *self,
            GBytes     *body,
@@ -223,6 +241,7 @@ post_once (HttpSender *self,
   /* A redirection would carry the credentials elsewhere, and a POST
    * redirected is a GET: an answer like any other. */
   soup_message_add_flags (message, SOUP_MESSAGE_NO_REDIRECT);
+  g_signal_connect (message, "network-event", G_CALLBACK (on_network_event), NULL);
   if (self->authorization != NULL)
     soup_message_headers_replace (soup_message_get_request_headers (message), "Authorization",
                                   self->authorization);
