@@ -195,7 +195,6 @@ typedef struct {
   GThread      *thread;
   GPtrArray    *held;          /* connections a never-answering peer keeps */
   GMutex        lock;
-  GCond         changed;
   guint         n_requests;    /* (under lock) */
   GByteArray   *first_request; /* (under lock) head and body of the first one */
 } Peer;
@@ -249,6 +248,19 @@ answer (GSocket    *connection,
   g_socket_send (connection, text, strlen (text), NULL, NULL);
 }
 
+/* Counts a request (and keeps the first) before it is answered: the client
+ * may look at the count as soon as it has the answer. */
+static void
+peer_note_request (Peer       *peer,
+                   GByteArray *request)
+{
+  g_mutex_lock (&peer->lock);
+  peer->n_requests++;
+  if (peer->first_request == NULL && request != NULL)
+    peer->first_request = g_byte_array_ref (request);
+  g_mutex_unlock (&peer->lock);
+}
+
 static gpointer
 peer_main (gpointer data)
 {
@@ -258,6 +270,7 @@ peer_main (gpointer data)
     {
       g_autoptr(GSocket) connection = g_socket_accept (peer->listener, peer->cancellable, NULL);
       g_autoptr(GByteArray) request = NULL;
+      g_autofree char *text = NULL;
 
       if (connection == NULL)
         return NULL;
@@ -265,34 +278,28 @@ peer_main (gpointer data)
       switch (peer->mode)
         {
         case PEER_NEVER_ANSWERS:
+          peer_note_request (peer, NULL);
           g_ptr_array_add (peer->held, g_steal_pointer (&connection));
           break;
         case PEER_GARBAGE:
           request = read_request (peer, connection, FALSE);
+          peer_note_request (peer, request);
           answer (connection, "this is not HTTP at all\r\n\r\n");
           break;
         case PEER_CLOSES_EARLY:
           request = read_request (peer, connection, FALSE);
+          peer_note_request (peer, request);
           break;
         case PEER_ANSWERS:
-          {
-            g_autofree char *text = NULL;
-
-            request = read_request (peer, connection, TRUE);
-            text = g_strdup_printf ("HTTP/1.1 %u Whatever\r\nContent-Length: 0\r\n"
-                                    "Connection: close\r\n\r\n", peer->status);
-            answer (connection, text);
-          }
+          request = read_request (peer, connection, TRUE);
+          peer_note_request (peer, request);
+          text = g_strdup_printf ("HTTP/1.1 %u Whatever\r\nContent-Length: 0\r\n"
+                                  "Connection: close\r\n\r\n", peer->status);
+          answer (connection, text);
           break;
         default:
           g_assert_not_reached ();
         }
-      g_mutex_lock (&peer->lock);
-      peer->n_requests++;
-      if (peer->first_request == NULL && request != NULL)
-        peer->first_request = g_steal_pointer (&request);
-      g_cond_broadcast (&peer->changed);
-      g_mutex_unlock (&peer->lock);
       if (connection != NULL)
         g_socket_close (connection, NULL);
     }
@@ -320,7 +327,6 @@ peer_new (PeerMode mode,
   peer->cancellable = g_cancellable_new ();
   peer->held = g_ptr_array_new_with_free_func (g_object_unref);
   g_mutex_init (&peer->lock);
-  g_cond_init (&peer->changed);
   peer->thread = g_thread_new ("test-peer", peer_main, peer);
   return peer;
 }
@@ -352,7 +358,6 @@ peer_free (Peer *peer)
   g_object_unref (peer->listener);
   g_object_unref (peer->cancellable);
   g_mutex_clear (&peer->lock);
-  g_cond_clear (&peer->changed);
   g_free (peer);
 }
 
