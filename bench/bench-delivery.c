@@ -26,15 +26,23 @@
  * and a process that exits without closing its tracer, from main() and
  * from a worker thread (the benchmark runs itself again for those).
  *
+ * Every case runs twice: over UDP to the receiver's agent port, and over
+ * HTTP to its collector endpoint (POST /api/traces, the tracer's
+ * `endpoint`), with the same target; each also prints the process's CPU
+ * time per span (user and system, producers and the tracer's thread, from
+ * the first span to the end of close()), the two transports side by side.
+ *
  * Prints plain figures against targets and asserts no time: a missed target
  * prints MISSED and the program still exits 0. Arguments pick cases by a
- * part of their names: `bench-delivery churn exit`.
+ * part of their names: `bench-delivery churn exit`; `--udp` or `--http`
+ * keeps one transport.
  */
 
 #include <gluetool/gluetool.h>
 
 #include <gio/gio.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +65,34 @@
 
 typedef struct _Case Case;
 
+typedef enum {
+  TRANSPORT_UDP,
+  TRANSPORT_HTTP,
+  N_TRANSPORTS,
+} Transport;
+
+static const char *const transport_names[N_TRANSPORTS] = { "udp", "http" };
+
+/* The transport of the run in progress (one at a time). */
+static Transport transport;
+
+static char *
+endpoint_for (guint16 http_port)
+{
+  return g_strdup_printf ("http://127.0.0.1:%u/api/traces", http_port);
+}
+
+/* CPU time of the whole process so far, user and system, in seconds. */
+static double
+process_cpu_s (void)
+{
+  struct rusage usage;
+
+  getrusage (RUSAGE_SELF, &usage);
+  return (double) usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6
+         + (double) usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+}
+
 /* What a case's producers did, as the tracer counted it. */
 typedef struct {
   guint64 finished;         /* spans_reported */
@@ -65,6 +101,7 @@ typedef struct {
   guint64 waited;           /* spans_waited_for_room */
   guint64 datagrams_sent;
   double  caller_s;         /* the producers' loop, start to last join */
+  double  cpu_s;            /* the process's CPU time, first span to close(); 0: not known */
 } ClientResult;
 
 struct _Case {
@@ -137,7 +174,11 @@ static void
 exit_child_report_spans (guint16 port)
 {
   g_autoptr(GError) error = NULL;
-  GluetoolTracer *tracer = gluetool_tracer_new (NULL, "127.0.0.1", port, &error);
+  g_autofree char *endpoint = endpoint_for (port);
+  GluetoolTracer *tracer = transport == TRANSPORT_HTTP
+                             ? g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                                               "endpoint", endpoint, NULL)
+                             : gluetool_tracer_new (NULL, "127.0.0.1", port, &error);
   GluetoolAction *root;
   GluetoolTracerStats stats;
 
@@ -166,13 +207,15 @@ exit_child_worker (gpointer data)
   exit (EXIT_SUCCESS);
 }
 
-/* `bench-delivery --exit-child main|thread PORT`. */
+/* `bench-delivery --exit-child main|thread PORT udp|http`. */
 static int
 exit_child_main (const char *mode,
-                 const char *port_text)
+                 const char *port_text,
+                 const char *transport_name)
 {
   guint16 port = (guint16) g_ascii_strtoull (port_text, NULL, 10);
 
+  transport = g_str_equal (transport_name, "http") ? TRANSPORT_HTTP : TRANSPORT_UDP;
   if (g_str_equal (mode, "main"))
     {
       exit_child_report_spans (port);
@@ -204,7 +247,8 @@ run_exit_child (const Case    *c,
     return FALSE;
   start_ns = bench_monotonic_ns ();
   child = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, error,
-                            self_exe, EXIT_CHILD_ARG, c->child_mode, port_text, NULL);
+                            self_exe, EXIT_CHILD_ARG, c->child_mode, port_text,
+                            transport_names[transport], NULL);
   if (child == NULL || !g_subprocess_communicate_utf8 (child, NULL, NULL, &child_out, NULL, error))
     return FALSE;
   out->caller_s = (bench_monotonic_ns () - start_ns) / 1e9;
@@ -258,19 +302,29 @@ run_in_process (const Case   *c,
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GluetoolTracer) tracer = NULL;
+  g_autofree char *endpoint = endpoint_for (port);
   GluetoolAction *root;
   GluetoolTracerStats stats;
   gint64 start_ns;
+  double start_cpu_s;
 
-  tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
-                           "service-name", "bench-delivery",
-                           "reporting-host", "127.0.0.1",
-                           "reporting-port", (guint) port,
-                           "queue-full-wait", c->queue_full_wait_s,
-                           NULL);
+  if (transport == TRANSPORT_HTTP)
+    tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                             "service-name", "bench-delivery",
+                             "endpoint", endpoint,
+                             "queue-full-wait", c->queue_full_wait_s,
+                             NULL);
+  else
+    tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                             "service-name", "bench-delivery",
+                             "reporting-host", "127.0.0.1",
+                             "reporting-port", (guint) port,
+                             "queue-full-wait", c->queue_full_wait_s,
+                             NULL);
   g_assert_no_error (error);
 
   root = gluetool_action_new ("root", NULL);
+  start_cpu_s = process_cpu_s ();
   start_ns = bench_monotonic_ns ();
   c->produce (c, root);
   out->caller_s = (bench_monotonic_ns () - start_ns) / 1e9;
@@ -280,6 +334,7 @@ run_in_process (const Case   *c,
   /* Its failure (spans lost) is in the stats. */
   if (!gluetool_tracer_close (tracer, CLOSE_TIMEOUT_S, &error))
     g_clear_error (&error);
+  out->cpu_s = process_cpu_s () - start_cpu_s;
   gluetool_tracer_get_stats (tracer, &stats);
   out->finished = stats.spans_reported;
   out->dropped_full = stats.spans_dropped_queue_full;
@@ -318,21 +373,24 @@ run_once (const Case *c,
   RunResult result = { 0 };
   const BenchListenerCounts *listen = &result.listen;
   const ClientResult *client = &result.client;
+  guint16 port;
 
   listener = bench_listener_start (&error);
   if (listener == NULL)
     g_error ("delivery: %s: the receiver: %s", c->name, error->message);
 
+  port = transport == TRANSPORT_HTTP ? bench_listener_get_http_port (listener)
+                                     : bench_listener_get_port (listener);
   if (c->run_child != NULL)
     {
-      if (!c->run_child (c, bench_listener_get_port (listener), &result.client, &error))
+      if (!c->run_child (c, port, &result.client, &error))
         {
           g_print ("delivery: %s, run %u: the child failed: %s\n", c->name, run, error->message);
           g_clear_error (&error);
         }
     }
   else
-    run_in_process (c, bench_listener_get_port (listener), &result.client);
+    run_in_process (c, port, &result.client);
 
   if (!bench_listener_stop (listener, DRAIN_TIMEOUT_S, &result.listen, &error))
     g_error ("delivery: %s: the receiver: %s", c->name, error->message);
@@ -340,19 +398,20 @@ run_once (const Case *c,
   if (client->finished > 0)
     result.delivered_pct = 100.0 * (double) listen->spans / (double) client->finished;
   kernel = describe_kernel_drops (listen);
-  g_print ("delivery: %s, run %u: finished %" G_GUINT64_FORMAT ", dropped by the client %"
+  g_print ("delivery: %s, %s, run %u: finished %" G_GUINT64_FORMAT ", dropped by the client %"
            G_GUINT64_FORMAT " (queue full %" G_GUINT64_FORMAT "), waited for room %"
            G_GUINT64_FORMAT ", received at listen %" G_GUINT64_FORMAT ", datagrams sent %"
            G_GUINT64_FORMAT " and received %" G_GUINT64_FORMAT ", kernel drops at "
            "listen %s, batches missing (seqNo) %" G_GUINT64_FORMAT ", ClientStats %s%"
            G_GUINT64_FORMAT " queue full, %" G_GUINT64_FORMAT " other, clients %u%s; "
-           "delivered %.2f%%; %.3f s in the producers\n",
-           c->name, run, client->finished, client->dropped, client->dropped_full,
+           "delivered %.2f%%; %.3f s in the producers, %.2f us of CPU per span\n",
+           c->name, transport_names[transport], run, client->finished, client->dropped, client->dropped_full,
            client->waited, listen->spans, client->datagrams_sent, listen->datagrams, kernel, listen->batches_missing,
            listen->have_client_stats ? "" : "(none) ", listen->client_dropped_full,
            listen->client_dropped_other, listen->n_clients,
            listen->drained ? "" : ", the receiver's queue never emptied",
-           result.delivered_pct, client->caller_s);
+           result.delivered_pct, client->caller_s,
+           client->finished > 0 ? client->cpu_s * 1e6 / (double) client->finished : 0.0);
   return result;
 }
 
@@ -366,12 +425,16 @@ meets_target (const Case      *c,
          && (!c->target_no_drops || result->client.dropped == 0);
 }
 
-/* Runs @c N_RUNS times and prints its medians and its target. Returns
- * whether the target was missed. */
+/* Runs @c N_RUNS times over the current transport and prints its medians
+ * and its target; *@cpu_us_per_span: the median CPU time per span (0 when
+ * not known). Returns whether the target was missed. */
 static gboolean
-run_case (const Case *c)
+run_case (const Case *c,
+          double     *cpu_us_per_span)
 {
   double delivered[N_RUNS], dropped[N_RUNS], received[N_RUNS], socket_drops[N_RUNS];
+  double cpu[N_RUNS];
+  const char *name = transport_names[transport];
   RunResult worst = { 0 };
   gboolean met = TRUE;
 
@@ -383,6 +446,8 @@ run_case (const Case *c)
       dropped[r] = result.client.dropped;
       received[r] = result.listen.spans;
       socket_drops[r] = result.listen.socket_drops;
+      cpu[r] = result.client.finished > 0
+               ? result.client.cpu_s * 1e6 / (double) result.client.finished : 0.0;
       if (r == 0 || result.delivered_pct < worst.delivered_pct
           || (result.delivered_pct == worst.delivered_pct
               && result.client.dropped > worst.client.dropped))
@@ -390,22 +455,23 @@ run_case (const Case *c)
       met = met && meets_target (c, &result);
     }
 
-  g_print ("delivery: %s: median of %d runs: dropped by the client %.0f, received %.0f, "
+  *cpu_us_per_span = bench_median (cpu, N_RUNS);
+  g_print ("delivery: %s, %s: median of %d runs: dropped by the client %.0f, received %.0f, "
            "socket drops at listen %.0f, delivered %.2f%%\n",
-           c->name, N_RUNS, bench_median (dropped, N_RUNS), bench_median (received, N_RUNS),
+           c->name, name, N_RUNS, bench_median (dropped, N_RUNS), bench_median (received, N_RUNS),
            bench_median (socket_drops, N_RUNS), bench_median (delivered, N_RUNS));
 
   if (!c->has_target)
     {
-      g_print ("delivery: %s: no target (by default a full queue drops rather than wait); "
+      g_print ("delivery: %s, %s: no target (by default a full queue drops rather than wait); "
                "worst run dropped %" G_GUINT64_FORMAT " and delivered %.2f%%\n",
-               c->name, worst.client.dropped, worst.delivered_pct);
+               c->name, name, worst.client.dropped, worst.delivered_pct);
       return FALSE;
     }
 
-  g_print ("target: %s: 100%% delivered%s, every run: worst run %.2f%% (%" G_GUINT64_FORMAT
+  g_print ("target: %s, %s: 100%% delivered%s, every run: worst run %.2f%% (%" G_GUINT64_FORMAT
            " of %" G_GUINT64_FORMAT "), dropped by the client %" G_GUINT64_FORMAT ": %s\n",
-           c->name, c->target_no_drops ? " and 0 dropped" : "", worst.delivered_pct,
+           c->name, name, c->target_no_drops ? " and 0 dropped" : "", worst.delivered_pct,
            worst.listen.spans, worst.client.finished, worst.client.dropped,
            bench_verdict (met));
   return !met;
@@ -418,10 +484,35 @@ case_is_chosen (const Case  *c,
                 int          argc,
                 char       **argv)
 {
+  gboolean any = FALSE;
+
   for (int i = 1; i < argc; i++)
-    if (strstr (c->name, argv[i]) != NULL)
-      return TRUE;
-  return argc < 2;
+    {
+      if (g_str_has_prefix (argv[i], "--"))
+        continue;
+      any = TRUE;
+      if (strstr (c->name, argv[i]) != NULL)
+        return TRUE;
+    }
+  return !any;
+}
+
+/* `--udp` or `--http` keeps that one; neither, both. */
+static gboolean
+transport_is_chosen (Transport t,
+                     int       argc,
+                     char    **argv)
+{
+  gboolean any = FALSE;
+
+  for (int i = 1; i < argc; i++)
+    if (g_str_has_prefix (argv[i], "--"))
+      {
+        any = TRUE;
+        if (g_str_equal (argv[i] + 2, transport_names[t]))
+          return TRUE;
+      }
+  return !any;
 }
 
 static void
@@ -444,18 +535,29 @@ main (int    argc,
   /* Root actions start traces of their own, not a caller's. */
   g_unsetenv ("TRACEPARENT");
 
-  if (argc == 4 && g_str_equal (argv[1], EXIT_CHILD_ARG))
-    return exit_child_main (argv[2], argv[3]);
+  if (argc == 5 && g_str_equal (argv[1], EXIT_CHILD_ARG))
+    return exit_child_main (argv[2], argv[3], argv[4]);
 
   /* The receiver asks for a 4 MiB receive buffer, which this caps. */
   print_setting ("/proc/sys/net/core/rmem_max");
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
+      double cpu_us[N_TRANSPORTS] = { 0 };
+
       if (!case_is_chosen (&cases[i], argc, argv))
         continue;
-      n_targets += cases[i].has_target;
-      n_missed += run_case (&cases[i]);
+      for (transport = 0; transport < N_TRANSPORTS; transport++)
+        {
+          if (!transport_is_chosen (transport, argc, argv))
+            continue;
+          n_targets += cases[i].has_target;
+          n_missed += run_case (&cases[i], &cpu_us[transport]);
+        }
+      if (cpu_us[TRANSPORT_UDP] > 0 && cpu_us[TRANSPORT_HTTP] > 0)
+        g_print ("delivery: %s: CPU per span (median, the whole process): UDP %.2f us, "
+                 "HTTP %.2f us (%.2fx)\n", cases[i].name, cpu_us[TRANSPORT_UDP],
+                 cpu_us[TRANSPORT_HTTP], cpu_us[TRANSPORT_HTTP] / cpu_us[TRANSPORT_UDP]);
     }
   g_print ("delivery: %u of %u targets met%s\n", n_targets - n_missed, n_targets,
            n_missed > 0 ? ", the others MISSED" : "");

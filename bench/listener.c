@@ -18,6 +18,7 @@ struct _BenchListener {
   GDataInputStream *err;
   GString          *err_text;   /* every line of stderr read so far */
   guint16           port;
+  guint16           http_port;
 };
 
 void
@@ -48,7 +49,8 @@ bench_listener_start (GError **error)
 {
   g_autoptr(BenchListener) self = g_new0 (BenchListener, 1);
   const char *program = g_getenv ("GLUETOOL_TRACE_PROGRAM");
-  const char *argv[] = { program, "listen", "--quiet", "--summary", "--port", "0", NULL };
+  const char *argv[] = { program, "listen", "--quiet", "--summary", "--port", "0",
+                         "--http-port", "0", NULL };
 
   self->err_text = g_string_new (NULL);
   if (program == NULL)
@@ -77,7 +79,9 @@ bench_listener_start (GError **error)
           return NULL;
         }
       /* "gluetool-trace: listening on UDP 127.0.0.1:PORT": the line ends
-       * with the port. */
+       * with the port. The HTTP one comes before it. */
+      if (strstr (line, "listening on HTTP ") != NULL && (colon = strrchr (line, ':')) != NULL)
+        self->http_port = (guint16) g_ascii_strtoull (colon + 1, NULL, 10);
       if (strstr (line, "listening on UDP ") == NULL)
         continue;
       colon = strrchr (line, ':');
@@ -96,6 +100,12 @@ guint16
 bench_listener_get_port (BenchListener *self)
 {
   return self->port;
+}
+
+guint16
+bench_listener_get_http_port (BenchListener *self)
+{
+  return self->http_port;
 }
 
 /* The kernel's view of the unbound-remote UDP socket on 127.0.0.1:@port:

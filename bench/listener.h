@@ -4,8 +4,8 @@
  * SPDX-License-Identifier: MIT
  *
  * The program is found through GLUETOOL_TRACE_PROGRAM, as the tool suites
- * find it, and started as `listen --quiet --summary --port 0`; the port is
- * read from its "listening on UDP" line. Stopping it waits until its socket
+ * find it, and started as `listen --quiet --summary --port 0 --http-port 0`; the ports
+ * are read from its "listening on" lines. Stopping it waits until its socket
  * is read empty (the kernel's receive queue, in /proc/net/udp), sends
  * SIGINT, and reads the counts from the summary it prints on stderr.
  */
@@ -38,6 +38,8 @@ typedef struct {
 /* Starts the receiver and returns once it said which port it bound. */
 BenchListener *bench_listener_start     (GError        **error);
 guint16        bench_listener_get_port  (BenchListener  *self);
+/* Its POST /api/traces port (--http-port 0); 0 when it has none. */
+guint16        bench_listener_get_http_port (BenchListener *self);
 
 /* Waits (up to @drain_timeout_s) until the receiver has read every
  * datagram the kernel holds for it, stops it with SIGINT and parses its

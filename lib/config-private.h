@@ -24,6 +24,9 @@ G_BEGIN_DECLS
 /* At a normal exit, what is queued is flushed for at most this long. */
 #define GLUETOOL_DEFAULT_EXIT_FLUSH_TIMEOUT_S 2.0
 
+/* Bytes of a POST to a collector, at most: see config.c. */
+#define GLUETOOL_DEFAULT_MAX_BATCH_SIZE  (1024 * 1024)
+
 #define GLUETOOL_MIN_QUEUE_SIZE          512
 #define GLUETOOL_MAX_QUEUE_SIZE          ((gsize) 1 << 30)
 #define GLUETOOL_MIN_MAX_PACKET_SIZE     512
@@ -38,6 +41,9 @@ G_BEGIN_DECLS
 /* The exit-flush-timeout property's default: not given. */
 #define GLUETOOL_EXIT_FLUSH_TIMEOUT_UNSET (-1.0)
 #define GLUETOOL_MAX_EXIT_FLUSH_TIMEOUT_S 3600.0
+/* A POST holds the Process and one span at least. */
+#define GLUETOOL_MIN_MAX_BATCH_SIZE      1024
+#define GLUETOOL_MAX_MAX_BATCH_SIZE      ((gsize) 256 * 1024 * 1024)
 
 /* Sampling. The sampler-param property's default: not given. */
 #define GLUETOOL_SAMPLER_PARAM_UNSET       (-1.0)
@@ -67,6 +73,13 @@ typedef struct {
   char     *sampling_endpoint;  /* (owned) a URL, without the query */
   double    sampler_refresh_interval_s;
   GPtrArray *tags;              /* (owned) (element-type GluetoolTracerTag) */
+  /* HTTP to a collector instead of UDP to an agent when @endpoint is set.
+   * The credentials are never printed, in messages or in debug output. */
+  char     *endpoint;           /* (owned) (nullable) an http:// or https:// URL */
+  gsize     max_batch_size;     /* bytes of one POST's body */
+  char     *auth_token;         /* (owned) (nullable) bearer token */
+  char     *user;               /* (owned) (nullable) basic authentication */
+  char     *password;           /* (owned) (nullable) */
 } GluetoolConfig;
 
 /* What the caller asked for; "unset" values (NULL, 0, FALSE) fall back to
@@ -90,6 +103,11 @@ typedef struct {
   const char *sampling_endpoint;
   double      sampler_refresh_interval_s;
   const char *tags;
+  const char *endpoint;
+  gsize       max_batch_size;
+  const char *auth_token;
+  const char *user;
+  const char *password;
 } GluetoolConfigRequest;
 
 gboolean gluetool_config_load  (GluetoolConfig              *config,

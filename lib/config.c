@@ -138,6 +138,74 @@ parse_host (const char *what,
   return TRUE;
 }
 
+/* ---- HTTP to a collector -------------------------------------------------- */
+
+/* A collector's URL: http or https, a host, a port if any from 1 to 65535,
+ * no user or password in it (they would be printed wherever the URL is:
+ * credentials have settings of their own, never printed). Refused when the
+ * library was built without libsoup. */
+static gboolean
+parse_http_url (const char *what,
+                const char *value,
+                char      **out,
+                GError    **error)
+{
+  g_autoptr(GUri) uri = NULL;
+  g_autoptr(GError) uri_error = NULL;
+  g_autofree char *host = NULL;
+  const char *scheme;
+
+  if (!check_text (what, value, error))
+    return FALSE;
+  /* Whatever precedes an '@' may be a password: such a value is not
+   * printed, not even when it is not a URL at all. */
+  uri = g_uri_parse (value, G_URI_FLAGS_NONE, &uri_error);
+  if (uri != NULL && g_uri_get_userinfo (uri) != NULL)
+    return invalid (error, "%s has a user name or password in it; set them with "
+                    "GLUETOOL_TRACING_USER and GLUETOOL_TRACING_PASSWORD (or the user and "
+                    "password properties) instead", what);
+  if (uri == NULL && strchr (value, '@') != NULL)
+    return invalid (error, "%s is not a URL: %s", what, uri_error->message);
+  if (uri == NULL)
+    return invalid (error, "%s '%s' is not a URL: %s", what, value, uri_error->message);
+
+  scheme = g_uri_get_scheme (uri);
+  if (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0)
+    return invalid (error, "%s '%s' is not an http:// or https:// URL", what, value);
+  if (g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+    return invalid (error, "%s '%s' has no host", what, value);
+  if (g_uri_get_port (uri) == 0)
+    return invalid (error, "%s '%s' has port 0; a port is a number from 1 to 65535", what, value);
+  if (!parse_host (what, g_uri_get_host (uri), &host, error))
+    return FALSE;
+
+  *out = g_strdup (value);
+  return TRUE;
+}
+
+/* A token, user or password: goes into an HTTP header, so no line break
+ * or other control character; never shown in a message. */
+static gboolean
+parse_secret (const char *what,
+              const char *value,
+              gboolean    is_user,
+              char      **out,
+              GError    **error)
+{
+  if (*value == '\0')
+    return invalid (error, "%s is empty", what);
+  if (!g_utf8_validate (value, -1, NULL))
+    return invalid (error, "%s is not valid UTF-8", what);
+  for (const char *p = value; *p != '\0'; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      return invalid (error, "%s contains a line break or another control character", what);
+  /* Basic authentication joins them with a colon. */
+  if (is_user && strchr (value, ':') != NULL)
+    return invalid (error, "%s contains ':', which basic authentication cannot carry", what);
+  *out = g_strdup (value);
+  return TRUE;
+}
+
 /* ---- The table ------------------------------------------------------------ */
 
 typedef enum {
@@ -146,6 +214,9 @@ typedef enum {
   KIND_UINT,     /* guint */
   KIND_SIZE,     /* gsize */
   KIND_SECONDS,  /* double */
+  KIND_ENDPOINT, /* char *: an http:// or https:// URL */
+  KIND_SECRET,   /* char *: never shown */
+  KIND_USER,     /* char *: never shown, no ':' */
 } Kind;
 
 /* One setting: an argument (a field of the request), its variable, its
@@ -220,7 +291,31 @@ static const Setting settings[] = {
     SECONDS, GLUETOOL_MIN_SAMPLER_REFRESH_INTERVAL_S, GLUETOOL_MAX_SAMPLER_REFRESH_INTERVAL_S,
     FALSE, NULL, GLUETOOL_DEFAULT_SAMPLER_REFRESH_INTERVAL_S,
     REQUEST (sampler_refresh_interval_s), NOT_GIVEN, CONFIG (sampler_refresh_interval_s) },
+  /* HTTP to a collector: unset means UDP to the agent above. */
+  { "endpoint", "GLUETOOL_TRACING_ENDPOINT", KIND_ENDPOINT, NULL, 0, 0, FALSE, NULL, 0,
+    REQUEST (endpoint), NOT_GIVEN, CONFIG (endpoint) },
+  /* 1 MiB: the most a default nginx in front of a collector takes
+   * (client_max_body_size 1m), and some 5,000 typical spans (about 200
+   * bytes each in the binary protocol), so the cost of a request is spread
+   * thin. */
+  { "max batch size", "GLUETOOL_TRACING_MAX_BATCH_SIZE", KIND_SIZE, BYTES,
+    GLUETOOL_MIN_MAX_BATCH_SIZE, (double) GLUETOOL_MAX_MAX_BATCH_SIZE, FALSE,
+    NULL, GLUETOOL_DEFAULT_MAX_BATCH_SIZE,
+    REQUEST (max_batch_size), NOT_GIVEN, CONFIG (max_batch_size) },
+  { "auth token", "GLUETOOL_TRACING_AUTH_TOKEN", KIND_SECRET, NULL, 0, 0, FALSE, NULL, 0,
+    REQUEST (auth_token), NOT_GIVEN, CONFIG (auth_token) },
+  { "user", "GLUETOOL_TRACING_USER", KIND_USER, NULL, 0, 0, FALSE, NULL, 0,
+    REQUEST (user), NOT_GIVEN, CONFIG (user) },
+  { "password", "GLUETOOL_TRACING_PASSWORD", KIND_SECRET, NULL, 0, 0, FALSE, NULL, 0,
+    REQUEST (password), NOT_GIVEN, CONFIG (password) },
 };
+
+static gboolean
+is_text_kind (Kind kind)
+{
+  return kind == KIND_TEXT || kind == KIND_HOST || kind == KIND_ENDPOINT || kind == KIND_SECRET
+         || kind == KIND_USER;
+}
 
 /* ---- Reading one setting ---------------------------------------------------------- */
 
@@ -283,12 +378,13 @@ get_argument (const Setting               *setting,
 
   *text = NULL;
   *number = 0.0;
-  switch (setting->kind)
+  if (is_text_kind (setting->kind))
     {
-    case KIND_TEXT:
-    case KIND_HOST:
       *text = *(const char *const *) field;
       return *text != NULL;
+    }
+  switch (setting->kind)
+    {
     case KIND_UINT:
       *number = *(const guint *) field;
       break;
@@ -318,12 +414,13 @@ store (const Setting  *setting,
 {
   void *field = (guint8 *) config + setting->config_offset;
 
+  if (is_text_kind (setting->kind))
+    {
+      *(char **) field = text;
+      return;
+    }
   switch (setting->kind)
     {
-    case KIND_TEXT:
-    case KIND_HOST:
-      *(char **) field = text;
-      break;
     case KIND_UINT:
       *(guint *) field = (guint) number;
       break;
@@ -360,6 +457,19 @@ take_value (const Setting  *setting,
       break;
     case KIND_HOST:
       if (!parse_host (name, text, &checked, error))
+        return FALSE;
+      break;
+    case KIND_ENDPOINT:
+#ifndef GLUETOOL_HAVE_SOUP
+      return invalid (error, "%s is set, but gluetool was built without HTTP support (libsoup 3): "
+                      "spans can only go to an agent over UDP", name);
+#endif
+      if (!parse_http_url (name, text, &checked, error))
+        return FALSE;
+      break;
+    case KIND_SECRET:
+    case KIND_USER:
+      if (!parse_secret (name, text, setting->kind == KIND_USER, &checked, error))
         return FALSE;
       break;
     default:
@@ -411,6 +521,19 @@ gluetool_config_flush_timeout_from_env (double  *timeout_s,
 static gboolean load_sampling (GluetoolConfig              *config,
                                const GluetoolConfigRequest *request,
                                GError                     **error);
+/* One way to authenticate, whole. */
+static gboolean
+check_credentials (const GluetoolConfig *config,
+                   GError              **error)
+{
+  if (config->auth_token != NULL && config->user != NULL)
+    return invalid (error, "Both an auth token and a user are set: give a bearer token "
+                    "(GLUETOOL_TRACING_AUTH_TOKEN) or a user and password "
+                    "(GLUETOOL_TRACING_USER, GLUETOOL_TRACING_PASSWORD), not both");
+  if (config->password != NULL && config->user == NULL)
+    return invalid (error, "A password is set without a user (GLUETOOL_TRACING_USER)");
+  return TRUE;
+}
 
 static gboolean
 load (GluetoolConfig              *config,
@@ -424,7 +547,7 @@ load (GluetoolConfig              *config,
   for (gsize i = 0; i < G_N_ELEMENTS (settings); i++)
     if (!load_setting (&settings[i], request, config, error))
       return FALSE;
-  return load_sampling (config, request, error);
+  return load_sampling (config, request, error) && check_credentials (config, error);
 }
 
 /* ---- What actions read, for the whole process ----------------------------- */
@@ -505,6 +628,10 @@ gluetool_config_clear (GluetoolConfig *config)
 {
   g_clear_pointer (&config->service_name, g_free);
   g_clear_pointer (&config->reporting_host, g_free);
+  g_clear_pointer (&config->endpoint, g_free);
+  g_clear_pointer (&config->auth_token, g_free);
+  g_clear_pointer (&config->user, g_free);
+  g_clear_pointer (&config->password, g_free);
   g_clear_pointer (&config->sampling_endpoint, g_free);
   g_clear_pointer (&config->tags, g_ptr_array_unref);
 }
@@ -634,21 +761,14 @@ parse_endpoint (const char *name,
                 char      **out,
                 GError    **error)
 {
-  g_autoptr(GUri) uri = NULL;
-  const char *scheme;
+  g_autofree char *url = NULL;
 
-  if (!check_text (name, text, error))
+  if (!parse_http_url (name, text, &url, error))
     return FALSE;
-  uri = g_uri_parse (text, G_URI_FLAGS_NONE, NULL);
-  scheme = uri != NULL ? g_uri_get_scheme (uri) : NULL;
-  if (uri == NULL || scheme == NULL
-      || (g_ascii_strcasecmp (scheme, "http") != 0 && g_ascii_strcasecmp (scheme, "https") != 0)
-      || g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
-    return invalid (error, "%s '%s' is not an http:// or https:// URL", name, text);
-  if (g_uri_get_query (uri) != NULL)
+  if (strchr (url, '?') != NULL)
     return invalid (error, "%s '%s' has a query; the service is added as ?service=NAME",
                     name, text);
-  *out = g_strdup (text);
+  *out = g_steal_pointer (&url);
   return TRUE;
 }
 

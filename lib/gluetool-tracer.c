@@ -123,6 +123,11 @@ enum {
   PROP_SAMPLING_ENDPOINT,
   PROP_SAMPLER_REFRESH_INTERVAL,
   PROP_TAGS,
+  PROP_ENDPOINT,
+  PROP_MAX_BATCH_SIZE,
+  PROP_AUTH_TOKEN,
+  PROP_USER,
+  PROP_PASSWORD,
   N_PROPS
 };
 
@@ -599,6 +604,10 @@ gluetool_tracer_finalize (GObject *object)
   g_free ((char *) self->request.reporting_host);
   g_free ((char *) self->request.sampling_endpoint);
   g_free ((char *) self->request.tags);
+  g_free ((char *) self->request.endpoint);
+  g_free ((char *) self->request.auth_token);
+  g_free ((char *) self->request.user);
+  g_free ((char *) self->request.password);
   g_free (self->disabled_uuid);
 
   G_OBJECT_CLASS (gluetool_tracer_parent_class)->finalize (object);
@@ -687,6 +696,16 @@ gluetool_tracer_get_property (GObject    *object,
     case PROP_TAGS:
       g_value_set_string (value, self->request.tags);
       break;
+    case PROP_ENDPOINT:
+      g_value_set_string (value, self->initialized ? self->config.endpoint : self->request.endpoint);
+      break;
+    case PROP_MAX_BATCH_SIZE:
+      g_value_set_uint64 (value, self->initialized ? self->config.max_batch_size
+                                                   : self->request.max_batch_size);
+      break;
+    case PROP_USER:
+      g_value_set_string (value, self->initialized ? self->config.user : self->request.user);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -757,6 +776,25 @@ gluetool_tracer_set_property (GObject      *object,
     case PROP_TAGS:
       g_free ((char *) self->request.tags);
       self->request.tags = g_value_dup_string (value);
+      break;
+    case PROP_ENDPOINT:
+      g_free ((char *) self->request.endpoint);
+      self->request.endpoint = g_value_dup_string (value);
+      break;
+    case PROP_MAX_BATCH_SIZE:
+      self->request.max_batch_size = (gsize) MIN (g_value_get_uint64 (value), G_MAXSIZE);
+      break;
+    case PROP_AUTH_TOKEN:
+      g_free ((char *) self->request.auth_token);
+      self->request.auth_token = g_value_dup_string (value);
+      break;
+    case PROP_USER:
+      g_free ((char *) self->request.user);
+      self->request.user = g_value_dup_string (value);
+      break;
+    case PROP_PASSWORD:
+      g_free ((char *) self->request.password);
+      self->request.password = g_value_dup_string (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1021,6 +1059,73 @@ gluetool_tracer_class_init (GluetoolTracerClass *klass)
    */
   properties[PROP_TAGS] =
     g_param_spec_string ("tags", NULL, NULL, NULL, construct);
+
+  /**
+   * GluetoolTracer:endpoint:
+   *
+   * A Jaeger collector's URL, such as `http://collector:14268/api/traces`;
+   * %NULL for `GLUETOOL_TRACING_ENDPOINT`, else none. When set, spans are
+   * posted there over HTTP (`https://` through GIO's TLS) as Thrift binary
+   * `Batch`es, instead of sent to the agent over UDP, and the reporting
+   * host and port are not used. Initialisation fails with
+   * %GLUETOOL_TRACER_ERROR_INVALID_CONFIG when it is not such a URL, holds
+   * a user or password, or the library was built without HTTP support.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_ENDPOINT] =
+    g_param_spec_string ("endpoint", NULL, NULL, NULL, construct);
+
+  /**
+   * GluetoolTracer:max-batch-size:
+   *
+   * The most bytes of spans one HTTP request carries; 0 for
+   * `GLUETOOL_TRACING_MAX_BATCH_SIZE`, else 1 MiB (what a default nginx in
+   * front of a collector accepts). A span too large for a batch alone is
+   * dropped and counted as too large. Used only with an
+   * [property@Gluetool.Tracer:endpoint].
+   *
+   * Since: 0.1
+   */
+  properties[PROP_MAX_BATCH_SIZE] =
+    g_param_spec_uint64 ("max-batch-size", NULL, NULL, 0, G_MAXUINT64, 0, construct);
+
+  /**
+   * GluetoolTracer:auth-token:
+   *
+   * A bearer token sent to the [property@Gluetool.Tracer:endpoint] as
+   * `Authorization: Bearer TOKEN`; %NULL for `GLUETOOL_TRACING_AUTH_TOKEN`.
+   * Write-only, and never printed. Not with a
+   * [property@Gluetool.Tracer:user].
+   *
+   * Since: 0.1
+   */
+  properties[PROP_AUTH_TOKEN] =
+    g_param_spec_string ("auth-token", NULL, NULL, NULL,
+                         G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GluetoolTracer:user:
+   *
+   * The user for HTTP basic authentication to the
+   * [property@Gluetool.Tracer:endpoint]; %NULL for `GLUETOOL_TRACING_USER`.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_USER] =
+    g_param_spec_string ("user", NULL, NULL, NULL, construct);
+
+  /**
+   * GluetoolTracer:password:
+   *
+   * The password that goes with [property@Gluetool.Tracer:user]; %NULL for
+   * `GLUETOOL_TRACING_PASSWORD`. Write-only, and never printed.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_PASSWORD] =
+    g_param_spec_string ("password", NULL, NULL, NULL,
+                         G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }

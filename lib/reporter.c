@@ -38,6 +38,7 @@ struct _GluetoolReporter {
   GluetoolLanes       *lanes;            /* (owned) the queue; sealed by close() */
   GluetoolFlushThread *flush_thread;     /* (owned) */
   guint                max_packet_size;
+  gsize                max_span_bytes;   /* a span longer than this can never be sent */
   gint64               queue_full_wait_us; /* 0: a full queue drops at once */
   guint                made_in_generation; /* the process generation it belongs to */
   atomic_uint          running_generation; /* (atomic) made_in_generation once started, else 0 */
@@ -66,6 +67,9 @@ struct _GluetoolReporter {
   gint64               exit_flush_timeout_us; /* 0: nothing is sent at exit */
   char                *client_uuid;
   GCancellable        *cancellable;          /* (owned) cancelled at close()'s deadline */
+  char                *endpoint;             /* (nullable) a collector's URL: HTTP, not UDP */
+  gsize                max_batch_size;
+  char                *destination;          /* where spans go, for messages */
 
   /* What flush() and close() tell of losses. */
   GMutex               loss_lock;
@@ -161,9 +165,28 @@ reporter_alloc (const char *service_name,
                 gsize       queue_size,
                 guint       max_packet_size,
                 gint64      queue_full_wait_us,
-                gint64      exit_flush_timeout_us)
+                gint64      exit_flush_timeout_us,
+                const char *endpoint,
+                gsize       max_batch_size)
 {
   GluetoolReporter *self = g_aligned_alloc0 (1, sizeof (GluetoolReporter), 64);
+
+  /* Over HTTP a span may be as large as a batch: the smallest batch costs
+   * more than MIN_DATAGRAM_OVERHEAD beyond its span, and a span's binary
+   * form is no shorter than its compact one, so what is refused here
+   * could never be sent. */
+  self->endpoint = g_strdup (endpoint);
+  self->max_batch_size = max_batch_size;
+  if (endpoint != NULL)
+    {
+      self->max_span_bytes = max_batch_size - MIN_DATAGRAM_OVERHEAD;
+      self->destination = g_strdup (endpoint);
+    }
+  else
+    {
+      self->max_span_bytes = max_packet_size - MIN_DATAGRAM_OVERHEAD;
+      self->destination = g_strdup_printf ("%s:%u", host, port);
+    }
 
   g_atomic_ref_count_init (&self->ref_count);
   self->service_name = g_strdup (service_name);
@@ -221,6 +244,7 @@ gluetool_reporter_new (const GluetoolConfig *config)
   GluetoolReporter *self;
   GluetoolSenderContext context;
   GluetoolUdpSenderSettings udp_settings;
+  GluetoolSender *sender;
 
   /* A wait asked for is never rounded down to none. */
   if (config->queue_full_wait_s > 0.0)
@@ -230,13 +254,32 @@ gluetool_reporter_new (const GluetoolConfig *config)
   self = reporter_alloc (config->service_name, config->reporting_host, config->reporting_port,
                          (gint64) (config->flush_interval_s * G_USEC_PER_SEC), config->queue_size,
                          config->max_packet_size, queue_full_wait_us,
-                         (gint64) (config->exit_flush_timeout_s * G_USEC_PER_SEC));
-  udp_settings = (GluetoolUdpSenderSettings) {
-    self->service_name, self->host, self->port, self->max_packet_size, self->client_uuid,
-    .tags = config->tags,
-  };
+                         (gint64) (config->exit_flush_timeout_s * G_USEC_PER_SEC),
+                         config->endpoint, config->max_batch_size);
   context_for (self, &context);
-  add_flush_thread (self, gluetool_udp_sender_new (&udp_settings, NULL, &context));
+  if (config->endpoint != NULL)
+    {
+#ifdef GLUETOOL_HAVE_SOUP
+      GluetoolHttpSenderSettings http_settings = {
+        self->service_name, config->endpoint, config->max_batch_size, config->auth_token,
+        config->user, config->password, self->client_uuid, config->tags,
+      };
+
+      sender = gluetool_http_sender_new (&http_settings, &context);
+#else
+      /* config.c refuses an endpoint then. */
+      g_assert_not_reached ();
+#endif
+    }
+  else
+    {
+      udp_settings = (GluetoolUdpSenderSettings) {
+        self->service_name, self->host, self->port, self->max_packet_size, self->client_uuid,
+        .tags = config->tags,
+      };
+      sender = gluetool_udp_sender_new (&udp_settings, NULL, &context);
+    }
+  add_flush_thread (self, sender);
   return self;
 }
 
@@ -354,8 +397,8 @@ flush_at_exit (void)
       if (gluetool_flush_thread_is_self (reporter->flush_thread))
         continue;
       if (!gluetool_reporter_flush (reporter, start_us + reporter->exit_flush_timeout_us, &error))
-        g_message ("Spans of %s were not all sent to %s:%u at exit: %s",
-                   reporter->service_name, reporter->host, reporter->port, error->message);
+        g_message ("Spans of %s were not all sent to %s at exit: %s",
+                   reporter->service_name, reporter->destination, error->message);
     }
 }
 
@@ -395,7 +438,8 @@ gluetool_reporter_new_for_child (GluetoolReporter *inherited,
                          inherited->flush_interval_us,
                          gluetool_lanes_get_capacity_bytes (inherited->lanes),
                          inherited->max_packet_size, inherited->queue_full_wait_us,
-                         inherited->exit_flush_timeout_us);
+                         inherited->exit_flush_timeout_us, inherited->endpoint,
+                         inherited->max_batch_size);
   inherited_sender = gluetool_flush_thread_peek_sender (inherited->flush_thread);
   context_for (self, &context);
   add_flush_thread (self, gluetool_sender_new_for_child (inherited_sender, self->client_uuid,
@@ -491,6 +535,8 @@ gluetool_reporter_unref (GluetoolReporter *self)
   g_free (self->service_name);
   g_free (self->host);
   g_free (self->client_uuid);
+  g_free (self->destination);
+  g_free (self->endpoint);
   g_aligned_free (self);
 }
 
@@ -526,7 +572,7 @@ gluetool_reporter_push_mp (GluetoolReporter *self,
   gboolean took_block = FALSE;
   gsize bytes_in_use = 0;
 
-  if (G_UNLIKELY (len + MIN_DATAGRAM_OVERHEAD > self->max_packet_size))
+  if (G_UNLIKELY (len > self->max_span_bytes))
     {
       count (&self->dropped_too_large_early, 1);
       return FALSE;
@@ -589,8 +635,9 @@ check_losses (GluetoolReporter *self,
                          "sent them; a larger queue-size or a queue-full-wait would keep them)");
     }
   if (too_large > 0)
-    g_string_append_printf (message, "%s%" G_GUINT64_FORMAT " too large for a datagram",
-                            queue_full > 0 ? ", " : "", too_large);
+    g_string_append_printf (message, "%s%" G_GUINT64_FORMAT " too large for a %s",
+                            queue_full > 0 ? ", " : "", too_large,
+                            self->endpoint != NULL ? "batch" : "datagram");
   if (failed > 0)
     g_string_append_printf (message, "%s%" G_GUINT64_FORMAT " failed to send%s%s",
                             queue_full + too_large > 0 ? ", " : "", failed,

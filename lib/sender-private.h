@@ -187,6 +187,19 @@ gluetool_sender_forget_inherited (GluetoolSender *inherited)
   inherited->vtable->forget_inherited (inherited);
 }
 
+/* ---- The Process every batch carries (sender-process.c) ------------------ */
+
+/* Appends the compact Process struct: @service_name and the tags that say
+ * which client this is (jaeger.version, hostname, ip, client-uuid), then
+ * the tracer's own @tags (nullable) (element-type GluetoolTracerTag). The
+ * ip is a non-loopback IPv4 address of the host, else @socket's own
+ * (nullable), else 127.0.0.1. */
+void gluetool_sender_encode_process (GluetoolBuffer *process,
+                                     const char     *service_name,
+                                     const char     *client_uuid,
+                                     GPtrArray      *tags,
+                                     GSocket        *socket);
+
 /* ---- UDP: emitBatch datagrams to a Jaeger agent (sender-udp.c) ---------- */
 
 typedef struct {
@@ -209,6 +222,28 @@ GluetoolSender *gluetool_udp_sender_new (const GluetoolUdpSenderSettings *settin
                                          GSocketAddress                  *inherited_agent,
                                          const GluetoolSenderContext     *context);
 
+/* ---- HTTP: binary Batches to a Jaeger collector (sender-http.c) ---------- */
+
+#ifdef GLUETOOL_HAVE_SOUP
+typedef struct {
+  const char *service_name;
+  const char *endpoint;        /* an http:// or https:// URL with no user info */
+  gsize       max_batch_size;  /* bytes of a request's body */
+  const char *auth_token;      /* (nullable) */
+  const char *user;            /* (nullable) */
+  const char *password;        /* (nullable) */
+  const char *client_uuid;
+  /* (nullable) (element-type GluetoolTracerTag) the tracer's tags, added
+   * to the Process after the client's own */
+  GPtrArray  *tags;
+} GluetoolHttpSenderSettings;
+
+/* A sender that POSTs binary Batches of at most max_batch_size bytes to
+ * the endpoint, synchronously, from the flush thread, through a
+ * SoupSession made there. The settings are copied. */
+GluetoolSender *gluetool_http_sender_new (const GluetoolHttpSenderSettings *settings,
+                                          const GluetoolSenderContext      *context);
+#endif
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GluetoolSender, gluetool_sender_free)
 

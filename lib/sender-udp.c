@@ -8,7 +8,6 @@
  * so the spans are copied once, from the queue into the batch.
  */
 
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,8 +20,6 @@
 #include "process-private.h"
 #include "sender-private.h"
 #include "tracer-tags-private.h"
-
-#define JAEGER_VERSION_TAG "C-gluetool-action-" GLUETOOL_VERSION_S
 
 /* After this many "connection refused" on one connection the address is
  * looked up again: the agent may have moved. */
@@ -80,75 +77,17 @@ remember_loss (UdpSender    *self,
 
 /* ---- Connecting -------------------------------------------------------------- */
 
-/* The address other clients report as "ip": the first IPv4 address of an
- * interface that is up and not loopback, else the socket's own address. */
-static char *
-dup_host_ip (GSocket *socket)
-{
-  struct ifaddrs *interfaces = NULL;
-  char *ip = NULL;
-  g_autoptr(GSocketAddress) local = NULL;
-
-  if (getifaddrs (&interfaces) == 0)
-    {
-      for (struct ifaddrs *i = interfaces; i != NULL && ip == NULL; i = i->ifa_next)
-        {
-          g_autoptr(GSocketAddress) address = NULL;
-          GInetAddress *inet;
-
-          if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET)
-            continue;
-          address = g_socket_address_new_from_native (i->ifa_addr, sizeof (struct sockaddr_in));
-          if (address == NULL)
-            continue;
-          inet = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
-          if (!g_inet_address_get_is_loopback (inet))
-            ip = g_inet_address_to_string (inet);
-        }
-      freeifaddrs (interfaces);
-    }
-  if (ip != NULL)
-    return ip;
-
-  local = g_socket_get_local_address (socket, NULL);
-  if (local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
-    return g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local)));
-  return g_strdup ("127.0.0.1");
-}
-
-/* The Process every datagram carries: the service and the tags that say
- * which client this is. */
+/* The Process every datagram carries (sender-process.c). */
 static void
 encode_process (UdpSender *self)
 {
-  guint8 tags_storage[512];
-  guint8 process_storage[512];
-  GluetoolBuffer tags;
   GluetoolBuffer process;
-  g_autofree char *ip = dup_host_ip (self->socket);
-  const char *hostname = g_get_host_name ();
-  GluetoolEncodedList list;
-  guint n_tags;
 
-  gluetool_buffer_init (&tags, tags_storage, sizeof tags_storage);
-  gluetool_encode_tag_string (&tags, "jaeger.version", strlen ("jaeger.version"),
-                              JAEGER_VERSION_TAG, strlen (JAEGER_VERSION_TAG));
-  gluetool_encode_tag_string (&tags, "hostname", strlen ("hostname"),
-                              hostname, strlen (hostname));
-  gluetool_encode_tag_string (&tags, "ip", strlen ("ip"), ip, strlen (ip));
-  /* A STRING client-uuid is what agents key ClientStats by. */
-  gluetool_encode_tag_string (&tags, "client-uuid", strlen ("client-uuid"),
-                              self->client_uuid, strlen (self->client_uuid));
-  n_tags = 4;
-  if (self->tags != NULL)
-    n_tags += gluetool_tracer_tags_encode (self->tags, &tags);
-  list = (GluetoolEncodedList) { tags.data, tags.len, n_tags };
-
-  gluetool_buffer_init (&process, process_storage, sizeof process_storage);
-  gluetool_encode_process (&process, self->service_name, strlen (self->service_name), &list);
+  gluetool_buffer_init (&process, NULL, 0);
+  gluetool_sender_encode_process (&process, self->service_name, self->client_uuid, self->tags,
+                                  self->socket);
   gluetool_batch_set_process (&self->batch, process.data, process.len);
   gluetool_buffer_clear (&process);
-  gluetool_buffer_clear (&tags);
 }
 
 static GSocket *

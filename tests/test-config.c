@@ -45,6 +45,11 @@ static const char *const variables[] = {
   VAR_MAX_PACKET_SIZE,
   VAR_QUEUE_FULL_WAIT,
   VAR_EXIT_FLUSH_TIMEOUT,
+  "GLUETOOL_TRACING_ENDPOINT",
+  "GLUETOOL_TRACING_MAX_BATCH_SIZE",
+  "GLUETOOL_TRACING_AUTH_TOKEN",
+  "GLUETOOL_TRACING_USER",
+  "GLUETOOL_TRACING_PASSWORD",
 };
 
 /* What the environment held before the test, NULL for unset. */
@@ -965,6 +970,44 @@ START_TEST (test_tracer_enabled)
 }
 END_TEST
 
+/* ---- HTTP to a collector ------------------------------------------------------ */
+
+START_TEST (test_http_settings)
+{
+  GluetoolConfigRequest request = { 0 };
+  GluetoolConfig config;
+
+  set_variable ("GLUETOOL_TRACING_ENDPOINT", "http://[::1]:14268/api/traces");
+  set_variable ("GLUETOOL_TRACING_USER", "alice");
+  set_variable ("GLUETOOL_TRACING_PASSWORD", "secret");
+#ifdef GLUETOOL_HAVE_SOUP
+  load_ok (&request, &config);
+  ck_assert_str_eq (config.endpoint, "http://[::1]:14268/api/traces");
+  ck_assert_uint_eq (config.max_batch_size, GLUETOOL_DEFAULT_MAX_BATCH_SIZE);
+  ck_assert_str_eq (config.user, "alice");
+  ck_assert_str_eq (config.password, "secret");
+  ck_assert_ptr_null (config.auth_token);
+  gluetool_config_clear (&config);
+
+  /* The argument wins; a batch size from the variable. */
+  request.endpoint = "https://collector.example/api/traces";
+  set_variable ("GLUETOOL_TRACING_MAX_BATCH_SIZE", "2048");
+  load_ok (&request, &config);
+  ck_assert_str_eq (config.endpoint, "https://collector.example/api/traces");
+  ck_assert_uint_eq (config.max_batch_size, 2048);
+  gluetool_config_clear (&config);
+#else
+  {
+    g_autoptr(GError) error = load_fails (&request, "built without HTTP support");
+
+    ck_assert_msg (strstr (error->message, "GLUETOOL_TRACING_ENDPOINT") != NULL, "%s",
+                   error->message);
+  }
+  (void) config;
+#endif
+}
+END_TEST
+
 static Suite *
 config_suite (void)
 {
@@ -991,6 +1034,7 @@ config_suite (void)
   tcase_add_loop_test (tc, test_invalid_variable, 0, G_N_ELEMENTS (invalid_variable_cases));
   tcase_add_test (tc, test_invalid_flush_timeout_for_close);
   tcase_add_loop_test (tc, test_invalid_argument, 0, G_N_ELEMENTS (invalid_argument_cases));
+  tcase_add_test (tc, test_http_settings);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("tracer");

@@ -1,0 +1,557 @@
+/* sender-http.c: binary Batches POSTed to a Jaeger collector
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * See sender-private.h for the interface. What Jaeger's own clients send
+ * when JAEGER_ENDPOINT is set: `POST <endpoint>`, `Content-Type:
+ * application/x-thrift`, the body a Thrift binary `Batch` with no message
+ * envelope. Spans come out of the queue compact-encoded (by the thread
+ * that finished them); each is transcoded (transcode-private.h) straight
+ * onto the end of the body being packed, so a span is copied twice in the
+ * flush thread: once rewritten, once into the request.
+ *
+ * Flow control is the flush thread's own pace: requests are synchronous
+ * (libsoup 3's blocking API, from the flush thread, on a SoupSession made
+ * there), so a slow collector slows the flush thread, the queue absorbs
+ * what comes meanwhile, and what does not fit is dropped and counted by
+ * the producers, who never wait for the network unless they asked to. A
+ * request that fails (no connection, a time-out, 408, 429, 5xx) is tried
+ * again after a back-off that doubles, MAX_ATTEMPTS times in all, then its
+ * spans count as failed with the reason remembered for flush() and
+ * close(). Other answers (4xx, 3xx) are final at once. close()'s deadline
+ * cancels the context's cancellable, which every request and every
+ * back-off uses.
+ *
+ * fork(): the request in progress runs inside the flush thread's region of
+ * the process (libsoup emits signals and makes GObjects, which take GLib's
+ * global locks), so fork() waits for it: at most the session's I/O
+ * time-out per step. The back-off waits outside the region.
+ */
+
+#include <libsoup/soup.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#include <gluetool/gluetool.h>
+
+#include "debug-private.h"
+#include "process-private.h"
+#include "sender-private.h"
+#include "transcode-private.h"
+
+/* Tries of one request in all, and the back-off before the second; it
+ * doubles, up to MAX_BACKOFF_US. 4 tries wait 0.7 s between them: a
+ * collector restarting is waited for, one that is down costs each batch
+ * under a second of the flush thread's time. */
+#define MAX_ATTEMPTS       4
+#define FIRST_BACKOFF_US   (G_USEC_PER_SEC / 10)
+#define MAX_BACKOFF_US     (2 * G_USEC_PER_SEC)
+/* libsoup's I/O time-out, per blocking step (connect, write, read): what
+ * jaeger-client-go's HTTP sender uses for a whole request. */
+#define IO_TIMEOUT_S       5
+/* An idle connection is kept this long for the next batch. */
+#define IDLE_TIMEOUT_S     30
+/* The most of an answer's body read: collectors answer 202 with none; a
+ * longer one is not read to its end (the connection is then not reused). */
+#define MAX_ANSWER_BYTES   4096
+
+/* libsoup 3.2 has no name for it. */
+#define STATUS_TOO_MANY_REQUESTS 429
+
+#define CONTENT_TYPE "application/x-thrift"
+#define USER_AGENT   "gluetool-action/" GLUETOOL_VERSION_S
+
+typedef struct {
+  GluetoolSender  parent;
+
+  /* Settings, never written after creation: a forked child copies them. */
+  char           *service_name;
+  char           *endpoint;
+  char           *client_uuid;
+  char           *authorization;    /* (owned) (nullable) the header's value: never printed */
+  gsize           max_batch_size;
+  GPtrArray      *tags;             /* (owned) (nullable) the tracer's, for the Process */
+
+  /* The flush thread's: made by prepare(), dropped by stop(). */
+  GMainContext   *context;          /* (owned) (nullable) thread-default around each use */
+  SoupSession    *session;          /* (owned) (nullable) */
+  GUri           *uri;              /* (owned) (nullable) */
+
+  /* The batch being packed: head (Process, list header), then the spans,
+   * binary; the tail is added when it is sent. */
+  GluetoolBuffer  body;
+  gsize           head_len;         /* 0 until the head is written */
+  gsize           count_at;         /* where the head keeps the span count */
+  guint           n_spans;
+  GluetoolClientStats stats;        /* as they were at the batch's first span */
+  gint64          next_seq_no;      /* Batch.seqNo of the next batch sent: 1, 2, ... */
+} HttpSender;
+
+static inline HttpSender *
+http (GluetoolSender *sender)
+{
+  return (HttpSender *) sender;
+}
+
+static void
+remember_loss (HttpSender   *self,
+               const GError *error)
+{
+  self->parent.owner_funcs->remember_loss (self->parent.owner, error);
+}
+
+/* ---- The session -------------------------------------------------------------- */
+
+/* The process's struct, transcoded, as the head of every batch. */
+static gboolean
+write_head (HttpSender *self,
+            GError    **error)
+{
+  GluetoolBuffer compact;
+  GluetoolBuffer binary;
+  gboolean ok;
+
+  gluetool_buffer_init (&compact, NULL, 0);
+  gluetool_buffer_init (&binary, NULL, 0);
+  gluetool_sender_encode_process (&compact, self->service_name, self->client_uuid,
+                                  self->tags, NULL);
+  ok = gluetool_transcode_struct (compact.data, compact.len, &binary, error);
+  if (ok)
+    {
+      self->body.len = 0;
+      self->count_at = gluetool_binary_batch_head (&self->body, binary.data, binary.len);
+      self->head_len = self->body.len;
+    }
+  gluetool_buffer_clear (&compact);
+  gluetool_buffer_clear (&binary);
+  return ok;
+}
+
+static gboolean
+http_prepare (GluetoolSender *sender,
+              GError        **error)
+{
+  HttpSender *self = http (sender);
+
+  if (self->session != NULL)
+    return TRUE;
+
+  /* Parsed and checked by config.c already. */
+  g_clear_pointer (&self->uri, g_uri_unref);
+  self->uri = g_uri_parse (self->endpoint, SOUP_HTTP_URI_FLAGS, error);
+  if (self->uri == NULL || (self->head_len == 0 && !write_head (self, error)))
+    return FALSE;
+
+  /* A libsoup 3 session belongs to the thread-default context it was made
+   * in: this thread's own, never the program's main context. */
+  if (self->context == NULL)
+    self->context = g_main_context_new ();
+  g_main_context_push_thread_default (self->context);
+  self->session = soup_session_new_with_options ("timeout", IO_TIMEOUT_S,
+                                                 "idle-timeout", IDLE_TIMEOUT_S,
+                                                 "user-agent", USER_AGENT,
+                                                 NULL);
+  /* No proxy: the system's proxy resolver (libproxy) answers from GLib's
+   * worker threads, which a child made by fork() does not have, so a
+   * child's first request would wait for ever. Spans go straight to the
+   * collector. */
+  soup_session_set_proxy_resolver (self->session, NULL);
+  g_main_context_pop_thread_default (self->context);
+  GLUETOOL_DEBUG ("Posting spans to %s", self->endpoint);
+  return TRUE;
+}
+
+static gboolean
+http_is_ready (GluetoolSender *sender)
+{
+  return http (sender)->session != NULL;
+}
+
+static void
+drop_session (HttpSender *self)
+{
+  if (self->session == NULL)
+    return;
+  g_main_context_push_thread_default (self->context);
+  g_clear_object (&self->session);
+  g_main_context_pop_thread_default (self->context);
+}
+
+/* ---- One request ---------------------------------------------------------------- */
+
+typedef enum {
+  POSTED,
+  TRY_AGAIN,   /* no connection, a time-out, 408, 429, 5xx */
+  GIVE_UP,     /* any other answer, or cancelled */
+} Outcome;
+
+/* What the collector answered: its body, if any, is read (up to
+ * MAX_ANSWER_BYTES) so the connection can carry the next batch. */
+static Outcome
+read_answer (HttpSender   *self,
+             SoupMessage  *message,
+             GInputStream *stream,
+             guint         n_spans,
+             GError      **error)
+{
+  guint8 sink[MAX_ANSWER_BYTES];
+  gsize n_read = 0;
+  guint status = soup_message_get_status (message);
+
+  /* A failure to read an answer that says it all is no failure. */
+  g_input_stream_read_all (stream, sink, sizeof sink, &n_read, self->parent.cancellable, NULL);
+  g_input_stream_close (stream, NULL, NULL);
+
+  if (SOUP_STATUS_IS_SUCCESSFUL (status))
+    return POSTED;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+               "%s answered %u %s to a batch of %u spans", self->endpoint, status,
+               soup_message_get_reason_phrase (message) != NULL
+                 ? soup_message_get_reason_phrase (message) : "", n_spans);
+  return status == SOUP_STATUS_REQUEST_TIMEOUT || status == STATUS_TOO_MANY_REQUESTS
+         || status >= 500 ? TRY_AGAIN : GIVE_UP;
+}
+
+/* A request is headers, then a body of up to a batch, written as they come:
+ * with Nagle's algorithm the body's last segment waits for the ACK of the
+ * ones before, which the collector's TCP delays (40 ms on Linux), once per
+ * request. Measured with bench-delivery over loopback: 1M spans took 15 s,
+ * both processes mostly idle. So the connection sends at once. */
+static void
+on_network_event (SoupMessage        *message,
+                  GSocketClientEvent  event,
+                  GIOStream          *connection,
+                  gpointer            data)
+{
+  if (event == G_SOCKET_CLIENT_CONNECTED && G_IS_SOCKET_CONNECTION (connection))
+    g_socket_set_option (g_socket_connection_get_socket (G_SOCKET_CONNECTION (connection)),
+                         IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+}
+
+static Outcome
+post_once (HttpSender *self,
+           GBytes     *body,
+           guint       n_spans,
+           GError    **error)
+{
+  g_autoptr(SoupMessage) message = soup_message_new_from_uri (SOUP_METHOD_POST, self->uri);
+  g_autoptr(GInputStream) stream = NULL;
+  g_autoptr(GError) local_error = NULL;
+  Outcome outcome;
+
+  /* A redirection would carry the credentials elsewhere, and a POST
+   * redirected is a GET: an answer like any other. */
+  soup_message_add_flags (message, SOUP_MESSAGE_NO_REDIRECT);
+  g_signal_connect (message, "network-event", G_CALLBACK (on_network_event), NULL);
+  if (self->authorization != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (message), "Authorization",
+                                  self->authorization);
+  soup_message_set_request_body_from_bytes (message, CONTENT_TYPE, body);
+
+  g_main_context_push_thread_default (self->context);
+  stream = soup_session_send (self->session, message, self->parent.cancellable, &local_error);
+  if (stream != NULL)
+    outcome = read_answer (self, message, stream, n_spans, error);
+  else
+    {
+      outcome = g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+                ? GIVE_UP : TRY_AGAIN;
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "Cannot post a batch of %u spans to %s: ", n_spans,
+                                  self->endpoint);
+    }
+  g_main_context_pop_thread_default (self->context);
+  return outcome;
+}
+
+/* Waits @us, or until close()'s deadline cancels; FALSE then. Outside the
+ * flush thread's region of the process: nothing is held, so fork() need
+ * not wait. */
+static gboolean
+back_off (HttpSender *self,
+          gint64      us)
+{
+  GCancellable *cancellable = self->parent.cancellable;
+  GPollFD poll_fd;
+  gboolean has_fd;
+
+  gluetool_process_leave ();
+  has_fd = g_cancellable_make_pollfd (cancellable, &poll_fd);
+  if (has_fd)
+    {
+      g_poll (&poll_fd, 1, (gint) (us / 1000));
+      g_cancellable_release_fd (cancellable);
+    }
+  else
+    g_usleep ((gulong) us);
+  gluetool_process_enter ();
+  return !g_cancellable_is_cancelled (cancellable);
+}
+
+/* Posts @body, trying again after failures that may pass. */
+static gboolean
+post (HttpSender *self,
+      GBytes     *body,
+      guint       n_spans,
+      GError    **error)
+{
+  gint64 backoff_us = FIRST_BACKOFF_US;
+
+  for (guint attempt = 1;; attempt++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      Outcome outcome = post_once (self, body, n_spans, &local_error);
+
+      if (outcome == POSTED)
+        return TRUE;
+      if (outcome == GIVE_UP || attempt == MAX_ATTEMPTS || !back_off (self, backoff_us))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      GLUETOOL_DEBUG ("Trying again in %" G_GINT64_FORMAT " ms: %s", backoff_us / 1000,
+                      local_error->message);
+      backoff_us = MIN (backoff_us * 2, MAX_BACKOFF_US);
+    }
+}
+
+/* ---- Packing and sending ----------------------------------------------------------- */
+
+/* Sends the first @len bytes of the body (the head and n_spans spans) with
+ * the tail, and counts the spans' fate. */
+static void
+send_packed (HttpSender *self,
+             gsize       len)
+{
+  GluetoolSendCounts *counts = self->parent.counts;
+  guint8 tail_storage[GLUETOOL_BINARY_BATCH_TAIL_SIZE];
+  GluetoolBuffer tail;
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 *copy;
+  guint n_spans = self->n_spans;
+
+  gluetool_binary_batch_set_count (&self->body, self->count_at, n_spans);
+  gluetool_buffer_init (&tail, tail_storage, sizeof tail_storage);
+  gluetool_binary_batch_tail (&tail, self->next_seq_no, &self->stats);
+  /* The request owns its body: libsoup may hold it past the call. */
+  copy = g_malloc (len + tail.len);
+  memcpy (copy, self->body.data, len);
+  memcpy (copy + len, tail.data, tail.len);
+  body = g_bytes_new_take (copy, len + tail.len);
+  gluetool_buffer_clear (&tail);
+
+  if (post (self, body, n_spans, &error))
+    {
+      gluetool_send_count (&counts->spans_sent, n_spans);
+      gluetool_send_count (&counts->batches_sent, 1);
+      self->next_seq_no++;
+    }
+  else
+    {
+      gluetool_send_count (&counts->failed_to_send, n_spans);
+      GLUETOOL_DEBUG ("%s", error->message);
+      remember_loss (self, error);
+    }
+  self->n_spans = 0;
+}
+
+static void
+start_batch (HttpSender *self)
+{
+  /* A batch carries the statistics as they were when it began. */
+  self->parent.owner_funcs->get_client_stats (self->parent.owner, &self->stats);
+}
+
+static gboolean
+fits (HttpSender *self,
+      gsize       len)
+{
+  return len + GLUETOOL_BINARY_BATCH_TAIL_SIZE <= self->max_batch_size;
+}
+
+static void
+http_send (GluetoolSender *sender)
+{
+  HttpSender *self = http (sender);
+
+  if (self->n_spans == 0)
+    return;
+  send_packed (self, self->body.len);
+  self->body.len = self->head_len;
+}
+
+/* Transcodes the span onto the end of the body; when the body is then too
+ * large, sends what was there before and moves the span to the front of
+ * the next batch. */
+static void
+http_add_span (GluetoolSender *sender,
+               const guint8   *span,
+               gsize           len)
+{
+  HttpSender *self = http (sender);
+  g_autoptr(GError) error = NULL;
+  gsize before = self->body.len;
+  gsize span_len;
+
+  if (self->n_spans == 0)
+    start_batch (self);
+  if (!gluetool_transcode_struct (span, len, &self->body, &error))
+    {
+      /* The library encoded it: a bug, not bad input. */
+      g_critical ("A queued span is not a compact struct: %s", error->message);
+      gluetool_send_count (&self->parent.counts->failed_to_send, 1);
+      return;
+    }
+  span_len = self->body.len - before;
+
+  if (!fits (self, self->body.len) && self->n_spans > 0)
+    {
+      send_packed (self, before);
+      memmove (self->body.data + self->head_len, self->body.data + before, span_len);
+      self->body.len = self->head_len + span_len;
+      start_batch (self);
+    }
+  if (!fits (self, self->body.len))
+    {
+      gluetool_send_count (&self->parent.counts->dropped_too_large, 1);
+      self->body.len = self->head_len;
+      return;
+    }
+  self->n_spans++;
+}
+
+static void
+http_settle (GluetoolSender *sender)
+{
+  /* A request's fate is known when it returns. */
+}
+
+static guint
+http_n_unsettled (GluetoolSender *sender)
+{
+  return http (sender)->n_spans;
+}
+
+static void
+http_abandon (GluetoolSender *sender)
+{
+  HttpSender *self = http (sender);
+
+  gluetool_send_count (&self->parent.counts->failed_to_send, self->n_spans);
+  self->n_spans = 0;
+  self->body.len = self->head_len;
+}
+
+static void
+http_stop (GluetoolSender *sender)
+{
+  drop_session (http (sender));
+}
+
+static void
+http_free (GluetoolSender *sender)
+{
+  HttpSender *self = http (sender);
+
+  /* stop() let the session go in the flush thread, if it ever ran. */
+  drop_session (self);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_clear_pointer (&self->uri, g_uri_unref);
+  gluetool_buffer_clear (&self->body);
+  g_free (self->service_name);
+  g_free (self->endpoint);
+  g_free (self->client_uuid);
+  g_free (self->authorization);
+  g_clear_pointer (&self->tags, g_ptr_array_unref);
+  g_free (self);
+}
+
+static GluetoolSender *http_new_for_child (GluetoolSender              *inherited,
+                                           const char                  *client_uuid,
+                                           const GluetoolSenderContext *context);
+
+/* The parent's session stays as it was, deliberately leaked: unreferencing
+ * it would free GObjects (and take GLib's locks) that a thread the fork
+ * left behind may hold. Its connections' sockets were opened close-on-exec
+ * by GIO; the parent's flush thread goes on using them, and this process
+ * never will. */
+static void
+http_forget_inherited (GluetoolSender *inherited)
+{
+}
+
+static const GluetoolSenderVTable http_vtable = {
+  .prepare = http_prepare,
+  .is_ready = http_is_ready,
+  .add_span = http_add_span,
+  .send = http_send,
+  .settle = http_settle,
+  .n_unsettled = http_n_unsettled,
+  .abandon = http_abandon,
+  .stop = http_stop,
+  .free = http_free,
+  .new_for_child = http_new_for_child,
+  .forget_inherited = http_forget_inherited,
+};
+
+static GluetoolSender *
+http_sender_new (const char                  *service_name,
+                 const char                  *endpoint,
+                 gsize                        max_batch_size,
+                 const char                  *authorization,
+                 const char                  *client_uuid,
+                 GPtrArray                   *tags,
+                 const GluetoolSenderContext *context)
+{
+  HttpSender *self = g_new0 (HttpSender, 1);
+
+  gluetool_sender_init (&self->parent, &http_vtable, context);
+  self->service_name = g_strdup (service_name);
+  self->endpoint = g_strdup (endpoint);
+  self->max_batch_size = max_batch_size;
+  self->authorization = g_strdup (authorization);
+  self->client_uuid = g_strdup (client_uuid);
+  self->tags = tags != NULL ? g_ptr_array_ref (tags) : NULL;
+  self->next_seq_no = 1;
+  gluetool_buffer_init (&self->body, NULL, 0);
+  return &self->parent;
+}
+
+GluetoolSender *
+gluetool_http_sender_new (const GluetoolHttpSenderSettings *settings,
+                          const GluetoolSenderContext      *context)
+{
+  g_autofree char *authorization = NULL;
+
+  if (settings->auth_token != NULL)
+    authorization = g_strconcat ("Bearer ", settings->auth_token, NULL);
+  else if (settings->user != NULL)
+    {
+      g_autofree char *pair = g_strconcat (settings->user, ":",
+                                           settings->password != NULL ? settings->password : "",
+                                           NULL);
+      g_autofree char *encoded = g_base64_encode ((const guchar *) pair, strlen (pair));
+
+      authorization = g_strconcat ("Basic ", encoded, NULL);
+      /* Not left in freed memory longer than needed. */
+      memset (pair, 0, strlen (pair));
+    }
+  return http_sender_new (settings->service_name, settings->endpoint, settings->max_batch_size,
+                          authorization, settings->client_uuid, settings->tags, context);
+}
+
+/* Settings are never written after creation, so the copies in the
+ * inherited memory are whole, whatever its threads were doing. The new
+ * sender makes its session in the child's flush thread. */
+static GluetoolSender *
+http_new_for_child (GluetoolSender              *inherited,
+                    const char                  *client_uuid,
+                    const GluetoolSenderContext *context)
+{
+  HttpSender *parent = http (inherited);
+
+  return http_sender_new (parent->service_name, parent->endpoint, parent->max_batch_size,
+                          parent->authorization, client_uuid, parent->tags, context);
+}

@@ -1,0 +1,899 @@
+/* test-http.c: spans POSTed to a collector, the real receiver's and
+ * misbehaving peers'
+ *
+ * SPDX-License-Identifier: MIT
+ *
+ * The collector is `gluetool-trace listen --http-port 0` (found through
+ * GLUETOOL_TRACE_PROGRAM), run as a user runs it; the tests read its
+ * output, which blocks until it comes. The misbehaving collectors are real
+ * TCP peers made here (a listening socket and a thread that accepts): one
+ * that never answers, one that answers garbage, one that closes before the
+ * body, and one that records the request and answers a chosen status.
+ * Nothing waits on a clock but the bounds under test: flush() and close()
+ * must return by their deadline whatever the peer does.
+ */
+
+#include <check.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include <gluetool/gluetool.h>
+
+#include "reference.h"
+#include "reference-binary.h"
+#include "test-expect.h"
+#include "check-tap.h"
+
+#define WAIT_S 20.0
+/* Any listener stops after this long without a span: a safety net for a
+ * broken test, never the way a test ends. */
+#define SAFETY_IDLE "30"
+/* What a bound may be overrun by on a loaded machine: the thread's wake-up
+ * and the cancellation's way through libsoup. */
+#define BOUND_SLACK_S 3.0
+
+#define SECRET_TOKEN "s3cret-T0KEN-never-shown"
+
+/* ---- The real receiver ------------------------------------------------------------ */
+
+typedef struct {
+  GSubprocess      *process;
+  GDataInputStream *err;
+  GString          *err_text;
+  char             *dir;
+  char             *out_path;
+  guint16           http_port;
+} Listener;
+
+static char *
+read_line (GDataInputStream *stream)
+{
+  g_autoptr(GError) error = NULL;
+  char *line = g_data_input_stream_read_line_utf8 (stream, NULL, NULL, &error);
+
+  ck_assert_msg (error == NULL, "reading the program's output: %s", error ? error->message : "");
+  return line;
+}
+
+static guint16
+port_at_end (const char *line)
+{
+  const char *colon = strrchr (line, ':');
+  guint64 port;
+
+  ck_assert_ptr_nonnull (colon);
+  port = g_ascii_strtoull (colon + 1, NULL, 10);
+  ck_assert_msg (port > 0 && port <= G_MAXUINT16, "no port in \"%s\"", line);
+  return (guint16) port;
+}
+
+/* `gluetool-trace listen --port 0 --http-port 0 --idle 30 ARGS`, once it
+ * said where it listens. */
+static Listener *
+listener_start (const char *const *args)
+{
+  const char *program = g_getenv ("GLUETOOL_TRACE_PROGRAM");
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  Listener *l = g_new0 (Listener, 1);
+
+  ck_assert_msg (program != NULL, "GLUETOOL_TRACE_PROGRAM is not set");
+  l->dir = g_dir_make_tmp ("gluetool-test-http-XXXXXX", &error);
+  ck_assert_msg (l->dir != NULL, "temporary directory: %s", error ? error->message : "");
+  l->err_text = g_string_new (NULL);
+  l->out_path = g_build_filename (l->dir, "stdout.txt", NULL);
+
+  g_ptr_array_add (argv, (gpointer) program);
+  g_ptr_array_add (argv, (gpointer) "listen");
+  g_ptr_array_add (argv, (gpointer) "--port");
+  g_ptr_array_add (argv, (gpointer) "0");
+  g_ptr_array_add (argv, (gpointer) "--http-port");
+  g_ptr_array_add (argv, (gpointer) "0");
+  g_ptr_array_add (argv, (gpointer) "--idle");
+  g_ptr_array_add (argv, (gpointer) SAFETY_IDLE);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, l->out_path);
+  l->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  ck_assert_msg (l->process != NULL, "spawn: %s", error ? error->message : "");
+  l->err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (l->process));
+
+  /* The UDP line comes last. */
+  for (;;)
+    {
+      g_autofree char *line = read_line (l->err);
+
+      ck_assert_msg (line != NULL, "the listener ended before it listened: %s", l->err_text->str);
+      g_string_append_printf (l->err_text, "%s\n", line);
+      if (g_str_has_prefix (line, "gluetool-trace: listening on HTTP "))
+        l->http_port = port_at_end (line);
+      else if (g_str_has_prefix (line, "gluetool-trace: listening on UDP "))
+        break;
+    }
+  ck_assert_uint_ne (l->http_port, 0);
+  return l;
+}
+
+/* Waits for the program's end (its --count reached); its exit status. */
+static int
+listener_finish (Listener *l)
+{
+  g_autoptr(GError) error = NULL;
+  char *line;
+
+  while ((line = read_line (l->err)) != NULL)
+    {
+      g_string_append_printf (l->err_text, "%s\n", line);
+      g_free (line);
+    }
+  ck_assert_msg (g_subprocess_wait (l->process, NULL, &error), "wait: %s",
+                 error ? error->message : "");
+  ck_assert_msg (g_subprocess_get_if_exited (l->process), "stderr:\n%s", l->err_text->str);
+  if (g_subprocess_get_exit_status (l->process) != 0)
+    g_printerr ("# the listener's stderr:\n%s", l->err_text->str);
+  return g_subprocess_get_exit_status (l->process);
+}
+
+static char *
+listener_stdout (Listener *l)
+{
+  g_autoptr(GError) error = NULL;
+  char *text = NULL;
+
+  ck_assert_msg (g_file_get_contents (l->out_path, &text, NULL, &error), "stdout: %s",
+                 error ? error->message : "");
+  return text;
+}
+
+static char *
+listener_endpoint (Listener *l)
+{
+  return g_strdup_printf ("http://127.0.0.1:%u/api/traces", l->http_port);
+}
+
+static void
+listener_free (Listener *l)
+{
+  if (g_subprocess_get_identifier (l->process) != NULL)
+    g_subprocess_force_exit (l->process);
+  g_clear_object (&l->err);
+  g_clear_object (&l->process);
+  g_string_free (l->err_text, TRUE);
+  g_remove (l->out_path);
+  g_rmdir (l->dir);
+  g_free (l->dir);
+  g_free (l->out_path);
+  g_free (l);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Listener, listener_free)
+
+/* ---- Misbehaving collectors ------------------------------------------------------- */
+
+typedef enum {
+  PEER_NEVER_ANSWERS,   /* accepts, reads nothing, keeps the connection */
+  PEER_GARBAGE,         /* reads the head, answers bytes that are not HTTP */
+  PEER_CLOSES_EARLY,    /* reads the head, closes before the body */
+  PEER_ANSWERS,         /* reads the request, keeps it, answers @status */
+} PeerMode;
+
+typedef struct {
+  GSocket      *listener;
+  guint16       port;
+  PeerMode      mode;
+  guint         status;
+  GCancellable *cancellable;
+  GThread      *thread;
+  GPtrArray    *held;          /* connections a never-answering peer keeps */
+  GMutex        lock;
+  guint         n_requests;    /* (under lock) */
+  GByteArray   *first_request; /* (under lock) head and body of the first one */
+} Peer;
+
+static gssize
+find_head_end (const GByteArray *bytes)
+{
+  for (guint i = 0; i + 4 <= bytes->len; i++)
+    if (memcmp (bytes->data + i, "\r\n\r\n", 4) == 0)
+      return i + 4;
+  return -1;
+}
+
+/* Reads until the end of the head and, with @whole, the Content-Length
+ * bytes after it. */
+static GByteArray *
+read_request (Peer    *peer,
+              GSocket *connection,
+              gboolean whole)
+{
+  GByteArray *bytes = g_byte_array_new ();
+  gssize head_end = -1;
+  gsize wanted = G_MAXSIZE;
+
+  while (bytes->len < wanted)
+    {
+      guint8 chunk[16384];
+      gssize n = g_socket_receive (connection, (char *) chunk, sizeof chunk, peer->cancellable,
+                                   NULL);
+
+      if (n <= 0)
+        break;
+      g_byte_array_append (bytes, chunk, (guint) n);
+      if (head_end < 0 && (head_end = find_head_end (bytes)) >= 0)
+        {
+          g_autofree char *head = g_ascii_strdown ((const char *) bytes->data, head_end);
+          const char *length = strstr (head, "content-length:");
+
+          wanted = !whole ? (gsize) head_end
+                          : (gsize) head_end + (length != NULL
+                                                ? g_ascii_strtoull (length + 15, NULL, 10) : 0);
+        }
+    }
+  return bytes;
+}
+
+static void
+answer (GSocket    *connection,
+        const char *text)
+{
+  g_socket_send (connection, text, strlen (text), NULL, NULL);
+}
+
+/* Counts a request (and keeps the first) before it is answered: the client
+ * may look at the count as soon as it has the answer. */
+static void
+peer_note_request (Peer       *peer,
+                   GByteArray *request)
+{
+  g_mutex_lock (&peer->lock);
+  peer->n_requests++;
+  if (peer->first_request == NULL && request != NULL)
+    peer->first_request = g_byte_array_ref (request);
+  g_mutex_unlock (&peer->lock);
+}
+
+static gpointer
+peer_main (gpointer data)
+{
+  Peer *peer = data;
+
+  for (;;)
+    {
+      g_autoptr(GSocket) connection = g_socket_accept (peer->listener, peer->cancellable, NULL);
+      g_autoptr(GByteArray) request = NULL;
+      g_autofree char *text = NULL;
+
+      if (connection == NULL)
+        return NULL;
+      g_socket_set_timeout (connection, 30);
+      switch (peer->mode)
+        {
+        case PEER_NEVER_ANSWERS:
+          peer_note_request (peer, NULL);
+          g_ptr_array_add (peer->held, g_steal_pointer (&connection));
+          break;
+        case PEER_GARBAGE:
+          request = read_request (peer, connection, FALSE);
+          peer_note_request (peer, request);
+          answer (connection, "this is not HTTP at all\r\n\r\n");
+          break;
+        case PEER_CLOSES_EARLY:
+          request = read_request (peer, connection, FALSE);
+          peer_note_request (peer, request);
+          break;
+        case PEER_ANSWERS:
+          request = read_request (peer, connection, TRUE);
+          peer_note_request (peer, request);
+          text = g_strdup_printf ("HTTP/1.1 %u Whatever\r\nContent-Length: 0\r\n"
+                                  "Connection: close\r\n\r\n", peer->status);
+          answer (connection, text);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+      if (connection != NULL)
+        g_socket_close (connection, NULL);
+    }
+}
+
+static Peer *
+peer_new (PeerMode mode,
+          guint    status)
+{
+  Peer *peer = g_new0 (Peer, 1);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+
+  peer->listener = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, &error);
+  ck_assert_msg (peer->listener != NULL, "%s", error ? error->message : "");
+  ck_assert_msg (g_socket_bind (peer->listener, any_port, TRUE, &error)
+                 && g_socket_listen (peer->listener, &error), "%s", error ? error->message : "");
+  bound = g_socket_get_local_address (peer->listener, &error);
+  peer->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  peer->mode = mode;
+  peer->status = status;
+  peer->cancellable = g_cancellable_new ();
+  peer->held = g_ptr_array_new_with_free_func (g_object_unref);
+  g_mutex_init (&peer->lock);
+  peer->thread = g_thread_new ("test-peer", peer_main, peer);
+  return peer;
+}
+
+static char *
+peer_endpoint (Peer *peer)
+{
+  return g_strdup_printf ("http://127.0.0.1:%u/api/traces", peer->port);
+}
+
+static guint
+peer_get_n_requests (Peer *peer)
+{
+  guint n;
+
+  g_mutex_lock (&peer->lock);
+  n = peer->n_requests;
+  g_mutex_unlock (&peer->lock);
+  return n;
+}
+
+static void
+peer_free (Peer *peer)
+{
+  g_cancellable_cancel (peer->cancellable);
+  g_thread_join (peer->thread);
+  g_ptr_array_unref (peer->held);
+  g_clear_pointer (&peer->first_request, g_byte_array_unref);
+  g_object_unref (peer->listener);
+  g_object_unref (peer->cancellable);
+  g_mutex_clear (&peer->lock);
+  g_free (peer);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Peer, peer_free)
+
+/* ---- Tracers --------------------------------------------------------------------- */
+
+static GluetoolTracer *
+tracer_to (const char *endpoint)
+{
+  g_autoptr(GError) error = NULL;
+  GluetoolTracer *tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                                           "service-name", "http-test",
+                                           "endpoint", endpoint,
+                                           NULL);
+
+  ck_assert_msg (tracer != NULL, "tracer: %s", error ? error->message : "");
+  return tracer;
+}
+
+static void
+finish_action (const char *label)
+{
+  g_autoptr(GluetoolAction) action = gluetool_action_new (label, NULL);
+
+  test_expect_finish (action);
+}
+
+/* ---- Through the real receiver ---------------------------------------------------- */
+
+START_TEST (test_spans_arrive)
+{
+  const char *args[] = { "--count", "3", "--json", NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  g_autofree char *endpoint = listener_endpoint (l);
+  g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
+  g_autofree char *out = NULL;
+  GluetoolTracerStats stats;
+
+  {
+    g_autoptr(GluetoolAction) root = gluetool_action_new ("http root", NULL);
+    g_autoptr(GluetoolAction) child = gluetool_action_new ("http child", root);
+    g_autoptr(GluetoolAction) other = gluetool_action_new ("http other child", root);
+
+    gluetool_action_set_tag_string (child, "over", "http");
+    test_expect_finish (child);
+    test_expect_finish (other);
+    test_expect_finish (root);
+  }
+  test_expect_close (tracer, WAIT_S);
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_sent, 3);
+  ck_assert_uint_ge (stats.datagrams_sent, 1);
+  ck_assert_uint_eq (stats.spans_failed_to_send, 0);
+
+  ck_assert_int_eq (listener_finish (l), 0);
+  out = listener_stdout (l);
+  ck_assert_msg (strstr (out, "http root") != NULL && strstr (out, "http child") != NULL
+                 && strstr (out, "http other child") != NULL && strstr (out, "http-test") != NULL,
+                 "%s", out);
+}
+END_TEST
+
+/* Larger than any UDP datagram: over HTTP it goes. */
+START_TEST (test_large_span_arrives)
+{
+  const char *args[] = { "--count", "1", "--json", NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  g_autofree char *endpoint = listener_endpoint (l);
+  g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
+  g_autofree char *big = g_strnfill (100000, 'x');
+  g_autofree char *out = NULL;
+  GluetoolTracerStats stats;
+
+  {
+    g_autoptr(GluetoolAction) action = gluetool_action_new ("large span", NULL);
+
+    gluetool_action_set_tag_string (action, "big", big);
+    test_expect_finish (action);
+  }
+  test_expect_close (tracer, WAIT_S);
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_sent, 1);
+  ck_assert_uint_eq (stats.spans_dropped_too_large, 0);
+
+  ck_assert_int_eq (listener_finish (l), 0);
+  out = listener_stdout (l);
+  ck_assert_msg (strstr (out, "large span") != NULL, "%s", l->err_text->str);
+  ck_assert (strstr (out, big) != NULL);
+}
+END_TEST
+
+/* Batches are cut by size: 300 spans in batches of 4 KiB at most, all
+ * delivered; a span larger than a batch alone is dropped as too large. */
+START_TEST (test_batches_by_size)
+{
+  const char *args[] = { "--count", "300", "--quiet", "--summary", NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  g_autofree char *endpoint = listener_endpoint (l);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GluetoolTracer) tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                                                     "endpoint", endpoint,
+                                                     "max-batch-size", (guint64) 4096,
+                                                     NULL);
+  g_autofree char *big = g_strnfill (5000, 'y');
+  GluetoolTracerStats stats;
+
+  ck_assert_msg (tracer != NULL, "%s", error ? error->message : "");
+  for (guint i = 0; i < 300; i++)
+    finish_action ("batched");
+  {
+    g_autoptr(GluetoolAction) action = gluetool_action_new ("too large", NULL);
+
+    gluetool_action_set_tag_string (action, "big", big);
+    test_expect_finish (action);
+  }
+  ck_assert (!gluetool_tracer_close (tracer, WAIT_S, &error));
+  ck_assert (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST));
+  ck_assert_msg (strstr (error->message, "1 too large for a batch") != NULL, "%s", error->message);
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_sent, 300);
+  ck_assert_uint_eq (stats.spans_dropped_too_large, 1);
+  /* 300 spans of some 80 bytes do not fit in one 4 KiB batch. */
+  ck_assert_uint_ge (stats.datagrams_sent, 300 * 60 / 4096);
+  ck_assert_int_eq (listener_finish (l), 0);
+}
+END_TEST
+
+/* A child made by fork() posts its spans itself, on a session of its own. */
+START_TEST (test_fork_child_posts)
+{
+  const char *args[] = { "--count", "2", "--json", NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  g_autofree char *endpoint = listener_endpoint (l);
+  g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
+  g_autofree char *out = NULL;
+  int verdict_fds[2];
+  char child_verdict = -1;
+  int status = 0;
+  pid_t pid;
+
+  finish_action ("before the fork");
+  ck_assert (gluetool_tracer_flush (tracer, WAIT_S, NULL));
+  /* The child's verdict comes through a pipe: under valgrind its exit code
+   * is valgrind's, which counts what it inherited and never freed. */
+  ck_assert_int_eq (pipe (verdict_fds), 0);
+  pid = fork ();
+  ck_assert_int_ge (pid, 0);
+  if (pid == 0)
+    {
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("in the child", NULL);
+      g_autoptr(GError) error = NULL;
+      GluetoolTracerStats stats;
+      char verdict = 0;
+
+      if (!gluetool_action_finish (action, &error) || !gluetool_tracer_close (tracer, WAIT_S, &error))
+        {
+          g_printerr ("child: %s\n", error->message);
+          verdict = 1;
+        }
+      gluetool_tracer_get_stats (tracer, &stats);
+      if (verdict == 0 && stats.spans_sent != 1)
+        verdict = 2;
+      if (write (verdict_fds[1], &verdict, 1) != 1)
+        _exit (3);
+      _exit (verdict);
+    }
+  close (verdict_fds[1]);
+  ck_assert_int_eq (read (verdict_fds[0], &child_verdict, 1), 1);
+  close (verdict_fds[0]);
+  ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+  ck_assert_int_eq (child_verdict, 0);
+  test_expect_close (tracer, WAIT_S);
+  ck_assert_int_eq (listener_finish (l), 0);
+  out = listener_stdout (l);
+  ck_assert_msg (strstr (out, "before the fork") != NULL && strstr (out, "in the child") != NULL,
+                 "%s", out);
+}
+END_TEST
+
+/* ---- Settings ----------------------------------------------------------------------- */
+
+static void
+assert_refused_tracer (const char *must_mention,
+                       const char *must_not_show,
+                       const char *first_property,
+                       ...)
+{
+  g_autoptr(GError) error = NULL;
+  GObject *tracer;
+  va_list args;
+
+  va_start (args, first_property);
+  tracer = (GObject *) g_initable_new_valist (GLUETOOL_TYPE_TRACER, first_property, args, NULL,
+                                              &error);
+  va_end (args);
+  ck_assert_ptr_null (tracer);
+  ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR,
+                                  GLUETOOL_TRACER_ERROR_INVALID_CONFIG),
+                 "%s", error ? error->message : "no error");
+  ck_assert_msg (strstr (error->message, must_mention) != NULL, "'%s' does not say '%s'",
+                 error->message, must_mention);
+  ck_assert_msg (must_not_show == NULL || strstr (error->message, must_not_show) == NULL,
+                 "'%s' shows '%s'", error->message, must_not_show);
+}
+
+START_TEST (test_bad_endpoints)
+{
+  assert_refused_tracer ("not a URL", NULL, "endpoint", "not a url at all", NULL);
+  assert_refused_tracer ("http:// or https://", NULL, "endpoint", "ftp://host:21/x", NULL);
+  assert_refused_tracer ("70000", NULL, "endpoint", "http://127.0.0.1:70000/api/traces", NULL);
+  assert_refused_tracer ("no host", NULL, "endpoint", "http:///api/traces", NULL);
+  assert_refused_tracer ("no host", NULL, "endpoint", "http://:14268/api/traces", NULL);
+  assert_refused_tracer ("port 0", NULL, "endpoint", "http://localhost:0/api/traces", NULL);
+  assert_refused_tracer ("is empty", NULL, "endpoint", "", NULL);
+  /* A password in the URL is refused, and not shown. */
+  assert_refused_tracer ("GLUETOOL_TRACING_USER", "hunter2", "endpoint",
+                         "http://alice:hunter2@host/api/traces", NULL);
+  assert_refused_tracer ("max batch size", NULL, "endpoint", "http://h/api/traces",
+                         "max-batch-size", (guint64) 100, NULL);
+
+  /* From the environment, the variable is named. */
+  g_setenv ("GLUETOOL_TRACING_ENDPOINT", "gopher://h/", TRUE);
+  assert_refused_tracer ("GLUETOOL_TRACING_ENDPOINT", NULL, NULL, NULL);
+  g_unsetenv ("GLUETOOL_TRACING_ENDPOINT");
+}
+END_TEST
+
+START_TEST (test_bad_credentials)
+{
+  assert_refused_tracer ("auth token contains a line break", SECRET_TOKEN,
+                         "endpoint", "http://h/api/traces",
+                         "auth-token", SECRET_TOKEN "\nX-Injected: 1", NULL);
+  assert_refused_tracer ("control character", "hunter", "endpoint", "http://h/api/traces",
+                         "user", "alice", "password", "hunter\r2", NULL);
+  assert_refused_tracer ("user contains ':'", NULL, "endpoint", "http://h/api/traces",
+                         "user", "al:ice", NULL);
+  assert_refused_tracer ("not both", SECRET_TOKEN, "endpoint", "http://h/api/traces",
+                         "auth-token", SECRET_TOKEN, "user", "alice", NULL);
+  assert_refused_tracer ("without a user", "hunter2", "endpoint", "http://h/api/traces",
+                         "password", "hunter2", NULL);
+
+  g_setenv ("GLUETOOL_TRACING_AUTH_TOKEN", SECRET_TOKEN "\x01", TRUE);
+  assert_refused_tracer ("GLUETOOL_TRACING_AUTH_TOKEN", SECRET_TOKEN,
+                         "endpoint", "http://h/api/traces", NULL);
+  g_unsetenv ("GLUETOOL_TRACING_AUTH_TOKEN");
+}
+END_TEST
+
+START_TEST (test_settings_read_back)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GluetoolTracer) tracer = NULL;
+  g_autofree char *endpoint = NULL;
+  guint64 max_batch_size = 0;
+
+  g_setenv ("GLUETOOL_TRACING_ENDPOINT", "https://collector.example:14268/api/traces", TRUE);
+  tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error, NULL);
+  ck_assert_msg (tracer != NULL, "%s", error ? error->message : "");
+  g_object_get (tracer, "endpoint", &endpoint, "max-batch-size", &max_batch_size, NULL);
+  ck_assert_str_eq (endpoint, "https://collector.example:14268/api/traces");
+  ck_assert_uint_eq (max_batch_size, 1024 * 1024);
+  g_unsetenv ("GLUETOOL_TRACING_ENDPOINT");
+  /* Write-only: the token and the password cannot be read back. */
+  ck_assert ((g_object_class_find_property (G_OBJECT_GET_CLASS (tracer), "auth-token")->flags
+              & G_PARAM_READABLE) == 0);
+  ck_assert ((g_object_class_find_property (G_OBJECT_GET_CLASS (tracer), "password")->flags
+              & G_PARAM_READABLE) == 0);
+  /* No longer the process's default, for the tests that follow in the
+   * same process (CK_FORK=no). */
+  test_expect_close (tracer, WAIT_S);
+}
+END_TEST
+
+/* ---- Failures and bounds ------------------------------------------------------------ */
+
+/* A port bound but not listening: every connection is refused. */
+static GSocket *
+refusing_socket (guint16 *port)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                  G_SOCKET_PROTOCOL_TCP, &error);
+
+  ck_assert_msg (socket != NULL && g_socket_bind (socket, any_port, TRUE, &error), "%s",
+                 error ? error->message : "");
+  bound = g_socket_get_local_address (socket, &error);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  return socket;
+}
+
+START_TEST (test_refused_counts_failed)
+{
+  guint16 port = 0;
+  g_autoptr(GSocket) refusing = refusing_socket (&port);
+  g_autofree char *endpoint = g_strdup_printf ("http://127.0.0.1:%u/api/traces", port);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GluetoolTracer) tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                                                     "endpoint", endpoint,
+                                                     "auth-token", SECRET_TOKEN,
+                                                     NULL);
+  GluetoolTracerStats stats;
+
+  ck_assert_msg (tracer != NULL, "%s", error ? error->message : "");
+  finish_action ("refused");
+  ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
+  ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
+                 "%s", error->message);
+  ck_assert_msg (strstr (error->message, "1 failed to send") != NULL, "%s", error->message);
+  ck_assert_msg (strstr (error->message, endpoint) != NULL, "%s", error->message);
+  ck_assert_msg (strstr (error->message, SECRET_TOKEN) == NULL, "%s", error->message);
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_failed_to_send, 1);
+  ck_assert_uint_eq (stats.spans_sent, 0);
+  test_expect_close (tracer, WAIT_S);
+}
+END_TEST
+
+/* flush() and close() return by their deadline though the collector never
+ * answers; close() counts the batch as failed. */
+START_TEST (test_never_answering_peer_bounded)
+{
+  g_autoptr(Peer) peer = peer_new (PEER_NEVER_ANSWERS, 0);
+  g_autofree char *endpoint = peer_endpoint (peer);
+  g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
+  g_autoptr(GError) error = NULL;
+  GluetoolTracerStats stats;
+  gint64 start;
+  double elapsed_s;
+
+  finish_action ("never answered");
+  start = g_get_monotonic_time ();
+  ck_assert (!gluetool_tracer_flush (tracer, 0.5, &error));
+  elapsed_s = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  ck_assert_msg (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT), "%s", error->message);
+  ck_assert_msg (elapsed_s < 0.5 + BOUND_SLACK_S, "flush took %.2f s", elapsed_s);
+  g_clear_error (&error);
+
+  start = g_get_monotonic_time ();
+  ck_assert (!gluetool_tracer_close (tracer, 1.0, &error));
+  elapsed_s = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  ck_assert_msg (elapsed_s < 1.0 + BOUND_SLACK_S, "close took %.2f s", elapsed_s);
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_failed_to_send, 1);
+  ck_assert_uint_ge (peer_get_n_requests (peer), 1);
+}
+END_TEST
+
+/* Garbage and a connection closed early are failures like a refusal: tried
+ * again, then counted, and flush() says why. */
+static void
+check_failing_peer (PeerMode mode)
+{
+  g_autoptr(Peer) peer = peer_new (mode, 0);
+  g_autofree char *endpoint = peer_endpoint (peer);
+  g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
+  g_autoptr(GError) error = NULL;
+  GluetoolTracerStats stats;
+
+  finish_action ("failing");
+  ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
+  ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
+                 "%s", error->message);
+  ck_assert_msg (strstr (error->message, endpoint) != NULL, "%s", error->message);
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_failed_to_send, 1);
+  /* Tried four times. */
+  ck_assert_uint_eq (peer_get_n_requests (peer), 4);
+  test_expect_close (tracer, WAIT_S);
+}
+
+START_TEST (test_garbage_answer_fails)
+{
+  check_failing_peer (PEER_GARBAGE);
+}
+END_TEST
+
+START_TEST (test_closed_before_body_fails)
+{
+  check_failing_peer (PEER_CLOSES_EARLY);
+}
+END_TEST
+
+/* 5xx and 429 are tried again; other 4xx are not. */
+static void
+check_status (guint status,
+              guint expected_requests)
+{
+  g_autoptr(Peer) peer = peer_new (PEER_ANSWERS, status);
+  g_autofree char *endpoint = peer_endpoint (peer);
+  g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *code = g_strdup_printf ("answered %u", status);
+
+  finish_action ("answered");
+  ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
+  ck_assert_msg (strstr (error->message, code) != NULL, "%s", error->message);
+  ck_assert_uint_eq (peer_get_n_requests (peer), expected_requests);
+  test_expect_close (tracer, WAIT_S);
+}
+
+START_TEST (test_status_retries)
+{
+  check_status (503, 4);
+  check_status (429, 4);
+  check_status (408, 4);
+  check_status (400, 1);
+  check_status (401, 1);
+  check_status (301, 1);
+}
+END_TEST
+
+/* ---- What the request carries -------------------------------------------------------- */
+
+static char *
+recorded_head (Peer   *peer,
+               GBytes **body)
+{
+  gssize head_end;
+  char *head;
+
+  g_mutex_lock (&peer->lock);
+  ck_assert_ptr_nonnull (peer->first_request);
+  head_end = find_head_end (peer->first_request);
+  ck_assert_int_gt (head_end, 0);
+  head = g_strndup ((const char *) peer->first_request->data, head_end);
+  *body = g_bytes_new (peer->first_request->data + head_end,
+                       peer->first_request->len - head_end);
+  g_mutex_unlock (&peer->lock);
+  return head;
+}
+
+static char *
+post_one_and_record (Peer       *peer,
+                     GBytes    **body,
+                     const char *first_property,
+                     ...)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GluetoolTracer) tracer = NULL;
+  va_list args;
+
+  va_start (args, first_property);
+  tracer = GLUETOOL_TRACER (g_initable_new_valist (GLUETOOL_TYPE_TRACER, first_property, args,
+                                                   NULL, &error));
+  va_end (args);
+  ck_assert_msg (tracer != NULL, "%s", error ? error->message : "");
+  finish_action ("recorded");
+  test_expect_close (tracer, WAIT_S);
+  return recorded_head (peer, body);
+}
+
+START_TEST (test_request_bearer)
+{
+  g_autoptr(Peer) peer = peer_new (PEER_ANSWERS, 202);
+  g_autofree char *endpoint = peer_endpoint (peer);
+  g_autoptr(GBytes) body = NULL;
+  g_autofree char *head = post_one_and_record (peer, &body, "endpoint", endpoint,
+                                               "service-name", "recorded-service",
+                                               "auth-token", SECRET_TOKEN, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JaegerBatch) batch = NULL;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (body, &len);
+
+  ck_assert_msg (g_str_has_prefix (head, "POST /api/traces HTTP/1.1\r\n"), "%s", head);
+  ck_assert_msg (strstr (head, "\r\nAuthorization: Bearer " SECRET_TOKEN "\r\n") != NULL, "%s", head);
+  ck_assert_msg (strstr (head, "\r\nContent-Type: application/x-thrift\r\n") != NULL, "%s", head);
+
+  /* The body is a binary Batch, as the reference reads it. */
+  batch = gluetool_reference_decode_batch_binary (data, len, &error);
+  ck_assert_msg (batch != NULL, "%s", error ? error->message : "");
+  ck_assert_str_eq (batch->process->serviceName, "recorded-service");
+  ck_assert_uint_eq (batch->spans->len, 1);
+  ck_assert_str_eq (((JaegerSpan *) g_ptr_array_index (batch->spans, 0))->operationName, "recorded");
+  ck_assert (batch->__isset_seqNo);
+  ck_assert_int_eq (batch->seqNo, 1);
+}
+END_TEST
+
+START_TEST (test_request_basic)
+{
+  g_autoptr(Peer) peer = peer_new (PEER_ANSWERS, 202);
+  g_autofree char *endpoint = peer_endpoint (peer);
+  g_autoptr(GBytes) body = NULL;
+  g_autofree char *head = post_one_and_record (peer, &body, "endpoint", endpoint,
+                                               "user", "alice", "password", "pass word", NULL);
+  g_autofree char *expected = g_base64_encode ((const guchar *) "alice:pass word", 15);
+  g_autofree char *line = g_strdup_printf ("\r\nAuthorization: Basic %s\r\n", expected);
+
+  ck_assert_msg (strstr (head, line) != NULL, "%s", head);
+}
+END_TEST
+
+static Suite *
+http_suite (void)
+{
+  Suite *s = suite_create ("http");
+  TCase *tc = tcase_create ("receiver");
+
+  tcase_set_timeout (tc, 90);
+  tcase_add_test (tc, test_spans_arrive);
+  tcase_add_test (tc, test_large_span_arrives);
+  tcase_add_test (tc, test_batches_by_size);
+  tcase_add_test (tc, test_fork_child_posts);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("settings");
+  tcase_add_test (tc, test_bad_endpoints);
+  tcase_add_test (tc, test_bad_credentials);
+  tcase_add_test (tc, test_settings_read_back);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("failures");
+  tcase_set_timeout (tc, 90);
+  tcase_add_test (tc, test_refused_counts_failed);
+  tcase_add_test (tc, test_never_answering_peer_bounded);
+  tcase_add_test (tc, test_garbage_answer_fails);
+  tcase_add_test (tc, test_closed_before_body_fails);
+  tcase_add_test (tc, test_status_retries);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("request");
+  tcase_set_timeout (tc, 60);
+  tcase_add_test (tc, test_request_bearer);
+  tcase_add_test (tc, test_request_basic);
+  suite_add_tcase (s, tc);
+  return s;
+}
+
+int
+main (void)
+{
+  test_unset_tracing_environment ();
+  return test_run_suite_tap (http_suite ());
+}
