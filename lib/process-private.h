@@ -178,6 +178,37 @@ gluetool_process_leave (void)
   atomic_store_explicit (&record->depth, depth - 1, memory_order_release);
 }
 
+/* A region that ends when its variable goes out of scope, so that no
+ * return path can miss the leave, as G_MUTEX_AUTO_LOCK() does for a mutex:
+ *
+ *   g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+ *
+ * To end it early, and once only: g_clear_pointer (&region,
+ * gluetool_process_region_leave). The value is the thread's record (never
+ * NULL), which spares the leave a thread-local load. Every region of the
+ * library is one of these, entered and left in one function; the one
+ * exception is the flush thread's step out of its pass for a name lookup
+ * (sender-udp.c), which uses enter() and leave() and says why. */
+typedef GluetoolThreadRecord GluetoolProcessRegion;
+
+static inline GluetoolProcessRegion *
+gluetool_process_region_enter (void)
+{
+  gluetool_process_enter ();
+  return gluetool_process_thread_record_;
+}
+
+/* Release, as in gluetool_process_leave(). */
+static inline void
+gluetool_process_region_leave (GluetoolProcessRegion *region)
+{
+  guint depth = atomic_load_explicit (&region->depth, memory_order_relaxed);
+
+  atomic_store_explicit (&region->depth, depth - 1, memory_order_release);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GluetoolProcessRegion, gluetool_process_region_leave)
+
 /* The calling thread started (+1) or finished (-1) an action. A plain
  * increment of a counter only this thread writes; relaxed, as it orders
  * nothing. */
