@@ -1,6 +1,7 @@
 /* test-fork.c: tracing in a process made by fork(): the inherited tracer, a
  * tracer of the child's own, close() in the child, actions unfinished at
- * close(), and fork() while other threads report, or drop actions unfinished
+ * close(), and fork() while other threads report, drop actions unfinished,
+ * or look at their stacks
  *
  * SPDX-License-Identifier: MIT
  *
@@ -1850,6 +1851,118 @@ START_TEST (test_fork_while_threads_drop_actions)
 }
 END_TEST
 
+/* ---- fork() while a thread looks at its stack ---------------------------- */
+
+/* A thread that started an action keeps looking at its stack
+ * (get_current(), dup_current()), each look holding the stack's lock for a
+ * moment, while the main thread forks. Each child finishes that action,
+ * which takes it off its home stack, the other thread's: a child would
+ * wait for ever for a lock that thread held at fork(). Those looks are
+ * regions for that (see process-private.h): without them, children hang
+ * here. */
+#define LOOK_FORKS (RUNNING_ON_VALGRIND ? 10u : DROP_FORKS_NATIVE)
+#define LOOK_WAVE 20                /* children alive at once */
+
+typedef struct {
+  GMutex          lock;
+  GCond           started_cond;
+  GluetoolAction *action;           /* (owned) under @lock: the looker's, unfinished */
+  gint            stop;             /* (atomic) */
+  guint           n_looks;          /* (atomic) */
+} StackLooker;
+
+static gpointer
+look_at_own_stack (gpointer data)
+{
+  StackLooker *looker = data;
+  g_autoptr(GluetoolAction) action = gluetool_action_new ("looked-at", NULL);
+  g_autoptr(GError) error = NULL;
+
+  gluetool_mutex_lock (&looker->lock);
+  looker->action = g_object_ref (action);
+  g_cond_signal (&looker->started_cond);
+  gluetool_mutex_unlock (&looker->lock);
+
+  while (!g_atomic_int_get (&looker->stop))
+    {
+      g_autoptr(GluetoolAction) current = gluetool_action_dup_current ();
+
+      if (gluetool_action_get_current () != action || current != action)
+        break;
+      g_atomic_int_inc (&looker->n_looks);
+    }
+  if (!gluetool_action_finish (action, &error))
+    g_critical ("finish: %s", error->message);
+  return NULL;
+}
+
+/* In a child: the other thread's action, finished here. */
+static int
+looked_at_child_main (GluetoolAction *action)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* Not on this thread's stack: reported, with an error that says so. */
+  if (gluetool_action_finish (action, &error)
+      || !g_error_matches (error, GLUETOOL_ACTION_ERROR, GLUETOOL_ACTION_ERROR_NOT_ACTIVE))
+    FORKED_FAIL (FORKED_FINISH_FAILED, "finish: %s", error != NULL ? error->message : "no error");
+  if (!gluetool_action_is_finished (action))
+    FORKED_FAIL (FORKED_FINISH_FAILED, "the action is not finished");
+  return FORKED_OK;
+}
+
+START_TEST (test_fork_while_thread_looks_at_its_stack)
+{
+  g_autoptr(GString) failures = g_string_new (NULL);
+  StackLooker looker = { 0 };
+  GThread *thread;
+  guint n_hung = 0;
+  guint n_failed = 0;
+  guint n_looks_before;
+
+  g_mutex_init (&looker.lock);
+  g_cond_init (&looker.started_cond);
+  thread = g_thread_new ("looker", look_at_own_stack, &looker);
+  gluetool_mutex_lock (&looker.lock);
+  while (looker.action == NULL)
+    gluetool_cond_wait (&looker.started_cond, &looker.lock);
+  gluetool_mutex_unlock (&looker.lock);
+  n_looks_before = (guint) g_atomic_int_get (&looker.n_looks);
+
+  for (guint wave = 0; wave < LOOK_FORKS / LOOK_WAVE + (LOOK_FORKS % LOOK_WAVE != 0); wave++)
+    {
+      ReportingChild children[LOOK_WAVE];
+      guint n_children = MIN (LOOK_WAVE, LOOK_FORKS - wave * LOOK_WAVE);
+      gint64 deadline;
+
+      for (guint c = 0; c < n_children; c++)
+        {
+          children[c].pid = fork_child (CHILD_ALARM_S, &children[c].verdict_fd);
+          if (children[c].pid == 0)
+            child_exit (looked_at_child_main (looker.action), child_failure);
+          ck_assert_msg (children[c].pid > 0, "fork: %s", g_strerror (errno));
+        }
+      deadline = g_get_monotonic_time () + (gint64) (DROP_HUNG_AFTER_S * G_USEC_PER_SEC);
+      for (guint c = 0; c < n_children; c++)
+        if (reap_dropping_child (&children[c], wave * LOOK_WAVE + c, deadline, &n_failed,
+                                 failures))
+          n_hung++;
+    }
+
+  /* The thread looked all along, and always found its action. */
+  ck_assert_uint_gt ((guint) g_atomic_int_get (&looker.n_looks), n_looks_before);
+  g_atomic_int_set (&looker.stop, TRUE);
+  g_thread_join (thread);
+  ck_assert (gluetool_action_is_finished (looker.action));
+  g_clear_object (&looker.action);
+  g_cond_clear (&looker.started_cond);
+  g_mutex_clear (&looker.lock);
+
+  ck_assert_msg (n_hung == 0, "%u of %u children hung", n_hung, LOOK_FORKS);
+  ck_assert_msg (n_failed == 0, "%u children failed%s", n_failed, failures->str);
+}
+END_TEST
+
 /* ---- gluetool_action_release(), g_autoptr's ------------------------------ */
 
 /* How deep the calling thread is in the library's regions, which fork()
@@ -2003,6 +2116,11 @@ fork_suite (void)
   tc = tcase_create ("dropping");
   tcase_set_timeout (tc, 120);
   tcase_add_loop_test (tc, test_fork_while_threads_drop_actions, 0, 2);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("looking");
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_fork_while_thread_looks_at_its_stack);
   suite_add_tcase (suite, tc);
 
   return suite;
