@@ -165,7 +165,7 @@ gluetool_action_stack_remove (GluetoolActionStack *stack,
 GObject *
 gluetool_action_stack_peek (GluetoolActionStack *stack)
 {
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
   GObject *top = NULL;
 
   stack_lock (stack);
@@ -178,7 +178,7 @@ gluetool_action_stack_peek (GluetoolActionStack *stack)
 GObject *
 gluetool_action_stack_dup_top (GluetoolActionStack *stack)
 {
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
   GObject *top = NULL;
 
   stack_lock (stack);
@@ -210,7 +210,7 @@ GObject *
 gluetool_action_stack_find (GluetoolActionStack *stack,
                             guint64              span_id)
 {
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
   GObject *found;
 
   stack_lock (stack);
@@ -223,7 +223,7 @@ GObject *
 gluetool_action_stack_dup_found (GluetoolActionStack *stack,
                                  guint64              span_id)
 {
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
   GObject *found;
 
   stack_lock (stack);
@@ -242,7 +242,7 @@ gluetool_action_stack_reset (GluetoolActionStack *stack,
                              guint64              root_span_id)
 {
   g_autoptr(GArray) old_entries = NULL;
-  g_autoptr(GluetoolProcessRegion) region = NULL;
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
 
   if (root != NULL)
     g_object_ref (root);

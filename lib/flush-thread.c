@@ -721,7 +721,7 @@ static gboolean
 run_pass (GluetoolFlushThread *self,
           Loop                *loop)
 {
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
   gboolean reclaim = FALSE;
   guint64 consumed_before;
   gint64 now_us;
@@ -783,7 +783,7 @@ answer_requests (GluetoolFlushThread *self,
 static void
 prepare_sender (GluetoolFlushThread *self)
 {
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
   g_autoptr(GError) error = NULL;
 
   if (!gluetool_sender_prepare (self->sender, &error))
@@ -793,7 +793,7 @@ prepare_sender (GluetoolFlushThread *self)
 static void
 stop_sender (GluetoolFlushThread *self)
 {
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
 
   gluetool_sender_stop (self->sender);
 }

@@ -429,9 +429,9 @@ gluetool_action_dispose (GObject *object)
    * took it off every stack) and GObject's dispose() left no qdata. */
   alone = gluetool_recycler_is_alone_in_dispose (object);
 
-  /* Dropped unfinished (by the program's own g_object_unref()): kept by this thread's recycler
-   * rather than freed, which saves both the end and the next
-   * g_object_new(). GObject allows this: with a reference taken in
+  /* Dropped unfinished by the program's own g_object_unref(): kept by this
+   * thread's recycler rather than freed, which saves both the end and the
+   * next g_object_new(). GObject allows this: with a reference taken in
    * dispose(), g_object_unref() does not finalize. */
   if (alone && finished_here)
     gluetool_recycler_keep_from_dispose (object);
@@ -473,7 +473,7 @@ gluetool_action_constructed (GObject *object)
   g_autoptr(GluetoolAction) parent = g_steal_pointer (&self->construct_parent);
   g_autofree char *repaired_label = NULL;
   /* Last, so it ends before @parent is dropped. */
-  g_autoptr(GluetoolProcessRegion) region = NULL;
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->constructed (object);
 
@@ -681,7 +681,7 @@ new_action (const char                *label,
 {
   g_autofree char *repaired_label = prepare_to_start (label);
   g_autoptr(GObject) stale = NULL;
-  g_autoptr(GluetoolProcessRegion) region = NULL;
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
   GluetoolAction *self;
 
   /* A region (see process-private.h): making an object with properties and
@@ -833,7 +833,7 @@ finish_action (GluetoolAction  *self,
    * reference here, to be dropped once the action is no longer used. */
   g_autoptr(GObject) root_ref = NULL;
   g_autoptr(GObject) home_root_ref = NULL;
-  g_autoptr(GluetoolProcessRegion) region = NULL;
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
   GluetoolActionStack *stack;
   gboolean was_active;
   gboolean may_have_handlers;
@@ -946,7 +946,7 @@ gluetool_action_is_finished (GluetoolAction *self)
 static gboolean
 is_last_quiet_reference (GluetoolAction *self)
 {
-  g_autoptr(GluetoolProcessRegion) region = NULL;
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
 
   /* GObject's private fields, read by the recycler, whose self-check
    * vouches for them. */
@@ -993,7 +993,7 @@ is_last_quiet_reference (GluetoolAction *self)
 void
 gluetool_action_release (GluetoolAction *self)
 {
-  g_autoptr(GluetoolProcessRegion) region = NULL;
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
 
   if (self == NULL)
     return;

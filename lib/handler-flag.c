@@ -218,7 +218,7 @@ run_probe_once (void)
   const char *failure = NULL;
   const char *failed_way = NULL;
   gboolean ran = FALSE;
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
 
   if (GLUETOOL_ONCE_INIT_ENTER (&probed))
     {

@@ -547,7 +547,7 @@ run_check_once (void)
   GluetoolRecyclerCheck failed = GLUETOOL_RECYCLER_CHECK_NONE;
   const char *failure = NULL;
   gboolean ran = FALSE;
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
 
   if (GLUETOOL_ONCE_INIT_ENTER (&checked))
     {
@@ -595,7 +595,7 @@ static GluetoolRecyclerCheck
 self_check_in_region (GluetoolRecyclerCheck   failing,
                       const char            **failure)
 {
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
 
   return self_check (failing, failure);
 }
@@ -665,7 +665,7 @@ has_any_handler (GObject *object)
 static gboolean
 release_quietly_in_region (GObject *object)
 {
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
 
   if (has_qdata (object) || has_any_handler (object))
     return FALSE;

@@ -83,7 +83,7 @@ initialize_default_remote_parent (void)
 {
   g_autofree char *warning = NULL;
   gboolean ran = FALSE;
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
 
   if (GLUETOOL_ONCE_INIT_ENTER (&default_remote_parent_initialized))
     {
@@ -132,7 +132,7 @@ gluetool_remote_parent_get (GluetoolSpanContext *context)
 static void
 mark_default_remote_parent_read (void)
 {
-  g_autoptr(GluetoolProcessRegion) region = gluetool_process_region_enter ();
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
 
   if (GLUETOOL_ONCE_INIT_ENTER (&default_remote_parent_initialized))
     GLUETOOL_ONCE_INIT_LEAVE (&default_remote_parent_initialized, 1);
