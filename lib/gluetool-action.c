@@ -368,9 +368,13 @@ static gboolean
 has_any_handler (GluetoolAction *self)
 {
   GluetoolHandlerFlag flag = gluetool_handler_flag_read (G_OBJECT (self));
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
 
   if (flag != GLUETOOL_HANDLER_FLAG_UNKNOWN)
     return flag == GLUETOOL_HANDLER_FLAG_EVER;
+  /* A region (see process-private.h) for GLib's lock, only where it is
+   * taken. */
+  region = gluetool_process_region_enter ();
   return g_signal_handler_find (self, G_SIGNAL_MATCH_ID, signals[FINISHED], 0, NULL, NULL, NULL) != 0
          || g_signal_handler_find (self, G_SIGNAL_MATCH_ID, notify_signal, 0, NULL, NULL, NULL) != 0;
 }
@@ -940,21 +944,16 @@ gluetool_action_is_finished (GluetoolAction *self)
  * references, toggle references, data with destroy notifications) and no
  * signal handler, ever by GLib's flag, else none now. Nothing can change
  * that before the caller lets go: giving the action qdata or a handler
- * takes a reference, or a weak one, and the caller's is the only one. A
- * region (see process-private.h): without GLib's flag, handlers are looked
- * for under GLib's global signal lock. */
+ * takes a reference, or a weak one, and the caller's is the only one. */
 static gboolean
 is_last_quiet_reference (GluetoolAction *self)
 {
-  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
-
   /* GObject's private fields, read by the recycler, whose self-check
    * vouches for them. */
   gluetool_recycler_ensure_checked ();
   if (!gluetool_recycler_is_only_reference (G_OBJECT (self)))
     return FALSE;
 
-  region = gluetool_process_region_enter ();
   return !has_any_handler (self);
 }
 
