@@ -165,30 +165,28 @@ gluetool_action_stack_remove (GluetoolActionStack *stack,
 GObject *
 gluetool_action_stack_peek (GluetoolActionStack *stack)
 {
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
   GObject *top = NULL;
 
-  gluetool_process_enter ();
   stack_lock (stack);
   if (stack->entries->len > 0)
     top = g_array_index (stack->entries, Entry, stack->entries->len - 1).action;
   stack_unlock (stack);
-  gluetool_process_leave ();
   return top;
 }
 
 GObject *
 gluetool_action_stack_dup_top (GluetoolActionStack *stack)
 {
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
   GObject *top = NULL;
 
-  gluetool_process_enter ();
   stack_lock (stack);
   /* An action being disposed is still here until its dispose takes it off;
    * GObject allows a new reference then, and the action stays alive. */
   if (stack->entries->len > 0)
     top = g_object_ref (g_array_index (stack->entries, Entry, stack->entries->len - 1).action);
   stack_unlock (stack);
-  gluetool_process_leave ();
   return top;
 }
 
@@ -212,13 +210,12 @@ GObject *
 gluetool_action_stack_find (GluetoolActionStack *stack,
                             guint64              span_id)
 {
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
   GObject *found;
 
-  gluetool_process_enter ();
   stack_lock (stack);
   found = find_locked (stack, span_id);
   stack_unlock (stack);
-  gluetool_process_leave ();
   return found;
 }
 
@@ -226,9 +223,9 @@ GObject *
 gluetool_action_stack_dup_found (GluetoolActionStack *stack,
                                  guint64              span_id)
 {
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
   GObject *found;
 
-  gluetool_process_enter ();
   stack_lock (stack);
   /* As in dup_top(): an action being disposed is still here until its
    * dispose takes it off, and GObject allows a new reference then. */
@@ -236,7 +233,6 @@ gluetool_action_stack_dup_found (GluetoolActionStack *stack,
   if (found != NULL)
     g_object_ref (found);
   stack_unlock (stack);
-  gluetool_process_leave ();
   return found;
 }
 
@@ -246,11 +242,12 @@ gluetool_action_stack_reset (GluetoolActionStack *stack,
                              guint64              root_span_id)
 {
   g_autoptr(GArray) old_entries = NULL;
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
 
   if (root != NULL)
     g_object_ref (root);
 
-  gluetool_process_enter ();
+  region = gluetool_process_region_enter ();
   stack_lock (stack);
   old_entries = g_steal_pointer (&stack->entries);
   stack->entries = g_array_sized_new (FALSE, FALSE, sizeof (Entry), 8);
@@ -260,7 +257,9 @@ gluetool_action_stack_reset (GluetoolActionStack *stack,
       g_array_append_val (stack->entries, entry);
     }
   stack_unlock (stack);
-  gluetool_process_leave ();
+  /* The old entries' owned references are dropped outside: their end may
+   * run the program's code. */
+  g_clear_pointer (&region, gluetool_process_region_leave);
 
   for (guint i = 0; i < old_entries->len; i++)
     {

@@ -334,25 +334,20 @@ gluetool_flush_thread_get_idle_wakes (GluetoolFlushThread *self)
  *   having consumed nothing since it began, @stuck_at_consumed keeps the
  *   consumed count, and pushes that find the queue full drop at once while
  *   the count stays there.
- * - fork() is not held up. A push runs inside the caller's region of the
- *   process (finishing an action is one, see process-private.h), and fork()
- *   waits until no thread is inside a region: a producer waiting there
- *   would stall fork() for its whole wait. The region is there for locks
- *   (the action stack's, GLib's) that the caller has released by the time
- *   it pushes, so the producer leaves it for the wait and enters it again
- *   after, never with @lock held: entering may wait for a fork() in
- *   progress, whose prepare handler may wait for the flush thread's pass,
- *   which may want @lock. A caller inside nested regions, an outer one of
- *   which may hold a lock, drops at once rather than wait. */
+ * - fork() is not held up. fork() waits until no thread is inside a region
+ *   of the process (see process-private.h), so a region never waits: an
+ *   action reports its span after its finishing region has ended, and a
+ *   push made inside a region all the same (none of the library's is)
+ *   drops at once rather than wait. */
 
-/* How many regions of the process the calling thread is in. Only the
+/* Whether the calling thread is inside a region of the process. Only the
  * thread itself writes its depth: relaxed. */
-static guint
-get_region_depth (void)
+static gboolean
+is_in_region (void)
 {
   GluetoolThreadRecord *record = gluetool_process_get_thread_record ();
 
-  return atomic_load_explicit (&record->depth, memory_order_relaxed);
+  return atomic_load_explicit (&record->depth, memory_order_relaxed) > 0;
 }
 
 /* Under @lock: pushes once there is room, until the queue is sealed or
@@ -383,21 +378,17 @@ gluetool_flush_thread_wait_for_room (GluetoolFlushThread *self,
                                      _Atomic guint64     *waits)
 {
   guint64 consumed_before = gluetool_lanes_get_consumed (self->lanes);
-  guint region_depth = get_region_depth ();
   gboolean pushed;
   gboolean took_block = FALSE;
   gsize bytes_in_use = 0;
   gint64 deadline_us;
 
   if (consumed_before == atomic_load_explicit (&self->stuck_at_consumed, memory_order_relaxed)
-      || region_depth > 1)
+      || is_in_region ())
     return FALSE;
 
   /* The caller woke the flush thread if it rested (refused()). */
   deadline_us = g_get_monotonic_time () + wait_us;
-
-  if (region_depth == 1)
-    gluetool_process_leave ();
 
   gluetool_mutex_lock (&self->lock);
   atomic_fetch_add_explicit (&self->room_waiters, 1, memory_order_relaxed);
@@ -419,9 +410,6 @@ gluetool_flush_thread_wait_for_room (GluetoolFlushThread *self,
                       G_GINT64_FORMAT " us: dropping spans without waiting until it moves again",
                       wait_us);
     }
-
-  if (region_depth == 1)
-    gluetool_process_enter ();
 
   if (pushed)
     gluetool_flush_thread_pushed (self, took_block, bytes_in_use);
@@ -733,15 +721,14 @@ static gboolean
 run_pass (GluetoolFlushThread *self,
           Loop                *loop)
 {
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
   gboolean reclaim = FALSE;
   guint64 consumed_before;
   gint64 now_us;
 
-  gluetool_process_enter ();
   if (g_cancellable_is_cancelled (self->sender->cancellable))
     {
       abandon (self);
-      gluetool_process_leave ();
       return FALSE;
     }
 
@@ -769,7 +756,6 @@ run_pass (GluetoolFlushThread *self,
       reclaim = TRUE;
     }
   gluetool_sender_settle (self->sender);
-  gluetool_process_leave ();
   return reclaim;
 }
 
@@ -792,6 +778,26 @@ answer_requests (GluetoolFlushThread *self,
   return self->thread_done;
 }
 
+/* Regions (see process-private.h), as a pass is: making and letting go of
+ * the sender's socket and addresses. */
+static void
+prepare_sender (GluetoolFlushThread *self)
+{
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
+  g_autoptr(GError) error = NULL;
+
+  if (!gluetool_sender_prepare (self->sender, &error))
+    GLUETOOL_DEBUG ("Not ready to send yet: %s", error->message);
+}
+
+static void
+stop_sender (GluetoolFlushThread *self)
+{
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
+
+  gluetool_sender_stop (self->sender);
+}
+
 static gpointer
 flush_thread_main (gpointer data)
 {
@@ -804,14 +810,7 @@ flush_thread_main (gpointer data)
 
   /* Ready before any span is waiting: a failure costs nothing yet, and a
    * child process made by fork() from here on starts from the address. */
-  gluetool_process_enter ();
-  {
-    g_autoptr(GError) error = NULL;
-
-    if (!gluetool_sender_prepare (self->sender, &error))
-      GLUETOOL_DEBUG ("Not ready to send yet: %s", error->message);
-  }
-  gluetool_process_leave ();
+  prepare_sender (self);
 
   while (!done)
     {
@@ -830,9 +829,7 @@ flush_thread_main (gpointer data)
       gluetool_mutex_unlock (&self->lock);
     }
 
-  gluetool_process_enter ();
-  gluetool_sender_stop (self->sender);
-  gluetool_process_leave ();
+  stop_sender (self);
   return NULL;
 }
 

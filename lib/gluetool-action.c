@@ -107,7 +107,6 @@ struct _GluetoolAction {
   atomic_bool          finished;           /* (atomic) */
   gboolean             started;
   gboolean             sealed;             /* the span is encoded: no more tags */
-  gboolean             end_in_region;      /* see gluetool_action_dispose() */
 
   /* The construct properties, until constructed() starts the action with
    * them (only when made by g_object_new() with properties). */
@@ -429,9 +428,13 @@ static gboolean
 has_any_handler (GluetoolAction *self)
 {
   GluetoolHandlerFlag flag = gluetool_handler_flag_read (G_OBJECT (self));
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
 
   if (flag != GLUETOOL_HANDLER_FLAG_UNKNOWN)
     return flag == GLUETOOL_HANDLER_FLAG_EVER;
+  /* A region (see process-private.h) for GLib's lock, only where it is
+   * taken. */
+  region = gluetool_process_region_enter ();
   return g_signal_handler_find (self, G_SIGNAL_MATCH_ID, signals[FINISHED], 0, NULL, NULL, NULL) != 0
          || g_signal_handler_find (self, G_SIGNAL_MATCH_ID, notify_signal, 0, NULL, NULL, NULL) != 0;
 }
@@ -471,22 +474,15 @@ gluetool_action_dispose (GObject *object)
       finished_here = TRUE;
     }
 
-  /* GObject's dispose() destroys signal handlers under GLib's global signal
-   * lock, and what g_object_unref() does between dispose() and finalize()
-   * takes that lock again. A child process made by fork() must not copy it
-   * held, so this runs in a region (see process-private.h) when nothing of
-   * the program's can run in it: no qdata to notify (weak references, data)
-   * and no signal handler to destroy. What g_object_unref() does before
-   * dispose() (GLib 2.74 freezes the notify queue under a global lock) and
-   * after finalize() (the instance goes back to the slice allocator) is
-   * beyond reach from here: the library keeps its own unrefs of actions
-   * inside regions (the recycler's, gluetool_action_release()'s, which is
-   * g_autoptr's), and an action dropped unfinished is kept here rather
-   * than freed. */
-  gluetool_process_enter ();
+  /* No region here (see process-private.h): the library's own last unrefs
+   * of actions (the recycler's, gluetool_action_release()'s, which is
+   * g_autoptr's) are regions around the whole g_object_unref(), this
+   * included. The program's own g_object_unref() cannot be one: GLib 2.74
+   * takes its global notify lock before dispose() runs, and frees the
+   * instance through the slice allocator after finalize(). An action
+   * dropped unfinished is kept here rather than freed, which at least
+   * spares it the end of the object. */
   quiet = gluetool_recycler_is_quiet_in_dispose (object) && !has_any_handler (self);
-  if (!quiet)
-    gluetool_process_leave ();
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->dispose (object);
 
@@ -497,22 +493,12 @@ gluetool_action_dispose (GObject *object)
    * took it off every stack) and GObject's dispose() left no qdata. */
   alone = gluetool_recycler_is_alone_in_dispose (object);
 
-  /* Dropped unfinished (the g_autoptr way): kept by this thread's recycler
-   * rather than freed, which saves both the end and the next
-   * g_object_new(). GObject allows this: with a reference taken in
+  /* Dropped unfinished by the program's own g_object_unref(): kept by this
+   * thread's recycler rather than freed, which saves both the end and the
+   * next g_object_new(). GObject allows this: with a reference taken in
    * dispose(), g_object_unref() does not finalize. */
-  if (alone && finished_here && gluetool_recycler_keep_from_dispose (object))
-    {
-      gluetool_process_leave ();
-      return;
-    }
-
-  /* Otherwise the region lasts to the end of finalize(), when finalize() is
-   * sure to follow; if it was brought back, the region ends here. */
-  if (alone)
-    self->end_in_region = TRUE;
-  else
-    gluetool_process_leave ();
+  if (alone && finished_here)
+    gluetool_recycler_keep_from_dispose (object);
 }
 
 /* What an action owns besides its home stack, let go of when it is freed or
@@ -532,16 +518,12 @@ gluetool_action_finalize (GObject *object)
 {
   GluetoolAction *self = GLUETOOL_ACTION (object);
 
-  gboolean end_in_region = self->end_in_region;
-
   g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
   g_clear_pointer (&self->construct_label, g_free);
   g_clear_object (&self->construct_parent);
   release_contents (self);
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->finalize (object);
-  if (end_in_region)
-    gluetool_process_leave ();
 }
 
 /* Set while gluetool_action_new() makes an object, which it starts itself. */
@@ -554,6 +536,8 @@ gluetool_action_constructed (GObject *object)
   g_autofree char *label = g_steal_pointer (&self->construct_label);
   g_autoptr(GluetoolAction) parent = g_steal_pointer (&self->construct_parent);
   g_autofree char *repaired_label = NULL;
+  /* Last, so it ends before @parent is dropped. */
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->constructed (object);
 
@@ -566,9 +550,9 @@ gluetool_action_constructed (GObject *object)
     }
   /* Prepared, then started in a region, as in new_action(). */
   repaired_label = prepare_to_start (label);
-  gluetool_process_enter ();
+  region = gluetool_process_region_enter ();
   start (self, repaired_label != NULL ? repaired_label : label, parent, NULL);
-  gluetool_process_leave ();
+  g_clear_pointer (&region, gluetool_process_region_leave);
   gluetool_tracer_drop_stale_default ();
 }
 
@@ -706,7 +690,6 @@ init_contents (GluetoolAction *self)
   atomic_init (&self->finished, false);
   self->started = FALSE;
   self->sealed = FALSE;
-  self->end_in_region = FALSE;
   self->trace_id_high = 0;
   self->trace_id_low = 0;
   self->span_id = 0;
@@ -766,6 +749,7 @@ new_action (const char                *label,
 {
   g_autofree char *repaired_label = prepare_to_start (label);
   g_autoptr(GObject) stale = NULL;
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
   GluetoolAction *self;
 
   /* A region (see process-private.h): making an object with properties and
@@ -773,10 +757,10 @@ new_action (const char                *label,
    * thread's stack its own lock. Nothing in it warns or drops an object
    * whose end runs the program's code: the tags, which may warn, are set
    * after it, and @stale is dropped after it. */
-  gluetool_process_enter ();
+  region = gluetool_process_region_enter ();
   self = make_action (&stale);
   start (self, repaired_label != NULL ? repaired_label : label, parent, remote_parent);
-  gluetool_process_leave ();
+  g_clear_pointer (&region, gluetool_process_region_leave);
   gluetool_tracer_drop_stale_default ();
 
   if (tags != NULL)
@@ -919,6 +903,7 @@ finish_action (GluetoolAction  *self,
    * reference here, to be dropped once the action is no longer used. */
   g_autoptr(GObject) root_ref = NULL;
   g_autoptr(GObject) home_root_ref = NULL;
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
   GluetoolActionStack *stack;
   gboolean was_active;
   gboolean may_have_handlers;
@@ -933,9 +918,11 @@ finish_action (GluetoolAction  *self,
       return FALSE;
     }
 
-  /* A region (see process-private.h) for everything but the program's own
-   * signal handlers: the stacks' locks and GLib's global signal lock. */
-  gluetool_process_enter ();
+  /* A region (see process-private.h) for the stacks' locks and GLib's
+   * global signal lock. Reporting the span comes after it, as it does when
+   * a handler of ::finished is emitted: it takes no lock of GLib's, and it
+   * may wait for room in the queue, which a region must never do. */
+  region = gluetool_process_region_enter ();
   gluetool_process_count_unfinished (-1);
   self->duration_us = g_get_monotonic_time () - self->start_monotonic_us;
 
@@ -975,12 +962,12 @@ finish_action (GluetoolAction  *self,
       emit = may_have_handlers && g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
       break;
     }
-  if (!emit)
-    gluetool_action_real_finished (self);
-  gluetool_process_leave ();
+  g_clear_pointer (&region, gluetool_process_region_leave);
 
   if (emit)
     g_signal_emit (self, signals[FINISHED], 0);
+  else
+    gluetool_action_real_finished (self);
   gluetool_tracer_drop_stale_default ();
   self->sealed = TRUE;
 
@@ -1023,24 +1010,17 @@ gluetool_action_is_finished (GluetoolAction *self)
  * references, toggle references, data with destroy notifications) and no
  * signal handler, ever by GLib's flag, else none now. Nothing can change
  * that before the caller lets go: giving the action qdata or a handler
- * takes a reference, or a weak one, and the caller's is the only one. A
- * region (see process-private.h): without GLib's flag, handlers are looked
- * for under GLib's global signal lock. */
+ * takes a reference, or a weak one, and the caller's is the only one. */
 static gboolean
 is_last_quiet_reference (GluetoolAction *self)
 {
-  gboolean quiet;
-
   /* GObject's private fields, read by the recycler, whose self-check
    * vouches for them. */
   gluetool_recycler_ensure_checked ();
   if (!gluetool_recycler_is_only_reference (G_OBJECT (self)))
     return FALSE;
 
-  gluetool_process_enter ();
-  quiet = !has_any_handler (self);
-  gluetool_process_leave ();
-  return quiet;
+  return !has_any_handler (self);
 }
 
 /**
@@ -1078,6 +1058,8 @@ is_last_quiet_reference (GluetoolAction *self)
 void
 gluetool_action_release (GluetoolAction *self)
 {
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
+
   if (self == NULL)
     return;
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
@@ -1098,9 +1080,8 @@ gluetool_action_release (GluetoolAction *self)
   /* The end inside a region, GObject's start of it included: freezing the
    * notify queue, dispose() (see there), the signal lock, finalize() and
    * the slice allocator. */
-  gluetool_process_enter ();
+  region = gluetool_process_region_enter ();
   g_object_unref (self);
-  gluetool_process_leave ();
 }
 
 /* Tags set after the span was encoded would be lost without a word. Handlers

@@ -218,8 +218,8 @@ run_probe_once (void)
   const char *failure = NULL;
   const char *failed_way = NULL;
   gboolean ran = FALSE;
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
 
-  gluetool_process_enter ();
   if (GLUETOOL_ONCE_INIT_ENTER (&probed))
     {
       probed_bit = probe (&failure, &failed_way);
@@ -230,7 +230,7 @@ run_probe_once (void)
        * sees it set skips the once and reads probed_bit. */
       atomic_store_explicit (&probe_finished, true, memory_order_release);
     }
-  gluetool_process_leave ();
+  g_clear_pointer (&region, gluetool_process_region_leave);
 
   if (!ran)
     return;

@@ -9,18 +9,23 @@
  * and before 2.80 one to make an object with properties). This unit makes
  * sure the child inherits none of them from the library's own work:
  *
- * - Regions. Every stretch of the library that takes a lock, the library's
- *   or GLib's, on behalf of an action (making one, finishing one, the
- *   thread's action stack) runs between gluetool_process_enter() and
- *   gluetool_process_leave(). fork() waits, in a pthread_atfork() prepare
- *   handler, until no other thread is inside a region, and a thread that
- *   arrives meanwhile waits until fork() has returned. A region never runs
- *   the program's own code (signal handlers are called outside), so it
- *   cannot wait for the thread that forks.
- * - Locks. A lock that a region or a child takes, and that code outside
- *   regions takes too (the process default tracer's), is registered with
- *   gluetool_process_hold_across_fork(): the prepare handler takes it after
- *   the regions are empty, and both sides release it after fork().
+ * - Locks. A lock of the library's that a child may take is registered
+ *   with gluetool_process_hold_across_fork() when there are few of it (the
+ *   process default tracer's, the queues' list): the prepare handler takes
+ *   it, and both sides release it after fork(). This is the mechanism to
+ *   use wherever it fits.
+ * - Regions, for what the prepare handler cannot take: GLib's global locks
+ *   (making an object with properties, looking up signal handlers, the end
+ *   of an object, the slice allocator) and the locks of which there is one
+ *   per thread (the action stacks'). A region is a GluetoolProcessRegion,
+ *   entered and left in one function; fork() waits, in the prepare handler,
+ *   until no other thread is inside one, and a thread that arrives
+ *   meanwhile waits until fork() has returned. A region never runs the
+ *   program's own code (signal handlers are called outside) and never
+ *   waits (a span is reported after the region that finished its action),
+ *   so it cannot wait for the thread that forks. Each one left is there
+ *   because a test hangs without it, or for a window no test can hit (a
+ *   g_once half done): docs/design.md, "fork()", lists them.
  * - Generations. The child handler counts the fork, so every object that
  *   belongs to one process (a tracer's flush thread and queue, a thread's
  *   id generator) can tell it was inherited with one relaxed load, and the
@@ -30,7 +35,7 @@
  * minus actions finished, so a tracer being closed can say how many actions
  * are still unfinished without a counter that every thread writes.
  *
- * Who may call what: every function, any thread. enter()/leave() nest.
+ * Who may call what: every function, any thread. Regions nest.
  */
 
 #pragma once
@@ -177,6 +182,37 @@ gluetool_process_leave (void)
 
   atomic_store_explicit (&record->depth, depth - 1, memory_order_release);
 }
+
+/* A region that ends when its variable goes out of scope, so that no
+ * return path can miss the leave, as G_MUTEX_AUTO_LOCK() does for a mutex:
+ *
+ *   g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
+ *
+ * To end it early, and once only: g_clear_pointer (&region,
+ * gluetool_process_region_leave). The value is the thread's record (never
+ * NULL), which spares the leave a thread-local load. Every region of the
+ * library is one of these, entered and left in one function; the one
+ * exception is the flush thread's step out of its pass for a name lookup
+ * (sender-udp.c), which uses enter() and leave() and says why. */
+typedef GluetoolThreadRecord GluetoolProcessRegion;
+
+static inline GluetoolProcessRegion *
+gluetool_process_region_enter (void)
+{
+  gluetool_process_enter ();
+  return gluetool_process_thread_record_;
+}
+
+/* Release, as in gluetool_process_leave(). */
+static inline void
+gluetool_process_region_leave (GluetoolProcessRegion *region)
+{
+  guint depth = atomic_load_explicit (&region->depth, memory_order_relaxed);
+
+  atomic_store_explicit (&region->depth, depth - 1, memory_order_release);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GluetoolProcessRegion, gluetool_process_region_leave)
 
 /* The calling thread started (+1) or finished (-1) an action. A plain
  * increment of a counter only this thread writes; relaxed, as it orders

@@ -37,13 +37,13 @@ static guint64 last_thread_serial;             /* under registry_lock */
 static gint64 unfinished_of_exited_threads;    /* under registry_lock */
 
 /* Locks taken across fork(), in the order registered, each once. They are
- * appended under @held_locks_lock inside a region, so the prepare handler,
- * which reads them once the regions are empty, never finds one half
- * appended, and no fork() copies @held_locks_lock held. */
+ * appended under @held_locks_lock, which the prepare handler takes before
+ * it reads them (so it never finds one half appended, and no fork() copies
+ * @held_locks_lock held) and releases after fork(). */
 #define MAX_HELD_LOCKS 8
 static GMutex held_locks_lock;
 static GMutex *held_locks[MAX_HELD_LOCKS];
-static atomic_uint n_held_locks;
+static guint n_held_locks;                     /* under held_locks_lock */
 /* How many of them the prepare handler took: what the parent and child
  * handlers release, whatever was registered meanwhile. */
 static guint n_held_across_fork;
@@ -94,7 +94,8 @@ prepare_fork (void)
         sched_yield ();
     }
 
-  n_held = atomic_load_explicit (&n_held_locks, memory_order_acquire);
+  gluetool_mutex_lock (&held_locks_lock);
+  n_held = n_held_locks;
   for (guint i = 0; i < n_held; i++)
     gluetool_mutex_lock (held_locks[i]);
   n_held_across_fork = n_held;
@@ -107,6 +108,7 @@ release_after_fork (void)
 
   for (guint i = n_held; i > 0; i--)
     gluetool_mutex_unlock (held_locks[i - 1]);
+  gluetool_mutex_unlock (&held_locks_lock);
   atomic_store_explicit (&gluetool_process_forking_, 0, memory_order_release);
   gluetool_mutex_unlock (&registry_lock);
   gluetool_mutex_unlock (&fork_lock);
@@ -180,22 +182,21 @@ gluetool_process_hold_across_fork (GMutex *lock)
   guint n;
 
   gluetool_process_ensure_fork_handlers ();
-  /* In a region, so that registering and fork() are ordered: either the
-   * prepare handler waits for this to end and then takes the lock, or this
-   * waits for fork() to return. */
-  gluetool_process_enter ();
+  /* Ordered with fork() by @held_locks_lock: either the prepare handler
+   * takes the lock registered here, or this waits for fork() to return. The
+   * caller must not hold a lock registered already: the prepare handler
+   * may be waiting for it while holding @held_locks_lock. */
   gluetool_mutex_lock (&held_locks_lock);
-  n = atomic_load_explicit (&n_held_locks, memory_order_relaxed);
+  n = n_held_locks;
   for (guint i = 0; i < n && !held; i++)
     held = held_locks[i] == lock;
   if (!held && n < MAX_HELD_LOCKS)
     {
       held_locks[n] = lock;
-      atomic_store_explicit (&n_held_locks, n + 1, memory_order_release);
+      n_held_locks = n + 1;
       held = TRUE;
     }
   gluetool_mutex_unlock (&held_locks_lock);
-  gluetool_process_leave ();
   g_return_if_fail (held);
 }
 

@@ -547,8 +547,8 @@ run_check_once (void)
   GluetoolRecyclerCheck failed = GLUETOOL_RECYCLER_CHECK_NONE;
   const char *failure = NULL;
   gboolean ran = FALSE;
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
 
-  gluetool_process_enter ();
   if (GLUETOOL_ONCE_INIT_ENTER (&checked))
     {
       notify_queue_quark = g_quark_from_static_string ("GObject-notify-queue");
@@ -563,7 +563,7 @@ run_check_once (void)
        * the once and may read what it wrote. */
       atomic_store_explicit (&check_finished, true, memory_order_release);
     }
-  gluetool_process_leave ();
+  g_clear_pointer (&region, gluetool_process_region_leave);
 
   if (!ran)
     return;
@@ -589,6 +589,17 @@ gluetool_recycler_set_enabled (gboolean is_enabled)
   publish_enabled ();
 }
 
+/* The check makes and drops objects of GLib's: a region (see
+ * process-private.h). */
+static GluetoolRecyclerCheck
+self_check_in_region (GluetoolRecyclerCheck   failing,
+                      const char            **failure)
+{
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
+
+  return self_check (failing, failure);
+}
+
 GluetoolRecyclerCheck
 gluetool_recycler_check_again (GluetoolRecyclerCheck failing)
 {
@@ -598,9 +609,7 @@ gluetool_recycler_check_again (GluetoolRecyclerCheck failing)
   g_return_val_if_fail (failing < GLUETOOL_RECYCLER_N_CHECKS, GLUETOOL_RECYCLER_CHECK_NONE);
 
   gluetool_recycler_ensure_checked ();
-  gluetool_process_enter ();
-  failed = self_check (failing, &failure);
-  gluetool_process_leave ();
+  failed = self_check_in_region (failing, &failure);
 
   self_check_passed = failed == GLUETOOL_RECYCLER_CHECK_NONE;
   publish_enabled ();
@@ -650,6 +659,20 @@ has_any_handler (GObject *object)
   return FALSE;
 }
 
+/* Drops @object's reference inside a region, and returns TRUE, when nothing
+ * of the program's can run in its end; else FALSE, and the caller drops it
+ * outside. (transfer full when TRUE) */
+static gboolean
+release_quietly_in_region (GObject *object)
+{
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
+
+  if (has_qdata (object) || has_any_handler (object))
+    return FALSE;
+  g_object_unref (object);
+  return TRUE;
+}
+
 /* Drops the recycler's reference, usually the last. Inside a region when
  * nothing of the program's can run in the object's end: no qdata (weak
  * references, toggle references, data with destroy notifications), and no
@@ -658,15 +681,7 @@ has_any_handler (GObject *object)
 static void
 release (GObject *object)
 {
-  gboolean quiet;
-
-  gluetool_process_enter ();
-  quiet = !has_qdata (object) && !has_any_handler (object);
-  if (quiet)
-    g_object_unref (object);
-  gluetool_process_leave ();
-
-  if (!quiet)
+  if (!release_quietly_in_region (object))
     g_object_unref (object);
 }
 

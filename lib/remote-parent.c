@@ -83,8 +83,8 @@ initialize_default_remote_parent (void)
 {
   g_autofree char *warning = NULL;
   gboolean ran = FALSE;
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
 
-  gluetool_process_enter ();
   if (GLUETOOL_ONCE_INIT_ENTER (&default_remote_parent_initialized))
     {
       ensure_remote_parent_lock_held_across_fork ();
@@ -94,7 +94,7 @@ initialize_default_remote_parent (void)
       /* Release, pairs with the acquire in gluetool_remote_parent_ensure_read(). */
       atomic_store_explicit (&default_remote_parent_ready, true, memory_order_release);
     }
-  gluetool_process_leave ();
+  g_clear_pointer (&region, gluetool_process_region_leave);
 
   if (warning != NULL)
     g_warning ("%s", warning);
@@ -127,17 +127,25 @@ gluetool_remote_parent_get (GluetoolSpanContext *context)
   return found;
 }
 
+/* The once as if the environment had been read. A region, as in
+ * initialize_default_remote_parent(). */
+static void
+mark_default_remote_parent_read (void)
+{
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
+
+  if (GLUETOOL_ONCE_INIT_ENTER (&default_remote_parent_initialized))
+    GLUETOOL_ONCE_INIT_LEAVE (&default_remote_parent_initialized, 1);
+  atomic_store_explicit (&default_remote_parent_ready, true, memory_order_release);
+}
+
 void
 gluetool_remote_parent_set (const GluetoolSpanContext *context)
 {
   ensure_remote_parent_lock_held_across_fork ();
   /* Set before first use: the program decided, and the environment is not
    * read (nor warned about) later. */
-  gluetool_process_enter ();
-  if (GLUETOOL_ONCE_INIT_ENTER (&default_remote_parent_initialized))
-    GLUETOOL_ONCE_INIT_LEAVE (&default_remote_parent_initialized, 1);
-  atomic_store_explicit (&default_remote_parent_ready, true, memory_order_release);
-  gluetool_process_leave ();
+  mark_default_remote_parent_read ();
 
   gluetool_mutex_lock (&G_LOCK_NAME (default_remote_parent));
   store_default_remote_parent (context);

@@ -65,9 +65,9 @@ void              gluetool_reporter_unref      (GluetoolReporter     *self);
  * pool lock once per block (about a hundred spans), and makes no system
  * call unless it wakes the flush thread. When the queue is full it
  * drops the span at once, or, with a queue-full wait, waits on a condition
- * for at most that long, outside the caller's region of the process when
- * the caller is in exactly one (see gluetool_flush_thread_wait_for_room()): the
- * caller must hold no lock across the call. Returns FALSE when the span was
+ * for at most that long, unless the caller is inside a region of the
+ * process (see gluetool_flush_thread_wait_for_room()): the caller must hold
+ * no lock across the call. Returns FALSE when the span was
  * dropped (and counted): the queue was full (for the whole wait, if any),
  * the span is too large for any datagram, or the reporter is closed. */
 gboolean          gluetool_reporter_push_mp    (GluetoolReporter     *self,

@@ -1,6 +1,7 @@
 /* test-fork.c: tracing in a process made by fork(): the inherited tracer, a
  * tracer of the child's own, close() in the child, actions unfinished at
- * close(), and fork() while other threads report, or drop actions unfinished
+ * close(), and fork() while other threads report, drop actions unfinished,
+ * let go of kept actions, or look at their stacks
  *
  * SPDX-License-Identifier: MIT
  *
@@ -1850,6 +1851,250 @@ START_TEST (test_fork_while_threads_drop_actions)
 }
 END_TEST
 
+/* ---- fork() while a thread looks at its stack ---------------------------- */
+
+/* A thread that started an action keeps using its stack, each use holding
+ * the stack's lock for a moment: it starts and finishes a child action
+ * and looks at the current one (get_current(), dup_current()), while the
+ * main thread forks. Each child finishes the first action, which takes it
+ * off its home stack, the other thread's: a child would wait for ever for
+ * a lock that thread held at fork(). Each of those uses is a region for
+ * that (see process-private.h): without them, children hang here. */
+#define LOOK_FORKS (RUNNING_ON_VALGRIND ? 10u : DROP_FORKS_NATIVE)
+#define LOOK_WAVE 20                /* children alive at once */
+
+typedef struct {
+  GMutex          lock;
+  GCond           started_cond;
+  GluetoolAction *action;           /* (owned) under @lock: the looker's, unfinished */
+  gint            stop;             /* (atomic) */
+  guint           n_looks;          /* (atomic) */
+} StackLooker;
+
+static gpointer
+look_at_own_stack (gpointer data)
+{
+  StackLooker *looker = data;
+  g_autoptr(GluetoolAction) action = gluetool_action_new ("looked-at", NULL);
+  g_autoptr(GError) error = NULL;
+
+  gluetool_mutex_lock (&looker->lock);
+  looker->action = g_object_ref (action);
+  g_cond_signal (&looker->started_cond);
+  gluetool_mutex_unlock (&looker->lock);
+
+  while (!g_atomic_int_get (&looker->stop))
+    {
+      g_autoptr(GluetoolAction) current = NULL;
+
+      /* Started and finished on this thread's stack too. */
+      {
+        g_autoptr(GluetoolAction) inner = gluetool_action_new ("inner", action);
+
+        if (!gluetool_action_finish (inner, &error))
+          break;
+      }
+      current = gluetool_action_dup_current ();
+      if (gluetool_action_get_current () != action || current != action)
+        break;
+      g_atomic_int_inc (&looker->n_looks);
+    }
+  if (error != NULL || !gluetool_action_finish (action, &error))
+    g_critical ("finish: %s", error->message);
+  return NULL;
+}
+
+/* In a child: the other thread's action, finished here. */
+static int
+looked_at_child_main (GluetoolAction *action)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* Not on this thread's stack: reported, with an error that says so. */
+  if (gluetool_action_finish (action, &error)
+      || !g_error_matches (error, GLUETOOL_ACTION_ERROR, GLUETOOL_ACTION_ERROR_NOT_ACTIVE))
+    FORKED_FAIL (FORKED_FINISH_FAILED, "finish: %s", error != NULL ? error->message : "no error");
+  if (!gluetool_action_is_finished (action))
+    FORKED_FAIL (FORKED_FINISH_FAILED, "the action is not finished");
+  return FORKED_OK;
+}
+
+START_TEST (test_fork_while_thread_looks_at_its_stack)
+{
+  g_autoptr(GString) failures = g_string_new (NULL);
+  StackLooker looker = { 0 };
+  GThread *thread;
+  guint n_hung = 0;
+  guint n_failed = 0;
+  guint n_looks_before;
+
+  g_mutex_init (&looker.lock);
+  g_cond_init (&looker.started_cond);
+  thread = g_thread_new ("looker", look_at_own_stack, &looker);
+  gluetool_mutex_lock (&looker.lock);
+  while (looker.action == NULL)
+    gluetool_cond_wait (&looker.started_cond, &looker.lock);
+  gluetool_mutex_unlock (&looker.lock);
+  n_looks_before = (guint) g_atomic_int_get (&looker.n_looks);
+
+  for (guint wave = 0; wave < LOOK_FORKS / LOOK_WAVE + (LOOK_FORKS % LOOK_WAVE != 0); wave++)
+    {
+      ReportingChild children[LOOK_WAVE];
+      guint n_children = MIN (LOOK_WAVE, LOOK_FORKS - wave * LOOK_WAVE);
+      gint64 deadline;
+
+      for (guint c = 0; c < n_children; c++)
+        {
+          children[c].pid = fork_child (CHILD_ALARM_S, &children[c].verdict_fd);
+          if (children[c].pid == 0)
+            child_exit (looked_at_child_main (looker.action), child_failure);
+          ck_assert_msg (children[c].pid > 0, "fork: %s", g_strerror (errno));
+        }
+      deadline = g_get_monotonic_time () + (gint64) (DROP_HUNG_AFTER_S * G_USEC_PER_SEC);
+      for (guint c = 0; c < n_children; c++)
+        if (reap_dropping_child (&children[c], wave * LOOK_WAVE + c, deadline, &n_failed,
+                                 failures))
+          n_hung++;
+    }
+
+  /* The thread looked all along, and always found its action. */
+  ck_assert_uint_gt ((guint) g_atomic_int_get (&looker.n_looks), n_looks_before);
+  g_atomic_int_set (&looker.stop, TRUE);
+  g_thread_join (thread);
+  ck_assert (gluetool_action_is_finished (looker.action));
+  g_clear_object (&looker.action);
+  g_cond_clear (&looker.started_cond);
+  g_mutex_clear (&looker.lock);
+
+  ck_assert_msg (n_hung == 0, "%u of %u children hung", n_hung, LOOK_FORKS);
+  ck_assert_msg (n_failed == 0, "%u children failed%s", n_failed, failures->str);
+}
+END_TEST
+
+/* ---- fork() while threads' recyclers let go of actions --------------------- */
+
+/* Threads that finish actions and hold each a little longer than the
+ * recycler looks back (TAKE_SCAN_DEPTH in recycler.c), so none is made
+ * again: every action is a new object, and the recycler lets go of the
+ * oldest it kept at each finish, the last reference by then. That is an
+ * object's whole end (GLib 2.74: its notify lock, the signal lock, the
+ * slice allocator), in the recycler's region (see process-private.h);
+ * children make objects of their own, and hang without it. */
+#define RELEASE_THREADS 2
+#define RELEASE_HELD 8              /* more than the recycler looks back */
+
+static gpointer
+finish_and_hold_actions (gpointer data)
+{
+  Droppers *droppers = ((Dropper *) data)->droppers;
+  guint index = ((Dropper *) data)->index;
+  GluetoolAction *held[RELEASE_HELD] = { NULL };
+
+  for (guint i = 0; !g_atomic_int_get (&droppers->stop); i++)
+    {
+      GluetoolAction *action = gluetool_action_new ("held", NULL);
+
+      if (!gluetool_action_finish (action, NULL))
+        break;
+      /* Not the last reference: the recycler holds one too. */
+      g_clear_object (&held[i % RELEASE_HELD]);
+      held[i % RELEASE_HELD] = action;
+      g_atomic_int_set (&droppers->made[index], i + 1);
+      if (i == 0)
+        {
+          gluetool_mutex_lock (&droppers->lock);
+          droppers->n_started++;
+          g_cond_signal (&droppers->started_cond);
+          gluetool_mutex_unlock (&droppers->lock);
+        }
+    }
+  for (guint i = 0; i < RELEASE_HELD; i++)
+    g_clear_object (&held[i]);
+  return NULL;
+}
+
+/* In a child: objects of its own, made and dropped. */
+static int
+releasing_child_main (void)
+{
+  GList *work = NULL;
+
+  for (guint i = 0; i < 1000; i++)
+    work = g_list_prepend (work, GUINT_TO_POINTER (i));
+  g_list_free (work);
+  for (guint i = 0; i < DROP_CHILD_ACTIONS; i++)
+    {
+      g_autoptr(GluetoolAction) action = gluetool_action_new ("in-child", NULL);
+      g_autoptr(GObject) object G_GNUC_UNUSED = g_object_new (G_TYPE_OBJECT, NULL);
+
+      if (!gluetool_action_finish (action, NULL))
+        FORKED_FAIL (FORKED_FINISH_FAILED, "finish failed");
+    }
+  return FORKED_OK;
+}
+
+START_TEST (test_fork_while_recyclers_let_go)
+{
+  g_autoptr(GString) failures = g_string_new (NULL);
+  Droppers droppers = { 0 };
+  Dropper dropper[RELEASE_THREADS];
+  GThread *threads[RELEASE_THREADS];
+  guint made_before = 0;
+  guint made_after = 0;
+  guint n_hung = 0;
+  guint n_failed = 0;
+
+  g_mutex_init (&droppers.lock);
+  g_cond_init (&droppers.started_cond);
+  for (guint t = 0; t < RELEASE_THREADS; t++)
+    {
+      dropper[t] = (Dropper) { &droppers, t };
+      threads[t] = g_thread_new ("holder", finish_and_hold_actions, &dropper[t]);
+    }
+  gluetool_mutex_lock (&droppers.lock);
+  while (droppers.n_started < RELEASE_THREADS)
+    gluetool_cond_wait (&droppers.started_cond, &droppers.lock);
+  gluetool_mutex_unlock (&droppers.lock);
+  for (guint t = 0; t < RELEASE_THREADS; t++)
+    made_before += (guint) g_atomic_int_get (&droppers.made[t]);
+
+  for (guint wave = 0; wave < DROP_FORKS / DROP_WAVE + (DROP_FORKS % DROP_WAVE != 0); wave++)
+    {
+      ReportingChild children[DROP_WAVE];
+      guint n_children = MIN (DROP_WAVE, DROP_FORKS - wave * DROP_WAVE);
+      gint64 deadline;
+
+      for (guint c = 0; c < n_children; c++)
+        {
+          children[c].pid = fork_child (CHILD_ALARM_S, &children[c].verdict_fd);
+          if (children[c].pid == 0)
+            child_exit (releasing_child_main (), child_failure);
+          ck_assert_msg (children[c].pid > 0, "fork: %s", g_strerror (errno));
+        }
+      deadline = g_get_monotonic_time () + (gint64) (DROP_HUNG_AFTER_S * G_USEC_PER_SEC);
+      for (guint c = 0; c < n_children; c++)
+        if (reap_dropping_child (&children[c], wave * DROP_WAVE + c, deadline, &n_failed,
+                                 failures))
+          n_hung++;
+    }
+
+  g_atomic_int_set (&droppers.stop, TRUE);
+  for (guint t = 0; t < RELEASE_THREADS; t++)
+    {
+      g_thread_join (threads[t]);
+      made_after += (guint) g_atomic_int_get (&droppers.made[t]);
+    }
+  g_cond_clear (&droppers.started_cond);
+  g_mutex_clear (&droppers.lock);
+
+  /* More actions than the recyclers keep went by while the children were
+   * made, so they let go of some all along. */
+  ck_assert_uint_gt (made_after - made_before, 32 * RELEASE_THREADS);
+  ck_assert_msg (n_hung == 0, "%u of %u children hung", n_hung, DROP_FORKS);
+  ck_assert_msg (n_failed == 0, "%u children failed%s", n_failed, failures->str);
+}
+END_TEST
+
 /* ---- gluetool_action_release(), g_autoptr's ------------------------------ */
 
 /* How deep the calling thread is in the library's regions, which fork()
@@ -2003,6 +2248,16 @@ fork_suite (void)
   tc = tcase_create ("dropping");
   tcase_set_timeout (tc, 120);
   tcase_add_loop_test (tc, test_fork_while_threads_drop_actions, 0, 2);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("releasing");
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_fork_while_recyclers_let_go);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("looking");
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_fork_while_thread_looks_at_its_stack);
   suite_add_tcase (suite, tc);
 
   return suite;
