@@ -486,8 +486,10 @@ agent_main (int fd)
           break;
       }
 
-  for (guint i = 0; i < G_N_ELEMENTS (receivers); i++)
-    test_receiver_free (receivers[i]);
+  /* The receivers are not freed: that would wait for their threads to
+   * decode what is still buffered, which a stress test makes a lot of and
+   * a sanitizer on a busy machine makes slow (past the runner's deadline
+   * for the agent's exit). The process ends here and takes them along. */
   close (fd);
   _exit (0);
 }
