@@ -521,6 +521,25 @@ gluetool_config_flush_timeout_from_env (double  *timeout_s,
 static gboolean load_sampling (GluetoolConfig              *config,
                                const GluetoolConfigRequest *request,
                                GError                     **error);
+
+/* The token, the user and the password are one choice: when the caller
+ * gives any of them, none of the three variables counts, so that a user
+ * and password given as properties are not refused for a token in the
+ * environment, nor paired with a password from it. */
+static void
+keep_credentials_together (GluetoolConfig              *config,
+                           const GluetoolConfigRequest *request)
+{
+  if (request->auth_token == NULL && request->user == NULL && request->password == NULL)
+    return;
+  if (request->auth_token == NULL)
+    g_clear_pointer (&config->auth_token, g_free);
+  if (request->user == NULL)
+    g_clear_pointer (&config->user, g_free);
+  if (request->password == NULL)
+    g_clear_pointer (&config->password, g_free);
+}
+
 /* One way to authenticate, whole. */
 static gboolean
 check_credentials (const GluetoolConfig *config,
@@ -547,6 +566,7 @@ load (GluetoolConfig              *config,
   for (gsize i = 0; i < G_N_ELEMENTS (settings); i++)
     if (!load_setting (&settings[i], request, config, error))
       return FALSE;
+  keep_credentials_together (config, request);
   return load_sampling (config, request, error) && check_credentials (config, error);
 }
 

@@ -199,6 +199,12 @@ get_running_reporter (GluetoolTracer *self)
 
   if (G_UNLIKELY (reporter != NULL && !gluetool_reporter_is_running_here (reporter)))
     {
+      /* A region: replacing an inherited reporter and starting its thread
+       * make GObjects and take GLib's locks, which a fork() from another
+       * thread must not copy held. Neither waits for anything of the
+       * program's. */
+      g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
+
       reporter = get_reporter (self);
       gluetool_reporter_start (reporter);
     }

@@ -1008,6 +1008,43 @@ START_TEST (test_http_settings)
 }
 END_TEST
 
+/* The credentials are one choice: given as arguments, none of the three
+ * variables counts. */
+START_TEST (test_credentials_chosen_together)
+{
+  GluetoolConfigRequest request = { 0 };
+  GluetoolConfig config;
+
+  set_variable ("GLUETOOL_TRACING_AUTH_TOKEN", "token-from-env");
+  set_variable ("GLUETOOL_TRACING_PASSWORD", "password-from-env");
+  request.user = "bob";
+  load_ok (&request, &config);
+  ck_assert_str_eq (config.user, "bob");
+  ck_assert_ptr_null (config.auth_token);
+  ck_assert_ptr_null (config.password);
+  gluetool_config_clear (&config);
+
+  /* The other way round: a token given, a user and password in the environment. */
+  g_unsetenv ("GLUETOOL_TRACING_AUTH_TOKEN");
+  set_variable ("GLUETOOL_TRACING_USER", "alice");
+  request = (GluetoolConfigRequest) { .auth_token = "token-given" };
+  load_ok (&request, &config);
+  ck_assert_str_eq (config.auth_token, "token-given");
+  ck_assert_ptr_null (config.user);
+  ck_assert_ptr_null (config.password);
+  gluetool_config_clear (&config);
+
+  /* From the environment alone they are still checked as a whole. */
+  request = (GluetoolConfigRequest) { 0 };
+  set_variable ("GLUETOOL_TRACING_AUTH_TOKEN", "token-from-env");
+  {
+    g_autoptr(GError) error = load_fails (&request, "Both an auth token and a user");
+
+    ck_assert_ptr_null (strstr (error->message, "token-from-env"));
+  }
+}
+END_TEST
+
 static Suite *
 config_suite (void)
 {
@@ -1035,6 +1072,7 @@ config_suite (void)
   tcase_add_test (tc, test_invalid_flush_timeout_for_close);
   tcase_add_loop_test (tc, test_invalid_argument, 0, G_N_ELEMENTS (invalid_argument_cases));
   tcase_add_test (tc, test_http_settings);
+  tcase_add_test (tc, test_credentials_chosen_together);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("tracer");
