@@ -110,6 +110,8 @@ struct _GluetoolAction {
 
   /* The construct properties, until constructed() starts the action with
    * them (only when made by g_object_new() with properties). */
+  /* Set by dispose() when finalize() follows and is to end its region. */
+  GluetoolProcessRegion *region_to_end_in_finalize;
   char                *construct_label;    /* (owned) (nullable) */
   GluetoolAction      *construct_parent;   /* (owned) (nullable) */
 
@@ -462,6 +464,7 @@ static void
 gluetool_action_dispose (GObject *object)
 {
   GluetoolAction *self = GLUETOOL_ACTION (object);
+  g_autoptr(GluetoolProcessRegion) region = NULL;
   gboolean finished_here = FALSE;
   gboolean quiet;
   gboolean alone;
@@ -474,15 +477,23 @@ gluetool_action_dispose (GObject *object)
       finished_here = TRUE;
     }
 
-  /* No region here (see process-private.h): the library's own last unrefs
-   * of actions (the recycler's, gluetool_action_release()'s, which is
-   * g_autoptr's) are regions around the whole g_object_unref(), this
-   * included. The program's own g_object_unref() cannot be one: GLib 2.74
-   * takes its global notify lock before dispose() runs, and frees the
-   * instance through the slice allocator after finalize(). An action
-   * dropped unfinished is kept here rather than freed, which at least
-   * spares it the end of the object. */
+  /* GObject's dispose() destroys the signal handlers under GLib's global
+   * signal lock, and what g_object_unref() does between dispose() and
+   * finalize() takes that lock again. A child process made by fork() must
+   * not copy it held, so this runs in a region (see process-private.h) when
+   * nothing of the program's can run in it: no qdata to notify (weak
+   * references, data) and no signal handler to destroy. The region lasts to
+   * the end of finalize() when finalize() follows. What the program's own
+   * g_object_unref() does before dispose() (GLib 2.74 freezes the notify
+   * queue under a global lock) and after finalize() (the slice allocator)
+   * is beyond reach from here; the library's own last unrefs (the
+   * recycler's, gluetool_action_release()'s, which is g_autoptr's) are
+   * regions around the whole g_object_unref(). The test that hangs without
+   * this one: test-fork's "dropping" case 2. */
+  region = gluetool_process_region_enter ();
   quiet = gluetool_recycler_is_quiet_in_dispose (object) && !has_any_handler (self);
+  if (!quiet)
+    g_clear_pointer (&region, gluetool_process_region_leave);
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->dispose (object);
 
@@ -496,9 +507,15 @@ gluetool_action_dispose (GObject *object)
   /* Dropped unfinished by the program's own g_object_unref(): kept by this
    * thread's recycler rather than freed, which saves both the end and the
    * next g_object_new(). GObject allows this: with a reference taken in
-   * dispose(), g_object_unref() does not finalize. */
-  if (alone && finished_here)
-    gluetool_recycler_keep_from_dispose (object);
+   * dispose(), g_object_unref() does not finalize, and the region ends
+   * here. */
+  if (alone && finished_here && gluetool_recycler_keep_from_dispose (object))
+    return;
+
+  /* Otherwise finalize() follows when nobody else holds it, and ends the
+   * region itself. */
+  if (alone)
+    self->region_to_end_in_finalize = g_steal_pointer (&region);
 }
 
 /* What an action owns besides its home stack, let go of when it is freed or
@@ -517,6 +534,8 @@ static void
 gluetool_action_finalize (GObject *object)
 {
   GluetoolAction *self = GLUETOOL_ACTION (object);
+  /* dispose()'s, when it began one (see there). */
+  g_autoptr(GluetoolProcessRegion) region = g_steal_pointer (&self->region_to_end_in_finalize);
 
   g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
   g_clear_pointer (&self->construct_label, g_free);

@@ -191,9 +191,11 @@ gluetool_process_leave (void)
  * To end it early, and once only: g_clear_pointer (&region,
  * gluetool_process_region_leave). The value is the thread's record (never
  * NULL), which spares the leave a thread-local load. Every region of the
- * library is one of these, entered and left in one function; the one
- * exception is the flush thread's step out of its pass for a name lookup
- * (sender-udp.c), which uses enter() and leave() and says why. */
+ * library is one of these, entered and left in one function but one: an
+ * action's dispose() hands its region to its finalize(), in the same
+ * g_object_unref() (gluetool-action.c says why). The flush thread steps out
+ * of its pass, with leave() and enter(), for a name lookup (sender-udp.c)
+ * and a back-off (sender-http.c). */
 typedef GluetoolThreadRecord GluetoolProcessRegion;
 
 static inline GluetoolProcessRegion *

@@ -1973,6 +1973,77 @@ START_TEST (test_fork_while_thread_looks_at_its_stack)
 }
 END_TEST
 
+/* ---- fork() while a thread drops finished actions with g_object_unref() ---- */
+
+/* With recycling off, the program's own g_object_unref() of a finished
+ * action is its last: GObject's dispose() destroys its handlers under
+ * GLib's global signal lock, and takes it again before finalize(). The
+ * action's dispose() keeps that stretch in a region. Each child needs only
+ * that lock: it connects a handler to a new object. */
+#define UNREF_FORKS (RUNNING_ON_VALGRIND ? 40u : 500u)
+#define UNREF_CHILD_ALARM_S (RUNNING_ON_VALGRIND ? 60u : 5u)
+
+static void
+on_notify_ignored (void)
+{
+}
+
+static gpointer
+finish_and_unref_actions (gpointer data)
+{
+  gint *stop = data;
+
+  while (!g_atomic_int_get (stop))
+    {
+      GluetoolAction *action = gluetool_action_new ("unreffed", NULL);
+
+      gluetool_action_finish (action, NULL);
+      g_object_unref (action);
+    }
+  return NULL;
+}
+
+START_TEST (test_fork_while_thread_unrefs_actions)
+{
+  gint stop = FALSE;
+  GThread *thread;
+  guint n_hung = 0;
+  guint n_failed = 0;
+
+  gluetool_recycler_set_enabled (FALSE);
+  g_object_unref (gluetool_action_new ("warm-up", NULL));
+  thread = g_thread_new ("unreffer", finish_and_unref_actions, &stop);
+  for (guint i = 0; i < UNREF_FORKS; i++)
+    {
+      int status = 0;
+      pid_t pid = fork ();
+
+      ck_assert_int_ge (pid, 0);
+      if (pid == 0)
+        {
+          GObject *object;
+
+          signal (SIGALRM, SIG_DFL);
+          alarm (UNREF_CHILD_ALARM_S);
+          object = g_object_new (G_TYPE_OBJECT, NULL);
+          g_signal_connect (object, "notify", G_CALLBACK (on_notify_ignored), NULL);
+          _exit (0);
+        }
+      ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+      if (WIFSIGNALED (status) && WTERMSIG (status) == SIGALRM)
+        n_hung++;
+      else if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        n_failed++;
+    }
+  g_atomic_int_set (&stop, TRUE);
+  g_thread_join (thread);
+  gluetool_recycler_set_enabled (TRUE);
+
+  ck_assert_msg (n_hung == 0, "%u of %u children hung", n_hung, UNREF_FORKS);
+  ck_assert_uint_eq (n_failed, 0);
+}
+END_TEST
+
 /* ---- fork() while threads' recyclers let go of actions --------------------- */
 
 /* Threads that finish actions and hold each a little longer than the
@@ -2250,6 +2321,11 @@ fork_suite (void)
   tc = tcase_create ("dropping");
   tcase_set_timeout (tc, 120);
   tcase_add_loop_test (tc, test_fork_while_threads_drop_actions, 0, 2);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("unreffing");
+  tcase_set_timeout (tc, 120);
+  tcase_add_test (tc, test_fork_while_thread_unrefs_actions);
   suite_add_tcase (suite, tc);
 
   tc = tcase_create ("releasing");
