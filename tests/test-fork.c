@@ -79,7 +79,10 @@
 #include "test-expect.h"
 #include "check-tap.h"
 
-#define WAIT_S 20.0
+/* The bound of every wait on a condition. Under valgrind, the agent (a
+ * child of this program, so under valgrind too) decodes the stress tests'
+ * tens of thousands of spans a good deal slower than that. */
+#define WAIT_S (RUNNING_ON_VALGRIND ? 120.0 : 20.0)
 /* close() or dropping a tracer in a child must return well before this;
  * waiting for a flush thread that does not exist would take the whole
  * flush timeout (30 s). */
