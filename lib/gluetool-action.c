@@ -19,6 +19,7 @@
 #include "remote-parent-private.h"
 #include "sync-private.h"
 #include "tag-set-private.h"
+#include "wall-clock-private.h"
 
 /**
  * GluetoolAction:
@@ -260,36 +261,6 @@ gluetool_action_real_finished (GluetoolAction *self)
 
 /* ---- Life cycle ------------------------------------------------------------ */
 
-/* A span's start is wall-clock time, its duration monotonic. Reading both
- * clocks for every action costs a clock read too many, so each thread keeps
- * the difference between them and reads the wall clock again only when
- * WALL_CLOCK_REFRESH_US have passed: a wall-clock step shows in start times
- * at most that late, and a duration never depends on it. */
-#define WALL_CLOCK_REFRESH_US (10 * 1000)
-
-typedef struct {
-  gint64 wall_minus_monotonic;
-  gint64 refreshed_at;           /* monotonic; 0 before the first read */
-} WallClock;
-
-static GLUETOOL_THREAD_LOCAL WallClock thread_wall_clock;
-
-static gint64
-wall_clock_at (gint64 monotonic_us)
-{
-  WallClock *clock = &thread_wall_clock;
-
-  if (G_UNLIKELY (clock->refreshed_at == 0
-                  || monotonic_us - clock->refreshed_at >= WALL_CLOCK_REFRESH_US))
-    {
-      gint64 wall_us = g_get_real_time ();
-
-      clock->wall_minus_monotonic = wall_us - monotonic_us;
-      clock->refreshed_at = monotonic_us;
-    }
-  return monotonic_us + clock->wall_minus_monotonic;
-}
-
 /* What may warn, and so run the program's log writer, is done before the
  * region that starts an action: the label's UTF-8 check, and reading
  * TRACEPARENT on first use. So is what may wait for another thread doing
@@ -362,7 +333,7 @@ start (GluetoolAction            *self,
     }
 
   self->start_monotonic_us = g_get_monotonic_time ();
-  self->start_time_us = wall_clock_at (self->start_monotonic_us);
+  self->start_time_us = gluetool_wall_clock_at (self->start_monotonic_us);
 
   /* The parent's ids are copied, and no reference is kept: threads that
    * make children of one shared action would all write its reference
