@@ -9,7 +9,6 @@
 
 #include "action-stack-private.h"
 #include "debug-private.h"
-#include "encoder-private.h"
 #include "gluetool-span-context-private.h"
 #include "gluetool-tracer-private.h"
 #include "handler-flag-private.h"
@@ -17,7 +16,7 @@
 #include "process-private.h"
 #include "recycler-private.h"
 #include "remote-parent-private.h"
-#include "sync-private.h"
+#include "span-report-private.h"
 #include "tag-set-private.h"
 #include "wall-clock-private.h"
 
@@ -153,49 +152,6 @@ G_DEFINE_FINAL_TYPE (GluetoolAction, gluetool_action, G_TYPE_OBJECT)
  */
 G_DEFINE_QUARK (gluetool-action-error-quark, gluetool_action_error)
 
-/* The default sampler's tags, which other clients put on every root span:
- * sampler.type = "const" and sampler.param = true. Encoded once. */
-static GluetoolEncodedList
-get_const_sampler_tags (void)
-{
-  static guint8 storage[64];
-  static GluetoolEncodedList sampler_tags;
-  static gsize initialized = 0;
-
-  if (GLUETOOL_ONCE_INIT_ENTER (&initialized))
-    {
-      GluetoolBuffer buffer;
-
-      gluetool_buffer_init (&buffer, storage, sizeof storage);
-      gluetool_encode_tag_string (&buffer, "sampler.type", strlen ("sampler.type"),
-                                  "const", strlen ("const"));
-      gluetool_encode_tag_bool (&buffer, "sampler.param", strlen ("sampler.param"), TRUE);
-      g_assert (buffer.data == storage);
-      sampler_tags = (GluetoolEncodedList) { storage, buffer.len, 2 };
-      GLUETOOL_ONCE_INIT_LEAVE (&initialized, 1);
-    }
-  return sampler_tags;
-}
-
-/* A sampled root's sampler.type and sampler.param, as jaeger-client-go
- * sends them: the param a bool for const, a double otherwise. Encoded into
- * @buffer, unless it is the default sampler's. */
-static GluetoolEncodedList
-get_sampler_tags (GluetoolAction *self,
-                  GluetoolBuffer *buffer)
-{
-  const char *type;
-
-  if (G_LIKELY (self->sampler_tag == GLUETOOL_SAMPLER_TAG_CONST))
-    return get_const_sampler_tags ();
-  type = gluetool_sampler_tag_name (self->sampler_tag);
-  gluetool_encode_tag_string (buffer, "sampler.type", strlen ("sampler.type"),
-                              type, strlen (type));
-  gluetool_encode_tag_double (buffer, "sampler.param", strlen ("sampler.param"),
-                              self->sampler_param);
-  return (GluetoolEncodedList) { buffer->data, buffer->len, 2 };
-}
-
 /* Jaeger requires UTF-8. Invalid bytes are replaced rather than the text
  * refused, so the span still arrives, and the caller is told. */
 static char *
@@ -210,18 +166,12 @@ dup_valid_utf8 (const char *what,
 
 /* ---- The span -------------------------------------------------------------- */
 
-/* Where a finishing thread encodes its span: big enough for nearly every
- * span, so encoding allocates only for unusually large ones. */
-#define SCRATCH_BYTES 2048
-static _Thread_local guint8 scratch_storage[SCRATCH_BYTES];
-
+/* The class handler of ::finished: seals the action and reports its span.
+ * Outside any region. */
 static void
 gluetool_action_real_finished (GluetoolAction *self)
 {
   GluetoolTracer *tracer;
-  guint8 sampler_tags_storage[64];
-  GluetoolBuffer sampler_tags;
-  GluetoolBuffer buffer;
   GluetoolSpanFields span;
 
   self->sealed = TRUE;
@@ -245,18 +195,7 @@ gluetool_action_real_finished (GluetoolAction *self)
     .tags = gluetool_tag_set_as_list (&self->tags),
     .logs = { self->logs.data, self->logs.len, self->n_logs },
   };
-  if (self->parent_span_id == 0)
-    {
-      gluetool_buffer_init (&sampler_tags, sampler_tags_storage, sizeof sampler_tags_storage);
-      span.tags_head = get_sampler_tags (self, &sampler_tags);
-    }
-
-  gluetool_buffer_init (&buffer, scratch_storage, sizeof scratch_storage);
-  gluetool_encode_span (&buffer, &span);
-  gluetool_tracer_report_span_mp (tracer, buffer.data, buffer.len);
-  gluetool_buffer_clear (&buffer);
-  if (self->parent_span_id == 0)
-    gluetool_buffer_clear (&sampler_tags);
+  gluetool_span_report (tracer, &span, self->sampler_tag, self->sampler_param);
 }
 
 /* ---- Life cycle ------------------------------------------------------------ */
