@@ -240,6 +240,85 @@ decide_sampling (GluetoolAction *self)
   self->sampler_param = decision.param;
 }
 
+/* The label, in the action's own storage when it fits. */
+static inline void
+set_label (GluetoolAction *self,
+           const char     *label)
+{
+  self->label_len = strlen (label);
+  if (self->label_len < sizeof self->label_storage)
+    self->label = memcpy (self->label_storage, label, self->label_len + 1);
+  else
+    self->label = g_strndup (label, self->label_len);
+}
+
+/* The calling thread's stack, which the action is pushed on. A recycled
+ * action usually started on this very thread: its stack is kept rather
+ * than let go and taken again. */
+static inline void
+take_home_stack (GluetoolAction *self)
+{
+  GluetoolActionStack *stack = gluetool_action_stack_get_for_thread ();
+
+  if (self->home_stack != stack)
+    {
+      g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
+      self->home_stack = gluetool_action_stack_ref (stack);
+    }
+}
+
+/* The remote span's child, so not a trace root: parent_span_id is not 0,
+ * and no sampler tags are added. The remote side decided whether the trace
+ * is sampled; Jaeger's debug flag samples it whatever the sampled flag
+ * says, and is kept for the whole subtree. */
+static inline void
+join_remote_parent (GluetoolAction            *self,
+                    const GluetoolSpanContext *remote_parent)
+{
+  self->trace_id_high = remote_parent->trace_id_high;
+  self->trace_id_low = remote_parent->trace_id_low;
+  self->parent_span_id = remote_parent->span_id;
+  self->flags = remote_parent->flags
+                & (GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED | GLUETOOL_SPAN_CONTEXT_FLAG_DEBUG);
+  if (self->flags & GLUETOOL_SPAN_CONTEXT_FLAG_DEBUG)
+    self->flags |= GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED;
+}
+
+/* The trace, the parent span and the flags: @parent's; else
+ * @remote_parent's, or the process's default remote parent's; else a new
+ * trace's, sampled as the default tracer decides. */
+static inline void
+set_trace (GluetoolAction            *self,
+           GluetoolAction            *parent,
+           const GluetoolSpanContext *remote_parent)
+{
+  GluetoolSpanContext default_parent;
+
+  /* The parent's ids are copied, and no reference is kept: threads that
+   * make children of one shared action would all write its reference
+   * count, one cache line bouncing between their cores at every child.
+   * get_parent() finds the parent again by its span id. */
+  self->parent_is_local = parent != NULL;
+  if (parent != NULL)
+    {
+      self->trace_id_high = parent->trace_id_high;
+      self->trace_id_low = parent->trace_id_low;
+      self->parent_span_id = parent->span_id;
+      self->flags = parent->flags;
+      return;
+    }
+
+  if (remote_parent == NULL && gluetool_remote_parent_get (&default_parent))
+    remote_parent = &default_parent;
+  if (remote_parent != NULL)
+    {
+      join_remote_parent (self, remote_parent);
+      return;
+    }
+  gluetool_ids_next_trace_id (&self->trace_id_high, &self->trace_id_low);
+  decide_sampling (self);
+}
+
 /* Actions made by gluetool_action_new() start there, not in constructed():
  * an action is made for every unit of work, and GObject's construct-property
  * machinery (a notify queue, a GValue per property) would cost more than the
@@ -253,65 +332,13 @@ start (GluetoolAction            *self,
        GluetoolAction            *parent,
        const GluetoolSpanContext *remote_parent)
 {
-  GluetoolSpanContext default_parent;
-  GluetoolActionStack *stack;
-
-  self->label_len = strlen (label);
-  if (self->label_len < sizeof self->label_storage)
-    self->label = memcpy (self->label_storage, label, self->label_len + 1);
-  else
-    self->label = g_strndup (label, self->label_len);
-
-  /* A recycled action usually started on this very thread: its stack is
-   * kept rather than let go and taken again. */
-  stack = gluetool_action_stack_get_for_thread ();
-  if (self->home_stack != stack)
-    {
-      g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
-      self->home_stack = gluetool_action_stack_ref (stack);
-    }
+  set_label (self, label);
+  take_home_stack (self);
 
   self->start_monotonic_us = g_get_monotonic_time ();
   self->start_time_us = gluetool_wall_clock_at (self->start_monotonic_us);
 
-  /* The parent's ids are copied, and no reference is kept: threads that
-   * make children of one shared action would all write its reference
-   * count, one cache line bouncing between their cores at every child.
-   * get_parent() finds the parent again by its span id. */
-  self->parent_is_local = parent != NULL;
-  if (parent != NULL)
-    {
-      self->trace_id_high = parent->trace_id_high;
-      self->trace_id_low = parent->trace_id_low;
-      self->parent_span_id = parent->span_id;
-      self->flags = parent->flags;
-    }
-  else
-    {
-      if (remote_parent == NULL && gluetool_remote_parent_get (&default_parent))
-        remote_parent = &default_parent;
-
-      if (remote_parent != NULL)
-        {
-          /* The remote span's child, so not a trace root: parent_span_id is
-           * not 0, and no sampler tags are added. The remote side decided
-           * whether the trace is sampled; Jaeger's debug flag samples it
-           * whatever the sampled flag says, and is kept for the whole
-           * subtree. */
-          self->trace_id_high = remote_parent->trace_id_high;
-          self->trace_id_low = remote_parent->trace_id_low;
-          self->parent_span_id = remote_parent->span_id;
-          self->flags = remote_parent->flags
-                        & (GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED | GLUETOOL_SPAN_CONTEXT_FLAG_DEBUG);
-          if (self->flags & GLUETOOL_SPAN_CONTEXT_FLAG_DEBUG)
-            self->flags |= GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED;
-        }
-      else
-        {
-          gluetool_ids_next_trace_id (&self->trace_id_high, &self->trace_id_low);
-          decide_sampling (self);
-        }
-    }
+  set_trace (self, parent, remote_parent);
   self->span_id = gluetool_ids_next_span_id ();
 
   gluetool_action_stack_push (self->home_stack, G_OBJECT (self), self->span_id);
@@ -522,16 +549,8 @@ gluetool_action_get_property (GObject    *object,
 }
 
 static void
-gluetool_action_class_init (GluetoolActionClass *klass)
+install_properties (GObjectClass *object_class)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-
-  object_class->constructed = gluetool_action_constructed;
-  object_class->dispose = gluetool_action_dispose;
-  object_class->finalize = gluetool_action_finalize;
-  object_class->get_property = gluetool_action_get_property;
-  object_class->set_property = gluetool_action_set_property;
-
   /**
    * GluetoolAction:label:
    *
@@ -562,7 +581,11 @@ gluetool_action_class_init (GluetoolActionClass *klass)
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+}
 
+static void
+install_signals (GObjectClass *object_class)
+{
   /**
    * GluetoolAction::finished:
    * @self: the action
@@ -583,13 +606,28 @@ gluetool_action_class_init (GluetoolActionClass *klass)
    */
   signals[FINISHED] =
     g_signal_new_class_handler ("finished",
-                                G_TYPE_FROM_CLASS (klass),
+                                G_TYPE_FROM_CLASS (object_class),
                                 G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (gluetool_action_real_finished),
                                 NULL, NULL,
                                 g_cclosure_marshal_VOID__VOID,
                                 G_TYPE_NONE, 0);
   notify_signal = g_signal_lookup ("notify", G_TYPE_OBJECT);
+}
+
+static void
+gluetool_action_class_init (GluetoolActionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = gluetool_action_constructed;
+  object_class->dispose = gluetool_action_dispose;
+  object_class->finalize = gluetool_action_finalize;
+  object_class->get_property = gluetool_action_get_property;
+  object_class->set_property = gluetool_action_set_property;
+
+  install_properties (object_class);
+  install_signals (object_class);
 }
 
 /* The state of a new action, as gluetool_action_init() leaves it, and as a
@@ -801,6 +839,72 @@ gluetool_action_finish (GluetoolAction *self,
   return finish_action (self, TRUE, error);
 }
 
+/* Takes @self off the calling thread's stack and, when it started on
+ * another, off that one too; a thread's root comes off with its stack's
+ * reference, handed to @root_ref or @home_root_ref. Returns whether it was
+ * on the calling thread's stack. Inside the caller's region. */
+static gboolean
+take_off_stacks (GluetoolAction *self,
+                 GObject       **root_ref,
+                 GObject       **home_root_ref)
+{
+  GluetoolActionStack *stack = gluetool_action_stack_get_for_thread ();
+  gboolean was_active = gluetool_action_stack_remove (stack, G_OBJECT (self), root_ref);
+
+  /* Finished in another thread (as that thread's root, or not on its stack
+   * at all): the stack it started on must not keep its borrowed pointer. */
+  if (self->home_stack != stack)
+    gluetool_action_stack_remove (self->home_stack, G_OBJECT (self), home_root_ref);
+  return was_active;
+}
+
+/* Emitting costs a closure invocation and a marshaller; with no handler
+ * connected, only the class handler would run, so it is called directly.
+ * Whether any handler was ever connected decides both whether to look
+ * for one of ::finished and whether the action may be kept: returns
+ * whether to emit, and sets @may_have_handlers. Inside the caller's
+ * region. */
+static gboolean
+look_for_handlers (GluetoolAction *self,
+                   gboolean       *may_have_handlers)
+{
+  switch (gluetool_handler_flag_read (G_OBJECT (self)))
+    {
+    case GLUETOOL_HANDLER_FLAG_NEVER:
+      /* The usual case, from GLib's flag: no lock at all. */
+      *may_have_handlers = FALSE;
+      return FALSE;
+    case GLUETOOL_HANDLER_FLAG_EVER:
+      /* One look under GLib's signal lock. Never kept, whatever it finds:
+       * the flag stays set, so it could never be made again. */
+      *may_have_handlers = TRUE;
+      return g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
+    case GLUETOOL_HANDLER_FLAG_UNKNOWN:
+    default:
+      /* GLib's flag is not trusted: one look under GLib's signal lock, for
+       * unblocked handlers of any signal, tells both, and a second whether
+       * to emit. A blocked handler is not seen, and is destroyed when the
+       * recycler releases the action. */
+      *may_have_handlers = g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL,
+                                                  NULL) != 0;
+      return *may_have_handlers && g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
+    }
+}
+
+/* Reports the span, emitting ::finished when it has a handler (see
+ * look_for_handlers()), and seals the action. Outside any region. */
+static void
+report (GluetoolAction *self,
+        gboolean        emit)
+{
+  if (emit)
+    g_signal_emit (self, signals[FINISHED], 0);
+  else
+    gluetool_action_real_finished (self);
+  gluetool_tracer_drop_stale_default ();
+  self->sealed = TRUE;
+}
+
 /* @may_keep: whether the calling thread's recycler may keep the action to
  * make it again; not from dispose(), which decides that itself once
  * GObject's own dispose() has run (see gluetool_action_dispose()). */
@@ -814,7 +918,6 @@ finish_action (GluetoolAction  *self,
   g_autoptr(GObject) root_ref = NULL;
   g_autoptr(GObject) home_root_ref = NULL;
   g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
-  GluetoolActionStack *stack;
   gboolean was_active;
   gboolean may_have_handlers;
   gboolean emit;
@@ -835,51 +938,12 @@ finish_action (GluetoolAction  *self,
   region = gluetool_process_region_enter ();
   gluetool_process_count_unfinished (-1);
   self->duration_us = g_get_monotonic_time () - self->start_monotonic_us;
-
-  stack = gluetool_action_stack_get_for_thread ();
-  was_active = gluetool_action_stack_remove (stack, G_OBJECT (self), &root_ref);
-  /* Finished in another thread (as that thread's root, or not on its stack
-   * at all): the stack it started on must not keep its borrowed pointer. */
-  if (self->home_stack != stack)
-    gluetool_action_stack_remove (self->home_stack, G_OBJECT (self), &home_root_ref);
-
+  was_active = take_off_stacks (self, &root_ref, &home_root_ref);
   GLUETOOL_DEBUG ("Action '%s' finished after %" G_GINT64_FORMAT " us", self->label, self->duration_us);
-  /* Emitting costs a closure invocation and a marshaller; with no handler
-   * connected, only the class handler would run, so it is called directly.
-   * Whether any handler was ever connected decides both whether to look
-   * for one of ::finished and whether the action may be kept. */
-  switch (gluetool_handler_flag_read (G_OBJECT (self)))
-    {
-    case GLUETOOL_HANDLER_FLAG_NEVER:
-      /* The usual case, from GLib's flag: no lock at all. */
-      may_have_handlers = FALSE;
-      emit = FALSE;
-      break;
-    case GLUETOOL_HANDLER_FLAG_EVER:
-      /* One look under GLib's signal lock. Never kept, whatever it finds:
-       * the flag stays set, so it could never be made again. */
-      may_have_handlers = TRUE;
-      emit = g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
-      break;
-    case GLUETOOL_HANDLER_FLAG_UNKNOWN:
-    default:
-      /* GLib's flag is not trusted: one look under GLib's signal lock, for
-       * unblocked handlers of any signal, tells both, and a second whether
-       * to emit. A blocked handler is not seen, and is destroyed when the
-       * recycler releases the action. */
-      may_have_handlers = g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL,
-                                                 NULL) != 0;
-      emit = may_have_handlers && g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
-      break;
-    }
+  emit = look_for_handlers (self, &may_have_handlers);
   g_clear_pointer (&region, gluetool_process_region_leave);
 
-  if (emit)
-    g_signal_emit (self, signals[FINISHED], 0);
-  else
-    gluetool_action_real_finished (self);
-  gluetool_tracer_drop_stale_default ();
-  self->sealed = TRUE;
+  report (self, emit);
 
   /* Kept to be made again once the caller lets go (see recycler-private.h).
    * Not with handlers connected: the caller may count on their destroy
