@@ -14,6 +14,7 @@
 #include "handler-flag-private.h"
 #include "ids-private.h"
 #include "process-private.h"
+#include "quiet-end-private.h"
 #include "recycler-private.h"
 #include "remote-parent-private.h"
 #include "span-report-private.h"
@@ -130,14 +131,15 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+/* With GObject's "notify", every signal an action has: the ones whose
+ * handlers decide whether its end is quiet (see quiet-end-private.h). */
 enum {
   FINISHED,
+  NOTIFY,
   N_SIGNALS
 };
 
 static guint signals[N_SIGNALS];
-/* GObject's "notify": with "finished", every signal an action has. */
-static guint notify_signal;
 
 G_DEFINE_FINAL_TYPE (GluetoolAction, gluetool_action, G_TYPE_OBJECT)
 
@@ -355,27 +357,6 @@ static gboolean finish_action (GluetoolAction  *self,
                                gboolean         may_keep,
                                GError         **error);
 
-/* Any handler, blocked or not, detailed or not. GLib's flag tells without a
- * lock (a superset: a handler since disconnected counts, so such an action
- * is freed rather than kept). Without it, matching by signal id alone finds
- * them all: two looks under GLib's signal lock, for the two signals an
- * action has; the recycler's generic look lists a type's signals (an
- * allocation each), too dear for every action dropped unfinished. */
-static gboolean
-has_any_handler (GluetoolAction *self)
-{
-  GluetoolHandlerFlag flag = gluetool_handler_flag_read (G_OBJECT (self));
-  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
-
-  if (flag != GLUETOOL_HANDLER_FLAG_UNKNOWN)
-    return flag == GLUETOOL_HANDLER_FLAG_EVER;
-  /* A region (see process-private.h) for GLib's lock, only where it is
-   * taken. */
-  region = gluetool_process_region_enter ();
-  return g_signal_handler_find (self, G_SIGNAL_MATCH_ID, signals[FINISHED], 0, NULL, NULL, NULL) != 0
-         || g_signal_handler_find (self, G_SIGNAL_MATCH_ID, notify_signal, 0, NULL, NULL, NULL) != 0;
-}
-
 static inline gboolean
 is_unfinished (GluetoolAction *self)
 {
@@ -419,7 +400,7 @@ gluetool_action_dispose (GObject *object)
    * instance through the slice allocator after finalize(). An action
    * dropped unfinished is kept here rather than freed, which at least
    * spares it the end of the object. */
-  quiet = gluetool_recycler_is_quiet_in_dispose (object) && !has_any_handler (self);
+  quiet = gluetool_quiet_end_in_dispose (object, signals, N_SIGNALS);
 
   G_OBJECT_CLASS (gluetool_action_parent_class)->dispose (object);
 
@@ -612,7 +593,7 @@ install_signals (GObjectClass *object_class)
                                 NULL, NULL,
                                 g_cclosure_marshal_VOID__VOID,
                                 G_TYPE_NONE, 0);
-  notify_signal = g_signal_lookup ("notify", G_TYPE_OBJECT);
+  signals[NOTIFY] = g_signal_lookup ("notify", G_TYPE_OBJECT);
 }
 
 static void
@@ -979,24 +960,6 @@ gluetool_action_is_finished (GluetoolAction *self)
   return atomic_load_explicit (&self->finished, memory_order_acquire);
 }
 
-/* Whether the caller's reference, which it still holds, is the last one,
- * and the action's end runs none of the program's code: no qdata (weak
- * references, toggle references, data with destroy notifications) and no
- * signal handler, ever by GLib's flag, else none now. Nothing can change
- * that before the caller lets go: giving the action qdata or a handler
- * takes a reference, or a weak one, and the caller's is the only one. */
-static gboolean
-is_last_quiet_reference (GluetoolAction *self)
-{
-  /* GObject's private fields, read by the recycler, whose self-check
-   * vouches for them. */
-  gluetool_recycler_ensure_checked ();
-  if (!gluetool_recycler_is_only_reference (G_OBJECT (self)))
-    return FALSE;
-
-  return !has_any_handler (self);
-}
-
 /**
  * gluetool_action_release: (skip)
  * @self: (nullable) (transfer full): an action, or %NULL
@@ -1038,7 +1001,7 @@ gluetool_action_release (GluetoolAction *self)
     return;
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
 
-  if (!is_last_quiet_reference (self))
+  if (!gluetool_quiet_end_is_last_reference (G_OBJECT (self), signals, N_SIGNALS))
     {
       g_object_unref (self);
       return;
