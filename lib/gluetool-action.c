@@ -9,16 +9,17 @@
 
 #include "action-stack-private.h"
 #include "debug-private.h"
-#include "encoder-private.h"
 #include "gluetool-span-context-private.h"
 #include "gluetool-tracer-private.h"
 #include "handler-flag-private.h"
 #include "ids-private.h"
 #include "process-private.h"
+#include "quiet-end-private.h"
 #include "recycler-private.h"
 #include "remote-parent-private.h"
-#include "sync-private.h"
+#include "span-report-private.h"
 #include "tag-set-private.h"
+#include "wall-clock-private.h"
 
 /**
  * GluetoolAction:
@@ -132,14 +133,15 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+/* With GObject's "notify", every signal an action has: the ones whose
+ * handlers decide whether its end is quiet (see quiet-end-private.h). */
 enum {
   FINISHED,
+  NOTIFY,
   N_SIGNALS
 };
 
 static guint signals[N_SIGNALS];
-/* GObject's "notify": with "finished", every signal an action has. */
-static guint notify_signal;
 
 G_DEFINE_FINAL_TYPE (GluetoolAction, gluetool_action, G_TYPE_OBJECT)
 
@@ -153,49 +155,6 @@ G_DEFINE_FINAL_TYPE (GluetoolAction, gluetool_action, G_TYPE_OBJECT)
  * Since: 0.1
  */
 G_DEFINE_QUARK (gluetool-action-error-quark, gluetool_action_error)
-
-/* The default sampler's tags, which other clients put on every root span:
- * sampler.type = "const" and sampler.param = true. Encoded once. */
-static GluetoolEncodedList
-get_const_sampler_tags (void)
-{
-  static guint8 storage[64];
-  static GluetoolEncodedList sampler_tags;
-  static gsize initialized = 0;
-
-  if (GLUETOOL_ONCE_INIT_ENTER (&initialized))
-    {
-      GluetoolBuffer buffer;
-
-      gluetool_buffer_init (&buffer, storage, sizeof storage);
-      gluetool_encode_tag_string (&buffer, "sampler.type", strlen ("sampler.type"),
-                                  "const", strlen ("const"));
-      gluetool_encode_tag_bool (&buffer, "sampler.param", strlen ("sampler.param"), TRUE);
-      g_assert (buffer.data == storage);
-      sampler_tags = (GluetoolEncodedList) { storage, buffer.len, 2 };
-      GLUETOOL_ONCE_INIT_LEAVE (&initialized, 1);
-    }
-  return sampler_tags;
-}
-
-/* A sampled root's sampler.type and sampler.param, as jaeger-client-go
- * sends them: the param a bool for const, a double otherwise. Encoded into
- * @buffer, unless it is the default sampler's. */
-static GluetoolEncodedList
-get_sampler_tags (GluetoolAction *self,
-                  GluetoolBuffer *buffer)
-{
-  const char *type;
-
-  if (G_LIKELY (self->sampler_tag == GLUETOOL_SAMPLER_TAG_CONST))
-    return get_const_sampler_tags ();
-  type = gluetool_sampler_tag_name (self->sampler_tag);
-  gluetool_encode_tag_string (buffer, "sampler.type", strlen ("sampler.type"),
-                              type, strlen (type));
-  gluetool_encode_tag_double (buffer, "sampler.param", strlen ("sampler.param"),
-                              self->sampler_param);
-  return (GluetoolEncodedList) { buffer->data, buffer->len, 2 };
-}
 
 /* Jaeger requires UTF-8. Invalid bytes are replaced rather than the text
  * refused, so the span still arrives, and the caller is told. */
@@ -211,18 +170,12 @@ dup_valid_utf8 (const char *what,
 
 /* ---- The span -------------------------------------------------------------- */
 
-/* Where a finishing thread encodes its span: big enough for nearly every
- * span, so encoding allocates only for unusually large ones. */
-#define SCRATCH_BYTES 2048
-static _Thread_local guint8 scratch_storage[SCRATCH_BYTES];
-
+/* The class handler of ::finished: seals the action and reports its span.
+ * Outside any region. */
 static void
 gluetool_action_real_finished (GluetoolAction *self)
 {
   GluetoolTracer *tracer;
-  guint8 sampler_tags_storage[64];
-  GluetoolBuffer sampler_tags;
-  GluetoolBuffer buffer;
   GluetoolSpanFields span;
 
   self->sealed = TRUE;
@@ -246,51 +199,10 @@ gluetool_action_real_finished (GluetoolAction *self)
     .tags = gluetool_tag_set_as_list (&self->tags),
     .logs = { self->logs.data, self->logs.len, self->n_logs },
   };
-  if (self->parent_span_id == 0)
-    {
-      gluetool_buffer_init (&sampler_tags, sampler_tags_storage, sizeof sampler_tags_storage);
-      span.tags_head = get_sampler_tags (self, &sampler_tags);
-    }
-
-  gluetool_buffer_init (&buffer, scratch_storage, sizeof scratch_storage);
-  gluetool_encode_span (&buffer, &span);
-  gluetool_tracer_report_span_mp (tracer, buffer.data, buffer.len);
-  gluetool_buffer_clear (&buffer);
-  if (self->parent_span_id == 0)
-    gluetool_buffer_clear (&sampler_tags);
+  gluetool_span_report (tracer, &span, self->sampler_tag, self->sampler_param);
 }
 
 /* ---- Life cycle ------------------------------------------------------------ */
-
-/* A span's start is wall-clock time, its duration monotonic. Reading both
- * clocks for every action costs a clock read too many, so each thread keeps
- * the difference between them and reads the wall clock again only when
- * WALL_CLOCK_REFRESH_US have passed: a wall-clock step shows in start times
- * at most that late, and a duration never depends on it. */
-#define WALL_CLOCK_REFRESH_US (10 * 1000)
-
-typedef struct {
-  gint64 wall_minus_monotonic;
-  gint64 refreshed_at;           /* monotonic; 0 before the first read */
-} WallClock;
-
-static GLUETOOL_THREAD_LOCAL WallClock thread_wall_clock;
-
-static gint64
-wall_clock_at (gint64 monotonic_us)
-{
-  WallClock *clock = &thread_wall_clock;
-
-  if (G_UNLIKELY (clock->refreshed_at == 0
-                  || monotonic_us - clock->refreshed_at >= WALL_CLOCK_REFRESH_US))
-    {
-      gint64 wall_us = g_get_real_time ();
-
-      clock->wall_minus_monotonic = wall_us - monotonic_us;
-      clock->refreshed_at = monotonic_us;
-    }
-  return monotonic_us + clock->wall_minus_monotonic;
-}
 
 /* What may warn, and so run the program's log writer, is done before the
  * region that starts an action: the label's UTF-8 check, and reading
@@ -332,6 +244,85 @@ decide_sampling (GluetoolAction *self)
   self->sampler_param = decision.param;
 }
 
+/* The label, in the action's own storage when it fits. */
+static inline void
+set_label (GluetoolAction *self,
+           const char     *label)
+{
+  self->label_len = strlen (label);
+  if (self->label_len < sizeof self->label_storage)
+    self->label = memcpy (self->label_storage, label, self->label_len + 1);
+  else
+    self->label = g_strndup (label, self->label_len);
+}
+
+/* The calling thread's stack, which the action is pushed on. A recycled
+ * action usually started on this very thread: its stack is kept rather
+ * than let go and taken again. */
+static inline void
+take_home_stack (GluetoolAction *self)
+{
+  GluetoolActionStack *stack = gluetool_action_stack_get_for_thread ();
+
+  if (self->home_stack != stack)
+    {
+      g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
+      self->home_stack = gluetool_action_stack_ref (stack);
+    }
+}
+
+/* The remote span's child, so not a trace root: parent_span_id is not 0,
+ * and no sampler tags are added. The remote side decided whether the trace
+ * is sampled; Jaeger's debug flag samples it whatever the sampled flag
+ * says, and is kept for the whole subtree. */
+static inline void
+join_remote_parent (GluetoolAction            *self,
+                    const GluetoolSpanContext *remote_parent)
+{
+  self->trace_id_high = remote_parent->trace_id_high;
+  self->trace_id_low = remote_parent->trace_id_low;
+  self->parent_span_id = remote_parent->span_id;
+  self->flags = remote_parent->flags
+                & (GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED | GLUETOOL_SPAN_CONTEXT_FLAG_DEBUG);
+  if (self->flags & GLUETOOL_SPAN_CONTEXT_FLAG_DEBUG)
+    self->flags |= GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED;
+}
+
+/* The trace, the parent span and the flags: @parent's; else
+ * @remote_parent's, or the process's default remote parent's; else a new
+ * trace's, sampled as the default tracer decides. */
+static inline void
+set_trace (GluetoolAction            *self,
+           GluetoolAction            *parent,
+           const GluetoolSpanContext *remote_parent)
+{
+  GluetoolSpanContext default_parent;
+
+  /* The parent's ids are copied, and no reference is kept: threads that
+   * make children of one shared action would all write its reference
+   * count, one cache line bouncing between their cores at every child.
+   * get_parent() finds the parent again by its span id. */
+  self->parent_is_local = parent != NULL;
+  if (parent != NULL)
+    {
+      self->trace_id_high = parent->trace_id_high;
+      self->trace_id_low = parent->trace_id_low;
+      self->parent_span_id = parent->span_id;
+      self->flags = parent->flags;
+      return;
+    }
+
+  if (remote_parent == NULL && gluetool_remote_parent_get (&default_parent))
+    remote_parent = &default_parent;
+  if (remote_parent != NULL)
+    {
+      join_remote_parent (self, remote_parent);
+      return;
+    }
+  gluetool_ids_next_trace_id (&self->trace_id_high, &self->trace_id_low);
+  decide_sampling (self);
+}
+
 /* Actions made by gluetool_action_new() start there, not in constructed():
  * an action is made for every unit of work, and GObject's construct-property
  * machinery (a notify queue, a GValue per property) would cost more than the
@@ -345,65 +336,13 @@ start (GluetoolAction            *self,
        GluetoolAction            *parent,
        const GluetoolSpanContext *remote_parent)
 {
-  GluetoolSpanContext default_parent;
-  GluetoolActionStack *stack;
-
-  self->label_len = strlen (label);
-  if (self->label_len < sizeof self->label_storage)
-    self->label = memcpy (self->label_storage, label, self->label_len + 1);
-  else
-    self->label = g_strndup (label, self->label_len);
-
-  /* A recycled action usually started on this very thread: its stack is
-   * kept rather than let go and taken again. */
-  stack = gluetool_action_stack_get_for_thread ();
-  if (self->home_stack != stack)
-    {
-      g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
-      self->home_stack = gluetool_action_stack_ref (stack);
-    }
+  set_label (self, label);
+  take_home_stack (self);
 
   self->start_monotonic_us = g_get_monotonic_time ();
-  self->start_time_us = wall_clock_at (self->start_monotonic_us);
+  self->start_time_us = gluetool_wall_clock_at (self->start_monotonic_us);
 
-  /* The parent's ids are copied, and no reference is kept: threads that
-   * make children of one shared action would all write its reference
-   * count, one cache line bouncing between their cores at every child.
-   * get_parent() finds the parent again by its span id. */
-  self->parent_is_local = parent != NULL;
-  if (parent != NULL)
-    {
-      self->trace_id_high = parent->trace_id_high;
-      self->trace_id_low = parent->trace_id_low;
-      self->parent_span_id = parent->span_id;
-      self->flags = parent->flags;
-    }
-  else
-    {
-      if (remote_parent == NULL && gluetool_remote_parent_get (&default_parent))
-        remote_parent = &default_parent;
-
-      if (remote_parent != NULL)
-        {
-          /* The remote span's child, so not a trace root: parent_span_id is
-           * not 0, and no sampler tags are added. The remote side decided
-           * whether the trace is sampled; Jaeger's debug flag samples it
-           * whatever the sampled flag says, and is kept for the whole
-           * subtree. */
-          self->trace_id_high = remote_parent->trace_id_high;
-          self->trace_id_low = remote_parent->trace_id_low;
-          self->parent_span_id = remote_parent->span_id;
-          self->flags = remote_parent->flags
-                        & (GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED | GLUETOOL_SPAN_CONTEXT_FLAG_DEBUG);
-          if (self->flags & GLUETOOL_SPAN_CONTEXT_FLAG_DEBUG)
-            self->flags |= GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED;
-        }
-      else
-        {
-          gluetool_ids_next_trace_id (&self->trace_id_high, &self->trace_id_low);
-          decide_sampling (self);
-        }
-    }
+  set_trace (self, parent, remote_parent);
   self->span_id = gluetool_ids_next_span_id ();
 
   gluetool_action_stack_push (self->home_stack, G_OBJECT (self), self->span_id);
@@ -419,27 +358,6 @@ start (GluetoolAction            *self,
 static gboolean finish_action (GluetoolAction  *self,
                                gboolean         may_keep,
                                GError         **error);
-
-/* Any handler, blocked or not, detailed or not. GLib's flag tells without a
- * lock (a superset: a handler since disconnected counts, so such an action
- * is freed rather than kept). Without it, matching by signal id alone finds
- * them all: two looks under GLib's signal lock, for the two signals an
- * action has; the recycler's generic look lists a type's signals (an
- * allocation each), too dear for every action dropped unfinished. */
-static gboolean
-has_any_handler (GluetoolAction *self)
-{
-  GluetoolHandlerFlag flag = gluetool_handler_flag_read (G_OBJECT (self));
-  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
-
-  if (flag != GLUETOOL_HANDLER_FLAG_UNKNOWN)
-    return flag == GLUETOOL_HANDLER_FLAG_EVER;
-  /* A region (see process-private.h) for GLib's lock, only where it is
-   * taken. */
-  region = gluetool_process_region_enter ();
-  return g_signal_handler_find (self, G_SIGNAL_MATCH_ID, signals[FINISHED], 0, NULL, NULL, NULL) != 0
-         || g_signal_handler_find (self, G_SIGNAL_MATCH_ID, notify_signal, 0, NULL, NULL, NULL) != 0;
-}
 
 static inline gboolean
 is_unfinished (GluetoolAction *self)
@@ -489,9 +407,9 @@ gluetool_action_dispose (GObject *object)
    * is beyond reach from here; the library's own last unrefs (the
    * recycler's, gluetool_action_release()'s, which is g_autoptr's) are
    * regions around the whole g_object_unref(). The test that hangs without
-   * this one: test-fork's "dropping" case 2. */
+   * this one: test-fork's "unreffing". */
   region = gluetool_process_region_enter ();
-  quiet = gluetool_recycler_is_quiet_in_dispose (object) && !has_any_handler (self);
+  quiet = gluetool_quiet_end_in_dispose (object, signals, N_SIGNALS);
   if (!quiet)
     g_clear_pointer (&region, gluetool_process_region_leave);
 
@@ -535,7 +453,8 @@ gluetool_action_finalize (GObject *object)
 {
   GluetoolAction *self = GLUETOOL_ACTION (object);
   /* dispose()'s, when it began one (see there). */
-  g_autoptr(GluetoolProcessRegion) region = g_steal_pointer (&self->region_to_end_in_finalize);
+  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED =
+    g_steal_pointer (&self->region_to_end_in_finalize);
 
   g_clear_pointer (&self->home_stack, gluetool_action_stack_unref);
   g_clear_pointer (&self->construct_label, g_free);
@@ -631,16 +550,8 @@ gluetool_action_get_property (GObject    *object,
 }
 
 static void
-gluetool_action_class_init (GluetoolActionClass *klass)
+install_properties (GObjectClass *object_class)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-
-  object_class->constructed = gluetool_action_constructed;
-  object_class->dispose = gluetool_action_dispose;
-  object_class->finalize = gluetool_action_finalize;
-  object_class->get_property = gluetool_action_get_property;
-  object_class->set_property = gluetool_action_set_property;
-
   /**
    * GluetoolAction:label:
    *
@@ -671,7 +582,11 @@ gluetool_action_class_init (GluetoolActionClass *klass)
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+}
 
+static void
+install_signals (GObjectClass *object_class)
+{
   /**
    * GluetoolAction::finished:
    * @self: the action
@@ -692,13 +607,28 @@ gluetool_action_class_init (GluetoolActionClass *klass)
    */
   signals[FINISHED] =
     g_signal_new_class_handler ("finished",
-                                G_TYPE_FROM_CLASS (klass),
+                                G_TYPE_FROM_CLASS (object_class),
                                 G_SIGNAL_RUN_LAST,
                                 G_CALLBACK (gluetool_action_real_finished),
                                 NULL, NULL,
                                 g_cclosure_marshal_VOID__VOID,
                                 G_TYPE_NONE, 0);
-  notify_signal = g_signal_lookup ("notify", G_TYPE_OBJECT);
+  signals[NOTIFY] = g_signal_lookup ("notify", G_TYPE_OBJECT);
+}
+
+static void
+gluetool_action_class_init (GluetoolActionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->constructed = gluetool_action_constructed;
+  object_class->dispose = gluetool_action_dispose;
+  object_class->finalize = gluetool_action_finalize;
+  object_class->get_property = gluetool_action_get_property;
+  object_class->set_property = gluetool_action_set_property;
+
+  install_properties (object_class);
+  install_signals (object_class);
 }
 
 /* The state of a new action, as gluetool_action_init() leaves it, and as a
@@ -910,6 +840,72 @@ gluetool_action_finish (GluetoolAction *self,
   return finish_action (self, TRUE, error);
 }
 
+/* Takes @self off the calling thread's stack and, when it started on
+ * another, off that one too; a thread's root comes off with its stack's
+ * reference, handed to @root_ref or @home_root_ref. Returns whether it was
+ * on the calling thread's stack. Inside the caller's region. */
+static gboolean
+take_off_stacks (GluetoolAction *self,
+                 GObject       **root_ref,
+                 GObject       **home_root_ref)
+{
+  GluetoolActionStack *stack = gluetool_action_stack_get_for_thread ();
+  gboolean was_active = gluetool_action_stack_remove (stack, G_OBJECT (self), root_ref);
+
+  /* Finished in another thread (as that thread's root, or not on its stack
+   * at all): the stack it started on must not keep its borrowed pointer. */
+  if (self->home_stack != stack)
+    gluetool_action_stack_remove (self->home_stack, G_OBJECT (self), home_root_ref);
+  return was_active;
+}
+
+/* Emitting costs a closure invocation and a marshaller; with no handler
+ * connected, only the class handler would run, so it is called directly.
+ * Whether any handler was ever connected decides both whether to look
+ * for one of ::finished and whether the action may be kept: returns
+ * whether to emit, and sets @may_have_handlers. Inside the caller's
+ * region. */
+static gboolean
+look_for_handlers (GluetoolAction *self,
+                   gboolean       *may_have_handlers)
+{
+  switch (gluetool_handler_flag_read (G_OBJECT (self)))
+    {
+    case GLUETOOL_HANDLER_FLAG_NEVER:
+      /* The usual case, from GLib's flag: no lock at all. */
+      *may_have_handlers = FALSE;
+      return FALSE;
+    case GLUETOOL_HANDLER_FLAG_EVER:
+      /* One look under GLib's signal lock. Never kept, whatever it finds:
+       * the flag stays set, so it could never be made again. */
+      *may_have_handlers = TRUE;
+      return g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
+    case GLUETOOL_HANDLER_FLAG_UNKNOWN:
+    default:
+      /* GLib's flag is not trusted: one look under GLib's signal lock, for
+       * unblocked handlers of any signal, tells both, and a second whether
+       * to emit. A blocked handler is not seen, and is destroyed when the
+       * recycler releases the action. */
+      *may_have_handlers = g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL,
+                                                  NULL) != 0;
+      return *may_have_handlers && g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
+    }
+}
+
+/* Reports the span, emitting ::finished when it has a handler (see
+ * look_for_handlers()), and seals the action. Outside any region. */
+static void
+report (GluetoolAction *self,
+        gboolean        emit)
+{
+  if (emit)
+    g_signal_emit (self, signals[FINISHED], 0);
+  else
+    gluetool_action_real_finished (self);
+  gluetool_tracer_drop_stale_default ();
+  self->sealed = TRUE;
+}
+
 /* @may_keep: whether the calling thread's recycler may keep the action to
  * make it again; not from dispose(), which decides that itself once
  * GObject's own dispose() has run (see gluetool_action_dispose()). */
@@ -923,7 +919,6 @@ finish_action (GluetoolAction  *self,
   g_autoptr(GObject) root_ref = NULL;
   g_autoptr(GObject) home_root_ref = NULL;
   g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
-  GluetoolActionStack *stack;
   gboolean was_active;
   gboolean may_have_handlers;
   gboolean emit;
@@ -944,51 +939,12 @@ finish_action (GluetoolAction  *self,
   region = gluetool_process_region_enter ();
   gluetool_process_count_unfinished (-1);
   self->duration_us = g_get_monotonic_time () - self->start_monotonic_us;
-
-  stack = gluetool_action_stack_get_for_thread ();
-  was_active = gluetool_action_stack_remove (stack, G_OBJECT (self), &root_ref);
-  /* Finished in another thread (as that thread's root, or not on its stack
-   * at all): the stack it started on must not keep its borrowed pointer. */
-  if (self->home_stack != stack)
-    gluetool_action_stack_remove (self->home_stack, G_OBJECT (self), &home_root_ref);
-
+  was_active = take_off_stacks (self, &root_ref, &home_root_ref);
   GLUETOOL_DEBUG ("Action '%s' finished after %" G_GINT64_FORMAT " us", self->label, self->duration_us);
-  /* Emitting costs a closure invocation and a marshaller; with no handler
-   * connected, only the class handler would run, so it is called directly.
-   * Whether any handler was ever connected decides both whether to look
-   * for one of ::finished and whether the action may be kept. */
-  switch (gluetool_handler_flag_read (G_OBJECT (self)))
-    {
-    case GLUETOOL_HANDLER_FLAG_NEVER:
-      /* The usual case, from GLib's flag: no lock at all. */
-      may_have_handlers = FALSE;
-      emit = FALSE;
-      break;
-    case GLUETOOL_HANDLER_FLAG_EVER:
-      /* One look under GLib's signal lock. Never kept, whatever it finds:
-       * the flag stays set, so it could never be made again. */
-      may_have_handlers = TRUE;
-      emit = g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
-      break;
-    case GLUETOOL_HANDLER_FLAG_UNKNOWN:
-    default:
-      /* GLib's flag is not trusted: one look under GLib's signal lock, for
-       * unblocked handlers of any signal, tells both, and a second whether
-       * to emit. A blocked handler is not seen, and is destroyed when the
-       * recycler releases the action. */
-      may_have_handlers = g_signal_handler_find (self, G_SIGNAL_MATCH_UNBLOCKED, 0, 0, NULL, NULL,
-                                                 NULL) != 0;
-      emit = may_have_handlers && g_signal_has_handler_pending (self, signals[FINISHED], 0, FALSE);
-      break;
-    }
+  emit = look_for_handlers (self, &may_have_handlers);
   g_clear_pointer (&region, gluetool_process_region_leave);
 
-  if (emit)
-    g_signal_emit (self, signals[FINISHED], 0);
-  else
-    gluetool_action_real_finished (self);
-  gluetool_tracer_drop_stale_default ();
-  self->sealed = TRUE;
+  report (self, emit);
 
   /* Kept to be made again once the caller lets go (see recycler-private.h).
    * Not with handlers connected: the caller may count on their destroy
@@ -1022,24 +978,6 @@ gluetool_action_is_finished (GluetoolAction *self)
   g_return_val_if_fail (GLUETOOL_IS_ACTION (self), FALSE);
 
   return atomic_load_explicit (&self->finished, memory_order_acquire);
-}
-
-/* Whether the caller's reference, which it still holds, is the last one,
- * and the action's end runs none of the program's code: no qdata (weak
- * references, toggle references, data with destroy notifications) and no
- * signal handler, ever by GLib's flag, else none now. Nothing can change
- * that before the caller lets go: giving the action qdata or a handler
- * takes a reference, or a weak one, and the caller's is the only one. */
-static gboolean
-is_last_quiet_reference (GluetoolAction *self)
-{
-  /* GObject's private fields, read by the recycler, whose self-check
-   * vouches for them. */
-  gluetool_recycler_ensure_checked ();
-  if (!gluetool_recycler_is_only_reference (G_OBJECT (self)))
-    return FALSE;
-
-  return !has_any_handler (self);
 }
 
 /**
@@ -1083,7 +1021,7 @@ gluetool_action_release (GluetoolAction *self)
     return;
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
 
-  if (!is_last_quiet_reference (self))
+  if (!gluetool_quiet_end_is_last_reference (G_OBJECT (self), signals, N_SIGNALS))
     {
       g_object_unref (self);
       return;
