@@ -254,8 +254,9 @@ START_TEST (test_tags_parse)
   ck_assert_int_eq (tag_at (tags, 1)->number, -42);
   ck_assert_int_eq (tag_at (tags, 2)->type, GLUETOOL_TRACER_TAG_DOUBLE);
   ck_assert (tag_at (tags, 2)->decimal == 0.5);
-  ck_assert_int_eq (tag_at (tags, 3)->type, GLUETOOL_TRACER_TAG_DOUBLE);
-  ck_assert (tag_at (tags, 3)->decimal == 1000.0);
+  /* 1000 would be written "1000": the text is kept. */
+  ck_assert_int_eq (tag_at (tags, 3)->type, GLUETOOL_TRACER_TAG_STRING);
+  ck_assert_str_eq (tag_at (tags, 3)->text, "1e3");
   ck_assert_int_eq (tag_at (tags, 4)->type, GLUETOOL_TRACER_TAG_BOOL);
   ck_assert (tag_at (tags, 4)->boolean);
   ck_assert_int_eq (tag_at (tags, 5)->type, GLUETOOL_TRACER_TAG_BOOL);
@@ -263,8 +264,8 @@ START_TEST (test_tags_parse)
   ck_assert_str_eq (tag_at (tags, 6)->text, "from-env");
   ck_assert_str_eq (tag_at (tags, 7)->text, "dflt");
   ck_assert_str_eq (tag_at (tags, 8)->text, "");
-  /* Too big for a long: a decimal number, so a double. */
-  ck_assert_int_eq (tag_at (tags, 9)->type, GLUETOOL_TRACER_TAG_DOUBLE);
+  /* Too big for a long, and not how the double would be written. */
+  ck_assert_int_eq (tag_at (tags, 9)->type, GLUETOOL_TRACER_TAG_STRING);
   ck_assert_int_eq (tag_at (tags, 10)->type, GLUETOOL_TRACER_TAG_STRING);
   ck_assert_str_eq (tag_at (tags, 10)->text, "1.2.3");
 
@@ -272,6 +273,84 @@ START_TEST (test_tags_parse)
   tags = gluetool_tracer_tags_parse ("tags", "  ", &error);
   ck_assert_ptr_nonnull (tags);
   ck_assert_uint_eq (tags->len, 0);
+}
+END_TEST
+
+/* A value is typed only where the type keeps it as written: a receiver
+ * shows the typed value, so "1.10" typed would read 1.1, "007" 7. */
+START_TEST (test_tags_typed_without_change)
+{
+  static const struct {
+    const char           *text;
+    GluetoolTracerTagType type;
+  } cases[] = {
+    { "1.10", GLUETOOL_TRACER_TAG_STRING },
+    { "007", GLUETOOL_TRACER_TAG_STRING },
+    { "02134", GLUETOOL_TRACER_TAG_STRING },
+    { "+5", GLUETOOL_TRACER_TAG_STRING },
+    { "-0", GLUETOOL_TRACER_TAG_STRING },
+    { "1.0", GLUETOOL_TRACER_TAG_STRING },
+    { ".5", GLUETOOL_TRACER_TAG_STRING },
+    { "1e400", GLUETOOL_TRACER_TAG_STRING },
+    { "9223372036854775808", GLUETOOL_TRACER_TAG_STRING },
+    { "0x10", GLUETOOL_TRACER_TAG_STRING },
+    { "inf", GLUETOOL_TRACER_TAG_STRING },
+    { "nan", GLUETOOL_TRACER_TAG_STRING },
+    { "TRUE", GLUETOOL_TRACER_TAG_STRING },
+    { "\"7\"", GLUETOOL_TRACER_TAG_STRING },
+    { "\"true\"", GLUETOOL_TRACER_TAG_STRING },
+    { "0", GLUETOOL_TRACER_TAG_LONG },
+    { "7", GLUETOOL_TRACER_TAG_LONG },
+    { "-9223372036854775808", GLUETOOL_TRACER_TAG_LONG },
+    { "9223372036854775807", GLUETOOL_TRACER_TAG_LONG },
+    { "0.1", GLUETOOL_TRACER_TAG_DOUBLE },
+    { "-2.25", GLUETOOL_TRACER_TAG_DOUBLE },
+    { "1e+20", GLUETOOL_TRACER_TAG_DOUBLE },
+    { "1e+00", GLUETOOL_TRACER_TAG_DOUBLE },
+    { "1.23456789012e+11", GLUETOOL_TRACER_TAG_DOUBLE },
+    { "1.0e+00", GLUETOOL_TRACER_TAG_STRING },
+    { "0.30000000000000004", GLUETOOL_TRACER_TAG_DOUBLE },
+    { "true", GLUETOOL_TRACER_TAG_BOOL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *text = g_strdup_printf ("k=%s", cases[i].text);
+      g_autoptr(GPtrArray) tags = gluetool_tracer_tags_parse ("tags", text, &error);
+      const GluetoolTracerTag *tag;
+      char written[G_ASCII_DTOSTR_BUF_SIZE];
+
+      ck_assert_msg (error == NULL, "%s", error ? error->message : "");
+      tag = tag_at (tags, 0);
+      ck_assert_msg (tag->type == cases[i].type, "%s: type %d, not %d", cases[i].text,
+                     tag->type, cases[i].type);
+      /* What a receiver would show is the text. */
+      switch (tag->type)
+        {
+        case GLUETOOL_TRACER_TAG_LONG:
+          g_snprintf (written, sizeof written, "%" G_GINT64_FORMAT, tag->number);
+          ck_assert_str_eq (written, cases[i].text);
+          break;
+        case GLUETOOL_TRACER_TAG_DOUBLE:
+          ck_assert (tag->decimal == g_ascii_strtod (cases[i].text, NULL));
+          break;
+        case GLUETOOL_TRACER_TAG_STRING:
+          {
+            /* Quoted: the text between the quotes. */
+            gsize len = strlen (cases[i].text);
+            gboolean quoted = cases[i].text[0] == '"';
+            g_autofree char *unquoted = g_strndup (cases[i].text + quoted,
+                                                   len - 2 * (gsize) quoted);
+
+            ck_assert_str_eq (tag->text, unquoted);
+          }
+          break;
+        case GLUETOOL_TRACER_TAG_BOOL:
+        default:
+          break;
+        }
+    }
 }
 END_TEST
 
@@ -711,6 +790,7 @@ sampler_suite (void)
   tc = tcase_create ("settings");
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_tags_parse);
+  tcase_add_test (tc, test_tags_typed_without_change);
   tcase_add_test (tc, test_tags_malformed);
   tcase_add_test (tc, test_config_errors);
   tcase_add_test (tc, test_config_defaults);
