@@ -146,34 +146,67 @@ START_TEST (test_per_operation)
 }
 END_TEST
 
+/* Every operation the strategy names is kept, past the bound too (as
+ * jaeger-client-go's NewPerOperationSampler keeps them); a label added
+ * beyond the bound is decided by the default probability alone. */
 START_TEST (test_per_operation_bounded)
 {
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GArray) rates = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr(GluetoolSampler) sampler = NULL;
   g_autofree char *description = NULL;
+  g_autofree char *expected = NULL;
+  GluetoolSamplingDecision decision;
+  const guint n_named = GLUETOOL_SAMPLER_MAX_OPERATIONS + 500;
+  gint64 t = 100 * SECOND_NS;
 
-  for (guint i = 0; i < GLUETOOL_SAMPLER_MAX_OPERATIONS + 500; i++)
+  for (guint i = 0; i < n_named; i++)
     {
-      double rate = 0.5;
+      /* The last named never sampled by probability, the others always. */
+      double rate = i == n_named - 1 ? 0.0 : 1.0;
 
       g_ptr_array_add (names, g_strdup_printf ("op%u", i));
       g_array_append_val (rates, rate);
     }
-  sampler = gluetool_sampler_new_per_operation (0.1, 0.0, (const char *const *) names->pdata,
+  sampler = gluetool_sampler_new_per_operation (0.5, 0.0, (const char *const *) names->pdata,
                                                 (const double *) (void *) rates->data, names->len);
   description = gluetool_sampler_describe (sampler);
-  ck_assert_str_eq (description, "per-operation 0.1 (lower bound 0/s, 2000 operations)");
+  expected = g_strdup_printf ("per-operation 0.5 (lower bound 0/s, %u operations)", n_named);
+  ck_assert_str_eq (description, expected);
+
+  /* The one named last, past the bound, has its own rate and lower bound. */
+  ck_assert (sampled_at (sampler, 5, names->pdata[n_named - 1], t, &decision));
+  ck_assert_int_eq (decision.tag, GLUETOOL_SAMPLER_TAG_LOWER_BOUND);
+  ck_assert (decision.param == 0.0);
+  ck_assert (!sampled_at (sampler, 5, names->pdata[n_named - 1], t, &decision));
+  ck_assert (sampled_at (sampler, 5, names->pdata[n_named - 2], t, &decision));
+  ck_assert_int_eq (decision.tag, GLUETOOL_SAMPLER_TAG_PROBABILISTIC);
+  ck_assert (decision.param == 1.0);
+
+  /* A label not named, with the table past the bound: the default
+   * probability (0.5) alone, every time, no lower bound, tagged so. */
+  for (guint i = 0; i < 3; i++)
+    {
+      ck_assert (sampled_at (sampler, 5, "unnamed", t, &decision));
+      ck_assert_int_eq (decision.tag, GLUETOOL_SAMPLER_TAG_PROBABILISTIC);
+      ck_assert (decision.param == 0.5);
+      ck_assert (!sampled_at (sampler, G_GUINT64_CONSTANT (0x7fffffffffffff00), "unnamed", t,
+                              &decision));
+      ck_assert_int_eq (decision.tag, GLUETOOL_SAMPLER_TAG_PROBABILISTIC);
+    }
 }
 END_TEST
 
-/* Labels added on first use stop at the bound; those beyond share one
- * sampler. A lower bound of 0 gives each sampler one trace (a full bucket
- * of one, never refilled), so the count of sampled roots is the count of
- * samplers, however many threads add labels at once. */
+/* Labels are added on first use until there are
+ * GLUETOOL_SAMPLER_MAX_OPERATIONS; those beyond are decided by the default
+ * probability alone. A lower bound of 0 gives each added sampler one trace
+ * (a full bucket of one, never refilled) and a default probability of 0
+ * samples nothing, so the count of sampled roots is the count of samplers
+ * added, however many threads add labels at once. */
 typedef struct {
   GluetoolSampler *sampler;
   atomic_uint      n_sampled;
+  atomic_uint      n_probabilistic;
 } Shared;
 
 static gpointer
@@ -189,6 +222,8 @@ decide_many_labels (gpointer data)
       gluetool_sampler_decide_at (shared->sampler, 5, label, 100 * SECOND_NS, &decision);
       if (decision.sampled)
         atomic_fetch_add (&shared->n_sampled, 1);
+      if (decision.tag == GLUETOOL_SAMPLER_TAG_PROBABILISTIC)
+        atomic_fetch_add (&shared->n_probabilistic, 1);
     }
   return NULL;
 }
@@ -196,7 +231,7 @@ decide_many_labels (gpointer data)
 START_TEST (test_per_operation_added_on_first_use)
 {
   g_autoptr(GluetoolSampler) sampler = gluetool_sampler_new_per_operation (0.0, 0.0, NULL, NULL, 0);
-  Shared shared = { sampler, 0 };
+  Shared shared = { sampler, 0, 0 };
   GThread *threads[4];
   g_autofree char *description = NULL;
 
@@ -204,7 +239,9 @@ START_TEST (test_per_operation_added_on_first_use)
     threads[i] = g_thread_new ("labels", decide_many_labels, &shared);
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
     g_thread_join (threads[i]);
-  ck_assert_uint_eq (atomic_load (&shared.n_sampled), GLUETOOL_SAMPLER_MAX_OPERATIONS + 1);
+  ck_assert_uint_eq (atomic_load (&shared.n_sampled), GLUETOOL_SAMPLER_MAX_OPERATIONS);
+  /* Each thread asked for 1000 labels beyond the bound. */
+  ck_assert_uint_eq (atomic_load (&shared.n_probabilistic), G_N_ELEMENTS (threads) * 1000);
   /* Only the strategy's operations are described. */
   description = gluetool_sampler_describe (sampler);
   ck_assert_str_eq (description, "per-operation 0 (lower bound 0/s, 0 operations)");
