@@ -10,8 +10,9 @@
  * answer, traces are sampled with probability @initial_rate; afterwards
  * with the last good strategy: an endpoint that is down, answers an HTTP
  * error, a body over GLUETOOL_REMOTE_SAMPLER_MAX_BODY, something that is
- * not a strategy, or nothing within the timeout, changes nothing, and is
- * reported with one g_message() per streak of failures.
+ * not a strategy, or no whole answer within the deadline (the refresh
+ * interval, from 1 to 5 s, for the whole request, not each read), changes
+ * nothing, and is reported with one g_message() per streak of failures.
  *
  * Deciding takes no lock: the strategy in force is a GluetoolSampler that
  * is never changed, behind an atomic pointer the thread swaps; a root that

@@ -17,8 +17,9 @@
 #include "remote-sampler-private.h"
 #include "sync-private.h"
 
-/* A request that gets no answer for this long fails; never longer than the
- * interval, so a silent endpoint does not delay the next request. */
+/* A request not done this long after it started fails, however its
+ * answer trickles in; never longer than the interval, so a slow endpoint
+ * does not delay the next request. */
 #define MAX_TIMEOUT_S 5
 
 struct _GluetoolRemoteSampler {
@@ -42,7 +43,7 @@ struct _GluetoolRemoteSampler {
   GMutex           lock;
   GCond            wake;
   gboolean         stopping;         /* under @lock */
-  GCancellable    *cancellable;      /* (owned) cancels a request under way */
+  GCancellable    *cancellable;      /* (owned) cancelled by stop(): cancels a request under way */
   GThread         *thread;           /* (owned) (nullable) */
   guint            generation;       /* the process that started the thread */
 };
@@ -278,17 +279,68 @@ sampler_from_answer (const char *text,
 
 /* ---- Asking ----------------------------------------------------------------------- */
 
+/* One request, done asynchronously on the poll thread's own context so that
+ * a deadline for the whole of it can fire there: libsoup's timeout bounds
+ * each read, and an endpoint that drips its answer a byte at a time would
+ * hold a request for as long as it likes. */
+typedef struct {
+  GMainContext *context;       /* the poll thread's */
+  GCancellable *cancellable;   /* (owned) this request's: the deadline's or stop()'s */
+  gboolean      timed_out;
+  GAsyncResult *result;        /* (owned) (nullable) of the call under way */
+} Request;
+
+static void
+keep_result (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  Request *request = data;
+
+  request->result = g_object_ref (result);
+}
+
+/* Runs the poll thread's context until the call under way is done. (transfer full) */
+static GAsyncResult *
+wait_for_result (Request *request)
+{
+  while (request->result == NULL)
+    g_main_context_iteration (request->context, TRUE);
+  return g_steal_pointer (&request->result);
+}
+
+static gboolean
+deadline_passed (gpointer data)
+{
+  Request *request = data;
+
+  request->timed_out = TRUE;
+  g_cancellable_cancel (request->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+/* stop()'s cancellation, on its thread, cancels this request too. */
+static void
+stop_cancels_request (GCancellable *stop,
+                      gpointer      data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (data));
+}
+
 /* The body, at most the cap; a longer one is an error. */
 static GBytes *
-read_body (GInputStream *stream,
-           GCancellable *cancellable,
+read_body (Request      *request,
+           GInputStream *stream,
            GError      **error)
 {
   g_autofree guint8 *data = g_malloc (GLUETOOL_REMOTE_SAMPLER_MAX_BODY + 1);
+  g_autoptr(GAsyncResult) result = NULL;
   gsize len = 0;
 
-  if (!g_input_stream_read_all (stream, data, GLUETOOL_REMOTE_SAMPLER_MAX_BODY + 1, &len,
-                                cancellable, error))
+  g_input_stream_read_all_async (stream, data, GLUETOOL_REMOTE_SAMPLER_MAX_BODY + 1,
+                                 G_PRIORITY_DEFAULT, request->cancellable, keep_result, request);
+  result = wait_for_result (request);
+  if (!g_input_stream_read_all_finish (stream, result, &len, error))
     return NULL;
   if (len > GLUETOOL_REMOTE_SAMPLER_MAX_BODY)
     {
@@ -299,19 +351,26 @@ read_body (GInputStream *stream,
   return g_bytes_new_take (g_steal_pointer (&data), len);
 }
 
-static GluetoolSampler *
-ask (GluetoolRemoteSampler *self,
-     SoupSession           *session,
-     GError               **error)
+static GBytes *
+get_body (GluetoolRemoteSampler *self,
+          SoupSession           *session,
+          Request               *request,
+          GError               **error)
 {
   g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_GET, self->url);
+  g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GInputStream) stream = NULL;
-  g_autoptr(GBytes) body = NULL;
   guint status;
 
   if (message == NULL)
-    return no_sampler (error, "the URL does not parse");
-  stream = soup_session_send (session, message, self->cancellable, error);
+    {
+      bad_answer (error, "the URL does not parse");
+      return NULL;
+    }
+  soup_session_send_async (session, message, G_PRIORITY_DEFAULT, request->cancellable,
+                           keep_result, request);
+  result = wait_for_result (request);
+  stream = soup_session_send_finish (session, result, error);
   if (stream == NULL)
     return NULL;
   status = soup_message_get_status (message);
@@ -321,9 +380,44 @@ ask (GluetoolRemoteSampler *self,
                    soup_message_get_reason_phrase (message));
       return NULL;
     }
-  body = read_body (stream, self->cancellable, error);
+  return read_body (request, stream, error);
+}
+
+static GluetoolSampler *
+ask (GluetoolRemoteSampler *self,
+     SoupSession           *session,
+     GError               **error)
+{
+  Request request = {
+    .context = g_main_context_get_thread_default (),
+    .cancellable = g_cancellable_new (),
+  };
+  g_autoptr(GSource) deadline = g_timeout_source_new_seconds (self->timeout_s);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gulong stop_handler;
+
+  g_source_set_callback (deadline, deadline_passed, &request, NULL);
+  g_source_attach (deadline, request.context);
+  /* Called at once when stop() came first. */
+  stop_handler = g_cancellable_connect (self->cancellable, G_CALLBACK (stop_cancels_request),
+                                        request.cancellable, NULL);
+  body = get_body (self, session, &request, &local_error);
+  /* Waits for a stop_cancels_request() under way on stop()'s thread. */
+  g_cancellable_disconnect (self->cancellable, stop_handler);
+  g_source_destroy (deadline);
+  g_clear_object (&request.cancellable);
+
   if (body == NULL)
-    return NULL;
+    {
+      /* Cancelled by the deadline, not by stop(): a failure like any. */
+      if (request.timed_out && !g_cancellable_is_cancelled (self->cancellable))
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "no whole answer within %u s",
+                     self->timeout_s);
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
   return sampler_from_answer (g_bytes_get_data (body, NULL), g_bytes_get_size (body), error);
 }
 
@@ -391,13 +485,18 @@ poll_thread (gpointer data)
 
   /* The session and everything it does belong to this thread's context. */
   g_main_context_push_thread_default (context);
-  session = soup_session_new_with_options ("timeout", self->timeout_s,
-                                           "user-agent", "gluetool-action/" GLUETOOL_VERSION_S " ",
+  /* No "timeout": it bounds each read, where ask()'s deadline bounds the
+   * whole request. */
+  session = soup_session_new_with_options ("user-agent", "gluetool-action/" GLUETOOL_VERSION_S " ",
                                            NULL);
   do
     poll_once (self, session);
   while (wait_for_next (self));
   g_clear_object (&session);
+  /* What the session left to do (closing connections) is done before the
+   * context goes. */
+  while (g_main_context_iteration (context, FALSE))
+    ;
   g_main_context_pop_thread_default (context);
   return NULL;
 }

@@ -316,6 +316,7 @@ typedef enum {
   ANSWER_NOT_FOUND,
   ANSWER_HUGE,
   ANSWER_SILENCE,
+  ANSWER_DRIP,
 } Answer;
 
 typedef struct {
@@ -423,6 +424,21 @@ bad_server_thread (gpointer data)
             answer_http (client, "200 OK", body, len);
           }
           break;
+        case ANSWER_DRIP:
+          {
+            /* Headers at once, then a byte of body every fifth of a second
+             * (each read finds something well within a read timeout) for
+             * as long as the client listens: only a deadline for the whole
+             * request ends it. */
+            const char *head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 1000000\r\n\r\n";
+
+            send_all (client, head, strlen (head));
+            while (!atomic_load (&server->stop)
+                   && g_socket_send (client, " ", 1, NULL, NULL) == 1)
+              g_usleep (G_USEC_PER_SEC / 5);
+          }
+          break;
         case ANSWER_SILENCE:
         default:
           /* Kept open, never answered, until the server stops. */
@@ -494,7 +510,8 @@ START_TEST (test_last_good_strategy_kept)
   g_autoptr(BadServer) server = bad_server_new ();
   g_autofree char *endpoint = endpoint_for (bad_server_port (server));
   g_autoptr(GluetoolTracer) tracer = NULL;
-  const Answer bad[] = { ANSWER_GARBAGE, ANSWER_NOT_FOUND, ANSWER_HUGE, ANSWER_SILENCE };
+  const Answer bad[] = { ANSWER_GARBAGE, ANSWER_NOT_FOUND, ANSWER_HUGE, ANSWER_SILENCE,
+                         ANSWER_DRIP };
   guint n_polls, n_failures, failures_before_close;
 
   atomic_store (&server->answer, ANSWER_GOOD);
@@ -502,7 +519,8 @@ START_TEST (test_last_good_strategy_kept)
   wait_for_strategy (tracer, "probabilistic 0.25");
 
   /* Each failure in turn, the good strategy kept through all of them (the
-   * silent one fails by the request's timeout). */
+   * silent one and the one that drips its body for ever fail by the
+   * request's deadline, which bounds the whole request, not each read). */
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       atomic_store (&server->answer, bad[i]);
