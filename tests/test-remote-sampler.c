@@ -317,6 +317,7 @@ typedef enum {
   ANSWER_HUGE,
   ANSWER_SILENCE,
   ANSWER_DRIP,
+  ANSWER_ALTERNATE,
 } Answer;
 
 typedef struct {
@@ -439,6 +440,17 @@ bad_server_thread (gpointer data)
               g_usleep (G_USEC_PER_SEC / 5);
           }
           break;
+        case ANSWER_ALTERNATE:
+          {
+            /* A new strategy every time: every answer is a swap. */
+            g_autofree char *body = g_strdup_printf (
+              "{\"strategyType\": \"PROBABILISTIC\", "
+              "\"probabilisticSampling\": {\"samplingRate\": %s}}",
+              atomic_load (&server->n_requests) % 2 == 0 ? "0.25" : "0.5");
+
+            answer_http (client, "200 OK", body, strlen (body));
+          }
+          break;
         case ANSWER_SILENCE:
         default:
           /* Kept open, never answered, until the server stops. */
@@ -547,6 +559,64 @@ START_TEST (test_last_good_strategy_kept)
 }
 END_TEST
 
+/* Roots deciding all the time, on more threads than there are cores here,
+ * do not keep swapped-out strategies from being freed: after each swap the
+ * poll thread waits for a moment with no root deciding. */
+typedef struct {
+  GluetoolRemoteSampler *sampler;
+  atomic_bool            stop;
+} Deciders;
+
+static gpointer
+decide_until_stopped (gpointer data)
+{
+  Deciders *deciders = data;
+  guint64 id = 0;
+
+  while (!atomic_load (&deciders->stop))
+    {
+      GluetoolSamplingDecision decision;
+
+      id += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
+      gluetool_remote_sampler_decide (deciders->sampler, id, "op", &decision);
+    }
+  return NULL;
+}
+
+START_TEST (test_retired_strategies_freed_under_load)
+{
+  g_autoptr(BadServer) server = bad_server_new ();
+  g_autofree char *endpoint = endpoint_for (bad_server_port (server));
+  Deciders deciders = { NULL, false };
+  GThread *threads[3];
+  gint64 deadline = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
+  guint most_retired = 0;
+  guint n_polls, n_failures;
+
+  atomic_store (&server->answer, ANSWER_ALTERNATE);
+  deciders.sampler = gluetool_remote_sampler_new (endpoint, "retired-test", 0.001, 0.005);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("decider", decide_until_stopped, &deciders);
+  do
+    {
+      ck_assert_msg (g_get_monotonic_time () < deadline, "%u requests, not 100",
+                     atomic_load (&server->n_requests));
+      g_usleep (1000);
+      most_retired = MAX (most_retired, gluetool_remote_sampler_get_n_retired (deciders.sampler));
+    }
+  while (atomic_load (&server->n_requests) < 100);
+  atomic_store (&deciders.stop, true);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+
+  gluetool_remote_sampler_get_counts (deciders.sampler, &n_polls, &n_failures);
+  ck_assert_uint_eq (n_failures, 0);
+  /* At most the one swapped out by a swap under way. */
+  ck_assert_uint_le (most_retired, 1);
+  gluetool_remote_sampler_free (deciders.sampler);
+}
+END_TEST
+
 /* A child made by fork() keeps the strategy it inherited, without the
  * parent's thread, and closes its tracer without waiting for it. The
  * child's verdict comes through a pipe: under valgrind its exit code says
@@ -616,6 +686,7 @@ remote_sampler_suite (void)
   tc = tcase_create ("misbehaving");
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_last_good_strategy_kept);
+  tcase_add_test (tc, test_retired_strategies_freed_under_load);
   suite_add_tcase (suite, tc);
 
   return suite;
