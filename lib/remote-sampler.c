@@ -453,7 +453,7 @@ ask (GluetoolRemoteSampler *self,
     .context = g_main_context_get_thread_default (),
     .cancellable = g_cancellable_new (),
   };
-  g_autoptr(GSource) deadline = g_timeout_source_new_seconds (self->timeout_s);
+  g_autoptr(GSource) deadline = g_timeout_source_new (self->timeout_s * 1000);
   g_autoptr(GBytes) body = NULL;
   g_autoptr(GError) local_error = NULL;
   gulong stop_handler;

@@ -560,8 +560,9 @@ START_TEST (test_last_good_strategy_kept)
 END_TEST
 
 /* Roots deciding all the time, on more threads than there are cores here,
- * do not keep swapped-out strategies from being freed: after each swap the
- * poll thread waits for a moment with no root deciding. */
+ * do not keep swapped-out strategies from being freed: a count of roots
+ * deciding is rarely 0 then, so after each swap the poll thread waits for
+ * the roots of the previous epoch alone. */
 typedef struct {
   GluetoolRemoteSampler *sampler;
   atomic_bool            stop;
@@ -583,6 +584,8 @@ decide_until_stopped (gpointer data)
   return NULL;
 }
 
+#define N_SWAPS 20
+
 START_TEST (test_retired_strategies_freed_under_load)
 {
   g_autoptr(BadServer) server = bad_server_new ();
@@ -597,23 +600,24 @@ START_TEST (test_retired_strategies_freed_under_load)
   deciders.sampler = gluetool_remote_sampler_new (endpoint, "retired-test", 0.001, 0.005);
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
     threads[i] = g_thread_new ("decider", decide_until_stopped, &deciders);
+  /* No assertion until the deciders are joined: they use @deciders. Good
+   * answers alternate, so each is a swap. */
   do
     {
-      ck_assert_msg (g_get_monotonic_time () < deadline, "%u requests, not 100",
-                     atomic_load (&server->n_requests));
       g_usleep (1000);
       most_retired = MAX (most_retired, gluetool_remote_sampler_get_n_retired (deciders.sampler));
+      gluetool_remote_sampler_get_counts (deciders.sampler, &n_polls, &n_failures);
     }
-  while (atomic_load (&server->n_requests) < 100);
+  while (n_polls - n_failures < N_SWAPS && g_get_monotonic_time () < deadline);
   atomic_store (&deciders.stop, true);
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
     g_thread_join (threads[i]);
 
-  gluetool_remote_sampler_get_counts (deciders.sampler, &n_polls, &n_failures);
-  ck_assert_uint_eq (n_failures, 0);
+  gluetool_remote_sampler_free (deciders.sampler);
+  ck_assert_msg (n_polls - n_failures >= N_SWAPS, "%u good answers, not %u",
+                 n_polls - n_failures, N_SWAPS);
   /* At most the one swapped out by a swap under way. */
   ck_assert_uint_le (most_retired, 1);
-  gluetool_remote_sampler_free (deciders.sampler);
 }
 END_TEST
 

@@ -240,8 +240,9 @@ START_TEST (test_per_operation_added_on_first_use)
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
     g_thread_join (threads[i]);
   ck_assert_uint_eq (atomic_load (&shared.n_sampled), GLUETOOL_SAMPLER_MAX_OPERATIONS);
-  /* Each thread asked for 1000 labels beyond the bound. */
-  ck_assert_uint_eq (atomic_load (&shared.n_probabilistic), G_N_ELEMENTS (threads) * 1000);
+  /* 1000 labels were never added, and each thread asked for each of them;
+   * which labels those are depends on how the threads ran. */
+  ck_assert_uint_ge (atomic_load (&shared.n_probabilistic), G_N_ELEMENTS (threads) * 1000);
   /* Only the strategy's operations are described. */
   description = gluetool_sampler_describe (sampler);
   ck_assert_str_eq (description, "per-operation 0 (lower bound 0/s, 0 operations)");
