@@ -1056,10 +1056,13 @@ gluetool_tracer_class_init (GluetoolTracerClass *klass)
    * `client-uuid`, as `key=value` pairs separated by commas; %NULL for
    * `GLUETOOL_TRACING_TAGS`, else none. The grammar is `JAEGER_TAGS`': a
    * value `${NAME}` or `${NAME:default}` is the environment variable NAME,
-   * or the default when it is unset or empty. Values are typed as they
-   * read: `true` and `false` are booleans, whole numbers longs, decimal
-   * numbers doubles, the rest strings. A pair without `=` or with an empty
-   * key is an error.
+   * or the default when it is unset or empty. A value is typed only where
+   * the type keeps it exactly as written: `true` and `false` are booleans,
+   * a whole number in its plain decimal form a long (not `007` or `+5`), a
+   * number with a point or an exponent a double when that is its shortest
+   * form (`0.5`, not `1.10` or `1e3`), the rest strings; a value in double
+   * quotes is a string, the quotes dropped, neither expanded nor typed. A
+   * pair without `=` or with an empty key is an error.
    *
    * Since: 0.1
    */

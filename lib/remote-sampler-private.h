@@ -10,15 +10,18 @@
  * answer, traces are sampled with probability @initial_rate; afterwards
  * with the last good strategy: an endpoint that is down, answers an HTTP
  * error, a body over GLUETOOL_REMOTE_SAMPLER_MAX_BODY, something that is
- * not a strategy, or nothing within the timeout, changes nothing, and is
- * reported with one g_message() per streak of failures.
+ * not a strategy, or no whole answer within the deadline (the refresh
+ * interval, from 1 to 5 s, for the whole request, not each read), changes
+ * nothing, and is reported with one g_message() per streak of failures.
  *
  * Deciding takes no lock: the strategy in force is a GluetoolSampler that
  * is never changed, behind an atomic pointer the thread swaps; a root that
- * decides counts itself in @readers around its use, and a sampler swapped
- * out is freed by the thread once it sees no root deciding (see
- * remote-sampler.c). Roots only decide, so what the hot path pays is two
- * atomic additions on one counter per new trace, nothing per child.
+ * decides counts itself, around its use, in one of two counts (the current
+ * epoch's), and after a swap the thread moves the epoch on and frees the
+ * sampler swapped out once the previous epoch's count has drained (see
+ * swap_in() in remote-sampler.c). Roots only decide, so what the hot path
+ * pays is two atomic additions and two loads per new trace, nothing per
+ * child.
  *
  * fork(): the child has no poll thread, and keeps the strategy it
  * inherited, unchanged, for its whole life; stop() and free() there do not
@@ -61,6 +64,9 @@ char                  *gluetool_remote_sampler_describe (GluetoolRemoteSampler  
 void                   gluetool_remote_sampler_get_counts (GluetoolRemoteSampler  *self,
                                                            guint                  *n_polls,
                                                            guint                  *n_failures);
+
+/* Samplers swapped out and not yet freed: for tests. */
+guint                  gluetool_remote_sampler_get_n_retired (GluetoolRemoteSampler *self);
 
 /* Stops and joins the thread, cancelling a request under way: returns
  * within a request's cancellation, never a whole timeout. Again, or in a

@@ -17,8 +17,9 @@
 #include "remote-sampler-private.h"
 #include "sync-private.h"
 
-/* A request that gets no answer for this long fails; never longer than the
- * interval, so a silent endpoint does not delay the next request. */
+/* A request not done this long after it started fails, however its
+ * answer trickles in; never longer than the interval, so a slow endpoint
+ * does not delay the next request. */
 #define MAX_TIMEOUT_S 5
 
 struct _GluetoolRemoteSampler {
@@ -27,13 +28,16 @@ struct _GluetoolRemoteSampler {
   guint            timeout_s;
 
   /* The strategy in force. Swapped by the thread (seq_cst, against the
-   * roots' seq_cst increments of @readers, see retire()); read by roots. */
+   * roots' seq_cst accesses, see swap_in()); read by roots. */
   GluetoolSampler *_Atomic current;  /* (owned) (atomic) */
-  /* Roots deciding right now: each adds one before it loads @current and
-   * takes it away (release) once done with the sampler it loaded. */
-  atomic_uint      readers;          /* (atomic) */
-  /* Samplers swapped out, until no root can be using them: the thread's. */
-  GPtrArray       *retired;          /* (owned) (element-type GluetoolSampler) */
+  /* Roots deciding right now, in two counts: a root counts itself in the
+   * one of @epoch's parity, and the thread, after a swap, moves @epoch on
+   * and waits for the other count to drain. Roots that come after the move
+   * count in the other one, so the wait ends however steady the load. */
+  atomic_uint      epoch;            /* (atomic) moved on by the thread only */
+  atomic_uint      readers[2];       /* (atomic) */
+  atomic_uint      n_retired;        /* (atomic) relaxed: a sampler swapped out, not yet
+                                      * freed (0 or 1), for tests */
 
   atomic_uint      n_polls;          /* (atomic) relaxed: counts for tests */
   atomic_uint      n_failures;       /* (atomic) relaxed */
@@ -42,12 +46,41 @@ struct _GluetoolRemoteSampler {
   GMutex           lock;
   GCond            wake;
   gboolean         stopping;         /* under @lock */
-  GCancellable    *cancellable;      /* (owned) cancels a request under way */
+  GCancellable    *cancellable;      /* (owned) cancelled by stop(): cancels a request under way */
   GThread         *thread;           /* (owned) (nullable) */
   guint            generation;       /* the process that started the thread */
 };
 
 /* ---- Deciding ------------------------------------------------------------------ */
+
+/* Counts the calling root in the count of @epoch's parity, as it reads
+ * @epoch after counting itself, and returns that parity. If the thread
+ * moved @epoch meanwhile, the root counts itself again in the new one: a
+ * root's count is always one whose epoch was current after it counted (see
+ * swap_in() for why that matters). All seq_cst: see swap_in(). */
+static guint
+reader_enter (GluetoolRemoteSampler *self)
+{
+  for (;;)
+    {
+      guint epoch = atomic_load_explicit (&self->epoch, memory_order_seq_cst);
+
+      atomic_fetch_add_explicit (&self->readers[epoch & 1], 1, memory_order_seq_cst);
+      if (G_LIKELY (atomic_load_explicit (&self->epoch, memory_order_seq_cst) == epoch))
+        return epoch & 1;
+      /* Relaxed: this root loaded no sampler under this count. */
+      atomic_fetch_sub_explicit (&self->readers[epoch & 1], 1, memory_order_relaxed);
+    }
+}
+
+/* Release: the thread that reads the count drained (seq_cst, so at least
+ * acquire) and frees the sampler sees this root done with it. */
+static void
+reader_exit (GluetoolRemoteSampler *self,
+             guint                  parity)
+{
+  atomic_fetch_sub_explicit (&self->readers[parity], 1, memory_order_release);
+}
 
 void
 gluetool_remote_sampler_decide (GluetoolRemoteSampler    *self,
@@ -55,30 +88,30 @@ gluetool_remote_sampler_decide (GluetoolRemoteSampler    *self,
                                 const char               *operation,
                                 GluetoolSamplingDecision *decision)
 {
-  GluetoolSampler *sampler;
+  guint parity = reader_enter (self);
 
-  /* seq_cst increment, then seq_cst load: if the thread's check of
-   * @readers (after its swap) missed this increment, this load comes after
-   * the swap and sees the new sampler (see retire()). */
-  atomic_fetch_add_explicit (&self->readers, 1, memory_order_seq_cst);
-  sampler = atomic_load_explicit (&self->current, memory_order_seq_cst);
-  gluetool_sampler_decide (sampler, trace_id_low, operation, decision);
-  /* Release: the thread that reads the count back to 0 (acquire) and frees
-   * the sampler sees this root done with it. */
-  atomic_fetch_sub_explicit (&self->readers, 1, memory_order_release);
+  gluetool_sampler_decide (atomic_load_explicit (&self->current, memory_order_seq_cst),
+                           trace_id_low, operation, decision);
+  reader_exit (self, parity);
 }
 
 char *
 gluetool_remote_sampler_describe (GluetoolRemoteSampler *self)
 {
+  guint parity = reader_enter (self);
   char *description;
 
   /* As decide(): counted while the sampler is read. */
-  atomic_fetch_add_explicit (&self->readers, 1, memory_order_seq_cst);
   description = gluetool_sampler_describe (atomic_load_explicit (&self->current,
                                                                  memory_order_seq_cst));
-  atomic_fetch_sub_explicit (&self->readers, 1, memory_order_release);
+  reader_exit (self, parity);
   return description;
+}
+
+guint
+gluetool_remote_sampler_get_n_retired (GluetoolRemoteSampler *self)
+{
+  return atomic_load_explicit (&self->n_retired, memory_order_relaxed);
 }
 
 void
@@ -92,30 +125,59 @@ gluetool_remote_sampler_get_counts (GluetoolRemoteSampler *self,
 
 /* ---- Swapping ------------------------------------------------------------------ */
 
-/* Frees what was swapped out once no root is deciding. A root that loaded
- * an old sampler had added itself to @readers before (both seq_cst, and
- * its load came before the swap, or it would have seen the new one), so
- * the count read here, after the swap, includes it until it is done: 0
- * means every root that could hold an old sampler has let it go. Roots
- * decide in a few tens of nanoseconds, so the count is rarely not 0; when
- * it is, the next request tries again. */
+/* Loads of a count before the wait yields the core, then yields before it
+ * sleeps: a root counted now is done within a few loads, unless its thread
+ * was preempted while counted. */
+#define DRAIN_SPINS  64
+#define DRAIN_YIELDS 256
+#define DRAIN_SLEEP_US 50
+
 static void
-free_retired_if_quiet (GluetoolRemoteSampler *self)
+wait_for_drain (GluetoolRemoteSampler *self,
+                guint                  parity)
 {
-  if (self->retired->len == 0)
-    return;
-  if (atomic_load_explicit (&self->readers, memory_order_seq_cst) == 0)
-    g_ptr_array_set_size (self->retired, 0);
+  /* seq_cst: see swap_in(). */
+  for (guint i = 0; atomic_load_explicit (&self->readers[parity], memory_order_seq_cst) != 0; i++)
+    {
+      if (i < DRAIN_SPINS)
+        continue;
+      if (i < DRAIN_SPINS + DRAIN_YIELDS)
+        g_thread_yield ();
+      else
+        g_usleep (DRAIN_SLEEP_US);
+    }
 }
 
+/* Publishes @sampler and frees the one it replaces once no root can be
+ * using it. The swap, the move of @epoch, the roots' accesses to @epoch,
+ * the counts and @current, and the drain's loads are all seq_cst: they
+ * fall in one order, which each thread's own order respects.
+ *
+ * A root R that holds the old sampler loaded @current before the exchange
+ * below. R's count is of the epoch E it read, after counting itself, before
+ * that load (reader_enter()), so before this move of @epoch from `epoch`:
+ * E <= epoch. If E == epoch, R's increment came before the move, so before
+ * the drain's loads, which count R until its release decrement: the drain
+ * waits for it. If E < epoch, R counted itself before the swap that moved
+ * @epoch from E, whose drain therefore waited for R to be done: R let go of
+ * every sampler before that swap returned, so before this one began.
+ *
+ * The drain ends: after the move, a root that enters counts in the other
+ * count (one that read the old epoch first takes itself away again at
+ * once), so the drained count only falls. */
 static void
 swap_in (GluetoolRemoteSampler *self,
          GluetoolSampler       *sampler)
 {
   GluetoolSampler *old = atomic_exchange_explicit (&self->current, sampler, memory_order_seq_cst);
+  /* Relaxed: only this thread moves it. */
+  guint epoch = atomic_load_explicit (&self->epoch, memory_order_relaxed);
 
-  g_ptr_array_add (self->retired, old);
-  free_retired_if_quiet (self);
+  atomic_store_explicit (&self->n_retired, 1, memory_order_relaxed);
+  atomic_store_explicit (&self->epoch, epoch + 1, memory_order_seq_cst);
+  wait_for_drain (self, epoch & 1);
+  gluetool_sampler_free (old);
+  atomic_store_explicit (&self->n_retired, 0, memory_order_relaxed);
 }
 
 /* ---- The answer ---------------------------------------------------------------- */
@@ -278,17 +340,68 @@ sampler_from_answer (const char *text,
 
 /* ---- Asking ----------------------------------------------------------------------- */
 
+/* One request, done asynchronously on the poll thread's own context so that
+ * a deadline for the whole of it can fire there: libsoup's timeout bounds
+ * each read, and an endpoint that drips its answer a byte at a time would
+ * hold a request for as long as it likes. */
+typedef struct {
+  GMainContext *context;       /* the poll thread's */
+  GCancellable *cancellable;   /* (owned) this request's: the deadline's or stop()'s */
+  gboolean      timed_out;
+  GAsyncResult *result;        /* (owned) (nullable) of the call under way */
+} Request;
+
+static void
+keep_result (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  Request *request = data;
+
+  request->result = g_object_ref (result);
+}
+
+/* Runs the poll thread's context until the call under way is done. (transfer full) */
+static GAsyncResult *
+wait_for_result (Request *request)
+{
+  while (request->result == NULL)
+    g_main_context_iteration (request->context, TRUE);
+  return g_steal_pointer (&request->result);
+}
+
+static gboolean
+deadline_passed (gpointer data)
+{
+  Request *request = data;
+
+  request->timed_out = TRUE;
+  g_cancellable_cancel (request->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+/* stop()'s cancellation, on its thread, cancels this request too. */
+static void
+stop_cancels_request (GCancellable *stop,
+                      gpointer      data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (data));
+}
+
 /* The body, at most the cap; a longer one is an error. */
 static GBytes *
-read_body (GInputStream *stream,
-           GCancellable *cancellable,
+read_body (Request      *request,
+           GInputStream *stream,
            GError      **error)
 {
   g_autofree guint8 *data = g_malloc (GLUETOOL_REMOTE_SAMPLER_MAX_BODY + 1);
+  g_autoptr(GAsyncResult) result = NULL;
   gsize len = 0;
 
-  if (!g_input_stream_read_all (stream, data, GLUETOOL_REMOTE_SAMPLER_MAX_BODY + 1, &len,
-                                cancellable, error))
+  g_input_stream_read_all_async (stream, data, GLUETOOL_REMOTE_SAMPLER_MAX_BODY + 1,
+                                 G_PRIORITY_DEFAULT, request->cancellable, keep_result, request);
+  result = wait_for_result (request);
+  if (!g_input_stream_read_all_finish (stream, result, &len, error))
     return NULL;
   if (len > GLUETOOL_REMOTE_SAMPLER_MAX_BODY)
     {
@@ -299,19 +412,26 @@ read_body (GInputStream *stream,
   return g_bytes_new_take (g_steal_pointer (&data), len);
 }
 
-static GluetoolSampler *
-ask (GluetoolRemoteSampler *self,
-     SoupSession           *session,
-     GError               **error)
+static GBytes *
+get_body (GluetoolRemoteSampler *self,
+          SoupSession           *session,
+          Request               *request,
+          GError               **error)
 {
   g_autoptr(SoupMessage) message = soup_message_new (SOUP_METHOD_GET, self->url);
+  g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GInputStream) stream = NULL;
-  g_autoptr(GBytes) body = NULL;
   guint status;
 
   if (message == NULL)
-    return no_sampler (error, "the URL does not parse");
-  stream = soup_session_send (session, message, self->cancellable, error);
+    {
+      bad_answer (error, "the URL does not parse");
+      return NULL;
+    }
+  soup_session_send_async (session, message, G_PRIORITY_DEFAULT, request->cancellable,
+                           keep_result, request);
+  result = wait_for_result (request);
+  stream = soup_session_send_finish (session, result, error);
   if (stream == NULL)
     return NULL;
   status = soup_message_get_status (message);
@@ -321,9 +441,44 @@ ask (GluetoolRemoteSampler *self,
                    soup_message_get_reason_phrase (message));
       return NULL;
     }
-  body = read_body (stream, self->cancellable, error);
+  return read_body (request, stream, error);
+}
+
+static GluetoolSampler *
+ask (GluetoolRemoteSampler *self,
+     SoupSession           *session,
+     GError               **error)
+{
+  Request request = {
+    .context = g_main_context_get_thread_default (),
+    .cancellable = g_cancellable_new (),
+  };
+  g_autoptr(GSource) deadline = g_timeout_source_new (self->timeout_s * 1000);
+  g_autoptr(GBytes) body = NULL;
+  g_autoptr(GError) local_error = NULL;
+  gulong stop_handler;
+
+  g_source_set_callback (deadline, deadline_passed, &request, NULL);
+  g_source_attach (deadline, request.context);
+  /* Called at once when stop() came first. */
+  stop_handler = g_cancellable_connect (self->cancellable, G_CALLBACK (stop_cancels_request),
+                                        request.cancellable, NULL);
+  body = get_body (self, session, &request, &local_error);
+  /* Waits for a stop_cancels_request() under way on stop()'s thread. */
+  g_cancellable_disconnect (self->cancellable, stop_handler);
+  g_source_destroy (deadline);
+  g_clear_object (&request.cancellable);
+
   if (body == NULL)
-    return NULL;
+    {
+      /* Cancelled by the deadline, not by stop(): a failure like any. */
+      if (request.timed_out && !g_cancellable_is_cancelled (self->cancellable))
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "no whole answer within %u s",
+                     self->timeout_s);
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
   return sampler_from_answer (g_bytes_get_data (body, NULL), g_bytes_get_size (body), error);
 }
 
@@ -355,7 +510,6 @@ poll_once (GluetoolRemoteSampler *self,
   if (self->failing)
     GLUETOOL_DEBUG ("Sampling strategy from %s: answering again", self->url);
   self->failing = FALSE;
-  free_retired_if_quiet (self);
   if (gluetool_sampler_equal (sampler, atomic_load_explicit (&self->current,
                                                              memory_order_relaxed)))
     return;
@@ -391,13 +545,18 @@ poll_thread (gpointer data)
 
   /* The session and everything it does belong to this thread's context. */
   g_main_context_push_thread_default (context);
-  session = soup_session_new_with_options ("timeout", self->timeout_s,
-                                           "user-agent", "gluetool-action/" GLUETOOL_VERSION_S " ",
+  /* No "timeout": it bounds each read, where ask()'s deadline bounds the
+   * whole request. */
+  session = soup_session_new_with_options ("user-agent", "gluetool-action/" GLUETOOL_VERSION_S " ",
                                            NULL);
   do
     poll_once (self, session);
   while (wait_for_next (self));
   g_clear_object (&session);
+  /* What the session left to do (closing connections) is done before the
+   * context goes. */
+  while (g_main_context_iteration (context, FALSE))
+    ;
   g_main_context_pop_thread_default (context);
   return NULL;
 }
@@ -418,10 +577,12 @@ gluetool_remote_sampler_new (const char *endpoint,
   self->refresh_us = (gint64) (refresh_interval_s * G_USEC_PER_SEC);
   self->timeout_s = (guint) CLAMP (refresh_interval_s, 1.0, MAX_TIMEOUT_S);
   atomic_init (&self->current, gluetool_sampler_new_probabilistic (initial_rate));
-  atomic_init (&self->readers, 0);
+  atomic_init (&self->epoch, 0);
+  atomic_init (&self->readers[0], 0);
+  atomic_init (&self->readers[1], 0);
+  atomic_init (&self->n_retired, 0);
   atomic_init (&self->n_polls, 0);
   atomic_init (&self->n_failures, 0);
-  self->retired = g_ptr_array_new_with_free_func ((GDestroyNotify) gluetool_sampler_free);
   g_mutex_init (&self->lock);
   g_cond_init (&self->wake);
   self->cancellable = g_cancellable_new ();
@@ -460,7 +621,6 @@ gluetool_remote_sampler_free (GluetoolRemoteSampler *self)
   if (self->thread != NULL)
     return;
   gluetool_sampler_free (atomic_load_explicit (&self->current, memory_order_relaxed));
-  g_ptr_array_unref (self->retired);
   g_clear_object (&self->cancellable);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->wake);

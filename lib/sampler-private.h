@@ -19,10 +19,12 @@
  *   worth. Full at the start, as Jaeger's.
  * - per operation (a remote strategy): by the root's label, a probabilistic
  *   sampler with a lower-bound rate limiter of its own (Jaeger's
- *   guaranteed-throughput sampler); a label the strategy does not name gets
- *   one of the default probability and lower bound on its first root, as
- *   Jaeger's clients add them, up to GLUETOOL_SAMPLER_MAX_OPERATIONS
- *   operations in all; labels beyond share one.
+ *   guaranteed-throughput sampler) for every operation the strategy names;
+ *   a label it does not name gets one of the default probability and lower
+ *   bound on its first root while there are fewer than
+ *   GLUETOOL_SAMPLER_MAX_OPERATIONS operations in all; labels beyond are
+ *   sampled by the default probability alone, with no lower bound, tagged
+ *   probabilistic (jaeger-client-go's per-operation sampler, all three).
  *
  * Who may call what: decide() any thread, at once, without a lock (a rate
  * limiter takes a compare-and-swap, and so does a label's first root with
@@ -55,9 +57,9 @@ typedef struct {
   double   param;   /* const: 1.0 or 0.0 */
 } GluetoolSamplingDecision;
 
-/* The most operations a per-operation strategy keeps, named or added on
- * first use, as Jaeger's clients bound them (2000); labels beyond share
- * one sampler. */
+/* While a per-operation strategy has fewer operations than this, named or
+ * added, a label it does not name is added on its first root; as Jaeger's
+ * clients bound them (2000). Named operations are all kept. */
 #define GLUETOOL_SAMPLER_MAX_OPERATIONS 2000
 
 /* A leaky bucket, as one word: the time at which it would be full again

@@ -33,26 +33,30 @@ typedef struct {
   Guaranteed          guaranteed;
 } Operation;
 
-/* Open addressing, twice the most operations: a probe always ends at an
- * empty slot. Slots only go from NULL to an operation, so lookups take no
- * lock, and a new label is added with one compare-and-swap. */
-#define OPERATION_SLOTS 4096
-G_STATIC_ASSERT (OPERATION_SLOTS >= 2 * GLUETOOL_SAMPLER_MAX_OPERATIONS);
+/* Open addressing, a power of two at least twice the most operations (the
+ * strategy's, or GLUETOOL_SAMPLER_MAX_OPERATIONS when that is more): a
+ * probe always ends at an empty slot. Slots only go from NULL to an
+ * operation, so lookups take no lock, and a new label is added with one
+ * compare-and-swap. */
+#define MIN_OPERATION_SLOTS 4096
+G_STATIC_ASSERT (MIN_OPERATION_SLOTS >= 2 * GLUETOOL_SAMPLER_MAX_OPERATIONS);
 
 struct _GluetoolSampler {
   Kind                kind;
   gboolean            decision;          /* const */
   double              rate;              /* probabilistic; per operation: the default */
-  guint64             boundary;          /* probabilistic */
+  guint64             boundary;          /* probabilistic; per operation: the default's */
   double              per_second;        /* rate limiting; per operation: the lower bound */
   GluetoolRateLimiter limiter;           /* rate limiting */
-  /* Per operation: the strategy's operations, then each other label on
-   * its first root, as Jaeger's clients add them, up to
-   * GLUETOOL_SAMPLER_MAX_OPERATIONS in all. */
-  Operation *_Atomic *operations;        /* (owned) (nullable) OPERATION_SLOTS slots (atomic) */
+  /* Per operation: every operation the strategy names, then each other
+   * label on its first root while there are fewer than
+   * GLUETOOL_SAMPLER_MAX_OPERATIONS in all, as jaeger-client-go's
+   * per-operation sampler adds them; labels beyond are decided by @boundary
+   * alone (its default sampler: plain probabilistic, no lower bound). */
+  Operation *_Atomic *operations;        /* (owned) (nullable) slot_mask + 1 slots (atomic) */
+  guint               slot_mask;
   atomic_uint         n_operations;      /* (atomic) claimed, named or not */
   guint               n_named;
-  Guaranteed          unnamed;           /* labels beyond the bound */
 };
 
 const char *
@@ -203,7 +207,7 @@ find_operation (const GluetoolSampler *self,
     {
       Operation *operation;
 
-      *slot = i & (OPERATION_SLOTS - 1);
+      *slot = i & self->slot_mask;
       operation = atomic_load_explicit (&self->operations[*slot], memory_order_acquire);
       if (operation == NULL || (operation->hash == hash && g_str_equal (operation->label, label)))
         return operation;
@@ -288,18 +292,30 @@ gluetool_sampler_new_per_operation (double             default_rate,
 
   self = sampler_new (KIND_PER_OPERATION);
   self->rate = default_rate;
+  self->boundary = boundary_for (default_rate);
   self->per_second = lower_bound_per_second;
-  self->operations = g_new0 (Operation *_Atomic, OPERATION_SLOTS);
-  atomic_init (&self->n_operations, 0);
+  /* Room for every named operation, however many, and for labels added up
+   * to the bound: twice the larger, a power of two. */
+  self->slot_mask = MIN_OPERATION_SLOTS - 1;
+  while (self->slot_mask / 2 < n_operations)
+    self->slot_mask = self->slot_mask * 2 + 1;
+  self->operations = g_new0 (Operation *_Atomic, self->slot_mask + 1);
   /* Not shared yet: plain stores would do; the atomics say what is. */
-  for (guint i = 0; i < n_operations && self->n_named < GLUETOOL_SAMPLER_MAX_OPERATIONS; i++)
+  for (guint i = 0; i < n_operations; i++)
     {
       guint hash = g_str_hash (operations[i]);
+      Operation *operation;
       guint slot;
 
-      if (!(rates[i] >= 0.0 && rates[i] <= 1.0)
-          || find_operation (self, operations[i], hash, &slot) != NULL)
+      if (!(rates[i] >= 0.0 && rates[i] <= 1.0))
         continue;
+      operation = find_operation (self, operations[i], hash, &slot);
+      /* Named twice: the later one, as a map filled in order keeps it. */
+      if (operation != NULL)
+        {
+          guaranteed_init (&operation->guaranteed, rates[i], lower_bound_per_second);
+          continue;
+        }
       atomic_store_explicit (&self->operations[slot],
                              operation_new (operations[i], hash, TRUE, rates[i],
                                             lower_bound_per_second),
@@ -307,7 +323,6 @@ gluetool_sampler_new_per_operation (double             default_rate,
       self->n_named++;
     }
   atomic_init (&self->n_operations, self->n_named);
-  guaranteed_init (&self->unnamed, default_rate, lower_bound_per_second);
   return self;
 }
 
@@ -318,7 +333,7 @@ gluetool_sampler_free (GluetoolSampler *self)
     return;
   if (self->operations != NULL)
     {
-      for (guint i = 0; i < OPERATION_SLOTS; i++)
+      for (guint i = 0; i <= self->slot_mask; i++)
         {
           Operation *operation = atomic_load_explicit (&self->operations[i], memory_order_relaxed);
 
@@ -385,8 +400,12 @@ gluetool_sampler_decide_at (GluetoolSampler          *self,
       operation = find_operation (self, label, hash, &slot);
       if (G_UNLIKELY (operation == NULL))
         operation = add_operation (self, label, hash);
-      decide_guaranteed (operation != NULL ? &operation->guaranteed : &self->unnamed, trace_id_low,
-                         now_ns, decision);
+      if (operation != NULL)
+        decide_guaranteed (&operation->guaranteed, trace_id_low, now_ns, decision);
+      else
+        /* Beyond the bound: the default sampler alone. */
+        *decision = (GluetoolSamplingDecision) { below_boundary (self->boundary, trace_id_low),
+                                                 GLUETOOL_SAMPLER_TAG_PROBABILISTIC, self->rate };
       break;
     default:
       g_assert_not_reached ();
@@ -451,7 +470,7 @@ same_operations (const GluetoolSampler *a,
 {
   if (a->n_named != b->n_named)
     return FALSE;
-  for (guint i = 0; i < OPERATION_SLOTS; i++)
+  for (guint i = 0; i <= a->slot_mask; i++)
     {
       Operation *mine = atomic_load_explicit (&a->operations[i], memory_order_acquire);
       Operation *other;

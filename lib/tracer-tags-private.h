@@ -6,9 +6,15 @@
  * The grammar is JAEGER_TAGS': `key=value` pairs separated by commas,
  * spaces around keys and values trimmed; a value written `${NAME}` or
  * `${NAME:default}` is the variable NAME, or the default when NAME is unset
- * or empty. Each value is typed as it reads: `true` and `false` are
- * booleans, a whole number that fits 64 bits is a long, a decimal number
- * (with a point or an exponent) is a double, anything else is a string.
+ * or empty. A value is typed only where the type keeps it exactly as
+ * written, since a receiver shows the typed value, not the text: `true`
+ * and `false` are booleans; a long is written as its decimal form (no
+ * leading zeros, no '+', within 64 bits: `7`, `-42`, not `007` or `+5`); a
+ * double as its shortest form (printf's %g or %e with the fewest digits
+ * that read back the same, with a point or an exponent: `0.5`, `1e+20`,
+ * `1e+00`, not `1.10`, `1e3` or `-0`); anything else is a string, and so is a value in double
+ * quotes (`"7"`: the quotes dropped, neither expanded nor typed).
+ * jaeger-client-go keeps every value a string.
  *
  * Who may call what: any thread; a tag list is not changed once parsed.
  */

@@ -3,7 +3,6 @@
  * SPDX-License-Identifier: MIT
  */
 
-#include <errno.h>
 #include <math.h>
 #include <string.h>
 
@@ -44,74 +43,100 @@ expand (const char *value)
   return g_strdup (from_env != NULL ? from_env : "");
 }
 
+/* Whether @text is exactly how @number is written in decimal: no leading
+ * zeros, no '+', not "-0", and within 64 bits (strtoll clamps, and the
+ * clamped number reads otherwise). */
 static gboolean
-is_whole_number (const char *text)
+is_canonical_long (const char *text,
+                   gint64     *number)
 {
-  const char *p = text;
+  char written[G_ASCII_DTOSTR_BUF_SIZE];
+  char *end = NULL;
 
-  if (*p == '-' || *p == '+')
-    p++;
-  if (*p == '\0')
+  if (*text != '-' && !g_ascii_isdigit (*text))
     return FALSE;
-  for (; *p != '\0'; p++)
-    if (!g_ascii_isdigit (*p))
-      return FALSE;
-  return TRUE;
+  *number = g_ascii_strtoll (text, &end, 10);
+  if (end == text || *end != '\0')
+    return FALSE;
+  g_snprintf (written, sizeof written, "%" G_GINT64_FORMAT, *number);
+  return g_str_equal (written, text);
 }
 
-static gboolean
-is_decimal_number (const char *text)
+/* How @decimal is written with @conversion ('g' or 'e') and the fewest
+ * significant digits that read back the same number. */
+static void
+write_shortest (double decimal,
+                char   conversion,
+                char  *written,
+                gsize  size)
 {
-  const char *p = text;
+  for (int digits = 1; digits <= 17; digits++)
+    {
+      char format[8];
 
-  if (*p == '-' || *p == '+')
-    p++;
-  /* Digits first: not "nan", "inf" or "0x1p3", which strtod would read. */
-  if (!g_ascii_isdigit (*p) && !(*p == '.' && g_ascii_isdigit (p[1])))
-    return FALSE;
-  for (; *p != '\0'; p++)
-    if (!g_ascii_isdigit (*p) && *p != '.' && *p != 'e' && *p != 'E' && *p != '-' && *p != '+')
-      return FALSE;
-  return TRUE;
+      /* %e's precision counts the digits after the first. */
+      g_snprintf (format, sizeof format, "%%.%d%c", conversion == 'e' ? digits - 1 : digits,
+                  conversion);
+      g_ascii_formatd (written, (gint) size, format, decimal);
+      if (g_ascii_strtod (written, NULL) == decimal)
+        return;
+    }
 }
 
-/* Typed as it reads (see tracer-tags-private.h). */
+/* Whether @text is exactly the shortest way to write @decimal: printf's %g,
+ * or %e, with the fewest significant digits that read back the same
+ * number, and with a point or an exponent. So "0.5", "-2.25", "1e+20" and
+ * "1e+00" are doubles; "1.10", "1e3", ".5", "-0", "inf" and "nan" are not,
+ * for the double would be written otherwise. (%e is what lets a double
+ * with a whole value be written at all: %g writes 1.0 "1", a long.) */
+static gboolean
+is_shortest_double (const char *text,
+                    double     *decimal)
+{
+  char written[G_ASCII_DTOSTR_BUF_SIZE];
+  char *end = NULL;
+
+  /* Not "nan", "inf" or a hexadecimal number, which strtod would read;
+   * and with a point or an exponent: a whole number ("-0") is a long or a
+   * string. */
+  if ((*text != '-' && !g_ascii_isdigit (*text)) || strpbrk (text, ".e") == NULL)
+    return FALSE;
+  *decimal = g_ascii_strtod (text, &end);
+  if (end == text || *end != '\0' || !isfinite (*decimal))
+    return FALSE;
+  write_shortest (*decimal, 'g', written, sizeof written);
+  if (g_str_equal (written, text))
+    return TRUE;
+  write_shortest (*decimal, 'e', written, sizeof written);
+  return g_str_equal (written, text);
+}
+
+/* Typed as it reads, and only where the type keeps the value as written
+ * (see tracer-tags-private.h). */
 static void
 type_value (GluetoolTracerTag *tag)
 {
   const char *text = tag->text;
-  char *end = NULL;
 
   tag->type = GLUETOOL_TRACER_TAG_STRING;
   if (g_str_equal (text, "true") || g_str_equal (text, "false"))
     {
       tag->type = GLUETOOL_TRACER_TAG_BOOL;
       tag->boolean = g_str_equal (text, "true");
-      return;
     }
-  if (is_whole_number (text))
-    {
-      gint64 number;
+  else if (is_canonical_long (text, &tag->number))
+    tag->type = GLUETOOL_TRACER_TAG_LONG;
+  else if (is_shortest_double (text, &tag->decimal))
+    tag->type = GLUETOOL_TRACER_TAG_DOUBLE;
+}
 
-      errno = 0;
-      number = g_ascii_strtoll (text, &end, 10);
-      if (errno == 0 && *end == '\0')
-        {
-          tag->type = GLUETOOL_TRACER_TAG_LONG;
-          tag->number = number;
-          return;
-        }
-    }
-  if (is_decimal_number (text))
-    {
-      double decimal = g_ascii_strtod (text, &end);
+/* A value in double quotes: the text between them, as a string. */
+static gboolean
+is_quoted (const char *value)
+{
+  gsize len = strlen (value);
 
-      if (*end == '\0' && isfinite (decimal))
-        {
-          tag->type = GLUETOOL_TRACER_TAG_DOUBLE;
-          tag->decimal = decimal;
-        }
-    }
+  return len >= 2 && value[0] == '"' && value[len - 1] == '"';
 }
 
 static gboolean
@@ -164,11 +189,21 @@ gluetool_tracer_tags_parse (const char *what,
           invalid (error, what, text, "a key is empty");
           return NULL;
         }
-      value = expand (g_strstrip (equals + 1));
+      value = g_strdup (g_strstrip (equals + 1));
       tag = g_new0 (GluetoolTracerTag, 1);
       tag->key = g_strdup (pairs[i]);
-      tag->text = g_steal_pointer (&value);
-      type_value (tag);
+      if (is_quoted (value))
+        {
+          /* Neither expanded nor typed: what a caller that knows the
+           * value is a string (Python's str) writes. */
+          tag->text = g_strndup (value + 1, strlen (value) - 2);
+          tag->type = GLUETOOL_TRACER_TAG_STRING;
+        }
+      else
+        {
+          tag->text = expand (value);
+          type_value (tag);
+        }
       g_ptr_array_add (tags, tag);
     }
   return g_steal_pointer (&tags);

@@ -316,6 +316,8 @@ typedef enum {
   ANSWER_NOT_FOUND,
   ANSWER_HUGE,
   ANSWER_SILENCE,
+  ANSWER_DRIP,
+  ANSWER_ALTERNATE,
 } Answer;
 
 typedef struct {
@@ -423,6 +425,32 @@ bad_server_thread (gpointer data)
             answer_http (client, "200 OK", body, len);
           }
           break;
+        case ANSWER_DRIP:
+          {
+            /* Headers at once, then a byte of body every fifth of a second
+             * (each read finds something well within a read timeout) for
+             * as long as the client listens: only a deadline for the whole
+             * request ends it. */
+            const char *head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 1000000\r\n\r\n";
+
+            send_all (client, head, strlen (head));
+            while (!atomic_load (&server->stop)
+                   && g_socket_send (client, " ", 1, NULL, NULL) == 1)
+              g_usleep (G_USEC_PER_SEC / 5);
+          }
+          break;
+        case ANSWER_ALTERNATE:
+          {
+            /* A new strategy every time: every answer is a swap. */
+            g_autofree char *body = g_strdup_printf (
+              "{\"strategyType\": \"PROBABILISTIC\", "
+              "\"probabilisticSampling\": {\"samplingRate\": %s}}",
+              atomic_load (&server->n_requests) % 2 == 0 ? "0.25" : "0.5");
+
+            answer_http (client, "200 OK", body, strlen (body));
+          }
+          break;
         case ANSWER_SILENCE:
         default:
           /* Kept open, never answered, until the server stops. */
@@ -494,7 +522,8 @@ START_TEST (test_last_good_strategy_kept)
   g_autoptr(BadServer) server = bad_server_new ();
   g_autofree char *endpoint = endpoint_for (bad_server_port (server));
   g_autoptr(GluetoolTracer) tracer = NULL;
-  const Answer bad[] = { ANSWER_GARBAGE, ANSWER_NOT_FOUND, ANSWER_HUGE, ANSWER_SILENCE };
+  const Answer bad[] = { ANSWER_GARBAGE, ANSWER_NOT_FOUND, ANSWER_HUGE, ANSWER_SILENCE,
+                         ANSWER_DRIP };
   guint n_polls, n_failures, failures_before_close;
 
   atomic_store (&server->answer, ANSWER_GOOD);
@@ -502,7 +531,8 @@ START_TEST (test_last_good_strategy_kept)
   wait_for_strategy (tracer, "probabilistic 0.25");
 
   /* Each failure in turn, the good strategy kept through all of them (the
-   * silent one fails by the request's timeout). */
+   * silent one and the one that drips its body for ever fail by the
+   * request's deadline, which bounds the whole request, not each read). */
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       atomic_store (&server->answer, bad[i]);
@@ -526,6 +556,68 @@ START_TEST (test_last_good_strategy_kept)
   gluetool_remote_sampler_get_counts (gluetool_tracer_peek_remote_sampler (tracer), &n_polls,
                                       &n_failures);
   ck_assert_uint_eq (n_failures, failures_before_close);
+}
+END_TEST
+
+/* Roots deciding all the time, on more threads than there are cores here,
+ * do not keep swapped-out strategies from being freed: a count of roots
+ * deciding is rarely 0 then, so after each swap the poll thread waits for
+ * the roots of the previous epoch alone. */
+typedef struct {
+  GluetoolRemoteSampler *sampler;
+  atomic_bool            stop;
+} Deciders;
+
+static gpointer
+decide_until_stopped (gpointer data)
+{
+  Deciders *deciders = data;
+  guint64 id = 0;
+
+  while (!atomic_load (&deciders->stop))
+    {
+      GluetoolSamplingDecision decision;
+
+      id += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
+      gluetool_remote_sampler_decide (deciders->sampler, id, "op", &decision);
+    }
+  return NULL;
+}
+
+#define N_SWAPS 20
+
+START_TEST (test_retired_strategies_freed_under_load)
+{
+  g_autoptr(BadServer) server = bad_server_new ();
+  g_autofree char *endpoint = endpoint_for (bad_server_port (server));
+  Deciders deciders = { NULL, false };
+  GThread *threads[3];
+  gint64 deadline = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
+  guint most_retired = 0;
+  guint n_polls, n_failures;
+
+  atomic_store (&server->answer, ANSWER_ALTERNATE);
+  deciders.sampler = gluetool_remote_sampler_new (endpoint, "retired-test", 0.001, 0.005);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("decider", decide_until_stopped, &deciders);
+  /* No assertion until the deciders are joined: they use @deciders. Good
+   * answers alternate, so each is a swap. */
+  do
+    {
+      g_usleep (1000);
+      most_retired = MAX (most_retired, gluetool_remote_sampler_get_n_retired (deciders.sampler));
+      gluetool_remote_sampler_get_counts (deciders.sampler, &n_polls, &n_failures);
+    }
+  while (n_polls - n_failures < N_SWAPS && g_get_monotonic_time () < deadline);
+  atomic_store (&deciders.stop, true);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+
+  gluetool_remote_sampler_free (deciders.sampler);
+  ck_assert_msg (n_polls - n_failures >= N_SWAPS, "%u good answers, not %u",
+                 n_polls - n_failures, N_SWAPS);
+  /* At most the one swapped out by a swap under way. */
+  ck_assert_uint_le (most_retired, 1);
 }
 END_TEST
 
@@ -598,6 +690,7 @@ remote_sampler_suite (void)
   tc = tcase_create ("misbehaving");
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_last_good_strategy_kept);
+  tcase_add_test (tc, test_retired_strategies_freed_under_load);
   suite_add_tcase (suite, tc);
 
   return suite;

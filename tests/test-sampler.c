@@ -146,34 +146,67 @@ START_TEST (test_per_operation)
 }
 END_TEST
 
+/* Every operation the strategy names is kept, past the bound too (as
+ * jaeger-client-go's NewPerOperationSampler keeps them); a label added
+ * beyond the bound is decided by the default probability alone. */
 START_TEST (test_per_operation_bounded)
 {
   g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GArray) rates = g_array_new (FALSE, FALSE, sizeof (double));
   g_autoptr(GluetoolSampler) sampler = NULL;
   g_autofree char *description = NULL;
+  g_autofree char *expected = NULL;
+  GluetoolSamplingDecision decision;
+  const guint n_named = GLUETOOL_SAMPLER_MAX_OPERATIONS + 500;
+  gint64 t = 100 * SECOND_NS;
 
-  for (guint i = 0; i < GLUETOOL_SAMPLER_MAX_OPERATIONS + 500; i++)
+  for (guint i = 0; i < n_named; i++)
     {
-      double rate = 0.5;
+      /* The last named never sampled by probability, the others always. */
+      double rate = i == n_named - 1 ? 0.0 : 1.0;
 
       g_ptr_array_add (names, g_strdup_printf ("op%u", i));
       g_array_append_val (rates, rate);
     }
-  sampler = gluetool_sampler_new_per_operation (0.1, 0.0, (const char *const *) names->pdata,
+  sampler = gluetool_sampler_new_per_operation (0.5, 0.0, (const char *const *) names->pdata,
                                                 (const double *) (void *) rates->data, names->len);
   description = gluetool_sampler_describe (sampler);
-  ck_assert_str_eq (description, "per-operation 0.1 (lower bound 0/s, 2000 operations)");
+  expected = g_strdup_printf ("per-operation 0.5 (lower bound 0/s, %u operations)", n_named);
+  ck_assert_str_eq (description, expected);
+
+  /* The one named last, past the bound, has its own rate and lower bound. */
+  ck_assert (sampled_at (sampler, 5, names->pdata[n_named - 1], t, &decision));
+  ck_assert_int_eq (decision.tag, GLUETOOL_SAMPLER_TAG_LOWER_BOUND);
+  ck_assert (decision.param == 0.0);
+  ck_assert (!sampled_at (sampler, 5, names->pdata[n_named - 1], t, &decision));
+  ck_assert (sampled_at (sampler, 5, names->pdata[n_named - 2], t, &decision));
+  ck_assert_int_eq (decision.tag, GLUETOOL_SAMPLER_TAG_PROBABILISTIC);
+  ck_assert (decision.param == 1.0);
+
+  /* A label not named, with the table past the bound: the default
+   * probability (0.5) alone, every time, no lower bound, tagged so. */
+  for (guint i = 0; i < 3; i++)
+    {
+      ck_assert (sampled_at (sampler, 5, "unnamed", t, &decision));
+      ck_assert_int_eq (decision.tag, GLUETOOL_SAMPLER_TAG_PROBABILISTIC);
+      ck_assert (decision.param == 0.5);
+      ck_assert (!sampled_at (sampler, G_GUINT64_CONSTANT (0x7fffffffffffff00), "unnamed", t,
+                              &decision));
+      ck_assert_int_eq (decision.tag, GLUETOOL_SAMPLER_TAG_PROBABILISTIC);
+    }
 }
 END_TEST
 
-/* Labels added on first use stop at the bound; those beyond share one
- * sampler. A lower bound of 0 gives each sampler one trace (a full bucket
- * of one, never refilled), so the count of sampled roots is the count of
- * samplers, however many threads add labels at once. */
+/* Labels are added on first use until there are
+ * GLUETOOL_SAMPLER_MAX_OPERATIONS; those beyond are decided by the default
+ * probability alone. A lower bound of 0 gives each added sampler one trace
+ * (a full bucket of one, never refilled) and a default probability of 0
+ * samples nothing, so the count of sampled roots is the count of samplers
+ * added, however many threads add labels at once. */
 typedef struct {
   GluetoolSampler *sampler;
   atomic_uint      n_sampled;
+  atomic_uint      n_probabilistic;
 } Shared;
 
 static gpointer
@@ -189,6 +222,8 @@ decide_many_labels (gpointer data)
       gluetool_sampler_decide_at (shared->sampler, 5, label, 100 * SECOND_NS, &decision);
       if (decision.sampled)
         atomic_fetch_add (&shared->n_sampled, 1);
+      if (decision.tag == GLUETOOL_SAMPLER_TAG_PROBABILISTIC)
+        atomic_fetch_add (&shared->n_probabilistic, 1);
     }
   return NULL;
 }
@@ -196,7 +231,7 @@ decide_many_labels (gpointer data)
 START_TEST (test_per_operation_added_on_first_use)
 {
   g_autoptr(GluetoolSampler) sampler = gluetool_sampler_new_per_operation (0.0, 0.0, NULL, NULL, 0);
-  Shared shared = { sampler, 0 };
+  Shared shared = { sampler, 0, 0 };
   GThread *threads[4];
   g_autofree char *description = NULL;
 
@@ -204,7 +239,10 @@ START_TEST (test_per_operation_added_on_first_use)
     threads[i] = g_thread_new ("labels", decide_many_labels, &shared);
   for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
     g_thread_join (threads[i]);
-  ck_assert_uint_eq (atomic_load (&shared.n_sampled), GLUETOOL_SAMPLER_MAX_OPERATIONS + 1);
+  ck_assert_uint_eq (atomic_load (&shared.n_sampled), GLUETOOL_SAMPLER_MAX_OPERATIONS);
+  /* 1000 labels were never added, and each thread asked for each of them;
+   * which labels those are depends on how the threads ran. */
+  ck_assert_uint_ge (atomic_load (&shared.n_probabilistic), G_N_ELEMENTS (threads) * 1000);
   /* Only the strategy's operations are described. */
   description = gluetool_sampler_describe (sampler);
   ck_assert_str_eq (description, "per-operation 0 (lower bound 0/s, 0 operations)");
@@ -254,8 +292,9 @@ START_TEST (test_tags_parse)
   ck_assert_int_eq (tag_at (tags, 1)->number, -42);
   ck_assert_int_eq (tag_at (tags, 2)->type, GLUETOOL_TRACER_TAG_DOUBLE);
   ck_assert (tag_at (tags, 2)->decimal == 0.5);
-  ck_assert_int_eq (tag_at (tags, 3)->type, GLUETOOL_TRACER_TAG_DOUBLE);
-  ck_assert (tag_at (tags, 3)->decimal == 1000.0);
+  /* 1000 would be written "1000": the text is kept. */
+  ck_assert_int_eq (tag_at (tags, 3)->type, GLUETOOL_TRACER_TAG_STRING);
+  ck_assert_str_eq (tag_at (tags, 3)->text, "1e3");
   ck_assert_int_eq (tag_at (tags, 4)->type, GLUETOOL_TRACER_TAG_BOOL);
   ck_assert (tag_at (tags, 4)->boolean);
   ck_assert_int_eq (tag_at (tags, 5)->type, GLUETOOL_TRACER_TAG_BOOL);
@@ -263,8 +302,8 @@ START_TEST (test_tags_parse)
   ck_assert_str_eq (tag_at (tags, 6)->text, "from-env");
   ck_assert_str_eq (tag_at (tags, 7)->text, "dflt");
   ck_assert_str_eq (tag_at (tags, 8)->text, "");
-  /* Too big for a long: a decimal number, so a double. */
-  ck_assert_int_eq (tag_at (tags, 9)->type, GLUETOOL_TRACER_TAG_DOUBLE);
+  /* Too big for a long, and not how the double would be written. */
+  ck_assert_int_eq (tag_at (tags, 9)->type, GLUETOOL_TRACER_TAG_STRING);
   ck_assert_int_eq (tag_at (tags, 10)->type, GLUETOOL_TRACER_TAG_STRING);
   ck_assert_str_eq (tag_at (tags, 10)->text, "1.2.3");
 
@@ -272,6 +311,84 @@ START_TEST (test_tags_parse)
   tags = gluetool_tracer_tags_parse ("tags", "  ", &error);
   ck_assert_ptr_nonnull (tags);
   ck_assert_uint_eq (tags->len, 0);
+}
+END_TEST
+
+/* A value is typed only where the type keeps it as written: a receiver
+ * shows the typed value, so "1.10" typed would read 1.1, "007" 7. */
+START_TEST (test_tags_typed_without_change)
+{
+  static const struct {
+    const char           *text;
+    GluetoolTracerTagType type;
+  } cases[] = {
+    { "1.10", GLUETOOL_TRACER_TAG_STRING },
+    { "007", GLUETOOL_TRACER_TAG_STRING },
+    { "02134", GLUETOOL_TRACER_TAG_STRING },
+    { "+5", GLUETOOL_TRACER_TAG_STRING },
+    { "-0", GLUETOOL_TRACER_TAG_STRING },
+    { "1.0", GLUETOOL_TRACER_TAG_STRING },
+    { ".5", GLUETOOL_TRACER_TAG_STRING },
+    { "1e400", GLUETOOL_TRACER_TAG_STRING },
+    { "9223372036854775808", GLUETOOL_TRACER_TAG_STRING },
+    { "0x10", GLUETOOL_TRACER_TAG_STRING },
+    { "inf", GLUETOOL_TRACER_TAG_STRING },
+    { "nan", GLUETOOL_TRACER_TAG_STRING },
+    { "TRUE", GLUETOOL_TRACER_TAG_STRING },
+    { "\"7\"", GLUETOOL_TRACER_TAG_STRING },
+    { "\"true\"", GLUETOOL_TRACER_TAG_STRING },
+    { "0", GLUETOOL_TRACER_TAG_LONG },
+    { "7", GLUETOOL_TRACER_TAG_LONG },
+    { "-9223372036854775808", GLUETOOL_TRACER_TAG_LONG },
+    { "9223372036854775807", GLUETOOL_TRACER_TAG_LONG },
+    { "0.1", GLUETOOL_TRACER_TAG_DOUBLE },
+    { "-2.25", GLUETOOL_TRACER_TAG_DOUBLE },
+    { "1e+20", GLUETOOL_TRACER_TAG_DOUBLE },
+    { "1e+00", GLUETOOL_TRACER_TAG_DOUBLE },
+    { "1.23456789012e+11", GLUETOOL_TRACER_TAG_DOUBLE },
+    { "1.0e+00", GLUETOOL_TRACER_TAG_STRING },
+    { "0.30000000000000004", GLUETOOL_TRACER_TAG_DOUBLE },
+    { "true", GLUETOOL_TRACER_TAG_BOOL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *text = g_strdup_printf ("k=%s", cases[i].text);
+      g_autoptr(GPtrArray) tags = gluetool_tracer_tags_parse ("tags", text, &error);
+      const GluetoolTracerTag *tag;
+      char written[G_ASCII_DTOSTR_BUF_SIZE];
+
+      ck_assert_msg (error == NULL, "%s", error ? error->message : "");
+      tag = tag_at (tags, 0);
+      ck_assert_msg (tag->type == cases[i].type, "%s: type %d, not %d", cases[i].text,
+                     tag->type, cases[i].type);
+      /* What a receiver would show is the text. */
+      switch (tag->type)
+        {
+        case GLUETOOL_TRACER_TAG_LONG:
+          g_snprintf (written, sizeof written, "%" G_GINT64_FORMAT, tag->number);
+          ck_assert_str_eq (written, cases[i].text);
+          break;
+        case GLUETOOL_TRACER_TAG_DOUBLE:
+          ck_assert (tag->decimal == g_ascii_strtod (cases[i].text, NULL));
+          break;
+        case GLUETOOL_TRACER_TAG_STRING:
+          {
+            /* Quoted: the text between the quotes. */
+            gsize len = strlen (cases[i].text);
+            gboolean quoted = cases[i].text[0] == '"';
+            g_autofree char *unquoted = g_strndup (cases[i].text + quoted,
+                                                   len - 2 * (gsize) quoted);
+
+            ck_assert_str_eq (tag->text, unquoted);
+          }
+          break;
+        case GLUETOOL_TRACER_TAG_BOOL:
+        default:
+          break;
+        }
+    }
 }
 END_TEST
 
@@ -711,6 +828,7 @@ sampler_suite (void)
   tc = tcase_create ("settings");
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_tags_parse);
+  tcase_add_test (tc, test_tags_typed_without_change);
   tcase_add_test (tc, test_tags_malformed);
   tcase_add_test (tc, test_config_errors);
   tcase_add_test (tc, test_config_defaults);

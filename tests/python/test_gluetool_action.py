@@ -337,7 +337,12 @@ class GluetoolActionTest(unittest.TestCase):
 
     def test_sampler_and_process_tags(self):
         self.start(2, sampler_type="probabilistic", sampler_param=1.0,
-                   tags={"env": "test", "shard": 3, "canary": True})
+                   tags={"env": "test", "shard": 3, "canary": True,
+                         # A str stays a str, whatever it reads as; an
+                         # int, float or bool keeps its type and value.
+                         "zip": "02134", "build": "7", "flag": "true", "ratio": 0.1,
+                         "whole": 2.0, "big": 123456789012.0, "note": '"quoted"',
+                         "path": "${HOME}"})
         self.assertEqual(self.tracer.props.sampler_type, Gluetool.SamplerType.PROBABILISTIC)
         self.assertEqual(self.tracer.props.sampler_param, 1.0)
         self.assertEqual(self.tracer.dup_sampling_strategy(), "probabilistic 1")
@@ -353,6 +358,14 @@ class GluetoolActionTest(unittest.TestCase):
         self.assertEqual(process_tags["env"], "test")
         self.assertEqual(process_tags["shard"], 3)
         self.assertIs(process_tags["canary"], True)
+        self.assertEqual(process_tags["zip"], "02134")
+        self.assertEqual(process_tags["build"], "7")
+        self.assertEqual(process_tags["flag"], "true")
+        self.assertEqual(process_tags["note"], '"quoted"')
+        self.assertEqual(process_tags["path"], "${HOME}")
+        for key, value in (("ratio", 0.1), ("whole", 2.0), ("big", 123456789012.0)):
+            self.assertIsInstance(process_tags[key], float)
+            self.assertEqual(process_tags[key], value)
 
     def test_unsampled_traces_are_not_sent(self):
         self.start(1, sampler_type="const", sampler_param=0)

@@ -20,6 +20,7 @@
 # tag, and a log with the exception's kind and message) and goes on.
 
 import logging
+import math
 import time
 
 from gi.repository import GLib
@@ -111,15 +112,45 @@ def _sampler_type(value):
                           .format(value))
 
 
+def _shortest_float_text(value):
+    """A float as the library reads a double back: printf's %g, else %e,
+    with the fewest digits that give the same float, with a point or an
+    exponent (%g writes 2.0 "2", which would read as an int)."""
+    if not math.isfinite(value):
+        raise _invalid_config("tag value {!r}: a double must be finite".format(value))
+    for conversion in ("g", "e"):
+        for digits in range(1, 18):
+            precision = digits - 1 if conversion == "e" else digits
+            text = "%.*{}".format(conversion) % (precision, value)
+            if float(text) == value:
+                break
+        if "." in text or "e" in text:
+            return text
+    return text
+
+
+def _tag_value_text(value):
+    """A dict value as the tags text writes it: a bool, int or float typed
+    as such, anything else (a str above all) in double quotes, which the
+    library takes as a string as it is, neither expanded nor typed."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _shortest_float_text(value)
+    return '"{}"'.format(value)
+
+
 def _tags_text(tags):
     """The tags property's text: a "key=value,..." string as it is, or a
-    dict written so (True and False as true and false, as the library reads
-    them back); None leaves it to GLUETOOL_TRACING_TAGS."""
+    dict written so that each value keeps its Python type (see
+    _tag_value_text); None leaves it to GLUETOOL_TRACING_TAGS."""
     if tags is None or isinstance(tags, str):
         return tags
     pairs = []
     for key, value in tags.items():
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        text = _tag_value_text(value)
         if "," in str(key) or "=" in str(key) or "," in text:
             raise _invalid_config("tag {!r}={!r}: keys cannot hold ',' or '=', values ','"
                                   .format(key, value))
