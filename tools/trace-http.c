@@ -29,7 +29,6 @@ struct _TraceHttpCollector {
   SoupServer           *server;
   TraceHttpServing     *serving;
   gsize                 max_body;
-  TraceScan             scan;         /* for on_scanned's bodies */
   TraceHttpScannedFunc  on_scanned;   /* (nullable) */
   TraceHttpBatchFunc    on_batch;
   TraceHttpRefusedFunc  on_refused;
@@ -38,11 +37,16 @@ struct _TraceHttpCollector {
 
 /* What one POST to /api/traces has sent so far. */
 typedef struct {
-  guint8   *data;         /* (owned) */
-  gsize     len;
-  gsize     allocated;    /* never more than max_body */
-  guint64   received;     /* every byte, kept or not */
-  gboolean  too_large;
+  guint8       *data;       /* (owned) */
+  gsize         len;
+  gsize         allocated;  /* never more than max_body */
+  guint64       received;   /* every byte, kept or not */
+  gboolean      too_large;
+
+  /* Once accepted, what is handed over after the answer: one or the other. */
+  TraceScan     scan;       /* (owned) read by the scan, when scanned */
+  gboolean      scanned;
+  TraceDecoded  decoded;    /* (owned) from the reference codec */
 } RequestBody;
 
 #define REQUEST_BODY_KEY "gluetool-trace-request-body"
@@ -51,6 +55,8 @@ static void
 request_body_free (RequestBody *body)
 {
   g_free (body->data);
+  trace_scan_clear (&body->scan);
+  trace_decoded_clear (&body->decoded);
   g_free (body);
 }
 
@@ -467,6 +473,34 @@ early_handler (SoupServer        *server,
   g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), self);
 }
 
+/* The answer to an accepted batch is out (or its connection is gone):
+ * the batch is handed over now, so that the client's next request is not
+ * held up by the counting or showing. */
+static void
+on_accepted_answered (SoupServerMessage *msg,
+                      gpointer           user_data)
+{
+  TraceHttpCollector *self = user_data;
+  RequestBody *body = g_object_get_data (G_OBJECT (msg), REQUEST_BODY_KEY);
+
+  g_return_if_fail (body != NULL);
+
+  /* The body's bytes are no longer needed: only what was read from them. */
+  g_clear_pointer (&body->data, g_free);
+  if (body->scanned)
+    self->on_scanned (&body->scan, self->user_data);
+  else
+    self->on_batch (&body->decoded, self->user_data);
+}
+
+static void
+accept_batch (TraceHttpCollector *self,
+              SoupServerMessage  *msg)
+{
+  soup_server_message_set_status (msg, SOUP_STATUS_ACCEPTED, NULL);
+  g_signal_connect (msg, "finished", G_CALLBACK (on_accepted_answered), self);
+}
+
 /* Called once the whole body is read, unless the early handler refused it. */
 static void
 handler (SoupServer        *server,
@@ -477,7 +511,6 @@ handler (SoupServer        *server,
 {
   TraceHttpCollector *self = user_data;
   RequestBody *body = g_object_get_data (G_OBJECT (msg), REQUEST_BODY_KEY);
-  g_auto(TraceDecoded) decoded = { NULL, };
   g_autoptr(GError) error = NULL;
 
   /* Only requests the early handler accepted get here. */
@@ -495,14 +528,18 @@ handler (SoupServer        *server,
 
   /* Counting only: read in place when the scan knows the shape; the
    * reference codec judges anything else. */
-  if (self->on_scanned != NULL && trace_scan_http_body (&self->scan, body->data, body->len))
+  if (self->on_scanned != NULL)
     {
-      soup_server_message_set_status (msg, SOUP_STATUS_ACCEPTED, NULL);
-      self->on_scanned (&self->scan, self->user_data);
-      return;
+      trace_scan_init (&body->scan);
+      body->scanned = trace_scan_http_body (&body->scan, body->data, body->len);
+      if (body->scanned)
+        {
+          accept_batch (self, msg);
+          return;
+        }
     }
 
-  if (!trace_decode_http_body (body->data, body->len, &decoded, &error))
+  if (!trace_decode_http_body (body->data, body->len, &body->decoded, &error))
     {
       g_autofree char *why = g_strdup_printf ("not a Thrift binary Batch (%" G_GSIZE_FORMAT
                                               " bytes): %s", body->len, error->message);
@@ -511,8 +548,7 @@ handler (SoupServer        *server,
       return;
     }
 
-  soup_server_message_set_status (msg, SOUP_STATUS_ACCEPTED, NULL);
-  self->on_batch (&decoded, self->user_data);
+  accept_batch (self, msg);
 }
 
 /* ---- The collector ----------------------------------------------------------------- */
@@ -536,7 +572,6 @@ trace_http_collector_new (GSocket               *socket,
 
   self = g_new0 (TraceHttpCollector, 1);
   self->max_body = max_body;
-  trace_scan_init (&self->scan);
   self->on_batch = on_batch;
   self->on_refused = on_refused;
   self->user_data = user_data;
@@ -578,6 +613,5 @@ trace_http_collector_free (TraceHttpCollector *self)
     return;
   g_clear_pointer (&self->serving, trace_http_serving_free);
   g_clear_object (&self->server);
-  trace_scan_clear (&self->scan);
   g_free (self);
 }

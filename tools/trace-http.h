@@ -69,9 +69,6 @@ typedef struct {
   guint idle_timeout_s;
 } TraceHttpLimits;
 
-#define TRACE_HTTP_DEFAULT_MAX_CONNECTIONS 32
-#define TRACE_HTTP_DEFAULT_IDLE_TIMEOUT_S  30
-
 /* An accept loop feeding one SoupServer. */
 typedef struct _TraceHttpServing TraceHttpServing;
 
@@ -114,8 +111,11 @@ TraceHttpCollector *trace_http_collector_new     (GSocket               *socket,
 void                trace_http_collector_count_only (TraceHttpCollector  *self,
                                                      TraceHttpScannedFunc on_scanned);
 
-/* Stops accepting connections and requests; what is already decoded has
- * been handed over. */
+/* Stops accepting connections and requests, and closes those open; every
+ * batch answered 202 has been handed over once it returns. A batch is
+ * handed over once its answer is written (or its connection is gone), so
+ * that a client waiting for the answer is not held up by what the
+ * receiver does with it. */
 void                trace_http_collector_stop    (TraceHttpCollector    *self);
 
 void                trace_http_collector_free    (TraceHttpCollector    *self);

@@ -59,8 +59,8 @@
  * signed 32-bit. */
 #define DEFAULT_MAX_HTTP_BODY (16 * 1024 * 1024)
 #define MAX_HTTP_BODY_LIMIT G_MAXINT32
-/* --max-http-connections and --http-idle-timeout: their defaults (as
- * trace-http.h's), and the most each may be. */
+/* --max-http-connections and --http-idle-timeout: their defaults, and the
+ * most each may be. */
 #define DEFAULT_MAX_HTTP_CONNECTIONS 32
 #define MAX_HTTP_CONNECTIONS_LIMIT 65536
 #define DEFAULT_HTTP_IDLE_TIMEOUT_S 30
@@ -1280,6 +1280,12 @@ gluetool_trace_listen_main (int    argc,
 
   g_main_loop_run (self->loop);
 
+#ifdef GLUETOOL_TRACE_HAVE_SOUP
+  /* Batches already answered 202 are handed over as their connections
+   * close: before the summary counts them. */
+  if (self->http != NULL)
+    trace_http_collector_stop (self->http);
+#endif
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
 
