@@ -15,7 +15,6 @@
 #include <check.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -79,17 +78,10 @@ port_at_end (const char *line)
 
 /* Starts `gluetool-trace listen --port 0 --idle 20 ARGS` and returns once
  * it said where it listens: the UDP line comes last, after the HTTP ones. */
-/* In the child, before exec: at most GPOINTER_TO_UINT (@data) descriptors. */
-static void
-limit_open_files (gpointer data)
-{
-  struct rlimit limit = { GPOINTER_TO_UINT (data), GPOINTER_TO_UINT (data) };
-
-  setrlimit (RLIMIT_NOFILE, &limit);
-}
-
 /* Starts the program with @args, with at most @max_files descriptors
- * open (0: as inherited). */
+ * open (0: as inherited). The limit is set by prlimit(1), which then runs
+ * the program: under valgrind, a setrlimit() between fork() and exec()
+ * only changes valgrind's idea of the limit. */
 static Listener *
 listener_start_full (const char *const *args,
                      guint              max_files)
@@ -97,6 +89,8 @@ listener_start_full (const char *const *args,
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
+  g_autofree char *prlimit = NULL;
+  g_autofree char *limit_option = NULL;
   Listener *l = g_new0 (Listener, 1);
 
   l->dir = g_dir_make_tmp ("gluetool-listen-http-XXXXXX", &error);
@@ -104,6 +98,14 @@ listener_start_full (const char *const *args,
   l->err_text = g_string_new (NULL);
   l->out_path = g_build_filename (l->dir, "stdout.txt", NULL);
 
+  if (max_files > 0)
+    {
+      prlimit = g_find_program_in_path ("prlimit");
+      ck_assert_msg (prlimit != NULL, "prlimit(1) (util-linux) is needed");
+      limit_option = g_strdup_printf ("--nofile=%u:%u", max_files, max_files);
+      g_ptr_array_add (argv, prlimit);
+      g_ptr_array_add (argv, limit_option);
+    }
   g_ptr_array_add (argv, (gpointer) program ());
   g_ptr_array_add (argv, (gpointer) "listen");
   g_ptr_array_add (argv, (gpointer) "--port");
@@ -117,9 +119,6 @@ listener_start_full (const char *const *args,
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
   g_subprocess_launcher_set_stdout_file_path (launcher, l->out_path);
-  if (max_files > 0)
-    g_subprocess_launcher_set_child_setup (launcher, limit_open_files,
-                                           GUINT_TO_POINTER (max_files), NULL);
   l->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata,
                                              &error);
   ck_assert_msg (l->process != NULL, "spawn: %s", error ? error->message : "");

@@ -385,7 +385,7 @@ on_got_chunk (SoupServerMessage *msg,
   RequestBody *body = g_object_get_data (G_OBJECT (msg), REQUEST_BODY_KEY);
   gsize len = g_bytes_get_size (chunk);
 
-  if (body == NULL)
+  if (body == NULL || len == 0)
     return;
   body->received += len;
   if (body->too_large)
@@ -485,8 +485,6 @@ on_accepted_answered (SoupServerMessage *msg,
 
   g_return_if_fail (body != NULL);
 
-  /* The body's bytes are no longer needed: only what was read from them. */
-  g_clear_pointer (&body->data, g_free);
   if (body->scanned)
     self->on_scanned (&body->scan, self->user_data);
   else
@@ -497,6 +495,10 @@ static void
 accept_batch (TraceHttpCollector *self,
               SoupServerMessage  *msg)
 {
+  RequestBody *body = g_object_get_data (G_OBJECT (msg), REQUEST_BODY_KEY);
+
+  /* The body's bytes are no longer needed: only what was read from them. */
+  g_clear_pointer (&body->data, g_free);
   soup_server_message_set_status (msg, SOUP_STATUS_ACCEPTED, NULL);
   g_signal_connect (msg, "finished", G_CALLBACK (on_accepted_answered), self);
 }
