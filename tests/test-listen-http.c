@@ -78,12 +78,19 @@ port_at_end (const char *line)
 
 /* Starts `gluetool-trace listen --port 0 --idle 20 ARGS` and returns once
  * it said where it listens: the UDP line comes last, after the HTTP ones. */
+/* Starts the program with @args, with at most @max_files descriptors
+ * open (0: as inherited). The limit is set by prlimit(1), which then runs
+ * the program: under valgrind, a setrlimit() between fork() and exec()
+ * only changes valgrind's idea of the limit. */
 static Listener *
-listener_start (const char *const *args)
+listener_start_full (const char *const *args,
+                     guint              max_files)
 {
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
+  g_autofree char *prlimit = NULL;
+  g_autofree char *limit_option = NULL;
   Listener *l = g_new0 (Listener, 1);
 
   l->dir = g_dir_make_tmp ("gluetool-listen-http-XXXXXX", &error);
@@ -91,6 +98,14 @@ listener_start (const char *const *args)
   l->err_text = g_string_new (NULL);
   l->out_path = g_build_filename (l->dir, "stdout.txt", NULL);
 
+  if (max_files > 0)
+    {
+      prlimit = g_find_program_in_path ("prlimit");
+      ck_assert_msg (prlimit != NULL, "prlimit(1) (util-linux) is needed");
+      limit_option = g_strdup_printf ("--nofile=%u:%u", max_files, max_files);
+      g_ptr_array_add (argv, prlimit);
+      g_ptr_array_add (argv, limit_option);
+    }
   g_ptr_array_add (argv, (gpointer) program ());
   g_ptr_array_add (argv, (gpointer) "listen");
   g_ptr_array_add (argv, (gpointer) "--port");
@@ -127,6 +142,29 @@ listener_start (const char *const *args)
         }
     }
   return l;
+}
+
+static Listener *
+listener_start (const char *const *args)
+{
+  return listener_start_full (args, 0);
+}
+
+/* Reads stderr until a line starting with @prefix, which it returns. */
+static char *
+listener_wait_for_line (Listener   *l,
+                        const char *prefix)
+{
+  for (;;)
+    {
+      char *line = read_line (l->err);
+
+      ck_assert_msg (line != NULL, "stderr ended before \"%s\": %s", prefix, l->err_text->str);
+      g_string_append_printf (l->err_text, "%s\n", line);
+      if (g_str_has_prefix (line, prefix))
+        return line;
+      g_free (line);
+    }
 }
 
 /* Reads stderr to its end, waits for the program, returns its exit status. */
@@ -724,6 +762,8 @@ START_TEST (test_bad_http_options)
     { "--max-http-body", "0", NULL },
     { "--max-http-body", "4294967296", NULL },
     { "--sampling-port", "0", NULL },
+    { "--max-http-connections", "0", NULL },
+    { "--http-idle-timeout", "0", NULL },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
@@ -1065,6 +1105,203 @@ START_TEST (test_sampling_bad_file)
 }
 END_TEST
 
+/* ---- Connections ------------------------------------------------------------------ */
+
+/* A plain TCP connection to the collector, for tests that must hold one
+ * open, stall in a request, or see it closed; reads on it give up after
+ * 30 s, so that a broken listener fails the test rather than hangs it. */
+static GSocketConnection *
+connect_tcp (guint16 port)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *connection;
+
+  connection = g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  ck_assert_msg (connection != NULL, "connect: %s", error ? error->message : "");
+  g_socket_set_timeout (g_socket_connection_get_socket (connection), 30);
+  return connection;
+}
+
+static void
+write_all (GSocketConnection *connection,
+           const void        *data,
+           gsize              len)
+{
+  g_autoptr(GError) error = NULL;
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+
+  ck_assert_msg (g_output_stream_write_all (out, data, len, NULL, NULL, &error),
+                 "write: %s", error ? error->message : "");
+}
+
+/* Writes a POST of @body on @connection, by hand: a test must know which
+ * connection carries it. */
+static void
+write_post (GSocketConnection *connection,
+            GBytes            *body)
+{
+  gsize len;
+  const void *data = g_bytes_get_data (body, &len);
+  g_autofree char *head =
+    g_strdup_printf ("POST /api/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Content-Type: " THRIFT_TYPE "\r\nContent-Length: %" G_GSIZE_FORMAT
+                     "\r\n\r\n", len);
+
+  write_all (connection, head, strlen (head));
+  write_all (connection, data, len);
+}
+
+/* The status of the answer that comes next on @connection. */
+static guint
+read_status (GSocketConnection *connection)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  g_autoptr(GError) error = NULL;
+  char line[64];
+  gsize got = 0;
+  guint status = 0;
+
+  /* "HTTP/1.1 202 ..." is the first line; its first 12 bytes suffice. */
+  while (got < 12)
+    {
+      gssize n = g_input_stream_read (in, line + got, 12 - got, NULL, &error);
+
+      ck_assert_msg (n > 0, "no answer: %s", error ? error->message : "end of stream");
+      got += (gsize) n;
+    }
+  line[got] = '\0';
+  ck_assert_msg (sscanf (line, "HTTP/1.1 %u", &status) == 1, "%s", line);
+  return status;
+}
+
+/* Blocks until the listener closes @connection; fails if it sends
+ * anything first or the read gives up. */
+static void
+assert_closed_by_peer (GSocketConnection *connection)
+{
+  GInputStream *in = g_io_stream_get_input_stream (G_IO_STREAM (connection));
+  g_autoptr(GError) error = NULL;
+  char byte;
+  gssize n = g_input_stream_read (in, &byte, 1, NULL, &error);
+
+  /* A reset counts as closed as much as an orderly end. */
+  ck_assert_msg (n == 0 || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED),
+                 "read %" G_GSSIZE_FORMAT ": %s", n, error ? error->message : "");
+}
+
+/* Over --max-http-connections, a new connection waits to be accepted,
+ * while UDP and the other endpoint go on; it is served once a held one
+ * ends. */
+START_TEST (test_connection_limit)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("gluetool-strategies-XXXXXX", &error);
+  g_autofree char *path = NULL;
+  const char *args[] = { "--http-port", "0", "--max-http-connections", "1",
+                         "--sampling-strategies", NULL, "--sampling-port", "0",
+                         "--count", "4", "--summary", "--quiet", NULL };
+  g_autoptr(Listener) l = NULL;
+  g_autoptr(JaegerBatch) batch = new_batch ("waited", 1, "over http");
+  g_autoptr(JaegerBatch) udp_batch = new_batch ("udp", 2, "over udp");
+  g_autoptr(GBytes) body = encode_body (batch);
+  g_autoptr(GBytes) datagram = NULL;
+  g_autoptr(GSocketConnection) held = NULL;
+  g_autoptr(GSocketConnection) waiting = NULL;
+  g_autoptr(JsonObject) strategy = NULL;
+
+  ck_assert_msg (dir != NULL, "%s", error ? error->message : "");
+  path = g_build_filename (dir, "strategies.json", NULL);
+  write_file (path, strategies_v1);
+  args[5] = path;
+  l = listener_start (args);
+  datagram = gluetool_reference_encode_datagram (udp_batch, 1, &error);
+  ck_assert_msg (datagram != NULL, "encode: %s", error ? error->message : "");
+
+  /* The second connection is complete for the kernel (its backlog) and
+   * sends its request at once; the first, accepted, sends nothing. */
+  held = connect_tcp (l->http_port);
+  waiting = connect_tcp (l->http_port);
+  write_post (waiting, body);
+
+  /* A request to the sampling endpoint is answered: the listener has been
+   * round its loop since, and has not answered the waiting one. */
+  strategy = get_strategy (l->sampling_port, "any");
+  ck_assert (!(g_socket_condition_check (g_socket_connection_get_socket (waiting), G_IO_IN)
+               & G_IO_IN));
+
+  /* UDP is not held up meanwhile. */
+  send_udp (l->port, datagram);
+
+  /* The held connection ends: the waiting one is accepted and answered. */
+  ck_assert (g_io_stream_close (G_IO_STREAM (held), NULL, NULL));
+  ck_assert_uint_eq (read_status (waiting), 202);
+
+  ck_assert_int_eq (listener_finish (l), 0);
+  ck_assert_msg (strstr (l->err_text->str, "  datagrams:     1 (1 compact, 0 binary)\n") != NULL,
+                 "%s", l->err_text->str);
+  ck_assert_msg (strstr (l->err_text->str, "  HTTP batches:  1 (0 bad)\n") != NULL,
+                 "%s", l->err_text->str);
+  g_remove (path);
+  g_rmdir (dir);
+}
+END_TEST
+
+/* A connection on which nothing comes, or whose request stalls halfway,
+ * is closed after --http-idle-timeout; the endpoint goes on serving. */
+START_TEST (test_idle_connection_closed)
+{
+  const char *args[] = { "--http-port", "0", "--http-idle-timeout", "1", "--count", "2",
+                         NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(JaegerBatch) batch = new_batch ("after-idle", 1, "after the idle ones");
+  g_autoptr(GBytes) body = encode_body (batch);
+  g_autoptr(GSocketConnection) idle = connect_tcp (l->http_port);
+  g_autoptr(GSocketConnection) stalled = connect_tcp (l->http_port);
+  static const char half[] = "POST /api/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             "Content-Type: " THRIFT_TYPE "\r\nContent-Length: 100\r\n\r\n"
+                             "only part of the body";
+
+  write_all (stalled, half, strlen (half));
+  assert_closed_by_peer (idle);
+  assert_closed_by_peer (stalled);
+
+  ck_assert_uint_eq (post_batch (l->http_port, body), 202);
+  ck_assert_int_eq (listener_finish (l), 0);
+}
+END_TEST
+
+/* Out of descriptors, accepting fails; the listener says so (not in a
+ * flood) and, once clients leave, accepts again. */
+START_TEST (test_accept_failure_survived)
+{
+  const char *args[] = { "--http-port", "0", "--count", "2", NULL };
+  /* Some ten more than the listener needs as it starts (about ten). */
+  g_autoptr(Listener) l = listener_start_full (args, 20);
+  g_autoptr(JaegerBatch) batch = new_batch ("after-emfile", 1, "after the failures");
+  g_autoptr(GBytes) body = encode_body (batch);
+  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *told = NULL;
+  guint n_told = 0;
+
+  /* More connections than it has descriptors left (and fewer than its
+   * listen backlog): it accepts until it cannot, then says so. */
+  for (guint i = 0; i < 40; i++)
+    g_ptr_array_add (held, connect_tcp (l->http_port));
+  told = listener_wait_for_line (l, "gluetool-trace: cannot accept an HTTP connection");
+  ck_assert_msg (strstr (told, "Too many open files") != NULL, "%s", told);
+
+  g_ptr_array_set_size (held, 0);
+  ck_assert_uint_eq (post_batch (l->http_port, body), 202);
+  ck_assert_int_eq (listener_finish (l), 0);
+
+  /* At most a line a second, however often it failed. */
+  for (const char *at = l->err_text->str; (at = strstr (at, "cannot accept an HTTP")) != NULL; at++)
+    n_told++;
+  ck_assert_uint_le (n_told, 10);
+}
+END_TEST
+
 static Suite *
 listen_http_suite (void)
 {
@@ -1076,6 +1313,12 @@ listen_http_suite (void)
   tcase_add_test (tc, test_post_summary);
   tcase_add_test (tc, test_bad_requests);
   tcase_add_test (tc, test_hostile_body);
+  suite_add_tcase (suite, tc);
+
+  tc = tcase_create ("connections");
+  tcase_add_test (tc, test_connection_limit);
+  tcase_add_test (tc, test_idle_connection_closed);
+  tcase_add_test (tc, test_accept_failure_survived);
   suite_add_tcase (suite, tc);
 
   tc = tcase_create ("sampling");

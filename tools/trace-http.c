@@ -7,7 +7,9 @@
  * as one Thrift binary-protocol Batch struct, with no message header
  * (Content-Type application/x-thrift). The collector answers 202 Accepted.
  *
- * No request may make the receiver hold more than the body limit: every
+ * No request may make the receiver hold more than the body limit, and no
+ * more than --max-http-connections requests are open at once, so the
+ * bodies held take at most connections x limit bytes: every
  * request gets an early handler, called once its headers are read and
  * before its body, which turns off libsoup's own accumulation of the body
  * and refuses at once what it can (wrong path or method, wrong content
@@ -25,8 +27,9 @@
 
 struct _TraceHttpCollector {
   SoupServer           *server;
-  GSocketService       *service;
+  TraceHttpServing     *serving;
   gsize                 max_body;
+  TraceHttpScannedFunc  on_scanned;   /* (nullable) */
   TraceHttpBatchFunc    on_batch;
   TraceHttpRefusedFunc  on_refused;
   gpointer              user_data;
@@ -34,9 +37,16 @@ struct _TraceHttpCollector {
 
 /* What one POST to /api/traces has sent so far. */
 typedef struct {
-  GByteArray *body;       /* at most max_body bytes */
-  guint64     received;   /* every byte, kept or not */
-  gboolean    too_large;
+  guint8       *data;       /* (owned) */
+  gsize         len;
+  gsize         allocated;  /* never more than max_body */
+  guint64       received;   /* every byte, kept or not */
+  gboolean      too_large;
+
+  /* Once accepted, what is handed over after the answer: one or the other. */
+  TraceScan     scan;       /* (owned) read by the scan, when scanned */
+  gboolean      scanned;
+  TraceDecoded  decoded;    /* (owned) from the reference codec */
 } RequestBody;
 
 #define REQUEST_BODY_KEY "gluetool-trace-request-body"
@@ -44,9 +54,14 @@ typedef struct {
 static void
 request_body_free (RequestBody *body)
 {
-  g_clear_pointer (&body->body, g_byte_array_unref);
+  g_free (body->data);
+  trace_scan_clear (&body->scan);
+  trace_decoded_clear (&body->decoded);
   g_free (body);
 }
+
+/* Connections waiting to be accepted: GLib's default is 10. */
+#define LISTEN_BACKLOG 128
 
 /* ---- Listening ------------------------------------------------------------------- */
 
@@ -72,63 +87,238 @@ trace_http_listen_socket (GInetAddress  *address,
   bind_address = g_inet_socket_address_new (address, port);
   if (!g_socket_bind (socket, bind_address, TRUE, error))
     return NULL;
+  /* Clients over the connection limit wait in this backlog to be
+   * accepted; past it, Linux refuses or drops their connections. */
+  g_socket_set_listen_backlog (socket, LISTEN_BACKLOG);
   if (!g_socket_listen (socket, error))
     return NULL;
 
   return g_steal_pointer (&socket);
 }
 
-static gboolean
-on_incoming (GSocketService    *service,
-             GSocketConnection *connection,
-             GObject           *source,
-             gpointer           user_data)
+/* ---- Accepting --------------------------------------------------------------------- */
+
+/* After a failed accept, how long until the next try: the listening
+ * socket stays readable while the failure lasts (out of descriptors, say),
+ * so trying again at once would spin. */
+#define ACCEPT_RETRY_MS 100
+
+struct _TraceHttpServing {
+  SoupServer      *server;          /* (owned) */
+  GSocket         *listener;        /* (owned) */
+  GMainContext    *context;         /* (owned) */
+  TraceHttpLimits  limits;
+  GSource         *accept_source;   /* (owned) (nullable): while accepting */
+  GSource         *retry_source;    /* (owned) (nullable): after a failed accept */
+  GHashTable      *connections;     /* (owned) set of the connections' GSockets, weakly held */
+  gboolean         stopped;
+  gint64           failure_told_us; /* when a failed accept was last told */
+  guint64          failures_untold;
+};
+
+static void watch_listener (TraceHttpServing *self);
+
+static void
+clear_source (GSource **source)
 {
-  SoupServer *server = user_data;
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
+/* A connection's socket libsoup let go of (closed by either side, or timed
+ * out): room for another. */
+static void
+on_connection_gone (gpointer  user_data,
+                    GObject  *where_the_socket_was)
+{
+  TraceHttpServing *self = user_data;
+
+  g_hash_table_remove (self->connections, where_the_socket_was);
+  g_debug ("an HTTP connection ended: %u open", g_hash_table_size (self->connections));
+  if (!self->stopped && self->accept_source == NULL && self->retry_source == NULL)
+    watch_listener (self);
+}
+
+static void
+take_connection (TraceHttpServing *self,
+                 GSocket          *client)
+{
+  g_autoptr(GSocketConnection) connection = g_socket_connection_factory_create_connection (client);
   g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
   g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
   g_autoptr(GError) error = NULL;
 
-  /* Fails only for a connection already gone: nothing to answer. */
-  if (!soup_server_accept_iostream (server, G_IO_STREAM (connection), local, remote, &error))
+  /* A GSocket's timeout also bounds the sources made from it, so libsoup's
+   * reads and writes, which wait on them, fail with G_IO_ERROR_TIMED_OUT
+   * after that long without a byte, and libsoup closes the connection. */
+  g_socket_set_timeout (client, self->limits.idle_timeout_s);
+
+  g_hash_table_add (self->connections, client);
+  g_object_weak_ref (G_OBJECT (client), on_connection_gone, self);
+  g_debug ("an HTTP connection accepted: %u open", g_hash_table_size (self->connections));
+
+  /* Fails only for a connection already gone: nothing to answer. The
+   * socket is what to watch: libsoup 3.2 may drop the GSocketConnection
+   * after a request and go on with the GSocket alone, until it closes it. */
+  if (!soup_server_accept_iostream (self->server, G_IO_STREAM (connection), local, remote, &error))
     g_debug ("an HTTP connection not taken: %s", error->message);
-  return TRUE;
 }
 
-GSocketService *
-trace_http_serve (SoupServer  *server,
-                  GSocket     *socket,
-                  GError     **error)
+/* Says why accepting failed, at most once a second, with the number of
+ * failures since the last time. */
+static void
+tell_accept_failure (TraceHttpServing *self,
+                     const GError     *error)
 {
-  g_autoptr(GSocketService) service = NULL;
+  gint64 now = g_get_monotonic_time ();
+
+  self->failures_untold++;
+  if (self->failure_told_us != 0 && now - self->failure_told_us < G_USEC_PER_SEC)
+    return;
+  g_printerr ("gluetool-trace: cannot accept an HTTP connection (%" G_GUINT64_FORMAT
+              " time%s since the last message): %s; trying again every %d ms\n",
+              self->failures_untold, self->failures_untold == 1 ? "" : "s",
+              error->message, ACCEPT_RETRY_MS);
+  self->failure_told_us = now;
+  self->failures_untold = 0;
+}
+
+static gboolean
+on_retry (gpointer user_data)
+{
+  TraceHttpServing *self = user_data;
+
+  g_clear_pointer (&self->retry_source, g_source_unref);
+  if (g_hash_table_size (self->connections) < self->limits.max_connections)
+    watch_listener (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Accepts what is waiting, up to the connection limit. Returns whether to
+ * go on watching the listener: not at the limit (a connection that ends
+ * watches it again) nor after a failure (the retry timeout does). */
+static gboolean
+accept_waiting (TraceHttpServing *self)
+{
+  while (g_hash_table_size (self->connections) < self->limits.max_connections)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSocket) client = g_socket_accept (self->listener, NULL, &error);
+
+      if (client == NULL)
+        {
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            return TRUE;
+          tell_accept_failure (self, error);
+          self->retry_source = g_timeout_source_new (ACCEPT_RETRY_MS);
+          g_source_set_callback (self->retry_source, on_retry, self, NULL);
+          g_source_set_static_name (self->retry_source, "gluetool-trace HTTP accept retry");
+          g_source_attach (self->retry_source, self->context);
+          return FALSE;
+        }
+      take_connection (self, client);
+    }
+  return FALSE;
+}
+
+static gboolean
+on_acceptable (GSocket      *socket,
+               GIOCondition  condition,
+               gpointer      user_data)
+{
+  TraceHttpServing *self = user_data;
+
+  if (accept_waiting (self))
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&self->accept_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+watch_listener (TraceHttpServing *self)
+{
+  g_assert (self->accept_source == NULL);
+
+  self->accept_source = g_socket_create_source (self->listener, G_IO_IN, NULL);
+  g_source_set_callback (self->accept_source, G_SOURCE_FUNC (on_acceptable), self, NULL);
+  g_source_set_static_name (self->accept_source, "gluetool-trace HTTP accept");
+  g_source_attach (self->accept_source, self->context);
+}
+
+TraceHttpServing *
+trace_http_serve (SoupServer             *server,
+                  GSocket                *socket,
+                  const TraceHttpLimits  *limits,
+                  GError                **error)
+{
+  TraceHttpServing *self;
 
   g_return_val_if_fail (SOUP_IS_SERVER (server), NULL);
   g_return_val_if_fail (G_IS_SOCKET (socket), NULL);
+  g_return_val_if_fail (limits != NULL && limits->max_connections > 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   /* Connections are accepted here and handed to @server, rather than
    * through soup_server_listen_socket(): libsoup 3.2's own accept loop
    * never frees the GSocket of a connection (a leak per connection, which
-   * LeakSanitizer reports), where a stream handed over is freed with its
-   * connection. */
-  service = g_socket_service_new ();
-  if (!g_socket_listener_add_socket (G_SOCKET_LISTENER (service), socket, NULL, error))
-    return NULL;
-  g_signal_connect_object (service, "incoming", G_CALLBACK (on_incoming), server, 0);
-  g_socket_service_start (service);
-  return g_steal_pointer (&service);
+   * LeakSanitizer reports) and has no connection limit, and
+   * GSocketService's tries again at once after a failed accept, which
+   * spins while the process is out of descriptors. */
+  g_socket_set_blocking (socket, FALSE);
+
+  self = g_new0 (TraceHttpServing, 1);
+  self->server = g_object_ref (server);
+  self->listener = g_object_ref (socket);
+  self->context = g_main_context_ref_thread_default ();
+  self->limits = *limits;
+  self->connections = g_hash_table_new (NULL, NULL);
+  watch_listener (self);
+  return self;
+}
+
+guint
+trace_http_serving_get_n_connections (TraceHttpServing *self)
+{
+  g_return_val_if_fail (self != NULL, 0);
+
+  return g_hash_table_size (self->connections);
 }
 
 void
-trace_http_stop_serving (SoupServer      *server,
-                         GSocketService  *service)
+trace_http_stop_serving (TraceHttpServing *self)
 {
-  g_return_if_fail (SOUP_IS_SERVER (server));
-  g_return_if_fail (G_IS_SOCKET_SERVICE (service));
+  g_return_if_fail (self != NULL);
 
-  g_socket_service_stop (service);
-  g_socket_listener_close (G_SOCKET_LISTENER (service));
-  soup_server_disconnect (server);
+  if (self->stopped)
+    return;
+  self->stopped = TRUE;
+  clear_source (&self->accept_source);
+  clear_source (&self->retry_source);
+  g_socket_close (self->listener, NULL);
+  soup_server_disconnect (self->server);
+}
+
+void
+trace_http_serving_free (TraceHttpServing *self)
+{
+  GHashTableIter iter;
+  gpointer socket;
+
+  if (self == NULL)
+    return;
+  trace_http_stop_serving (self);
+
+  /* A connection libsoup still holds must not tell a freed loop it is gone. */
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &socket, NULL))
+    g_object_weak_unref (socket, on_connection_gone, self);
+  g_clear_pointer (&self->connections, g_hash_table_unref);
+  g_clear_object (&self->server);
+  g_clear_object (&self->listener);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_free (self);
 }
 
 /* ---- Answering --------------------------------------------------------------------- */
@@ -195,7 +385,7 @@ on_got_chunk (SoupServerMessage *msg,
   RequestBody *body = g_object_get_data (G_OBJECT (msg), REQUEST_BODY_KEY);
   gsize len = g_bytes_get_size (chunk);
 
-  if (body == NULL)
+  if (body == NULL || len == 0)
     return;
   body->received += len;
   if (body->too_large)
@@ -204,10 +394,20 @@ on_got_chunk (SoupServerMessage *msg,
     {
       /* Thrown away from now on: the answer will be 413. */
       body->too_large = TRUE;
-      g_byte_array_set_size (body->body, 0);
+      g_clear_pointer (&body->data, g_free);
+      body->len = body->allocated = 0;
       return;
     }
-  g_byte_array_append (body->body, g_bytes_get_data (chunk, NULL), (guint) len);
+  /* Doubling, but never past the limit, so that a body takes at most
+   * max_body bytes however it grew. */
+  if (body->len + len > body->allocated)
+    {
+      body->allocated = MAX (body->len + len, MIN (MAX (body->allocated * 2, 64 * 1024),
+                                                   self->max_body));
+      body->data = g_realloc (body->data, body->allocated);
+    }
+  memcpy (body->data + body->len, g_bytes_get_data (chunk, NULL), len);
+  body->len += len;
 }
 
 /* Called once the headers are read, before any of the body: refuses what
@@ -262,10 +462,45 @@ early_handler (SoupServer        *server,
     }
 
   body = g_new0 (RequestBody, 1);
-  body->body = g_byte_array_new ();
+  /* A body of known length is gathered in one allocation of that size. */
+  if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
+    {
+      body->allocated = (gsize) soup_message_headers_get_content_length (headers);
+      body->data = g_malloc (body->allocated);
+    }
   g_object_set_data_full (G_OBJECT (msg), REQUEST_BODY_KEY, body,
                           (GDestroyNotify) request_body_free);
   g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), self);
+}
+
+/* The answer to an accepted batch is out (or its connection is gone):
+ * the batch is handed over now, so that the client's next request is not
+ * held up by the counting or showing. */
+static void
+on_accepted_answered (SoupServerMessage *msg,
+                      gpointer           user_data)
+{
+  TraceHttpCollector *self = user_data;
+  RequestBody *body = g_object_get_data (G_OBJECT (msg), REQUEST_BODY_KEY);
+
+  g_return_if_fail (body != NULL);
+
+  if (body->scanned)
+    self->on_scanned (&body->scan, self->user_data);
+  else
+    self->on_batch (&body->decoded, self->user_data);
+}
+
+static void
+accept_batch (TraceHttpCollector *self,
+              SoupServerMessage  *msg)
+{
+  RequestBody *body = g_object_get_data (G_OBJECT (msg), REQUEST_BODY_KEY);
+
+  /* The body's bytes are no longer needed: only what was read from them. */
+  g_clear_pointer (&body->data, g_free);
+  soup_server_message_set_status (msg, SOUP_STATUS_ACCEPTED, NULL);
+  g_signal_connect (msg, "finished", G_CALLBACK (on_accepted_answered), self);
 }
 
 /* Called once the whole body is read, unless the early handler refused it. */
@@ -278,7 +513,6 @@ handler (SoupServer        *server,
 {
   TraceHttpCollector *self = user_data;
   RequestBody *body = g_object_get_data (G_OBJECT (msg), REQUEST_BODY_KEY);
-  g_auto(TraceDecoded) decoded = { NULL, };
   g_autoptr(GError) error = NULL;
 
   /* Only requests the early handler accepted get here. */
@@ -294,17 +528,29 @@ handler (SoupServer        *server,
       return;
     }
 
-  if (!trace_decode_http_body (body->body->data, body->body->len, &decoded, &error))
+  /* Counting only: read in place when the scan knows the shape; the
+   * reference codec judges anything else. */
+  if (self->on_scanned != NULL)
     {
-      g_autofree char *why = g_strdup_printf ("not a Thrift binary Batch (%u bytes): %s",
-                                              body->body->len, error->message);
+      trace_scan_init (&body->scan);
+      body->scanned = trace_scan_http_body (&body->scan, body->data, body->len);
+      if (body->scanned)
+        {
+          accept_batch (self, msg);
+          return;
+        }
+    }
+
+  if (!trace_decode_http_body (body->data, body->len, &body->decoded, &error))
+    {
+      g_autofree char *why = g_strdup_printf ("not a Thrift binary Batch (%" G_GSIZE_FORMAT
+                                              " bytes): %s", body->len, error->message);
 
       refuse (self, msg, SOUP_STATUS_BAD_REQUEST, TRUE, why);
       return;
     }
 
-  soup_server_message_set_status (msg, SOUP_STATUS_ACCEPTED, NULL);
-  self->on_batch (&decoded, self->user_data);
+  accept_batch (self, msg);
 }
 
 /* ---- The collector ----------------------------------------------------------------- */
@@ -312,6 +558,7 @@ handler (SoupServer        *server,
 TraceHttpCollector *
 trace_http_collector_new (GSocket               *socket,
                           gsize                  max_body,
+                          const TraceHttpLimits *limits,
                           TraceHttpBatchFunc     on_batch,
                           TraceHttpRefusedFunc   on_refused,
                           gpointer               user_data,
@@ -321,6 +568,7 @@ trace_http_collector_new (GSocket               *socket,
 
   g_return_val_if_fail (G_IS_SOCKET (socket), NULL);
   g_return_val_if_fail (max_body > 0 && max_body <= G_MAXUINT, NULL);
+  g_return_val_if_fail (limits != NULL, NULL);
   g_return_val_if_fail (on_batch != NULL && on_refused != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
@@ -336,10 +584,20 @@ trace_http_collector_new (GSocket               *socket,
   soup_server_add_early_handler (self->server, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->server, NULL, handler, self, NULL);
 
-  self->service = trace_http_serve (self->server, socket, error);
-  if (self->service == NULL)
+  self->serving = trace_http_serve (self->server, socket, limits, error);
+  if (self->serving == NULL)
     return NULL;
   return g_steal_pointer (&self);
+}
+
+void
+trace_http_collector_count_only (TraceHttpCollector   *self,
+                                 TraceHttpScannedFunc  on_scanned)
+{
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (on_scanned != NULL);
+
+  self->on_scanned = on_scanned;
 }
 
 void
@@ -347,7 +605,7 @@ trace_http_collector_stop (TraceHttpCollector *self)
 {
   g_return_if_fail (self != NULL);
 
-  trace_http_stop_serving (self->server, self->service);
+  trace_http_stop_serving (self->serving);
 }
 
 void
@@ -355,9 +613,7 @@ trace_http_collector_free (TraceHttpCollector *self)
 {
   if (self == NULL)
     return;
-  if (self->service != NULL)
-    trace_http_stop_serving (self->server, self->service);
-  g_clear_object (&self->service);
+  g_clear_pointer (&self->serving, trace_http_serving_free);
   g_clear_object (&self->server);
   g_free (self);
 }

@@ -15,6 +15,7 @@
 #include <libsoup/soup.h>
 
 #include "trace-decode.h"
+#include "trace-scan.h"
 
 G_BEGIN_DECLS
 
@@ -36,6 +37,10 @@ typedef struct _TraceHttpCollector TraceHttpCollector;
 typedef void (*TraceHttpBatchFunc)   (const TraceDecoded *decoded,
                                       gpointer            user_data);
 
+/* A batch read in place by the scan (trace_scan_http_body()): its counts. */
+typedef void (*TraceHttpScannedFunc) (const TraceScan    *scan,
+                                      gpointer            user_data);
+
 /* A request refused with @status; @peer is "ADDRESS:PORT", @why says what
  * was wrong, in words; @body_refused tells a body refused (400, 413, 415)
  * from a request for something this server does not serve (404, 405). */
@@ -53,28 +58,64 @@ GSocket            *trace_http_listen_socket     (GInetAddress  *address,
                                                   guint16        port,
                                                   GError       **error);
 
-/* Accepts connections on @socket (listening) and hands them to @server,
- * from the thread-default main context. */
-GSocketService     *trace_http_serve             (SoupServer     *server,
-                                                  GSocket        *socket,
-                                                  GError        **error);
+/* What one HTTP server lets its clients hold. A server holds at most
+ * @max_connections connections at once: past that it stops accepting, and
+ * new clients wait in the kernel's listen backlog until one ends. A
+ * connection on which no byte moves either way for @idle_timeout_s seconds
+ * (an idle keep-alive connection, a client that stalls mid-request, or one
+ * that does not read its answer) is closed. */
+typedef struct {
+  guint max_connections;
+  guint idle_timeout_s;
+} TraceHttpLimits;
 
-/* Stops accepting, closes @service's socket and @server's connections. */
-void                trace_http_stop_serving      (SoupServer     *server,
-                                                  GSocketService *service);
+/* An accept loop feeding one SoupServer. */
+typedef struct _TraceHttpServing TraceHttpServing;
+
+/* Accepts connections on @socket (listening) within @limits and hands them
+ * to @server, from the thread-default main context. A failed accept (out
+ * of file descriptors, say) is told on stderr at most once a second, and
+ * accepting resumes shortly after: the endpoint outlives it. */
+TraceHttpServing   *trace_http_serve             (SoupServer             *server,
+                                                  GSocket                *socket,
+                                                  const TraceHttpLimits  *limits,
+                                                  GError                **error);
+
+/* Stops accepting, closes the socket and @serving's connections; safe to
+ * call twice. */
+void                trace_http_stop_serving      (TraceHttpServing       *serving);
+
+/* The connections open now. */
+guint               trace_http_serving_get_n_connections (TraceHttpServing *serving);
+
+/* Stops serving, if not already stopped, and frees @serving. */
+void                trace_http_serving_free      (TraceHttpServing       *serving);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TraceHttpServing, trace_http_serving_free)
 
 /* Serves POST /api/traces on @socket (from trace_http_listen_socket()),
- * taking bodies of at most @max_body bytes. @on_batch and @on_refused are
- * called from the thread-default main context. */
+ * taking bodies of at most @max_body bytes, within @limits: the bodies
+ * held at once take at most max_connections x @max_body bytes. @on_batch
+ * and @on_refused are called from the thread-default main context. */
 TraceHttpCollector *trace_http_collector_new     (GSocket               *socket,
                                                   gsize                  max_body,
+                                                  const TraceHttpLimits *limits,
                                                   TraceHttpBatchFunc     on_batch,
                                                   TraceHttpRefusedFunc   on_refused,
                                                   gpointer               user_data,
                                                   GError               **error);
 
-/* Stops accepting connections and requests; what is already decoded has
- * been handed over. */
+/* For a receiver that only counts: every body is first read in place by
+ * trace_scan_http_body() and handed to @on_scanned; only a body the scan
+ * refuses goes to the reference codec and then on_batch, or is refused. */
+void                trace_http_collector_count_only (TraceHttpCollector  *self,
+                                                     TraceHttpScannedFunc on_scanned);
+
+/* Stops accepting connections and requests, and closes those open; every
+ * batch answered 202 has been handed over once it returns. A batch is
+ * handed over once its answer is written (or its connection is gone), so
+ * that a client waiting for the answer is not held up by what the
+ * receiver does with it. */
 void                trace_http_collector_stop    (TraceHttpCollector    *self);
 
 void                trace_http_collector_free    (TraceHttpCollector    *self);

@@ -59,6 +59,12 @@
  * signed 32-bit. */
 #define DEFAULT_MAX_HTTP_BODY (16 * 1024 * 1024)
 #define MAX_HTTP_BODY_LIMIT G_MAXINT32
+/* --max-http-connections and --http-idle-timeout: their defaults, and the
+ * most each may be. */
+#define DEFAULT_MAX_HTTP_CONNECTIONS 32
+#define MAX_HTTP_CONNECTIONS_LIMIT 65536
+#define DEFAULT_HTTP_IDLE_TIMEOUT_S 30
+#define HTTP_IDLE_TIMEOUT_LIMIT_S 86400
 
 #define MIB (1024 * 1024)
 
@@ -98,6 +104,8 @@ typedef struct {
   gint     socket_buffer_bytes;
   gint     http_port;             /* PORT_NOT_GIVEN: the default, if free */
   gint64   max_http_body;
+  gint64   max_http_connections;
+  gint64   http_idle_timeout_s;
   char    *sampling_path;
   gint     sampling_port;
 
@@ -430,6 +438,20 @@ on_http_batch (const TraceDecoded *decoded,
   rearm_deadline (self);
 }
 
+/* A batch the scan read in place, when only counting. */
+static void
+on_http_scanned (const TraceScan *scan,
+                 gpointer         user_data)
+{
+  Listener *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  self->last_datagram_us = now;
+  trace_store_add_scan (self->store, scan, now);
+  stop_when_count_reached (self);
+  rearm_deadline (self);
+}
+
 static void
 on_http_refused (const char *peer,
                  const char *method,
@@ -734,15 +756,32 @@ check_http_options (Listener  *self,
 {
 #ifndef GLUETOOL_TRACE_HAVE_SOUP
   if (http_port != PORT_NOT_GIVEN || max_http_body != DEFAULT_MAX_HTTP_BODY
+      || self->max_http_connections != DEFAULT_MAX_HTTP_CONNECTIONS
+      || self->http_idle_timeout_s != DEFAULT_HTTP_IDLE_TIMEOUT_S
       || self->sampling_path != NULL || sampling_port != PORT_NOT_GIVEN)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   "--http-port, --max-http-body, --sampling-strategies and "
+                   "--http-port, --max-http-body, --max-http-connections, "
+                   "--http-idle-timeout, --sampling-strategies and "
                    "--sampling-port are not built in: this gluetool-trace was built "
                    "without HTTP support (libsoup 3)");
       return FALSE;
     }
 #endif
+  if (self->max_http_connections < 1 || self->max_http_connections > MAX_HTTP_CONNECTIONS_LIMIT)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--max-http-connections takes 1 to %d, not %" G_GINT64_FORMAT,
+                   MAX_HTTP_CONNECTIONS_LIMIT, self->max_http_connections);
+      return FALSE;
+    }
+  if (self->http_idle_timeout_s < 1 || self->http_idle_timeout_s > HTTP_IDLE_TIMEOUT_LIMIT_S)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--http-idle-timeout takes 1 to %d (seconds), not %" G_GINT64_FORMAT,
+                   HTTP_IDLE_TIMEOUT_LIMIT_S, self->http_idle_timeout_s);
+      return FALSE;
+    }
   if (!check_port ("--http-port", http_port, error)
       || !check_port ("--sampling-port", sampling_port, error))
     return FALSE;
@@ -814,6 +853,12 @@ parse_options (Listener   *self,
       "(default 14268 when free; 0 picks a free one, printed on stderr)" HTTP_NOTE, "PORT" },
     { "max-http-body", 0, 0, G_OPTION_ARG_INT64, &max_http_body,
       "Refuse (413) a POSTed body over BYTES (default 16777216, 16 MiB)" HTTP_NOTE, "BYTES" },
+    { "max-http-connections", 0, 0, G_OPTION_ARG_INT64, &self->max_http_connections,
+      "Hold at most N HTTP connections at once, each port (default 32); more wait to be "
+      "accepted. Bodies held take at most N x --max-http-body bytes" HTTP_NOTE, "N" },
+    { "http-idle-timeout", 0, 0, G_OPTION_ARG_INT64, &self->http_idle_timeout_s,
+      "Close an HTTP connection on which nothing moved for SECONDS (default 30)"
+      HTTP_NOTE, "SECONDS" },
     { "sampling-strategies", 0, 0, G_OPTION_ARG_FILENAME, &self->sampling_path,
       "Serve GET /sampling?service=NAME from FILE, a Jaeger strategies file, "
       "reread when it changes" HTTP_NOTE, "FILE" },
@@ -1013,6 +1058,17 @@ finish (Listener *self)
 
 #ifdef GLUETOOL_TRACE_HAVE_SOUP
 
+static TraceHttpLimits
+http_limits (const Listener *self)
+{
+  TraceHttpLimits limits = {
+    .max_connections = (guint) self->max_http_connections,
+    .idle_timeout_s = (guint) self->http_idle_timeout_s,
+  };
+
+  return limits;
+}
+
 /* Listens for POST /api/traces, on --http-port or else on 14268 when it is
  * free: a receiver started without --http-port next to a Jaeger collector,
  * or next to another receiver, still takes UDP. */
@@ -1026,6 +1082,7 @@ start_http (Listener *self)
   g_autofree char *where = NULL;
   gboolean port_given = self->http_port != PORT_NOT_GIVEN;
   guint16 port = port_given ? (guint16) self->http_port : DEFAULT_HTTP_PORT;
+  TraceHttpLimits limits = http_limits (self);
 
   address = resolve_host (self->host, &error);
   if (address != NULL)
@@ -1046,12 +1103,15 @@ start_http (Listener *self)
   local = g_socket_get_local_address (socket, &error);
   if (local != NULL)
     self->http = trace_http_collector_new (socket, (gsize) self->max_http_body,
-                                           on_http_batch, on_http_refused, self, &error);
+                                           &limits, on_http_batch, on_http_refused, self,
+                                           &error);
   if (self->http == NULL)
     {
       g_printerr ("gluetool-trace listen: %s\n", error->message);
       return FALSE;
     }
+  if (self->count_only)
+    trace_http_collector_count_only (self->http, on_http_scanned);
 
   where = describe_address (local);
   g_printerr ("gluetool-trace: listening on HTTP %s\n", where);
@@ -1069,6 +1129,7 @@ start_sampling (Listener *self)
   g_autofree char *where = NULL;
   guint16 port = self->sampling_port != PORT_NOT_GIVEN ? (guint16) self->sampling_port
                                                        : DEFAULT_SAMPLING_PORT;
+  TraceHttpLimits limits = http_limits (self);
 
   if (self->sampling_path == NULL)
     return TRUE;
@@ -1084,7 +1145,7 @@ start_sampling (Listener *self)
     }
   local = g_socket_get_local_address (socket, &error);
   if (local != NULL)
-    self->sampling = trace_sampling_server_new (socket, self->sampling_path,
+    self->sampling = trace_sampling_server_new (socket, self->sampling_path, &limits,
                                                 on_http_refused, self, &error);
   if (self->sampling == NULL)
     {
@@ -1146,6 +1207,8 @@ gluetool_trace_listen_main (int    argc,
   g_set_prgname ("gluetool-trace listen");
 
   self->settle_s = DEFAULT_SETTLE_S;
+  self->max_http_connections = DEFAULT_MAX_HTTP_CONNECTIONS;
+  self->http_idle_timeout_s = DEFAULT_HTTP_IDLE_TIMEOUT_S;
   if (!parse_options (self, argc, argv, &error))
     {
       g_printerr ("gluetool-trace listen: %s\n", error->message);
@@ -1217,6 +1280,12 @@ gluetool_trace_listen_main (int    argc,
 
   g_main_loop_run (self->loop);
 
+#ifdef GLUETOOL_TRACE_HAVE_SOUP
+  /* Batches already answered 202 are handed over as their connections
+   * close: before the summary counts them. */
+  if (self->http != NULL)
+    trace_http_collector_stop (self->http);
+#endif
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
 

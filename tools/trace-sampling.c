@@ -32,7 +32,7 @@ typedef struct {
 
 struct _TraceSamplingServer {
   SoupServer           *server;
-  GSocketService       *service;
+  TraceHttpServing     *serving;
   char                 *path;
   TraceStrategies      *strategies;   /* the last good ones */
   FileStamp             stamp;        /* of the version last read, good or bad */
@@ -225,6 +225,7 @@ handler (SoupServer        *server,
 TraceSamplingServer *
 trace_sampling_server_new (GSocket               *socket,
                            const char            *path,
+                           const TraceHttpLimits *limits,
                            TraceHttpRefusedFunc   on_refused,
                            gpointer               user_data,
                            GError               **error)
@@ -248,8 +249,8 @@ trace_sampling_server_new (GSocket               *socket,
   self->server = soup_server_new ("server-header", "gluetool-trace ", NULL);
   soup_server_add_early_handler (self->server, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->server, NULL, handler, self, NULL);
-  self->service = trace_http_serve (self->server, socket, error);
-  if (self->service == NULL)
+  self->serving = trace_http_serve (self->server, socket, limits, error);
+  if (self->serving == NULL)
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -259,7 +260,7 @@ trace_sampling_server_stop (TraceSamplingServer *self)
 {
   g_return_if_fail (self != NULL);
 
-  trace_http_stop_serving (self->server, self->service);
+  trace_http_stop_serving (self->serving);
 }
 
 void
@@ -267,9 +268,7 @@ trace_sampling_server_free (TraceSamplingServer *self)
 {
   if (self == NULL)
     return;
-  if (self->service != NULL)
-    trace_http_stop_serving (self->server, self->service);
-  g_clear_object (&self->service);
+  g_clear_pointer (&self->serving, trace_http_serving_free);
   g_clear_object (&self->server);
   g_clear_pointer (&self->strategies, trace_strategies_free);
   g_free (self->path);

@@ -29,6 +29,7 @@ typedef struct _TraceSamplingServer TraceSamplingServer;
  * @on_refused is told of requests answered 400, 404 or 405. */
 TraceSamplingServer *trace_sampling_server_new  (GSocket               *socket,
                                                  const char            *path,
+                                                 const TraceHttpLimits *limits,
                                                  TraceHttpRefusedFunc   on_refused,
                                                  gpointer               user_data,
                                                  GError               **error);

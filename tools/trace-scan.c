@@ -580,9 +580,11 @@ trace_scan_clear (TraceScan *scan)
   g_clear_pointer (&scan->spans, g_array_unref);
 }
 
-static void
-reset (TraceScan *scan)
+void
+trace_scan_reset (TraceScan *scan)
 {
+  g_return_if_fail (scan != NULL && scan->spans != NULL);
+
   g_clear_pointer (&scan->service_name, g_free);
   g_clear_pointer (&scan->client_uuid, g_free);
   scan->n_process_tags = 0;
@@ -607,7 +609,8 @@ trace_scan_datagram (TraceScan    *scan,
   g_return_val_if_fail (scan != NULL && scan->spans != NULL, FALSE);
   g_return_val_if_fail (data != NULL || len == 0, FALSE);
 
-  reset (scan);
+  trace_scan_reset (scan);
+  scan->protocol = TRACE_PROTOCOL_COMPACT;
 
   if (!read_byte (&c, &byte) || byte != COMPACT_PROTOCOL_ID)
     return FALSE;

@@ -26,6 +26,8 @@
 
 #include <glib.h>
 
+#include "trace-decode.h"
+
 G_BEGIN_DECLS
 
 /* What the store counts per span. */
@@ -50,6 +52,8 @@ typedef struct {
   gint64    failed_to_emit;
 
   GArray   *spans;            /* (owned) (element-type TraceScannedSpan) */
+
+  TraceProtocol protocol;     /* compact (a datagram) or http (a POSTed body) */
 } TraceScan;
 
 /* Zeroes @scan for its first use. */
@@ -64,6 +68,18 @@ void      trace_scan_clear    (TraceScan    *scan);
 gboolean  trace_scan_datagram (TraceScan    *scan,
                                const guint8 *data,
                                gsize         len);
+
+/* Reads @data as the body of a POST to /api/traces, a bare Batch struct
+ * in the binary protocol, into @scan, with the same guards as
+ * trace_scan_datagram() (trace-scan-binary.c): FALSE means the reference
+ * codec (trace_decode_http_body()) must judge the body. */
+gboolean  trace_scan_http_body (TraceScan    *scan,
+                                const guint8 *data,
+                                gsize         len);
+
+/* For the scanners: empties @scan for the next message, keeping its
+ * memory. */
+void      trace_scan_reset    (TraceScan    *scan);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (TraceScan, trace_scan_clear)
 

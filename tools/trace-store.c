@@ -466,6 +466,24 @@ count_items (JaegerSpan    *span,
   return n;
 }
 
+static void
+count_protocol (TraceStore    *self,
+                TraceProtocol  protocol)
+{
+  switch (protocol)
+    {
+    case TRACE_PROTOCOL_COMPACT:
+      self->counts.datagrams_compact++;
+      break;
+    case TRACE_PROTOCOL_BINARY:
+      self->counts.datagrams_binary++;
+      break;
+    case TRACE_PROTOCOL_HTTP:
+      self->counts.http_batches++;
+      break;
+    }
+}
+
 GPtrArray *
 trace_store_add (TraceStore         *self,
                  const TraceDecoded *decoded,
@@ -479,18 +497,7 @@ trace_store_add (TraceStore         *self,
   g_return_val_if_fail (decoded != NULL && JAEGER_IS_BATCH (decoded->batch), NULL);
 
   batch = decoded->batch;
-  switch (decoded->protocol)
-    {
-    case TRACE_PROTOCOL_COMPACT:
-      self->counts.datagrams_compact++;
-      break;
-    case TRACE_PROTOCOL_BINARY:
-      self->counts.datagrams_binary++;
-      break;
-    case TRACE_PROTOCOL_HTTP:
-      self->counts.http_batches++;
-      break;
-    }
+  count_protocol (self, decoded->protocol);
   {
     ClientReport report = report_of_batch (batch);
 
@@ -567,7 +574,7 @@ trace_store_add_scan (TraceStore      *self,
     .too_large_dropped = scan->too_large_dropped,
     .failed_to_emit = scan->failed_to_emit,
   };
-  self->counts.datagrams_compact++;
+  count_protocol (self, scan->protocol);
   count_client (self, &report);
 
   n_spans = scan->spans->len;

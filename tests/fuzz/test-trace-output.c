@@ -739,6 +739,24 @@ START_TEST (test_http_corpus_decodes)
 }
 END_TEST
 
+START_TEST (test_http_corpus_scanned)
+{
+  g_autoptr(GPtrArray) bodies = load_http_corpus ();
+
+  /* The counting receiver reads every body seed itself, so that the
+   * comparison with the reference in trace_fuzz_one_http() is not an
+   * empty one. */
+  ck_assert_uint_ge (bodies->len, 1);
+  for (guint i = 0; i < bodies->len; i++)
+    {
+      gsize len;
+      const guint8 *data = g_bytes_get_data (g_ptr_array_index (bodies, i), &len);
+
+      ck_assert_msg (trace_fuzz_scans_http (data, len), "body %u", i);
+    }
+}
+END_TEST
+
 START_TEST (test_http_corpus_truncated_or_longer)
 {
   g_autoptr(GPtrArray) files = load_http_corpus ();
@@ -819,6 +837,7 @@ output_suite (void)
   tcase_set_timeout (tc, 600);
   tcase_add_test (tc, test_http_corpus_made_from_datagrams);
   tcase_add_test (tc, test_http_corpus_decodes);
+  tcase_add_test (tc, test_http_corpus_scanned);
   tcase_add_test (tc, test_http_corpus_truncated_or_longer);
   tcase_add_test (tc, test_http_corpus_mutated);
   suite_add_tcase (suite, tc);

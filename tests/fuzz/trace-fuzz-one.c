@@ -67,12 +67,18 @@ check_page (const char *page)
     fail ("span text reached the page as markup", page);
 }
 
+/* trace_scan_datagram() or trace_scan_http_body() */
+typedef gboolean (*ScanFunc) (TraceScan    *scan,
+                              const guint8 *data,
+                              gsize         len);
+
 /* The counting receiver's scan against the reference codec: whatever the
  * scan accepts, the reference accepts, and a store fed by either says the
  * same in its summary (the batch twice, so that traces are updated and
  * the store's limit cuts in). */
 static gboolean
-check_scan (const guint8       *data,
+check_scan (ScanFunc            scan_func,
+            const guint8       *data,
             gsize               size,
             const TraceDecoded *decoded,
             const char         *description)
@@ -84,10 +90,10 @@ check_scan (const guint8       *data,
   g_autoptr(GString) scan_summary = g_string_new (NULL);
 
   trace_scan_init (&scan);
-  if (!trace_scan_datagram (&scan, data, size))
+  if (!scan_func (&scan, data, size))
     return FALSE;
   if (decoded == NULL)
-    fail ("the scan accepted a datagram the reference refuses", description);
+    fail ("the scan accepted bytes the reference refuses", description);
 
   by_reference = trace_store_new (FUZZ_MAX_SPANS, TRUE);
   by_scan = trace_store_new (FUZZ_MAX_SPANS, TRUE);
@@ -127,7 +133,18 @@ trace_fuzz_scans (const guint8 *data,
   g_autofree char *description = trace_text_describe_bytes (data, size, 16);
   gboolean ok = trace_decode_datagram (data, size, &decoded, NULL);
 
-  return check_scan (data, size, ok ? &decoded : NULL, description);
+  return check_scan (trace_scan_datagram, data, size, ok ? &decoded : NULL, description);
+}
+
+gboolean
+trace_fuzz_scans_http (const guint8 *data,
+                       gsize         size)
+{
+  g_auto(TraceDecoded) decoded = { NULL, };
+  g_autofree char *description = trace_text_describe_bytes (data, size, 16);
+  gboolean ok = trace_decode_http_body (data, size, &decoded, NULL);
+
+  return check_scan (trace_scan_http_body, data, size, ok ? &decoded : NULL, description);
 }
 
 /* Every output of @decoded's spans, checked: the batch stored twice (the
@@ -211,12 +228,12 @@ trace_fuzz_one (const guint8 *data,
 
   if (!trace_decode_datagram (data, size, &decoded, &error))
     {
-      check_scan (data, size, NULL, description);
+      check_scan (trace_scan_datagram, data, size, NULL, description);
       check_refusal (&decoded, error, description);
       return FALSE;
     }
 
-  check_scan (data, size, &decoded, description);
+  check_scan (trace_scan_datagram, data, size, &decoded, description);
   check_outputs (store, &decoded);
   return TRUE;
 }
@@ -235,6 +252,7 @@ trace_fuzz_one_http (const guint8 *data,
 
   if (!trace_decode_http_body (data, size, &decoded, &error))
     {
+      check_scan (trace_scan_http_body, data, size, NULL, description);
       check_refusal (&decoded, error, description);
       trace_store_count_http_bad (store);
       return FALSE;
@@ -242,6 +260,7 @@ trace_fuzz_one_http (const guint8 *data,
   if (decoded.protocol != TRACE_PROTOCOL_HTTP)
     fail ("an HTTP body decoded as another protocol", description);
 
+  check_scan (trace_scan_http_body, data, size, &decoded, description);
   check_outputs (store, &decoded);
   return TRUE;
 }

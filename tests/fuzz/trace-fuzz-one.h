@@ -21,8 +21,9 @@ gboolean trace_fuzz_one (const guint8 *data,
                          gsize         size);
 
 /* The same for @data as the body of a POST to /api/traces (a bare binary
- * Batch, trace_decode_http_body()); the scan has no part in it. Returns
- * whether the body decoded. */
+ * Batch, trace_decode_http_body()), with the scan of bodies
+ * (trace_scan_http_body()) checked against it. Returns whether the body
+ * decoded. */
 gboolean trace_fuzz_one_http (const guint8 *data,
                               gsize         size);
 
@@ -31,5 +32,9 @@ gboolean trace_fuzz_one_http (const guint8 *data,
  * trace_fuzz_one() checks the same. */
 gboolean trace_fuzz_scans (const guint8 *data,
                            gsize         size);
+
+/* The same as trace_fuzz_scans() for @data as the body of a POST. */
+gboolean trace_fuzz_scans_http (const guint8 *data,
+                                gsize         size);
 
 G_END_DECLS
