@@ -2033,9 +2033,12 @@ START_TEST (test_fork_while_thread_unrefs_actions)
           _exit (0);
         }
       ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+      /* Under valgrind, its leak check at the child's exit counts what the
+       * threads fork() left behind held: status 1 there. */
       if (WIFSIGNALED (status) && WTERMSIG (status) == SIGALRM)
         n_hung++;
-      else if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+      else if (!WIFEXITED (status)
+               || (WEXITSTATUS (status) != 0 && !(RUNNING_ON_VALGRIND && WEXITSTATUS (status) == 1)))
         n_failed++;
     }
   g_atomic_int_set (&stop, TRUE);
