@@ -807,18 +807,14 @@ gluetool_tracer_set_property (GObject      *object,
     }
 }
 
+/* Where and how spans are sent: the agent, the flush thread's timing, the
+ * queue. */
 static void
-gluetool_tracer_class_init (GluetoolTracerClass *klass)
+install_reporting_properties (void)
 {
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
   /* Out-of-range values are accepted here and refused by initialisation
    * with a GError, which a property's range check cannot give. */
   GParamFlags construct = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
-
-  object_class->dispose = gluetool_tracer_dispose;
-  object_class->finalize = gluetool_tracer_finalize;
-  object_class->get_property = gluetool_tracer_get_property;
-  object_class->set_property = gluetool_tracer_set_property;
 
   /**
    * GluetoolTracer:service-name:
@@ -959,7 +955,12 @@ gluetool_tracer_class_init (GluetoolTracerClass *klass)
   properties[PROP_EXIT_FLUSH_TIMEOUT] =
     g_param_spec_double ("exit-flush-timeout", NULL, NULL, -G_MAXDOUBLE, G_MAXDOUBLE,
                          GLUETOOL_EXIT_FLUSH_TIMEOUT_UNSET, construct);
+}
 
+/* What a tracer says of itself once made. */
+static void
+install_state_properties (void)
+{
   /**
    * GluetoolTracer:enabled:
    *
@@ -984,6 +985,15 @@ gluetool_tracer_class_init (GluetoolTracerClass *klass)
   properties[PROP_CLIENT_UUID] =
     g_param_spec_string ("client-uuid", NULL, NULL, NULL,
                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+}
+
+/* Which traces are sampled, and the tags of the process. */
+static void
+install_sampling_properties (void)
+{
+  /* Out-of-range values are accepted here and refused by initialisation
+   * with a GError, which a property's range check cannot give. */
+  GParamFlags construct = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
 
   /**
    * GluetoolTracer:sampler-type:
@@ -1068,6 +1078,15 @@ gluetool_tracer_class_init (GluetoolTracerClass *klass)
    */
   properties[PROP_TAGS] =
     g_param_spec_string ("tags", NULL, NULL, NULL, construct);
+}
+
+/* HTTP to a collector instead of UDP to an agent. */
+static void
+install_http_properties (void)
+{
+  /* Out-of-range values are accepted here and refused by initialisation
+   * with a GError, which a property's range check cannot give. */
+  GParamFlags construct = G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS;
 
   /**
    * GluetoolTracer:endpoint:
@@ -1135,7 +1154,22 @@ gluetool_tracer_class_init (GluetoolTracerClass *klass)
   properties[PROP_PASSWORD] =
     g_param_spec_string ("password", NULL, NULL, NULL,
                          G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+}
 
+static void
+gluetool_tracer_class_init (GluetoolTracerClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = gluetool_tracer_dispose;
+  object_class->finalize = gluetool_tracer_finalize;
+  object_class->get_property = gluetool_tracer_get_property;
+  object_class->set_property = gluetool_tracer_set_property;
+
+  install_reporting_properties ();
+  install_state_properties ();
+  install_sampling_properties ();
+  install_http_properties ();
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
