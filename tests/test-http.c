@@ -8,9 +8,10 @@
  * output, which blocks until it comes. The misbehaving collectors are real
  * TCP peers made here (a listening socket and a thread that accepts): one
  * that never answers, one that answers garbage, one that closes before the
- * body, and one that records the request and answers a chosen status.
- * Nothing waits on a clock but the bounds under test: flush() and close()
- * must return by their deadline whatever the peer does.
+ * body, one that drips its answer a byte at a time, and one that records
+ * the request and answers a chosen status.
+ * Nothing waits on a clock but the bounds under test: flush(), close(), a
+ * request and fork() must return by their bound whatever the peer does.
  */
 
 #include <check.h>
@@ -37,6 +38,12 @@
 #define BOUND_SLACK_S 3.0
 
 #define SECRET_TOKEN "s3cret-T0KEN-never-shown"
+
+/* The sender's bound on one request (REQUEST_TIMEOUT_S in sender-http.c). */
+#define REQUEST_TIMEOUT_S 5.0
+/* Tries of a request, and the back-offs between them (sender-http.c). */
+#define N_TRIES 4
+#define BACKOFFS_S (0.1 + 0.2 + 0.4)
 
 /* ---- The real receiver ------------------------------------------------------------ */
 
@@ -180,11 +187,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Listener, listener_free)
 /* ---- Misbehaving collectors ------------------------------------------------------- */
 
 typedef enum {
-  PEER_NEVER_ANSWERS,   /* accepts, reads nothing, keeps the connection */
+  PEER_NEVER_ANSWERS,   /* reads the request, keeps the connection, never answers */
   PEER_GARBAGE,         /* reads the head, answers bytes that are not HTTP */
   PEER_CLOSES_EARLY,    /* reads the head, closes before the body */
+  PEER_DRIPS,           /* reads the request, answers 202 a byte every DRIP_INTERVAL_US */
   PEER_ANSWERS,         /* reads the request, keeps it, answers @status */
 } PeerMode;
+
+/* Far below any per-read time-out: the client always has a byte coming. */
+#define DRIP_INTERVAL_US (G_USEC_PER_SEC / 2)
 
 typedef struct {
   GSocket      *listener;
@@ -195,7 +206,9 @@ typedef struct {
   GThread      *thread;
   GPtrArray    *held;          /* connections a never-answering peer keeps */
   GMutex        lock;
+  GCond         request_came;  /* (under lock) */
   guint         n_requests;    /* (under lock) */
+  GArray       *request_times; /* (under lock) (element-type gint64) monotonic, as they came */
   GByteArray   *first_request; /* (under lock) head and body of the first one */
 } Peer;
 
@@ -254,11 +267,38 @@ static void
 peer_note_request (Peer       *peer,
                    GByteArray *request)
 {
+  gint64 now = g_get_monotonic_time ();
+
   g_mutex_lock (&peer->lock);
   peer->n_requests++;
+  g_array_append_val (peer->request_times, now);
   if (peer->first_request == NULL && request != NULL)
     peer->first_request = g_byte_array_ref (request);
+  g_cond_broadcast (&peer->request_came);
   g_mutex_unlock (&peer->lock);
+}
+
+/* A whole answer, one byte at a time, as long as the client listens: a
+ * client whose every read is bounded, but not the request, waits for it
+ * all (some 20 s). */
+static void
+drip (Peer    *peer,
+      GSocket *connection)
+{
+  static const char text[] = "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+
+  for (gsize i = 0; i < sizeof text - 1; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (g_socket_send (connection, text + i, 1, peer->cancellable, NULL) != 1)
+        return;
+      /* The client's end (readable at EOF) or the peer's stops it. */
+      if (g_socket_condition_timed_wait (connection, G_IO_IN, DRIP_INTERVAL_US, peer->cancellable,
+                                         &error)
+          || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        return;
+    }
 }
 
 static gpointer
@@ -278,7 +318,8 @@ peer_main (gpointer data)
       switch (peer->mode)
         {
         case PEER_NEVER_ANSWERS:
-          peer_note_request (peer, NULL);
+          request = read_request (peer, connection, TRUE);
+          peer_note_request (peer, request);
           g_ptr_array_add (peer->held, g_steal_pointer (&connection));
           break;
         case PEER_GARBAGE:
@@ -289,6 +330,11 @@ peer_main (gpointer data)
         case PEER_CLOSES_EARLY:
           request = read_request (peer, connection, FALSE);
           peer_note_request (peer, request);
+          break;
+        case PEER_DRIPS:
+          request = read_request (peer, connection, TRUE);
+          peer_note_request (peer, request);
+          drip (peer, connection);
           break;
         case PEER_ANSWERS:
           request = read_request (peer, connection, TRUE);
@@ -324,9 +370,11 @@ peer_new (PeerMode mode,
   peer->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   peer->mode = mode;
   peer->status = status;
+  peer->request_times = g_array_new (FALSE, FALSE, sizeof (gint64));
   peer->cancellable = g_cancellable_new ();
   peer->held = g_ptr_array_new_with_free_func (g_object_unref);
   g_mutex_init (&peer->lock);
+  g_cond_init (&peer->request_came);
   peer->thread = g_thread_new ("test-peer", peer_main, peer);
   return peer;
 }
@@ -348,6 +396,37 @@ peer_get_n_requests (Peer *peer)
   return n;
 }
 
+/* Waits until the peer has had @n requests, for WAIT_S at most. */
+static void
+peer_wait_for_requests (Peer *peer,
+                        guint n)
+{
+  gint64 deadline_us = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
+  guint had;
+
+  g_mutex_lock (&peer->lock);
+  while (peer->n_requests < n && g_cond_wait_until (&peer->request_came, &peer->lock, deadline_us))
+    ;
+  had = peer->n_requests;
+  g_mutex_unlock (&peer->lock);
+  ck_assert_uint_ge (had, n);
+}
+
+/* Seconds from request @index - 1 to request @index. */
+static double
+peer_get_gap_s (Peer *peer,
+                guint index)
+{
+  gint64 gap_us;
+
+  g_mutex_lock (&peer->lock);
+  ck_assert_uint_gt (peer->request_times->len, index);
+  gap_us = g_array_index (peer->request_times, gint64, index)
+           - g_array_index (peer->request_times, gint64, index - 1);
+  g_mutex_unlock (&peer->lock);
+  return (double) gap_us / G_USEC_PER_SEC;
+}
+
 static void
 peer_free (Peer *peer)
 {
@@ -355,8 +434,10 @@ peer_free (Peer *peer)
   g_thread_join (peer->thread);
   g_ptr_array_unref (peer->held);
   g_clear_pointer (&peer->first_request, g_byte_array_unref);
+  g_array_unref (peer->request_times);
   g_object_unref (peer->listener);
   g_object_unref (peer->cancellable);
+  g_cond_clear (&peer->request_came);
   g_mutex_clear (&peer->lock);
   g_free (peer);
 }
@@ -773,6 +854,116 @@ START_TEST (test_status_retries)
 }
 END_TEST
 
+/* A collector that drips its answer, a byte well within any per-read
+ * time-out, is cut at the request's deadline: each try, then the batch
+ * counts as failed, and flush() says why. */
+START_TEST (test_dripping_peer_cut)
+{
+  g_autoptr(Peer) peer = peer_new (PEER_DRIPS, 0);
+  g_autofree char *endpoint = peer_endpoint (peer);
+  g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
+  g_autoptr(GError) error = NULL;
+  double all_tries_s = N_TRIES * REQUEST_TIMEOUT_S + BACKOFFS_S;
+  GluetoolTracerStats stats;
+
+  finish_action ("dripped");
+  ck_assert (!gluetool_tracer_flush (tracer, all_tries_s + WAIT_S, &error));
+  ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
+                 "%s", error->message);
+  ck_assert_msg (strstr (error->message, "1 failed to send") != NULL, "%s", error->message);
+  ck_assert_msg (strstr (error->message, "no answer within 5 s") != NULL, "%s", error->message);
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_failed_to_send, 1);
+  ck_assert_uint_eq (stats.spans_sent, 0);
+  ck_assert_uint_eq (peer_get_n_requests (peer), N_TRIES);
+  /* Each try lasted its deadline, no less (the drip kept every read
+   * short), and no more but for a loaded machine's slack. */
+  for (guint i = 1; i < N_TRIES; i++)
+    {
+      double gap_s = peer_get_gap_s (peer, i);
+
+      ck_assert_msg (gap_s >= REQUEST_TIMEOUT_S, "try %u ended after %.2f s", i, gap_s);
+      ck_assert_msg (gap_s < REQUEST_TIMEOUT_S + BACKOFFS_S + BOUND_SLACK_S,
+                     "try %u ended after %.2f s", i, gap_s);
+    }
+  test_expect_close (tracer, WAIT_S);
+}
+END_TEST
+
+/* fork() during a POST to a collector that never answers returns at once:
+ * it waits for GLib's work in progress, never for the network. The child's
+ * own tracer then posts through GLib and libsoup, so none of their locks
+ * was inherited held. */
+START_TEST (test_fork_during_post)
+{
+  const char *args[] = { "--count", "1", "--json", NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  g_autofree char *good_endpoint = listener_endpoint (l);
+  g_autoptr(Peer) peer = peer_new (PEER_NEVER_ANSWERS, 0);
+  g_autofree char *stuck_endpoint = peer_endpoint (peer);
+  g_autoptr(GluetoolTracer) tracer = tracer_to (stuck_endpoint);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  int verdict_fds[2];
+  char child_verdict = -1;
+  int status = 0;
+  gint64 start;
+  double fork_s;
+  pid_t pid;
+
+  finish_action ("never answered");
+  /* The request is written: the flush thread waits for the answer. */
+  peer_wait_for_requests (peer, 1);
+  ck_assert_int_eq (pipe (verdict_fds), 0);
+  start = g_get_monotonic_time ();
+  pid = fork ();
+  ck_assert_int_ge (pid, 0);
+  if (pid == 0)
+    {
+      g_autoptr(GluetoolTracer) own = NULL;
+      g_autoptr(GluetoolAction) action = NULL;
+      g_autoptr(GError) child_error = NULL;
+      GluetoolTracerStats stats = { 0 };
+      char verdict = 0;
+
+      own = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &child_error,
+                            "service-name", "http-test-child", "endpoint", good_endpoint, NULL);
+      if (own == NULL)
+        verdict = 1;
+      else
+        {
+          action = gluetool_action_new ("from the forked child", NULL);
+          if (!gluetool_action_finish (action, &child_error)
+              || !gluetool_tracer_close (own, WAIT_S, &child_error))
+            verdict = 2;
+          gluetool_tracer_get_stats (own, &stats);
+          if (verdict == 0 && stats.spans_sent != 1)
+            verdict = 3;
+        }
+      if (child_error != NULL)
+        g_printerr ("child: %s\n", child_error->message);
+      if (write (verdict_fds[1], &verdict, 1) != 1)
+        _exit (4);
+      _exit (verdict);
+    }
+  fork_s = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  close (verdict_fds[1]);
+  ck_assert_int_eq (read (verdict_fds[0], &child_verdict, 1), 1);
+  close (verdict_fds[0]);
+  ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+  ck_assert_int_eq (child_verdict, 0);
+  ck_assert_msg (fork_s < REQUEST_TIMEOUT_S / 2, "fork() took %.2f s", fork_s);
+  /* The parent's request is still waiting: nothing answered it. */
+  ck_assert_uint_eq (peer_get_n_requests (peer), 1);
+
+  ck_assert (!gluetool_tracer_close (tracer, 0.5, &error));
+  ck_assert_int_eq (listener_finish (l), 0);
+  out = listener_stdout (l);
+  ck_assert_msg (strstr (out, "from the forked child") != NULL, "%s", out);
+  ck_assert_msg (strstr (out, "never answered") == NULL, "%s", out);
+}
+END_TEST
+
 /* ---- What the request carries -------------------------------------------------------- */
 
 static char *
@@ -881,6 +1072,12 @@ http_suite (void)
   tcase_add_test (tc, test_garbage_answer_fails);
   tcase_add_test (tc, test_closed_before_body_fails);
   tcase_add_test (tc, test_status_retries);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("bounds");
+  tcase_set_timeout (tc, 90);
+  tcase_add_test (tc, test_dripping_peer_cut);
+  tcase_add_test (tc, test_fork_during_post);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("request");
