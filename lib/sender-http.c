@@ -15,9 +15,11 @@
  * queue absorbs what comes meanwhile, and what does not fit is dropped and
  * counted by the producers, who never wait for the network unless they
  * asked to. A request that fails (no connection, a time-out, 408, 429,
- * 5xx) is tried again after a back-off that doubles, MAX_ATTEMPTS times
- * in all, then its spans count as failed with the reason remembered for
- * flush() and close(). Other answers (4xx, 3xx) are final at once.
+ * 5xx) is tried again after a back-off that doubles (or the wait a 429 or
+ * 503 asks for in Retry-After, when it is no longer than the back-off's
+ * cap), MAX_ATTEMPTS times in all, then its spans count as failed with the
+ * reason remembered for flush() and close(). Other answers (4xx, 3xx) are
+ * final at once.
  *
  * Bounds. A request has REQUEST_TIMEOUT_S in all, from connecting to the
  * answer's last byte: libsoup's own time-out bounds each read, so a
@@ -352,6 +354,22 @@ on_network_event (SoupMessage        *message,
                          IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 }
 
+/* The wait a 429 or 503 asks for before the next request, in its
+ * Retry-After header as seconds; -1 without one, or with the header's
+ * other form, a date, which is not read. */
+static gint64
+get_retry_after_us (SoupMessage *message)
+{
+  const char *value = soup_message_headers_get_one (soup_message_get_response_headers (message),
+                                                    "Retry-After");
+  guint64 seconds;
+
+  if (value == NULL
+      || !g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT64 / G_USEC_PER_SEC, &seconds, NULL))
+    return -1;
+  return (gint64) seconds * G_USEC_PER_SEC;
+}
+
 /* What became of @request: its answer's status, or why none came. The
  * errors name the endpoint, never the credentials, which only the request's
  * Authorization header holds. */
@@ -359,6 +377,7 @@ static Outcome
 judge (HttpSender *self,
        Request    *request,
        guint       n_spans,
+       gint64     *retry_after_us,
        GError    **error)
 {
   SoupMessage *message = request->message;
@@ -393,6 +412,8 @@ judge (HttpSender *self,
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                "%s answered %u %s to a batch of %u spans", self->endpoint, status,
                reason != NULL ? reason : "", n_spans);
+  if (status == STATUS_TOO_MANY_REQUESTS || status == SOUP_STATUS_SERVICE_UNAVAILABLE)
+    *retry_after_us = get_retry_after_us (message);
   return status == SOUP_STATUS_REQUEST_TIMEOUT || status == STATUS_TOO_MANY_REQUESTS
          || status >= 500 ? TRY_AGAIN : GIVE_UP;
 }
@@ -407,11 +428,13 @@ request_clear (Request *request)
 }
 
 /* Posts @body once, waiting for the answer until REQUEST_TIMEOUT_S or
- * close()'s deadline. */
+ * close()'s deadline; @retry_after_us: what the answer asked to wait before
+ * the next try, or -1. */
 static Outcome
 post_once (HttpSender *self,
            GBytes     *body,
            guint       n_spans,
+           gint64     *retry_after_us,
            GError    **error)
 {
   Request request = { 0 };
@@ -439,7 +462,7 @@ post_once (HttpSender *self,
 
   if (request.has_closing)
     g_cancellable_release_fd (self->parent.cancellable);
-  outcome = judge (self, &request, n_spans, error);
+  outcome = judge (self, &request, n_spans, retry_after_us, error);
   request_clear (&request);
   return outcome;
 }
@@ -468,7 +491,10 @@ back_off (HttpSender *self,
   return !g_cancellable_is_cancelled (cancellable);
 }
 
-/* Posts @body, trying again after failures that may pass. */
+/* Posts @body, trying again after failures that may pass: after the
+ * back-off, or after what a 429 or 503 asked for when that is no longer
+ * than the back-off can grow (a longer wait would hold every batch behind
+ * this one; the back-off's own is used then). */
 static gboolean
 post (HttpSender *self,
       GBytes     *body,
@@ -480,16 +506,19 @@ post (HttpSender *self,
   for (guint attempt = 1;; attempt++)
     {
       g_autoptr(GError) local_error = NULL;
-      Outcome outcome = post_once (self, body, n_spans, &local_error);
+      gint64 retry_after_us = -1;
+      Outcome outcome = post_once (self, body, n_spans, &retry_after_us, &local_error);
+      gint64 wait_us = retry_after_us >= 0 && retry_after_us <= MAX_BACKOFF_US
+                       ? retry_after_us : backoff_us;
 
       if (outcome == POSTED)
         return TRUE;
-      if (outcome == GIVE_UP || attempt == MAX_ATTEMPTS || !back_off (self, backoff_us))
+      if (outcome == GIVE_UP || attempt == MAX_ATTEMPTS || !back_off (self, wait_us))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
         }
-      GLUETOOL_DEBUG ("Trying again in %" G_GINT64_FORMAT " ms: %s", backoff_us / 1000,
+      GLUETOOL_DEBUG ("Trying again in %" G_GINT64_FORMAT " ms: %s", wait_us / 1000,
                       local_error->message);
       backoff_us = MIN (backoff_us * 2, MAX_BACKOFF_US);
     }

@@ -9,7 +9,7 @@
  * TCP peers made here (a listening socket and a thread that accepts): one
  * that never answers, one that answers garbage, one that closes before the
  * body, one that drips its answer a byte at a time, and one that records
- * the request and answers a chosen status.
+ * the request and answers a chosen status (or a script of answers).
  * Nothing waits on a clock but the bounds under test: flush(), close(), a
  * request and fork() must return by their bound whatever the peer does.
  */
@@ -191,7 +191,7 @@ typedef enum {
   PEER_GARBAGE,         /* reads the head, answers bytes that are not HTTP */
   PEER_CLOSES_EARLY,    /* reads the head, closes before the body */
   PEER_DRIPS,           /* reads the request, answers 202 a byte every DRIP_INTERVAL_US */
-  PEER_ANSWERS,         /* reads the request, keeps it, answers @status */
+  PEER_ANSWERS,         /* reads the request, keeps it, answers @status or from @script */
 } PeerMode;
 
 /* Far below any per-read time-out: the client always has a byte coming. */
@@ -202,6 +202,9 @@ typedef struct {
   guint16       port;
   PeerMode      mode;
   guint         status;
+  /* (nullable) answers in turn, status line on: "503 Busy\r\nRetry-After: 0";
+   * the last is repeated */
+  const char *const *script;
   GCancellable *cancellable;
   GThread      *thread;
   GPtrArray    *held;          /* connections a never-answering peer keeps */
@@ -301,6 +304,25 @@ drip (Peer    *peer,
     }
 }
 
+/* The status line and headers of answer @index. */
+static char *
+peer_answer_text (Peer *peer,
+                  guint index)
+{
+  g_autofree char *status_on = NULL;
+
+  if (peer->script == NULL)
+    status_on = g_strdup_printf ("%u Whatever", peer->status);
+  else
+    {
+      guint n = g_strv_length ((char **) peer->script);
+
+      status_on = g_strdup (peer->script[MIN (index, n - 1)]);
+    }
+  return g_strdup_printf ("HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                          status_on);
+}
+
 static gpointer
 peer_main (gpointer data)
 {
@@ -338,9 +360,10 @@ peer_main (gpointer data)
           break;
         case PEER_ANSWERS:
           request = read_request (peer, connection, TRUE);
+          g_mutex_lock (&peer->lock);
+          text = peer_answer_text (peer, peer->n_requests);
+          g_mutex_unlock (&peer->lock);
           peer_note_request (peer, request);
-          text = g_strdup_printf ("HTTP/1.1 %u Whatever\r\nContent-Length: 0\r\n"
-                                  "Connection: close\r\n\r\n", peer->status);
           answer (connection, text);
           break;
         default:
@@ -352,8 +375,9 @@ peer_main (gpointer data)
 }
 
 static Peer *
-peer_new (PeerMode mode,
-          guint    status)
+peer_new_scripted (PeerMode           mode,
+                   guint              status,
+                   const char *const *script)
 {
   Peer *peer = g_new0 (Peer, 1);
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
@@ -370,6 +394,7 @@ peer_new (PeerMode mode,
   peer->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   peer->mode = mode;
   peer->status = status;
+  peer->script = script;
   peer->request_times = g_array_new (FALSE, FALSE, sizeof (gint64));
   peer->cancellable = g_cancellable_new ();
   peer->held = g_ptr_array_new_with_free_func (g_object_unref);
@@ -377,6 +402,13 @@ peer_new (PeerMode mode,
   g_cond_init (&peer->request_came);
   peer->thread = g_thread_new ("test-peer", peer_main, peer);
   return peer;
+}
+
+static Peer *
+peer_new (PeerMode mode,
+          guint    status)
+{
+  return peer_new_scripted (mode, status, NULL);
 }
 
 static char *
@@ -890,6 +922,40 @@ START_TEST (test_dripping_peer_cut)
 }
 END_TEST
 
+/* A 503 or 429 that asks for a short wait in Retry-After gets it; a long
+ * one is not waited for: the back-off is. */
+START_TEST (test_retry_after)
+{
+  const char *const now[] = { "503 Busy\r\nRetry-After: 0", "202 Accepted", NULL };
+  const char *const in_a_second[] = { "503 Busy\r\nRetry-After: 1", "202 Accepted", NULL };
+  const char *const in_an_hour[] = { "429 Slow down\r\nRetry-After: 3600", "202 Accepted", NULL };
+  const char *const *const scripts[] = { now, in_a_second, in_an_hour };
+
+  for (guint i = 0; i < G_N_ELEMENTS (scripts); i++)
+    {
+      g_autoptr(Peer) peer = peer_new_scripted (PEER_ANSWERS, 0, scripts[i]);
+      g_autofree char *endpoint = peer_endpoint (peer);
+      g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
+      g_autoptr(GError) error = NULL;
+      GluetoolTracerStats stats;
+
+      finish_action ("asked to wait");
+      /* Within a bound far below the hour asked for. */
+      ck_assert_msg (gluetool_tracer_flush (tracer, WAIT_S, &error), "%s: %s", scripts[i][0],
+                     error->message);
+      gluetool_tracer_get_stats (tracer, &stats);
+      ck_assert_uint_eq (stats.spans_sent, 1);
+      ck_assert_uint_eq (stats.spans_failed_to_send, 0);
+      ck_assert_uint_eq (peer_get_n_requests (peer), 2);
+      /* The second asked for more than the first back-off (0.1 s). */
+      if (scripts[i] == in_a_second)
+        ck_assert_msg (peer_get_gap_s (peer, 1) >= 1.0, "tried again after %.2f s",
+                       peer_get_gap_s (peer, 1));
+      test_expect_close (tracer, WAIT_S);
+    }
+}
+END_TEST
+
 /* fork() during a POST to a collector that never answers returns at once:
  * it waits for GLib's work in progress, never for the network. The child's
  * own tracer then posts through GLib and libsoup, so none of their locks
@@ -1072,6 +1138,7 @@ http_suite (void)
   tcase_add_test (tc, test_garbage_answer_fails);
   tcase_add_test (tc, test_closed_before_body_fails);
   tcase_add_test (tc, test_status_retries);
+  tcase_add_test (tc, test_retry_after);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("bounds");
