@@ -37,13 +37,48 @@
  * and the cancellation's way through libsoup. */
 #define BOUND_SLACK_S 3.0
 
-#define SECRET_TOKEN "s3cret-T0KEN-never-shown"
+#define SECRET_TOKEN    "s3cret-T0KEN-never-shown"
+#define SECRET_PASSWORD "s3cret-PASSW0RD-never-shown"
 
 /* The sender's bound on one request (REQUEST_TIMEOUT_S in sender-http.c). */
 #define REQUEST_TIMEOUT_S 5.0
 /* Tries of a request, and the back-offs between them (sender-http.c). */
 #define N_TRIES 4
 #define BACKOFFS_S (0.1 + 0.2 + 0.4)
+
+/* Every message logged, whatever its level, for the tests that look for
+ * credentials in them; debug messages are kept, not printed. */
+static GMutex  log_lock;
+static GString *log_text;
+
+static GLogWriterOutput
+record_log (GLogLevelFlags   level,
+            const GLogField *fields,
+            gsize            n_fields,
+            gpointer         data)
+{
+  g_mutex_lock (&log_lock);
+  for (gsize i = 0; i < n_fields; i++)
+    if (fields[i].length < 0 && (g_str_equal (fields[i].key, "MESSAGE")
+                                 || g_str_equal (fields[i].key, "GLIB_DOMAIN")))
+      g_string_append_printf (log_text, "%s ", (const char *) fields[i].value);
+  g_string_append_c (log_text, '\n');
+  g_mutex_unlock (&log_lock);
+  if ((level & G_LOG_LEVEL_DEBUG) != 0)
+    return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
+static char *
+dup_log_text (void)
+{
+  char *text;
+
+  g_mutex_lock (&log_lock);
+  text = g_strdup (log_text->str);
+  g_mutex_unlock (&log_lock);
+  return text;
+}
 
 /* ---- The real receiver ------------------------------------------------------------ */
 
@@ -1030,6 +1065,60 @@ START_TEST (test_fork_during_post)
 }
 END_TEST
 
+/* Credentials appear in no error and no message, the library's or
+ * libsoup's, whatever the collector does. */
+static void
+check_credentials_hidden (Peer    *peer,
+                          gboolean basic_auth)
+{
+  g_autofree char *endpoint = peer_endpoint (peer);
+  g_autofree char *basic = g_base64_encode ((const guchar *) "alice:" SECRET_PASSWORD,
+                                            strlen ("alice:" SECRET_PASSWORD));
+  const char *secrets[] = { SECRET_TOKEN, SECRET_PASSWORD, basic };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GluetoolTracer) tracer = NULL;
+  g_autofree char *logged = NULL;
+
+  if (basic_auth)
+    tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error, "endpoint", endpoint,
+                             "user", "alice", "password", SECRET_PASSWORD, NULL);
+  else
+    tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error, "endpoint", endpoint,
+                             "auth-token", SECRET_TOKEN, NULL);
+  ck_assert_msg (tracer != NULL, "%s", error ? error->message : "");
+  finish_action ("with credentials");
+  ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
+  ck_assert_msg (strstr (error->message, endpoint) != NULL, "%s", error->message);
+  test_expect_close (tracer, WAIT_S);
+  logged = dup_log_text ();
+  /* The debug messages were on: the sender said what it did. */
+  ck_assert_msg (strstr (logged, endpoint) != NULL, "%s", logged);
+  for (guint i = 0; i < G_N_ELEMENTS (secrets); i++)
+    {
+      ck_assert_msg (strstr (error->message, secrets[i]) == NULL, "%s", error->message);
+      ck_assert_msg (strstr (logged, secrets[i]) == NULL, "%s", logged);
+    }
+}
+
+START_TEST (test_credentials_never_shown)
+{
+  const PeerMode modes[] = { PEER_GARBAGE, PEER_CLOSES_EARLY, PEER_ANSWERS, PEER_ANSWERS };
+  const guint statuses[] = { 0, 0, 401, 503 };
+
+  /* Debug messages are asked for when a tracer is made. */
+  g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
+    {
+      g_autoptr(Peer) bearer = peer_new (modes[i], statuses[i]);
+      g_autoptr(Peer) basic = peer_new (modes[i], statuses[i]);
+
+      check_credentials_hidden (bearer, FALSE);
+      check_credentials_hidden (basic, TRUE);
+    }
+  g_unsetenv ("G_MESSAGES_DEBUG");
+}
+END_TEST
+
 /* ---- What the request carries -------------------------------------------------------- */
 
 static char *
@@ -1139,6 +1228,7 @@ http_suite (void)
   tcase_add_test (tc, test_closed_before_body_fails);
   tcase_add_test (tc, test_status_retries);
   tcase_add_test (tc, test_retry_after);
+  tcase_add_test (tc, test_credentials_never_shown);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("bounds");
@@ -1158,6 +1248,8 @@ http_suite (void)
 int
 main (void)
 {
+  log_text = g_string_new (NULL);
+  g_log_set_writer_func (record_log, NULL, NULL);
   test_unset_tracing_environment ();
   return test_run_suite_tap (http_suite ());
 }
