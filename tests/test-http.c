@@ -803,7 +803,7 @@ refusing_socket (guint16 *port)
 START_TEST (test_refused_counts_failed)
 {
   guint16 port = 0;
-  g_autoptr(GSocket) refusing = refusing_socket (&port);
+  g_autoptr(GSocket) refusing G_GNUC_UNUSED = refusing_socket (&port);
   g_autofree char *endpoint = g_strdup_printf ("http://127.0.0.1:%u/api/traces", port);
   g_autoptr(GError) error = NULL;
   g_autoptr(GluetoolTracer) tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
