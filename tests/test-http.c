@@ -26,6 +26,7 @@
 
 #include "reference.h"
 #include "reference-binary.h"
+#include "sync-private.h"
 #include "test-expect.h"
 #include "check-tap.h"
 
@@ -57,13 +58,13 @@ record_log (GLogLevelFlags   level,
             gsize            n_fields,
             gpointer         data)
 {
-  g_mutex_lock (&log_lock);
+  gluetool_mutex_lock (&log_lock);
   for (gsize i = 0; i < n_fields; i++)
     if (fields[i].length < 0 && (g_str_equal (fields[i].key, "MESSAGE")
                                  || g_str_equal (fields[i].key, "GLIB_DOMAIN")))
       g_string_append_printf (log_text, "%s ", (const char *) fields[i].value);
   g_string_append_c (log_text, '\n');
-  g_mutex_unlock (&log_lock);
+  gluetool_mutex_unlock (&log_lock);
   if ((level & G_LOG_LEVEL_DEBUG) != 0)
     return G_LOG_WRITER_HANDLED;
   return g_log_writer_default (level, fields, n_fields, data);
@@ -74,9 +75,9 @@ dup_log_text (void)
 {
   char *text;
 
-  g_mutex_lock (&log_lock);
+  gluetool_mutex_lock (&log_lock);
   text = g_strdup (log_text->str);
-  g_mutex_unlock (&log_lock);
+  gluetool_mutex_unlock (&log_lock);
   return text;
 }
 
@@ -307,13 +308,13 @@ peer_note_request (Peer       *peer,
 {
   gint64 now = g_get_monotonic_time ();
 
-  g_mutex_lock (&peer->lock);
+  gluetool_mutex_lock (&peer->lock);
   peer->n_requests++;
   g_array_append_val (peer->request_times, now);
   if (peer->first_request == NULL && request != NULL)
     peer->first_request = g_byte_array_ref (request);
   g_cond_broadcast (&peer->request_came);
-  g_mutex_unlock (&peer->lock);
+  gluetool_mutex_unlock (&peer->lock);
 }
 
 /* A whole answer, one byte at a time, as long as the client listens: a
@@ -395,9 +396,9 @@ peer_main (gpointer data)
           break;
         case PEER_ANSWERS:
           request = read_request (peer, connection, TRUE);
-          g_mutex_lock (&peer->lock);
+          gluetool_mutex_lock (&peer->lock);
           text = peer_answer_text (peer, peer->n_requests);
-          g_mutex_unlock (&peer->lock);
+          gluetool_mutex_unlock (&peer->lock);
           peer_note_request (peer, request);
           answer (connection, text);
           break;
@@ -457,9 +458,9 @@ peer_get_n_requests (Peer *peer)
 {
   guint n;
 
-  g_mutex_lock (&peer->lock);
+  gluetool_mutex_lock (&peer->lock);
   n = peer->n_requests;
-  g_mutex_unlock (&peer->lock);
+  gluetool_mutex_unlock (&peer->lock);
   return n;
 }
 
@@ -471,11 +472,11 @@ peer_wait_for_requests (Peer *peer,
   gint64 deadline_us = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
   guint had;
 
-  g_mutex_lock (&peer->lock);
-  while (peer->n_requests < n && g_cond_wait_until (&peer->request_came, &peer->lock, deadline_us))
+  gluetool_mutex_lock (&peer->lock);
+  while (peer->n_requests < n && gluetool_cond_wait_until (&peer->request_came, &peer->lock, deadline_us))
     ;
   had = peer->n_requests;
-  g_mutex_unlock (&peer->lock);
+  gluetool_mutex_unlock (&peer->lock);
   ck_assert_uint_ge (had, n);
 }
 
@@ -486,11 +487,11 @@ peer_get_gap_s (Peer *peer,
 {
   gint64 gap_us;
 
-  g_mutex_lock (&peer->lock);
+  gluetool_mutex_lock (&peer->lock);
   ck_assert_uint_gt (peer->request_times->len, index);
   gap_us = g_array_index (peer->request_times, gint64, index)
            - g_array_index (peer->request_times, gint64, index - 1);
-  g_mutex_unlock (&peer->lock);
+  gluetool_mutex_unlock (&peer->lock);
   return (double) gap_us / G_USEC_PER_SEC;
 }
 
@@ -1128,14 +1129,14 @@ recorded_head (Peer   *peer,
   gssize head_end;
   char *head;
 
-  g_mutex_lock (&peer->lock);
+  gluetool_mutex_lock (&peer->lock);
   ck_assert_ptr_nonnull (peer->first_request);
   head_end = find_head_end (peer->first_request);
   ck_assert_int_gt (head_end, 0);
   head = g_strndup ((const char *) peer->first_request->data, head_end);
   *body = g_bytes_new (peer->first_request->data + head_end,
                        peer->first_request->len - head_end);
-  g_mutex_unlock (&peer->lock);
+  gluetool_mutex_unlock (&peer->lock);
   return head;
 }
 
