@@ -10,22 +10,34 @@
  * onto the end of the body being packed, so a span is copied twice in the
  * flush thread: once rewritten, once into the request.
  *
- * Flow control is the flush thread's own pace: requests are synchronous
- * (libsoup 3's blocking API, from the flush thread, on a SoupSession made
- * there), so a slow collector slows the flush thread, the queue absorbs
- * what comes meanwhile, and what does not fit is dropped and counted by
- * the producers, who never wait for the network unless they asked to. A
- * request that fails (no connection, a time-out, 408, 429, 5xx) is tried
- * again after a back-off that doubles, MAX_ATTEMPTS times in all, then its
- * spans count as failed with the reason remembered for flush() and
- * close(). Other answers (4xx, 3xx) are final at once. close()'s deadline
- * cancels the context's cancellable, which every request and every
- * back-off uses.
+ * Flow control is the flush thread's own pace: it posts one request at a
+ * time and waits for each, so a slow collector slows the flush thread, the
+ * queue absorbs what comes meanwhile, and what does not fit is dropped and
+ * counted by the producers, who never wait for the network unless they
+ * asked to. A request that fails (no connection, a time-out, 408, 429,
+ * 5xx) is tried again after a back-off that doubles (or the wait a 429 or
+ * 503 asks for in Retry-After, when it is no longer than the back-off's
+ * cap), MAX_ATTEMPTS times in all, then its spans count as failed with the
+ * reason remembered for flush() and close(). Other answers (4xx, 3xx) are
+ * final at once.
  *
- * fork(): the request in progress runs inside the flush thread's region of
- * the process (libsoup emits signals and makes GObjects, which take GLib's
- * global locks), so fork() waits for it: at most the session's I/O
- * time-out per step. The back-off waits outside the region.
+ * Bounds. A request has REQUEST_TIMEOUT_S in all, from connecting to the
+ * answer's last byte: libsoup's own time-out bounds each read, so a
+ * collector that drips a byte now and then would otherwise hold a request,
+ * flush() and every fork() for as long as it liked. close()'s deadline
+ * cancels the context's cancellable, which cuts the request in progress
+ * and any back-off at once.
+ *
+ * How a request waits. libsoup 3's asynchronous API, on a GMainContext of
+ * the sender's own that the flush thread iterates by hand until the
+ * request is done (iterate()). The thread's wait is a poll() on the
+ * context's descriptors and close()'s cancellable, until the request's
+ * deadline at most, so both deadlines cut the request while it waits, which
+ * a blocking call would not let them do; and that poll() runs outside the
+ * flush thread's region of the process (see process-private.h), so fork()
+ * waits for GLib's work in progress (libsoup's callbacks emit signals and
+ * make objects, which take GLib's global locks), never for the network.
+ * The back-off waits outside the region too.
  */
 
 #include <libsoup/soup.h>
@@ -47,17 +59,23 @@
 #define MAX_ATTEMPTS       4
 #define FIRST_BACKOFF_US   (G_USEC_PER_SEC / 10)
 #define MAX_BACKOFF_US     (2 * G_USEC_PER_SEC)
-/* libsoup's I/O time-out, per blocking step (connect, write, read): what
- * jaeger-client-go's HTTP sender uses for a whole request. */
-#define IO_TIMEOUT_S       5
+/* A request's whole time, from connecting to reading the answer's last
+ * byte: what jaeger-client-go's HTTP sender allows one. */
+#define REQUEST_TIMEOUT_S  5
 /* An idle connection is kept this long for the next batch. */
 #define IDLE_TIMEOUT_S     30
-/* The most of an answer's body read: collectors answer 202 with none; a
- * longer one is not read to its end (the connection is then not reused). */
+/* The most of an answer's body kept: collectors answer 202 with none; the
+ * rest of a longer one is skipped when the answer is closed, within the
+ * request's deadline. */
 #define MAX_ANSWER_BYTES   4096
 
 /* libsoup 3.2 has no name for it. */
 #define STATUS_TOO_MANY_REQUESTS 429
+
+/* Poll records to start with: a connection, the context's own wake-up and
+ * close()'s cancellable need three. */
+#define N_FDS_AT_FIRST 8
+
 
 #define CONTENT_TYPE "application/x-thrift"
 #define USER_AGENT   "gluetool-action/" GLUETOOL_VERSION_S
@@ -77,6 +95,8 @@ typedef struct {
   GMainContext   *context;          /* (owned) (nullable) thread-default around each use */
   SoupSession    *session;          /* (owned) (nullable) */
   GUri           *uri;              /* (owned) (nullable) */
+  GPollFD        *fds;              /* (owned) what the context's poll waits on */
+  gint            n_fds_allocated;
 
   /* The batch being packed: head (Process, list header), then the spans,
    * binary; the tail is added when it is sent. */
@@ -146,10 +166,14 @@ http_prepare (GluetoolSender *sender,
   /* A libsoup 3 session belongs to the thread-default context it was made
    * in: this thread's own, never the program's main context. */
   if (self->context == NULL)
-    self->context = g_main_context_new ();
+    {
+      self->context = g_main_context_new ();
+      self->n_fds_allocated = N_FDS_AT_FIRST;
+      self->fds = g_new (GPollFD, self->n_fds_allocated);
+    }
   g_main_context_push_thread_default (self->context);
-  self->session = soup_session_new_with_options ("timeout", IO_TIMEOUT_S,
-                                                 "idle-timeout", IDLE_TIMEOUT_S,
+  /* No I/O time-out of libsoup's: the request's deadline bounds it all. */
+  self->session = soup_session_new_with_options ("idle-timeout", IDLE_TIMEOUT_S,
                                                  "user-agent", USER_AGENT,
                                                  NULL);
   /* No proxy: the system's proxy resolver (libproxy) answers from GLib's
@@ -186,31 +210,132 @@ typedef enum {
   GIVE_UP,     /* any other answer, or cancelled */
 } Outcome;
 
-/* What the collector answered: its body, if any, is read (up to
- * MAX_ANSWER_BYTES) so the connection can carry the next batch. */
-static Outcome
-read_answer (HttpSender   *self,
-             SoupMessage  *message,
-             GInputStream *stream,
-             guint         n_spans,
-             GError      **error)
+/* A request in progress: its steps (send, read the answer, close) are
+ * callbacks in the sender's context, which post_once() iterates until
+ * @done. It lives on post_once()'s stack; nothing points at it once done. */
+typedef struct {
+  SoupMessage  *message;      /* (owned) */
+  GCancellable *cancellable;  /* (owned) cancelled at the deadline or close()'s */
+  gint64        deadline_us;  /* monotonic */
+  GPollFD       closing;      /* close()'s cancellable, readable once cancelled */
+  gboolean      has_closing;
+  GInputStream *stream;       /* (owned) (nullable) the answer's body, once it came */
+  GError       *error;        /* (owned) (nullable) why no answer came */
+  gboolean      timed_out;    /* the deadline cut it */
+  gboolean      done;
+  /* What there is of the answer's body is read to its end (kept up to
+   * this, skipped beyond) so the connection can carry the next batch. */
+  guint8        sink[MAX_ANSWER_BYTES];
+} Request;
+
+/* Cuts @request at close()'s deadline or its own, from this thread, so
+ * that every step of it, its end included, runs in the flush thread.
+ * (Not through sources of the context: GLib 2.74's GCancellableSource can
+ * leak when its cancellable is cancelled from another thread while the
+ * source goes.) */
+static void
+cut_if_due (HttpSender *self,
+            Request    *request)
 {
-  guint8 sink[MAX_ANSWER_BYTES];
+  if (request->done || g_cancellable_is_cancelled (request->cancellable))
+    return;
+  if (g_cancellable_is_cancelled (self->parent.cancellable))
+    g_cancellable_cancel (request->cancellable);
+  else if (g_get_monotonic_time () >= request->deadline_us)
+    {
+      request->timed_out = TRUE;
+      g_cancellable_cancel (request->cancellable);
+    }
+}
+
+/* One iteration of the sender's context for @request, as
+ * g_main_context_iteration() runs one, but for the wait: the poll() also
+ * wakes at the request's deadline and at close()'s, and it runs outside
+ * the flush thread's region of the process, so a fork() meanwhile need not
+ * wait for the network; the rest (libsoup's callbacks, which emit signals
+ * and make objects) runs inside. GLib holds none of its locks across the
+ * poll: the context's own is released by query() and taken again by
+ * check(). The caller has pushed the context as thread-default, which
+ * acquires it. */
+static void
+iterate (HttpSender *self,
+         Request    *request)
+{
+  gboolean cut = g_cancellable_is_cancelled (request->cancellable);
+  gint max_priority = 0;
+  gint timeout_ms = -1;
+  gint n_fds;
+
+  g_main_context_prepare (self->context, &max_priority);
+  /* One record more than the context's: close()'s cancellable. */
+  while ((n_fds = g_main_context_query (self->context, max_priority, &timeout_ms, self->fds,
+                                        self->n_fds_allocated - 1)) > self->n_fds_allocated - 1)
+    {
+      self->n_fds_allocated = n_fds + 1;
+      self->fds = g_renew (GPollFD, self->fds, self->n_fds_allocated);
+    }
+  /* Once cut, the request only has its callbacks to run. */
+  if (!cut)
+    {
+      gint64 left_ms = (request->deadline_us - g_get_monotonic_time () + 999) / 1000;
+
+      timeout_ms = timeout_ms < 0 ? (gint) MAX (left_ms, 0) : (gint) CLAMP (left_ms, 0, timeout_ms);
+      if (request->has_closing)
+        self->fds[n_fds] = request->closing;
+    }
+
+  /* A bare step out of the caller's region, as back_off() takes: the
+   * flush thread is in one region only, its pass. */
+  gluetool_process_leave ();
+  g_poll (self->fds, (guint) (n_fds + (!cut && request->has_closing)), timeout_ms);
+  gluetool_process_enter ();
+
+  if (g_main_context_check (self->context, max_priority, self->fds, n_fds))
+    g_main_context_dispatch (self->context);
+  cut_if_due (self, request);
+}
+
+static void
+on_answer_closed (GObject      *stream,
+                  GAsyncResult *result,
+                  gpointer      data)
+{
+  Request *request = data;
+
+  g_input_stream_close_finish (G_INPUT_STREAM (stream), result, NULL);
+  request->done = TRUE;
+}
+
+static void
+on_answer_read (GObject      *stream,
+                GAsyncResult *result,
+                gpointer      data)
+{
+  Request *request = data;
   gsize n_read = 0;
-  guint status = soup_message_get_status (message);
 
-  /* A failure to read an answer that says it all is no failure. */
-  g_input_stream_read_all (stream, sink, sizeof sink, &n_read, self->parent.cancellable, NULL);
-  g_input_stream_close (stream, NULL, NULL);
+  /* A failure to read an answer whose status says it all is no failure. */
+  g_input_stream_read_all_finish (G_INPUT_STREAM (stream), result, &n_read, NULL);
+  g_input_stream_close_async (G_INPUT_STREAM (stream), G_PRIORITY_DEFAULT, request->cancellable,
+                              on_answer_closed, request);
+}
 
-  if (SOUP_STATUS_IS_SUCCESSFUL (status))
-    return POSTED;
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-               "%s answered %u %s to a batch of %u spans", self->endpoint, status,
-               soup_message_get_reason_phrase (message) != NULL
-                 ? soup_message_get_reason_phrase (message) : "", n_spans);
-  return status == SOUP_STATUS_REQUEST_TIMEOUT || status == STATUS_TOO_MANY_REQUESTS
-         || status >= 500 ? TRY_AGAIN : GIVE_UP;
+static void
+on_sent (GObject      *session,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  Request *request = data;
+
+  request->stream = soup_session_send_finish (SOUP_SESSION (session), result, &request->error);
+  if (request->stream == NULL)
+    {
+      request->done = TRUE;
+      return;
+    }
+  g_input_stream_read_all_async (request->stream, request->sink, sizeof request->sink,
+                                 G_PRIORITY_DEFAULT, request->cancellable, on_answer_read,
+                                 request);
 }
 
 /* A request is headers, then a body of up to a batch, written as they come:
@@ -229,39 +354,116 @@ on_network_event (SoupMessage        *message,
                          IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 }
 
+/* The wait a 429 or 503 asks for before the next request, in its
+ * Retry-After header as seconds; -1 without one, or with the header's
+ * other form, a date, which is not read. */
+static gint64
+get_retry_after_us (SoupMessage *message)
+{
+  const char *value = soup_message_headers_get_one (soup_message_get_response_headers (message),
+                                                    "Retry-After");
+  guint64 seconds;
+
+  if (value == NULL
+      || !g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT64 / G_USEC_PER_SEC, &seconds, NULL))
+    return -1;
+  return (gint64) seconds * G_USEC_PER_SEC;
+}
+
+/* What became of @request: its answer's status, or why none came. The
+ * errors name the endpoint, never the credentials, which only the request's
+ * Authorization header holds. */
+static Outcome
+judge (HttpSender *self,
+       Request    *request,
+       guint       n_spans,
+       gint64     *retry_after_us,
+       GError    **error)
+{
+  SoupMessage *message = request->message;
+  const char *reason;
+  guint status;
+
+  if (request->stream == NULL)
+    {
+      /* close()'s deadline first: a request it cut is not tried again. */
+      if (g_cancellable_is_cancelled (self->parent.cancellable))
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&request->error),
+                                      "Cannot post a batch of %u spans to %s: ", n_spans,
+                                      self->endpoint);
+          return GIVE_UP;
+        }
+      if (request->timed_out)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                     "Cannot post a batch of %u spans to %s: no answer within %d s", n_spans,
+                     self->endpoint, REQUEST_TIMEOUT_S);
+      else
+        g_propagate_prefixed_error (error, g_steal_pointer (&request->error),
+                                    "Cannot post a batch of %u spans to %s: ", n_spans,
+                                    self->endpoint);
+      return TRY_AGAIN;
+    }
+
+  status = soup_message_get_status (message);
+  if (SOUP_STATUS_IS_SUCCESSFUL (status))
+    return POSTED;
+  reason = soup_message_get_reason_phrase (message);
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+               "%s answered %u %s to a batch of %u spans", self->endpoint, status,
+               reason != NULL ? reason : "", n_spans);
+  if (status == STATUS_TOO_MANY_REQUESTS || status == SOUP_STATUS_SERVICE_UNAVAILABLE)
+    *retry_after_us = get_retry_after_us (message);
+  return status == SOUP_STATUS_REQUEST_TIMEOUT || status == STATUS_TOO_MANY_REQUESTS
+         || status >= 500 ? TRY_AGAIN : GIVE_UP;
+}
+
+static void
+request_clear (Request *request)
+{
+  g_clear_object (&request->stream);
+  g_clear_object (&request->message);
+  g_clear_object (&request->cancellable);
+  g_clear_error (&request->error);
+}
+
+/* Posts @body once, waiting for the answer until REQUEST_TIMEOUT_S or
+ * close()'s deadline; @retry_after_us: what the answer asked to wait before
+ * the next try, or -1. */
 static Outcome
 post_once (HttpSender *self,
            GBytes     *body,
            guint       n_spans,
+           gint64     *retry_after_us,
            GError    **error)
 {
-  g_autoptr(SoupMessage) message = soup_message_new_from_uri (SOUP_METHOD_POST, self->uri);
-  g_autoptr(GInputStream) stream = NULL;
-  g_autoptr(GError) local_error = NULL;
+  Request request = { 0 };
   Outcome outcome;
 
+  request.message = soup_message_new_from_uri (SOUP_METHOD_POST, self->uri);
+  request.cancellable = g_cancellable_new ();
+  request.deadline_us = g_get_monotonic_time () + REQUEST_TIMEOUT_S * G_USEC_PER_SEC;
+  request.has_closing = g_cancellable_make_pollfd (self->parent.cancellable, &request.closing);
   /* A redirection would carry the credentials elsewhere, and a POST
    * redirected is a GET: an answer like any other. */
-  soup_message_add_flags (message, SOUP_MESSAGE_NO_REDIRECT);
-  g_signal_connect (message, "network-event", G_CALLBACK (on_network_event), NULL);
+  soup_message_add_flags (request.message, SOUP_MESSAGE_NO_REDIRECT);
+  g_signal_connect (request.message, "network-event", G_CALLBACK (on_network_event), NULL);
   if (self->authorization != NULL)
-    soup_message_headers_replace (soup_message_get_request_headers (message), "Authorization",
-                                  self->authorization);
-  soup_message_set_request_body_from_bytes (message, CONTENT_TYPE, body);
+    soup_message_headers_replace (soup_message_get_request_headers (request.message),
+                                  "Authorization", self->authorization);
+  soup_message_set_request_body_from_bytes (request.message, CONTENT_TYPE, body);
 
   g_main_context_push_thread_default (self->context);
-  stream = soup_session_send (self->session, message, self->parent.cancellable, &local_error);
-  if (stream != NULL)
-    outcome = read_answer (self, message, stream, n_spans, error);
-  else
-    {
-      outcome = g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-                ? GIVE_UP : TRY_AGAIN;
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                  "Cannot post a batch of %u spans to %s: ", n_spans,
-                                  self->endpoint);
-    }
+  soup_session_send_async (self->session, request.message, G_PRIORITY_DEFAULT,
+                           request.cancellable, on_sent, &request);
+  while (!request.done)
+    iterate (self, &request);
   g_main_context_pop_thread_default (self->context);
+
+  if (request.has_closing)
+    g_cancellable_release_fd (self->parent.cancellable);
+  outcome = judge (self, &request, n_spans, retry_after_us, error);
+  request_clear (&request);
   return outcome;
 }
 
@@ -289,7 +491,10 @@ back_off (HttpSender *self,
   return !g_cancellable_is_cancelled (cancellable);
 }
 
-/* Posts @body, trying again after failures that may pass. */
+/* Posts @body, trying again after failures that may pass: after the
+ * back-off, or after what a 429 or 503 asked for when that is no longer
+ * than the back-off can grow (a longer wait would hold every batch behind
+ * this one; the back-off's own is used then). */
 static gboolean
 post (HttpSender *self,
       GBytes     *body,
@@ -301,16 +506,19 @@ post (HttpSender *self,
   for (guint attempt = 1;; attempt++)
     {
       g_autoptr(GError) local_error = NULL;
-      Outcome outcome = post_once (self, body, n_spans, &local_error);
+      gint64 retry_after_us = -1;
+      Outcome outcome = post_once (self, body, n_spans, &retry_after_us, &local_error);
+      gint64 wait_us = retry_after_us >= 0 && retry_after_us <= MAX_BACKOFF_US
+                       ? retry_after_us : backoff_us;
 
       if (outcome == POSTED)
         return TRUE;
-      if (outcome == GIVE_UP || attempt == MAX_ATTEMPTS || !back_off (self, backoff_us))
+      if (outcome == GIVE_UP || attempt == MAX_ATTEMPTS || !back_off (self, wait_us))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
           return FALSE;
         }
-      GLUETOOL_DEBUG ("Trying again in %" G_GINT64_FORMAT " ms: %s", backoff_us / 1000,
+      GLUETOOL_DEBUG ("Trying again in %" G_GINT64_FORMAT " ms: %s", wait_us / 1000,
                       local_error->message);
       backoff_us = MIN (backoff_us * 2, MAX_BACKOFF_US);
     }
@@ -459,6 +667,7 @@ http_free (GluetoolSender *sender)
   drop_session (self);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_clear_pointer (&self->uri, g_uri_unref);
+  g_clear_pointer (&self->fds, g_free);
   gluetool_buffer_clear (&self->body);
   g_free (self->service_name);
   g_free (self->endpoint);

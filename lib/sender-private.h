@@ -239,8 +239,9 @@ typedef struct {
 } GluetoolHttpSenderSettings;
 
 /* A sender that POSTs binary Batches of at most max_batch_size bytes to
- * the endpoint, synchronously, from the flush thread, through a
- * SoupSession made there. The settings are copied. */
+ * the endpoint, one at a time from the flush thread, which waits for each
+ * (a bounded time: see sender-http.c), through a SoupSession made there.
+ * The settings are copied. */
 GluetoolSender *gluetool_http_sender_new (const GluetoolHttpSenderSettings *settings,
                                           const GluetoolSenderContext      *context);
 #endif

@@ -8,9 +8,10 @@
  * output, which blocks until it comes. The misbehaving collectors are real
  * TCP peers made here (a listening socket and a thread that accepts): one
  * that never answers, one that answers garbage, one that closes before the
- * body, and one that records the request and answers a chosen status.
- * Nothing waits on a clock but the bounds under test: flush() and close()
- * must return by their deadline whatever the peer does.
+ * body, one that drips its answer a byte at a time, and one that records
+ * the request and answers a chosen status (or a script of answers).
+ * Nothing waits on a clock but the bounds under test: flush(), close(), a
+ * request and fork() must return by their bound whatever the peer does.
  */
 
 #include <check.h>
@@ -25,6 +26,7 @@
 
 #include "reference.h"
 #include "reference-binary.h"
+#include "sync-private.h"
 #include "test-expect.h"
 #include "check-tap.h"
 
@@ -36,7 +38,48 @@
  * and the cancellation's way through libsoup. */
 #define BOUND_SLACK_S 3.0
 
-#define SECRET_TOKEN "s3cret-T0KEN-never-shown"
+#define SECRET_TOKEN    "s3cret-T0KEN-never-shown"
+#define SECRET_PASSWORD "s3cret-PASSW0RD-never-shown"
+
+/* The sender's bound on one request (REQUEST_TIMEOUT_S in sender-http.c). */
+#define REQUEST_TIMEOUT_S 5.0
+/* Tries of a request, and the back-offs between them (sender-http.c). */
+#define N_TRIES 4
+#define BACKOFFS_S (0.1 + 0.2 + 0.4)
+
+/* Every message logged, whatever its level, for the tests that look for
+ * credentials in them; debug messages are kept, not printed. */
+static GMutex  log_lock;
+static GString *log_text;
+
+static GLogWriterOutput
+record_log (GLogLevelFlags   level,
+            const GLogField *fields,
+            gsize            n_fields,
+            gpointer         data)
+{
+  gluetool_mutex_lock (&log_lock);
+  for (gsize i = 0; i < n_fields; i++)
+    if (fields[i].length < 0 && (g_str_equal (fields[i].key, "MESSAGE")
+                                 || g_str_equal (fields[i].key, "GLIB_DOMAIN")))
+      g_string_append_printf (log_text, "%s ", (const char *) fields[i].value);
+  g_string_append_c (log_text, '\n');
+  gluetool_mutex_unlock (&log_lock);
+  if ((level & G_LOG_LEVEL_DEBUG) != 0)
+    return G_LOG_WRITER_HANDLED;
+  return g_log_writer_default (level, fields, n_fields, data);
+}
+
+static char *
+dup_log_text (void)
+{
+  char *text;
+
+  gluetool_mutex_lock (&log_lock);
+  text = g_strdup (log_text->str);
+  gluetool_mutex_unlock (&log_lock);
+  return text;
+}
 
 /* ---- The real receiver ------------------------------------------------------------ */
 
@@ -180,22 +223,31 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (Listener, listener_free)
 /* ---- Misbehaving collectors ------------------------------------------------------- */
 
 typedef enum {
-  PEER_NEVER_ANSWERS,   /* accepts, reads nothing, keeps the connection */
+  PEER_NEVER_ANSWERS,   /* reads the request, keeps the connection, never answers */
   PEER_GARBAGE,         /* reads the head, answers bytes that are not HTTP */
   PEER_CLOSES_EARLY,    /* reads the head, closes before the body */
-  PEER_ANSWERS,         /* reads the request, keeps it, answers @status */
+  PEER_DRIPS,           /* reads the request, answers 202 a byte every DRIP_INTERVAL_US */
+  PEER_ANSWERS,         /* reads the request, keeps it, answers @status or from @script */
 } PeerMode;
+
+/* Far below any per-read time-out: the client always has a byte coming. */
+#define DRIP_INTERVAL_US (G_USEC_PER_SEC / 2)
 
 typedef struct {
   GSocket      *listener;
   guint16       port;
   PeerMode      mode;
   guint         status;
+  /* (nullable) answers in turn, status line on: "503 Busy\r\nRetry-After: 0";
+   * the last is repeated */
+  const char *const *script;
   GCancellable *cancellable;
   GThread      *thread;
   GPtrArray    *held;          /* connections a never-answering peer keeps */
   GMutex        lock;
+  GCond         request_came;  /* (under lock) */
   guint         n_requests;    /* (under lock) */
+  GArray       *request_times; /* (under lock) (element-type gint64) monotonic, as they came */
   GByteArray   *first_request; /* (under lock) head and body of the first one */
 } Peer;
 
@@ -254,11 +306,57 @@ static void
 peer_note_request (Peer       *peer,
                    GByteArray *request)
 {
-  g_mutex_lock (&peer->lock);
+  gint64 now = g_get_monotonic_time ();
+
+  gluetool_mutex_lock (&peer->lock);
   peer->n_requests++;
+  g_array_append_val (peer->request_times, now);
   if (peer->first_request == NULL && request != NULL)
     peer->first_request = g_byte_array_ref (request);
-  g_mutex_unlock (&peer->lock);
+  g_cond_broadcast (&peer->request_came);
+  gluetool_mutex_unlock (&peer->lock);
+}
+
+/* A whole answer, one byte at a time, as long as the client listens: a
+ * client whose every read is bounded, but not the request, waits for it
+ * all (some 20 s). */
+static void
+drip (Peer    *peer,
+      GSocket *connection)
+{
+  static const char text[] = "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
+
+  for (gsize i = 0; i < sizeof text - 1; i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      if (g_socket_send (connection, text + i, 1, peer->cancellable, NULL) != 1)
+        return;
+      /* The client's end (readable at EOF) or the peer's stops it. */
+      if (g_socket_condition_timed_wait (connection, G_IO_IN, DRIP_INTERVAL_US, peer->cancellable,
+                                         &error)
+          || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        return;
+    }
+}
+
+/* The status line and headers of answer @index. */
+static char *
+peer_answer_text (Peer *peer,
+                  guint index)
+{
+  g_autofree char *status_on = NULL;
+
+  if (peer->script == NULL)
+    status_on = g_strdup_printf ("%u Whatever", peer->status);
+  else
+    {
+      guint n = g_strv_length ((char **) peer->script);
+
+      status_on = g_strdup (peer->script[MIN (index, n - 1)]);
+    }
+  return g_strdup_printf ("HTTP/1.1 %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                          status_on);
 }
 
 static gpointer
@@ -278,7 +376,8 @@ peer_main (gpointer data)
       switch (peer->mode)
         {
         case PEER_NEVER_ANSWERS:
-          peer_note_request (peer, NULL);
+          request = read_request (peer, connection, TRUE);
+          peer_note_request (peer, request);
           g_ptr_array_add (peer->held, g_steal_pointer (&connection));
           break;
         case PEER_GARBAGE:
@@ -290,11 +389,17 @@ peer_main (gpointer data)
           request = read_request (peer, connection, FALSE);
           peer_note_request (peer, request);
           break;
-        case PEER_ANSWERS:
+        case PEER_DRIPS:
           request = read_request (peer, connection, TRUE);
           peer_note_request (peer, request);
-          text = g_strdup_printf ("HTTP/1.1 %u Whatever\r\nContent-Length: 0\r\n"
-                                  "Connection: close\r\n\r\n", peer->status);
+          drip (peer, connection);
+          break;
+        case PEER_ANSWERS:
+          request = read_request (peer, connection, TRUE);
+          gluetool_mutex_lock (&peer->lock);
+          text = peer_answer_text (peer, peer->n_requests);
+          gluetool_mutex_unlock (&peer->lock);
+          peer_note_request (peer, request);
           answer (connection, text);
           break;
         default:
@@ -306,8 +411,9 @@ peer_main (gpointer data)
 }
 
 static Peer *
-peer_new (PeerMode mode,
-          guint    status)
+peer_new_scripted (PeerMode           mode,
+                   guint              status,
+                   const char *const *script)
 {
   Peer *peer = g_new0 (Peer, 1);
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
@@ -324,11 +430,21 @@ peer_new (PeerMode mode,
   peer->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   peer->mode = mode;
   peer->status = status;
+  peer->script = script;
+  peer->request_times = g_array_new (FALSE, FALSE, sizeof (gint64));
   peer->cancellable = g_cancellable_new ();
   peer->held = g_ptr_array_new_with_free_func (g_object_unref);
   g_mutex_init (&peer->lock);
+  g_cond_init (&peer->request_came);
   peer->thread = g_thread_new ("test-peer", peer_main, peer);
   return peer;
+}
+
+static Peer *
+peer_new (PeerMode mode,
+          guint    status)
+{
+  return peer_new_scripted (mode, status, NULL);
 }
 
 static char *
@@ -342,10 +458,41 @@ peer_get_n_requests (Peer *peer)
 {
   guint n;
 
-  g_mutex_lock (&peer->lock);
+  gluetool_mutex_lock (&peer->lock);
   n = peer->n_requests;
-  g_mutex_unlock (&peer->lock);
+  gluetool_mutex_unlock (&peer->lock);
   return n;
+}
+
+/* Waits until the peer has had @n requests, for WAIT_S at most. */
+static void
+peer_wait_for_requests (Peer *peer,
+                        guint n)
+{
+  gint64 deadline_us = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
+  guint had;
+
+  gluetool_mutex_lock (&peer->lock);
+  while (peer->n_requests < n && gluetool_cond_wait_until (&peer->request_came, &peer->lock, deadline_us))
+    ;
+  had = peer->n_requests;
+  gluetool_mutex_unlock (&peer->lock);
+  ck_assert_uint_ge (had, n);
+}
+
+/* Seconds from request @index - 1 to request @index. */
+static double
+peer_get_gap_s (Peer *peer,
+                guint index)
+{
+  gint64 gap_us;
+
+  gluetool_mutex_lock (&peer->lock);
+  ck_assert_uint_gt (peer->request_times->len, index);
+  gap_us = g_array_index (peer->request_times, gint64, index)
+           - g_array_index (peer->request_times, gint64, index - 1);
+  gluetool_mutex_unlock (&peer->lock);
+  return (double) gap_us / G_USEC_PER_SEC;
 }
 
 static void
@@ -355,8 +502,10 @@ peer_free (Peer *peer)
   g_thread_join (peer->thread);
   g_ptr_array_unref (peer->held);
   g_clear_pointer (&peer->first_request, g_byte_array_unref);
+  g_array_unref (peer->request_times);
   g_object_unref (peer->listener);
   g_object_unref (peer->cancellable);
+  g_cond_clear (&peer->request_came);
   g_mutex_clear (&peer->lock);
   g_free (peer);
 }
@@ -773,6 +922,204 @@ START_TEST (test_status_retries)
 }
 END_TEST
 
+/* A collector that drips its answer, a byte well within any per-read
+ * time-out, is cut at the request's deadline: each try, then the batch
+ * counts as failed, and flush() says why. */
+START_TEST (test_dripping_peer_cut)
+{
+  g_autoptr(Peer) peer = peer_new (PEER_DRIPS, 0);
+  g_autofree char *endpoint = peer_endpoint (peer);
+  g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
+  g_autoptr(GError) error = NULL;
+  double all_tries_s = N_TRIES * REQUEST_TIMEOUT_S + BACKOFFS_S;
+  GluetoolTracerStats stats;
+
+  finish_action ("dripped");
+  ck_assert (!gluetool_tracer_flush (tracer, all_tries_s + WAIT_S, &error));
+  ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
+                 "%s", error->message);
+  ck_assert_msg (strstr (error->message, "1 failed to send") != NULL, "%s", error->message);
+  ck_assert_msg (strstr (error->message, "no answer within 5 s") != NULL, "%s", error->message);
+  gluetool_tracer_get_stats (tracer, &stats);
+  ck_assert_uint_eq (stats.spans_failed_to_send, 1);
+  ck_assert_uint_eq (stats.spans_sent, 0);
+  ck_assert_uint_eq (peer_get_n_requests (peer), N_TRIES);
+  /* Each try lasted its deadline, no less (the drip kept every read
+   * short), and no more but for a loaded machine's slack. */
+  for (guint i = 1; i < N_TRIES; i++)
+    {
+      double gap_s = peer_get_gap_s (peer, i);
+
+      ck_assert_msg (gap_s >= REQUEST_TIMEOUT_S, "try %u ended after %.2f s", i, gap_s);
+      ck_assert_msg (gap_s < REQUEST_TIMEOUT_S + BACKOFFS_S + BOUND_SLACK_S,
+                     "try %u ended after %.2f s", i, gap_s);
+    }
+  test_expect_close (tracer, WAIT_S);
+}
+END_TEST
+
+/* A 503 or 429 that asks for a short wait in Retry-After gets it; a long
+ * one is not waited for: the back-off is. */
+START_TEST (test_retry_after)
+{
+  const char *const now[] = { "503 Busy\r\nRetry-After: 0", "202 Accepted", NULL };
+  const char *const in_a_second[] = { "503 Busy\r\nRetry-After: 1", "202 Accepted", NULL };
+  const char *const in_an_hour[] = { "429 Slow down\r\nRetry-After: 3600", "202 Accepted", NULL };
+  const char *const *const scripts[] = { now, in_a_second, in_an_hour };
+
+  for (guint i = 0; i < G_N_ELEMENTS (scripts); i++)
+    {
+      g_autoptr(Peer) peer = peer_new_scripted (PEER_ANSWERS, 0, scripts[i]);
+      g_autofree char *endpoint = peer_endpoint (peer);
+      g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
+      g_autoptr(GError) error = NULL;
+      GluetoolTracerStats stats;
+
+      finish_action ("asked to wait");
+      /* Within a bound far below the hour asked for. */
+      ck_assert_msg (gluetool_tracer_flush (tracer, WAIT_S, &error), "%s: %s", scripts[i][0],
+                     error->message);
+      gluetool_tracer_get_stats (tracer, &stats);
+      ck_assert_uint_eq (stats.spans_sent, 1);
+      ck_assert_uint_eq (stats.spans_failed_to_send, 0);
+      ck_assert_uint_eq (peer_get_n_requests (peer), 2);
+      /* The second asked for more than the first back-off (0.1 s). */
+      if (scripts[i] == in_a_second)
+        ck_assert_msg (peer_get_gap_s (peer, 1) >= 1.0, "tried again after %.2f s",
+                       peer_get_gap_s (peer, 1));
+      test_expect_close (tracer, WAIT_S);
+    }
+}
+END_TEST
+
+/* fork() during a POST to a collector that never answers returns at once:
+ * it waits for GLib's work in progress, never for the network. The child's
+ * own tracer then posts through GLib and libsoup, so none of their locks
+ * was inherited held. */
+START_TEST (test_fork_during_post)
+{
+  const char *args[] = { "--count", "1", "--json", NULL };
+  g_autoptr(Listener) l = listener_start (args);
+  g_autofree char *good_endpoint = listener_endpoint (l);
+  g_autoptr(Peer) peer = peer_new (PEER_NEVER_ANSWERS, 0);
+  g_autofree char *stuck_endpoint = peer_endpoint (peer);
+  g_autoptr(GluetoolTracer) tracer = tracer_to (stuck_endpoint);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  int verdict_fds[2];
+  char child_verdict = -1;
+  int status = 0;
+  gint64 start;
+  double fork_s;
+  pid_t pid;
+
+  finish_action ("never answered");
+  /* The request is written: the flush thread waits for the answer. */
+  peer_wait_for_requests (peer, 1);
+  ck_assert_int_eq (pipe (verdict_fds), 0);
+  start = g_get_monotonic_time ();
+  pid = fork ();
+  ck_assert_int_ge (pid, 0);
+  if (pid == 0)
+    {
+      g_autoptr(GluetoolTracer) own = NULL;
+      g_autoptr(GluetoolAction) action = NULL;
+      g_autoptr(GError) child_error = NULL;
+      GluetoolTracerStats stats = { 0 };
+      char verdict = 0;
+
+      own = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &child_error,
+                            "service-name", "http-test-child", "endpoint", good_endpoint, NULL);
+      if (own == NULL)
+        verdict = 1;
+      else
+        {
+          action = gluetool_action_new ("from the forked child", NULL);
+          if (!gluetool_action_finish (action, &child_error)
+              || !gluetool_tracer_close (own, WAIT_S, &child_error))
+            verdict = 2;
+          gluetool_tracer_get_stats (own, &stats);
+          if (verdict == 0 && stats.spans_sent != 1)
+            verdict = 3;
+        }
+      if (child_error != NULL)
+        g_printerr ("child: %s\n", child_error->message);
+      if (write (verdict_fds[1], &verdict, 1) != 1)
+        _exit (4);
+      _exit (verdict);
+    }
+  fork_s = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  close (verdict_fds[1]);
+  ck_assert_int_eq (read (verdict_fds[0], &child_verdict, 1), 1);
+  close (verdict_fds[0]);
+  ck_assert_int_eq (waitpid (pid, &status, 0), pid);
+  ck_assert_int_eq (child_verdict, 0);
+  ck_assert_msg (fork_s < REQUEST_TIMEOUT_S / 2, "fork() took %.2f s", fork_s);
+  /* The parent's request is still waiting: nothing answered it. */
+  ck_assert_uint_eq (peer_get_n_requests (peer), 1);
+
+  ck_assert (!gluetool_tracer_close (tracer, 0.5, &error));
+  ck_assert_int_eq (listener_finish (l), 0);
+  out = listener_stdout (l);
+  ck_assert_msg (strstr (out, "from the forked child") != NULL, "%s", out);
+  ck_assert_msg (strstr (out, "never answered") == NULL, "%s", out);
+}
+END_TEST
+
+/* Credentials appear in no error and no message, the library's or
+ * libsoup's, whatever the collector does. */
+static void
+check_credentials_hidden (Peer    *peer,
+                          gboolean basic_auth)
+{
+  g_autofree char *endpoint = peer_endpoint (peer);
+  g_autofree char *basic = g_base64_encode ((const guchar *) "alice:" SECRET_PASSWORD,
+                                            strlen ("alice:" SECRET_PASSWORD));
+  const char *secrets[] = { SECRET_TOKEN, SECRET_PASSWORD, basic };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GluetoolTracer) tracer = NULL;
+  g_autofree char *logged = NULL;
+
+  if (basic_auth)
+    tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error, "endpoint", endpoint,
+                             "user", "alice", "password", SECRET_PASSWORD, NULL);
+  else
+    tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error, "endpoint", endpoint,
+                             "auth-token", SECRET_TOKEN, NULL);
+  ck_assert_msg (tracer != NULL, "%s", error ? error->message : "");
+  finish_action ("with credentials");
+  ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
+  ck_assert_msg (strstr (error->message, endpoint) != NULL, "%s", error->message);
+  test_expect_close (tracer, WAIT_S);
+  logged = dup_log_text ();
+  /* The debug messages were on: the sender said what it did. */
+  ck_assert_msg (strstr (logged, endpoint) != NULL, "%s", logged);
+  for (guint i = 0; i < G_N_ELEMENTS (secrets); i++)
+    {
+      ck_assert_msg (strstr (error->message, secrets[i]) == NULL, "%s", error->message);
+      ck_assert_msg (strstr (logged, secrets[i]) == NULL, "%s", logged);
+    }
+}
+
+START_TEST (test_credentials_never_shown)
+{
+  const PeerMode modes[] = { PEER_GARBAGE, PEER_CLOSES_EARLY, PEER_ANSWERS, PEER_ANSWERS };
+  const guint statuses[] = { 0, 0, 401, 503 };
+
+  /* Debug messages are asked for when a tracer is made. */
+  g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (modes); i++)
+    {
+      g_autoptr(Peer) bearer = peer_new (modes[i], statuses[i]);
+      g_autoptr(Peer) basic = peer_new (modes[i], statuses[i]);
+
+      check_credentials_hidden (bearer, FALSE);
+      check_credentials_hidden (basic, TRUE);
+    }
+  g_unsetenv ("G_MESSAGES_DEBUG");
+}
+END_TEST
+
 /* ---- What the request carries -------------------------------------------------------- */
 
 static char *
@@ -782,14 +1129,14 @@ recorded_head (Peer   *peer,
   gssize head_end;
   char *head;
 
-  g_mutex_lock (&peer->lock);
+  gluetool_mutex_lock (&peer->lock);
   ck_assert_ptr_nonnull (peer->first_request);
   head_end = find_head_end (peer->first_request);
   ck_assert_int_gt (head_end, 0);
   head = g_strndup ((const char *) peer->first_request->data, head_end);
   *body = g_bytes_new (peer->first_request->data + head_end,
                        peer->first_request->len - head_end);
-  g_mutex_unlock (&peer->lock);
+  gluetool_mutex_unlock (&peer->lock);
   return head;
 }
 
@@ -881,6 +1228,14 @@ http_suite (void)
   tcase_add_test (tc, test_garbage_answer_fails);
   tcase_add_test (tc, test_closed_before_body_fails);
   tcase_add_test (tc, test_status_retries);
+  tcase_add_test (tc, test_retry_after);
+  tcase_add_test (tc, test_credentials_never_shown);
+  suite_add_tcase (s, tc);
+
+  tc = tcase_create ("bounds");
+  tcase_set_timeout (tc, 90);
+  tcase_add_test (tc, test_dripping_peer_cut);
+  tcase_add_test (tc, test_fork_during_post);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("request");
@@ -894,6 +1249,8 @@ http_suite (void)
 int
 main (void)
 {
+  log_text = g_string_new (NULL);
+  g_log_set_writer_func (record_log, NULL, NULL);
   test_unset_tracing_environment ();
   return test_run_suite_tap (http_suite ());
 }
