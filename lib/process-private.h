@@ -194,8 +194,9 @@ gluetool_process_leave (void)
  * library is one of these, entered and left in one function but one: an
  * action's dispose() hands its region to its finalize(), in the same
  * g_object_unref() (gluetool-action.c says why). The flush thread steps out
- * of its pass, with leave() and enter(), for a name lookup (sender-udp.c)
- * and a back-off (sender-http.c). */
+ * of its pass, with leave() and enter(), for what waits on the network: a
+ * name lookup (sender-udp.c), the HTTP sender's poll and back-off
+ * (sender-http.c). */
 typedef GluetoolThreadRecord GluetoolProcessRegion;
 
 static inline GluetoolProcessRegion *
