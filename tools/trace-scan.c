@@ -3,8 +3,10 @@
  *
  * SPDX-License-Identifier: MIT
  *
- * One function per struct of jaeger.thrift, each reading its fields in
- * place with a cursor that never passes the datagram's end. Wire facts:
+ * One function per struct of jaeger.thrift (trace-scan-structs.inc, shared
+ * with the binary protocol's trace-scan-binary.c), each reading its fields
+ * in place with a cursor that never passes the datagram's end; this file
+ * gives them the compact protocol's fields, values and lists. Wire facts:
  * docs/design.md and the Thrift compact protocol specification. Whenever
  * the reference codec might read a byte differently (a long-form field id,
  * a varint with bits beyond its type, a field of an unexpected type), the
@@ -32,6 +34,14 @@ static const guint8 emit_batch_name[] = "\x09" "emitBatch";
 #define ARGS_BATCH_FIELD    0x1c
 /* Tag.vType for a string */
 #define TAG_TYPE_STRING     0
+
+/* The names trace-scan-structs.inc reads the types by. */
+#define TYPE_TEXT   CT_BINARY
+#define TYPE_I32    CT_I32
+#define TYPE_I64    CT_I64
+#define TYPE_DOUBLE CT_DOUBLE
+#define TYPE_LIST   CT_LIST
+#define TYPE_STRUCT CT_STRUCT
 
 typedef struct {
   const guint8 *p;
@@ -121,7 +131,7 @@ read_i64 (Cursor *c,
 /* A string or binary: its bytes, in place. Empty ones are refused: the
  * reference may hand them out as NULL, which counts differently. */
 static inline gboolean
-read_binary (Cursor        *c,
+read_text (Cursor        *c,
              const guint8 **bytes,
              gsize         *len)
 {
@@ -136,7 +146,7 @@ read_binary (Cursor        *c,
 }
 
 static inline gboolean
-skip_binary (Cursor *c)
+skip_text (Cursor *c)
 {
   guint32 n;
 
@@ -154,6 +164,21 @@ skip_double (Cursor *c)
     return FALSE;
   c->p += 8;
   return TRUE;
+}
+
+/* An empty string's or binary's length, not read. */
+static inline gboolean
+next_text_is_empty (const Cursor *c)
+{
+  return c->p < c->end && *c->p == 0;
+}
+
+/* A bool field's value is in its type. */
+static inline gboolean
+skip_bool_value (Cursor *c,
+                 guint   type)
+{
+  return type == CT_BOOL_TRUE || type == CT_BOOL_FALSE;
 }
 
 /* A list<struct> header: its size, at most one element per byte left. */
@@ -206,358 +231,7 @@ next_field (Cursor *c,
   return 1;
 }
 
-/* Whether the fields in @required (a bit per id) were all read. */
-static inline gboolean
-has_all (const Fields *fields,
-         guint64       required)
-{
-  return (fields->seen & required) == required;
-}
-
-#define BIT(id) (G_GUINT64_CONSTANT (1) << (id))
-
-/* ---- The structs ------------------------------------------------------------ */
-
-typedef struct {
-  const guint8 *key;
-  gsize         key_len;
-  gint32        type;
-  const guint8 *string;     /* (nullable) vStr, unless empty or absent */
-  gsize         string_len;
-  gboolean      string_empty;
-} ScannedTag;
-
-static gboolean
-scan_tag (Cursor     *c,
-          ScannedTag *tag)
-{
-  Fields fields = { 0, 0 };
-  guint type;
-  int more;
-
-  tag->string = NULL;
-  tag->string_empty = FALSE;
-  while ((more = next_field (c, &fields, &type)) > 0)
-    {
-      gint64 ignored;
-      gboolean ok;
-
-      switch (fields.id)
-        {
-        case 1:  /* key */
-          ok = type == CT_BINARY && read_binary (c, &tag->key, &tag->key_len);
-          break;
-        case 2:  /* vType */
-          ok = type == CT_I32 && read_i32 (c, &tag->type);
-          break;
-        case 3:  /* vStr: may be empty unless it is a client-uuid */
-          if (type != CT_BINARY)
-            ok = FALSE;
-          else if (c->p < c->end && *c->p == 0)
-            ok = tag->string_empty = skip_binary (c);
-          else
-            ok = read_binary (c, &tag->string, &tag->string_len);
-          break;
-        case 4:  /* vDouble */
-          ok = type == CT_DOUBLE && skip_double (c);
-          break;
-        case 5:  /* vBool: its value is in the field's type */
-          ok = type == CT_BOOL_TRUE || type == CT_BOOL_FALSE;
-          break;
-        case 6:  /* vLong */
-          ok = type == CT_I64 && read_i64 (c, &ignored);
-          break;
-        case 7:  /* vBinary */
-          ok = type == CT_BINARY && skip_binary (c);
-          break;
-        default:
-          ok = FALSE;
-        }
-      if (!ok)
-        return FALSE;
-    }
-  return more == 0 && has_all (&fields, BIT (1) | BIT (2));
-}
-
-/* A list<Tag>; the first client-uuid tag found goes in @scan, when given. */
-static gboolean
-scan_tags (Cursor    *c,
-           guint32   *n_tags,
-           TraceScan *scan)
-{
-  if (!read_struct_list (c, n_tags))
-    return FALSE;
-  for (guint32 i = 0; i < *n_tags; i++)
-    {
-      ScannedTag tag;
-
-      if (!scan_tag (c, &tag))
-        return FALSE;
-      /* As the store finds it: the key compared as a C string, a STRING
-       * tag whose vStr is set. An empty vStr may come back from the
-       * reference as NULL, so such a tag is left to it. */
-      if (scan != NULL && scan->client_uuid == NULL && tag.type == TAG_TYPE_STRING
-          && strnlen ((const char *) tag.key, tag.key_len) == strlen ("client-uuid")
-          && memcmp (tag.key, "client-uuid", strlen ("client-uuid")) == 0)
-        {
-          if (tag.string_empty)
-            return FALSE;
-          if (tag.string != NULL)
-            scan->client_uuid = g_strndup ((const char *) tag.string, tag.string_len);
-        }
-    }
-  return TRUE;
-}
-
-static gboolean
-scan_log (Cursor  *c,
-          guint64 *n_items)
-{
-  Fields fields = { 0, 0 };
-  guint type;
-  int more;
-
-  while ((more = next_field (c, &fields, &type)) > 0)
-    {
-      gint64 ignored;
-      guint32 n_fields;
-      gboolean ok;
-
-      switch (fields.id)
-        {
-        case 1:  /* timestamp */
-          ok = type == CT_I64 && read_i64 (c, &ignored);
-          break;
-        case 2:  /* fields */
-          ok = type == CT_LIST && scan_tags (c, &n_fields, NULL);
-          if (ok)
-            *n_items += 1 + n_fields;
-          break;
-        default:
-          ok = FALSE;
-        }
-      if (!ok)
-        return FALSE;
-    }
-  return more == 0 && has_all (&fields, BIT (1) | BIT (2));
-}
-
-static gboolean
-scan_span_ref (Cursor *c)
-{
-  Fields fields = { 0, 0 };
-  guint type;
-  int more;
-
-  while ((more = next_field (c, &fields, &type)) > 0)
-    {
-      gint32 ref_type;
-      gint64 id;
-      gboolean ok;
-
-      switch (fields.id)
-        {
-        case 1:  /* refType */
-          ok = type == CT_I32 && read_i32 (c, &ref_type);
-          break;
-        case 2:  /* traceIdLow */
-        case 3:  /* traceIdHigh */
-        case 4:  /* spanId */
-          ok = type == CT_I64 && read_i64 (c, &id);
-          break;
-        default:
-          ok = FALSE;
-        }
-      if (!ok)
-        return FALSE;
-    }
-  return more == 0 && has_all (&fields, BIT (1) | BIT (2) | BIT (3) | BIT (4));
-}
-
-static gboolean
-scan_span (Cursor           *c,
-           TraceScannedSpan *span)
-{
-  Fields fields = { 0, 0 };
-  guint type;
-  int more;
-
-  span->n_items = 1;
-  while ((more = next_field (c, &fields, &type)) > 0)
-    {
-      const guint8 *name;
-      gsize name_len;
-      gint64 value;
-      gint32 flags;
-      guint32 n;
-      gboolean ok = TRUE;
-
-      switch (fields.id)
-        {
-        case 1:  /* traceIdLow */
-          ok = type == CT_I64 && read_i64 (c, &value);
-          if (ok)
-            span->trace_id_low = (guint64) value;
-          break;
-        case 2:  /* traceIdHigh */
-          ok = type == CT_I64 && read_i64 (c, &value);
-          if (ok)
-            span->trace_id_high = (guint64) value;
-          break;
-        case 3:  /* spanId */
-        case 4:  /* parentSpanId */
-        case 8:  /* startTime */
-        case 9:  /* duration */
-          ok = type == CT_I64 && read_i64 (c, &value);
-          break;
-        case 5:  /* operationName */
-          ok = type == CT_BINARY && read_binary (c, &name, &name_len);
-          break;
-        case 6:  /* references */
-          ok = type == CT_LIST && read_struct_list (c, &n);
-          for (guint32 i = 0; ok && i < n; i++)
-            ok = scan_span_ref (c);
-          if (ok)
-            span->n_items += n;
-          break;
-        case 7:  /* flags */
-          ok = type == CT_I32 && read_i32 (c, &flags);
-          break;
-        case 10:  /* tags */
-          ok = type == CT_LIST && scan_tags (c, &n, NULL);
-          if (ok)
-            span->n_items += n;
-          break;
-        case 11:  /* logs */
-          ok = type == CT_LIST && read_struct_list (c, &n);
-          for (guint32 i = 0; ok && i < n; i++)
-            ok = scan_log (c, &span->n_items);
-          break;
-        default:
-          ok = FALSE;
-        }
-      if (!ok)
-        return FALSE;
-    }
-  return more == 0 && has_all (&fields, BIT (1) | BIT (2) | BIT (3) | BIT (4) | BIT (5)
-                                        | BIT (7) | BIT (8) | BIT (9));
-}
-
-static gboolean
-scan_process (Cursor    *c,
-              TraceScan *scan)
-{
-  Fields fields = { 0, 0 };
-  guint type;
-  int more;
-
-  while ((more = next_field (c, &fields, &type)) > 0)
-    {
-      const guint8 *name;
-      gsize name_len;
-      guint32 n_tags;
-      gboolean ok;
-
-      switch (fields.id)
-        {
-        case 1:  /* serviceName */
-          ok = type == CT_BINARY && read_binary (c, &name, &name_len);
-          if (ok)
-            scan->service_name = g_strndup ((const char *) name, name_len);
-          break;
-        case 2:  /* tags */
-          ok = type == CT_LIST && scan_tags (c, &n_tags, scan);
-          if (ok)
-            scan->n_process_tags = n_tags;
-          break;
-        default:
-          ok = FALSE;
-        }
-      if (!ok)
-        return FALSE;
-    }
-  return more == 0 && has_all (&fields, BIT (1));
-}
-
-static gboolean
-scan_client_stats (Cursor    *c,
-                   TraceScan *scan)
-{
-  Fields fields = { 0, 0 };
-  guint type;
-  int more;
-
-  while ((more = next_field (c, &fields, &type)) > 0)
-    {
-      gint64 *counter;
-
-      switch (fields.id)
-        {
-        case 1:
-          counter = &scan->full_queue_dropped;
-          break;
-        case 2:
-          counter = &scan->too_large_dropped;
-          break;
-        case 3:
-          counter = &scan->failed_to_emit;
-          break;
-        default:
-          return FALSE;
-        }
-      if (type != CT_I64 || !read_i64 (c, counter))
-        return FALSE;
-    }
-  return more == 0 && has_all (&fields, BIT (1) | BIT (2) | BIT (3));
-}
-
-static gboolean
-scan_batch (Cursor    *c,
-            TraceScan *scan)
-{
-  Fields fields = { 0, 0 };
-  guint type;
-  int more;
-
-  while ((more = next_field (c, &fields, &type)) > 0)
-    {
-      guint32 n;
-      gboolean ok = TRUE;
-
-      switch (fields.id)
-        {
-        case 1:  /* process */
-          ok = type == CT_STRUCT && scan_process (c, scan);
-          break;
-        case 2:  /* spans */
-          ok = type == CT_LIST && read_struct_list (c, &n);
-          if (ok)
-            g_array_set_size (scan->spans, n);
-          for (guint32 i = 0; ok && i < n; i++)
-            ok = scan_span (c, &g_array_index (scan->spans, TraceScannedSpan, i));
-          break;
-        case 3:  /* seqNo */
-          ok = type == CT_I64 && read_i64 (c, &scan->seq_no);
-          scan->has_seq_no = ok;
-          break;
-        case 4:  /* stats */
-          ok = type == CT_STRUCT && scan_client_stats (c, scan);
-          scan->has_stats = ok;
-          break;
-        default:
-          ok = FALSE;
-        }
-      if (!ok)
-        return FALSE;
-    }
-  if (more != 0 || !has_all (&fields, BIT (1) | BIT (2)))
-    return FALSE;
-
-  /* Each span is charged its process's tags, whichever field came first. */
-  for (guint i = 0; i < scan->spans->len; i++)
-    g_array_index (scan->spans, TraceScannedSpan, i).n_items += scan->n_process_tags;
-  return TRUE;
-}
+#include "trace-scan-structs.inc"
 
 /* ---- The message ------------------------------------------------------------- */
 
