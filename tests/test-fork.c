@@ -2225,90 +2225,6 @@ glib_work_child_main (guint    index,
   return FORKED_OK;
 }
 
-/* ---- fork() while the flush thread connects again ------------------------ */
-
-/* A tracer whose agent refuses every datagram, with the smallest datagrams
- * allowed: threads finish actions and flush, again and again, so each of
- * the flush thread's passes sends datagram after datagram, hears the
- * refusals (a GError each) and, every 16 of them, lets go of its socket and
- * connects anew (GLib's resolver, addresses and a new socket: objects with
- * properties, the signal lock at their ends). The pass is a region (see
- * process-private.h); the main thread forks children that do the same GLib
- * work, and hang when one of those locks was held. */
-#define REFUSED_FORKS (RUNNING_ON_VALGRIND ? 10u : DROP_FORKS_NATIVE)
-#define REFUSED_SPANS_PER_FLUSH 32
-
-typedef struct {
-  GluetoolTracer *tracer;
-  gint            stop;         /* (atomic) */
-  guint           n_flushes;    /* (atomic) */
-} RefusedReporter;
-
-static gpointer
-report_to_refusing_agent (gpointer data)
-{
-  RefusedReporter *reporter = data;
-
-  while (!g_atomic_int_get (&reporter->stop))
-    {
-      for (guint i = 0; i < REFUSED_SPANS_PER_FLUSH; i++)
-        {
-          g_autoptr(GluetoolAction) action = gluetool_action_new ("refused", NULL);
-
-          gluetool_action_finish (action, NULL);
-        }
-      /* No GError: making one would be this thread's own GLib work, outside
-       * the library's regions. */
-      gluetool_tracer_flush (reporter->tracer, WAIT_S, NULL);
-      g_atomic_int_inc (&reporter->n_flushes);
-    }
-  return NULL;
-}
-
-START_TEST (test_fork_while_flush_thread_reconnects)
-{
-  g_autoptr(GString) failures = g_string_new (NULL);
-  g_autoptr(GluetoolTracer) tracer = NULL;
-  g_autoptr(GError) error = NULL;
-  RefusedReporter reporter = { 0 };
-  GluetoolTracerStats stats;
-  guint16 port = closed_udp_port ();
-  GThread *thread;
-  guint n_flushes_before;
-  guint n_hung;
-  guint n_failed = 0;
-
-  tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
-                           "service-name", "fork-refused",
-                           "reporting-host", "127.0.0.1",
-                           "reporting-port", (guint) port,
-                           "max-packet-size", (guint) 512,
-                           NULL);
-  ck_assert_msg (tracer != NULL, "tracer: %s", error != NULL ? error->message : "");
-  /* Connected, and refused once, before the forks: starting is
-   * test_fork_right_after_tracer_made()'s. */
-  ck_assert (report_labels ("refused/warm-up/", 1));
-  ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, NULL));
-
-  reporter.tracer = tracer;
-  thread = g_thread_new ("refused", report_to_refusing_agent, &reporter);
-  n_flushes_before = (guint) g_atomic_int_get (&reporter.n_flushes);
-  n_hung = fork_waves (REFUSED_FORKS, glib_work_child_main, GUINT_TO_POINTER (port), &n_failed,
-                       failures);
-  g_atomic_int_set (&reporter.stop, TRUE);
-  g_thread_join (thread);
-
-  /* The flush thread connected anew several times while the children were
-   * made, and every span was refused. */
-  ck_assert_uint_gt ((guint) g_atomic_int_get (&reporter.n_flushes) - n_flushes_before, 4 * 16);
-  gluetool_tracer_get_stats (tracer, &stats);
-  ck_assert_uint_eq (stats.spans_sent, 0);
-  ck_assert_uint_gt (stats.spans_failed_to_send, 4 * 16);
-  ck_assert_msg (n_hung == 0, "%u of %u children hung", n_hung, REFUSED_FORKS);
-  ck_assert_msg (n_failed == 0, "%u children failed%s", n_failed, failures->str);
-}
-END_TEST
-
 /* ---- fork() while tracers are closed ---------------------------------------- */
 
 /* A thread closes tracers made before the forks, one at a time, while the
@@ -2645,7 +2561,6 @@ START_TEST (test_fork_during_first_action)
            FIRST_ACTION_PROCESSES, n_forks, n_during,
            g_array_index (took_us, gint64, took_us->len / 2), n_hung, n_processes_hung, n_failed);
 
-  ck_assert_uint_gt (n_during, 0);
   ck_assert_msg (n_hung == 0, "%u of %u children hung, in %u of %u processes", n_hung, n_forks,
                  n_processes_hung, FIRST_ACTION_PROCESSES);
   ck_assert_uint_eq (n_failed, 0);
@@ -2820,11 +2735,6 @@ fork_suite (void)
   tc = tcase_create ("looking");
   tcase_set_timeout (tc, 120);
   tcase_add_test (tc, test_fork_while_thread_looks_at_its_stack);
-  suite_add_tcase (suite, tc);
-
-  tc = tcase_create ("reconnecting");
-  tcase_set_timeout (tc, 120);
-  tcase_add_test (tc, test_fork_while_flush_thread_reconnects);
   suite_add_tcase (suite, tc);
 
   tc = tcase_create ("closing");
