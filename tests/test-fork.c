@@ -2513,6 +2513,7 @@ run_first_action_process (void)
   return 0;
 }
 
+#ifndef UNDER_ADDRESS_SANITIZER
 static int
 compare_gint64 (gconstpointer a,
                 gconstpointer b)
@@ -2572,6 +2573,7 @@ START_TEST (test_fork_during_first_action)
   ck_assert_uint_eq (n_failed, 0);
 }
 END_TEST
+#endif
 
 /* ---- gluetool_action_release(), g_autoptr's ------------------------------ */
 
