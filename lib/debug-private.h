@@ -7,6 +7,10 @@
  * environment each time. Both are too slow for every action, so the answer
  * is kept and asked again only when a tracer is made, which is when a
  * program sets up tracing. Set G_MESSAGES_DEBUG=Gluetool (or all) before.
+ *
+ * A message is written by the program's log writer, which is the program's
+ * own code: inside a region of the process (see process-private.h), where
+ * none may run, it is kept and written when the thread's last region ends.
  */
 
 #pragma once
@@ -20,10 +24,22 @@ void     gluetool_debug_refresh (void);
 /* The last answer; any thread. */
 gboolean gluetool_debug_enabled (void);
 
+/* g_debug(), or later when inside a region; for GLUETOOL_DEBUG(). */
+void     gluetool_debug_write (const char *file,
+                               const char *line,
+                               const char *func,
+                               const char *format,
+                               ...) G_GNUC_PRINTF (4, 5);
+
+/* Writes, in order, the messages kept in @deferred (a GPtrArray, or NULL)
+ * while the thread was inside a region, and frees it. */
+void     gluetool_debug_write_deferred (GPtrArray *deferred);
+
 #define GLUETOOL_DEBUG(...)                                                     \
   G_STMT_START {                                                                \
     if (G_UNLIKELY (gluetool_debug_enabled ()))                                 \
-      g_debug (__VA_ARGS__);                                                    \
+      gluetool_debug_write (__FILE__, G_STRINGIFY (__LINE__), G_STRFUNC,        \
+                            __VA_ARGS__);                                       \
   } G_STMT_END
 
 G_END_DECLS

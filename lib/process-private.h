@@ -44,6 +44,8 @@
 
 #include <glib.h>
 
+#include "debug-private.h"
+
 G_BEGIN_DECLS
 
 /* The per-thread variables the hot path reads. The library is built with
@@ -87,6 +89,9 @@ struct _GluetoolThreadRecord {
   guint64               serial;      /* set once; never reused in a process */
   GluetoolThreadRecord *prev;        /* under the registry lock */
   GluetoolThreadRecord *next;        /* under the registry lock */
+  /* (owned) (nullable) this thread's only: debug messages made inside a
+   * region, written when its last region ends (see debug-private.h). */
+  GPtrArray            *deferred_debug;
 } __attribute__ ((aligned (64)));
 
 extern GLUETOOL_THREAD_LOCAL GluetoolThreadRecord *gluetool_process_thread_record_;
@@ -181,6 +186,8 @@ gluetool_process_leave (void)
   guint depth = atomic_load_explicit (&record->depth, memory_order_relaxed);
 
   atomic_store_explicit (&record->depth, depth - 1, memory_order_release);
+  if (G_UNLIKELY (depth == 1 && record->deferred_debug != NULL))
+    gluetool_debug_write_deferred (g_steal_pointer (&record->deferred_debug));
 }
 
 /* A region that ends when its variable goes out of scope, so that no
@@ -213,6 +220,9 @@ gluetool_process_region_leave (GluetoolProcessRegion *region)
   guint depth = atomic_load_explicit (&region->depth, memory_order_relaxed);
 
   atomic_store_explicit (&region->depth, depth - 1, memory_order_release);
+  /* Out of the last region: what was kept may run the program's code now. */
+  if (G_UNLIKELY (depth == 1 && region->deferred_debug != NULL))
+    gluetool_debug_write_deferred (g_steal_pointer (&region->deferred_debug));
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GluetoolProcessRegion, gluetool_process_region_leave)

@@ -66,6 +66,9 @@ unregister_thread (gpointer data)
   unfinished_of_exited_threads += atomic_load_explicit (&record->unfinished, memory_order_relaxed);
   gluetool_mutex_unlock (&registry_lock);
 
+  /* Kept messages were written when the thread's last region ended, before
+   * it exited; nothing is left here, but nothing would leak either. */
+  g_clear_pointer (&record->deferred_debug, g_ptr_array_unref);
   g_aligned_free (record);
 }
 

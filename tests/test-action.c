@@ -25,6 +25,8 @@
 #include <gluetool/gluetool.h>
 
 #include "check-tap.h"
+#include "debug-private.h"
+#include "process-private.h"
 #include "sync-private.h"
 
 /* ---- Counting log messages ------------------------------------------------- */
@@ -34,6 +36,11 @@ typedef struct {
   guint  n_criticals;
   guint  n_warnings;
   char  *last_message;   /* (owned) (nullable) of the last critical or warning */
+  /* The library's debug messages, and those of them written while the
+   * writing thread was inside a region of the process. */
+  guint  n_debug;
+  guint  n_debug_in_region;
+  GString *debug_text;   /* (owned) (nullable) the messages, a line each */
 } LogCounts;
 
 static LogCounts log_counts;
@@ -43,12 +50,42 @@ static GLogLevelFlags saved_fatal_mask;
 /* Levels that the current test expects: counted, not printed. (atomic) */
 static gint           quiet_levels;
 
+static const char *
+field_value (const GLogField *fields,
+             gsize            n_fields,
+             const char      *key)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, key))
+        return fields[i].value;
+    }
+  return NULL;
+}
+
 static GLogWriterOutput
 counting_writer (GLogLevelFlags   log_level,
                  const GLogField *fields,
                  gsize            n_fields,
                  gpointer         user_data)
 {
+  if ((log_level & G_LOG_LEVEL_DEBUG) && g_strcmp0 (field_value (fields, n_fields, "GLIB_DOMAIN"),
+                                                    "Gluetool") == 0)
+    {
+      GluetoolThreadRecord *record = gluetool_process_thread_record_;
+
+      gluetool_mutex_lock (&log_counts.lock);
+      log_counts.n_debug++;
+      if (record != NULL && atomic_load (&record->depth) > 0)
+        log_counts.n_debug_in_region++;
+      if (log_counts.debug_text == NULL)
+        log_counts.debug_text = g_string_new (NULL);
+      g_string_append_printf (log_counts.debug_text, "%s\n",
+                              field_value (fields, n_fields, "MESSAGE"));
+      gluetool_mutex_unlock (&log_counts.lock);
+      /* Not printed: stdout is the TAP stream. */
+      return G_LOG_WRITER_HANDLED;
+    }
   if (log_level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
     {
       const char *message = NULL;
@@ -1414,6 +1451,49 @@ START_TEST (test_preconditions)
 }
 END_TEST
 
+/* ---- Debug messages ---------------------------------------------------------- */
+
+/* The library's debug messages run the program's log writer, the program's
+ * own code, which may wait for a thread that forks: never from inside a
+ * region of the process, which that fork() would wait for. Those made
+ * inside one (an action's start and finish) are written once it ends. */
+START_TEST (test_debug_written_outside_regions)
+{
+  g_autoptr(GluetoolAction) root = NULL;
+  g_autoptr(GluetoolAction) child = NULL;
+  g_autofree char *text = NULL;
+  guint n_debug, n_in_region;
+
+  gluetool_mutex_lock (&log_counts.lock);
+  log_counts.n_debug = log_counts.n_debug_in_region = 0;
+  if (log_counts.debug_text != NULL)
+    g_string_truncate (log_counts.debug_text, 0);
+  gluetool_mutex_unlock (&log_counts.lock);
+
+  g_setenv ("G_MESSAGES_DEBUG", "Gluetool", TRUE);
+  gluetool_debug_refresh ();
+  root = gluetool_action_new ("debugged", NULL);
+  child = gluetool_action_new ("debugged child", root);
+  finish_ok (child);
+  finish_ok (root);
+  g_unsetenv ("G_MESSAGES_DEBUG");
+  gluetool_debug_refresh ();
+
+  gluetool_mutex_lock (&log_counts.lock);
+  n_debug = log_counts.n_debug;
+  n_in_region = log_counts.n_debug_in_region;
+  /* A line each, every one after a newline. */
+  text = g_strconcat ("\n", log_counts.debug_text != NULL ? log_counts.debug_text->str : "", NULL);
+  gluetool_mutex_unlock (&log_counts.lock);
+  /* Two starts and two ends (and, in a new process, the probe's report). */
+  ck_assert_uint_ge (n_debug, 4);
+  ck_assert_uint_eq (n_in_region, 0);
+  ck_assert_msg (strstr (text, "\nAction 'debugged' started") != NULL
+                 && strstr (text, "\nAction 'debugged child' finished") != NULL,
+                 "debug messages:\n%s", text);
+}
+END_TEST
+
 static Suite *
 action_suite (void)
 {
@@ -1465,6 +1545,11 @@ action_suite (void)
   tcase_add_test (tc, test_invalid_utf8_label);
   suite_add_tcase (s, tc);
 
+  tc = tcase_create ("debug");
+  tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
+  tcase_add_test (tc, test_debug_written_outside_regions);
+  suite_add_tcase (s, tc);
+
   tc = tcase_create ("preconditions");
   tcase_add_checked_fixture (tc, fixture_setup, fixture_teardown);
   tcase_add_test (tc, test_preconditions);
@@ -1484,5 +1569,7 @@ main (void)
   status = test_run_suite_tap (action_suite ());
 
   g_clear_pointer (&log_counts.last_message, g_free);
+  if (log_counts.debug_text != NULL)
+    g_string_free (g_steal_pointer (&log_counts.debug_text), TRUE);
   return status;
 }
