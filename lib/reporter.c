@@ -262,7 +262,7 @@ gluetool_reporter_new (const GluetoolConfig *config)
 #ifdef GLUETOOL_HAVE_SOUP
       GluetoolHttpSenderSettings http_settings = {
         self->service_name, config->endpoint, config->max_batch_size, config->auth_token,
-        config->user, config->password, self->client_uuid, config->tags,
+        config->user, config->password, config->tls_ca_file, self->client_uuid, config->tags,
       };
 
       sender = gluetool_http_sender_new (&http_settings, &context);
