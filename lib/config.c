@@ -193,16 +193,20 @@ parse_ca_file (const char *what,
 {
   g_autoptr(GTlsDatabase) database = NULL;
   g_autoptr(GError) tls_error = NULL;
+  g_autofree char *absolute = NULL;
 
   if (!check_text (what, value, error))
     return FALSE;
   if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
     return invalid (error, "%s is set, but GIO has no TLS support here (install glib-networking)",
                     what);
-  database = g_tls_file_database_new (value, &tls_error);
+  /* GIO takes only an absolute path; a relative one is taken from the
+   * directory the tracer is made in, as a user would expect. */
+  absolute = g_canonicalize_filename (value, NULL);
+  database = g_tls_file_database_new (absolute, &tls_error);
   if (database == NULL)
     return invalid (error, "%s '%s' cannot be used: %s", what, value, tls_error->message);
-  *out = g_strdup (value);
+  *out = g_steal_pointer (&absolute);
   return TRUE;
 }
 
