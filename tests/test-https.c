@@ -26,6 +26,13 @@
 #include "test-expect.h"
 #include "check-tap.h"
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #define WAIT_S 20.0
 /* Any listener stops after this long without a span: a safety net for a
  * broken test, never the way a test ends. */
@@ -572,6 +579,8 @@ START_TEST (test_fork_after_https)
       GluetoolTracerStats stats = { 0 };
       gint64 start;
 
+      /* A child that hangs dies of SIGALRM rather than hold the suite. */
+      alarm (30);
       own = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &child_error,
                             "service-name", "https-test-child", "endpoint", endpoint,
                             "tls-ca-file", ca, NULL);
@@ -599,9 +608,13 @@ START_TEST (test_fork_after_https)
   g_printerr ("# the child's close() took %.2f s: %s\n", report.close_s,
               report.message[0] != '\0' ? report.message : "no error");
   ck_assert_int_eq (waitpid (pid, &status, 0), pid);
-  ck_assert (WIFEXITED (status));
-  ck_assert_msg (WEXITSTATUS (status) == 0 && report.verdict == 0,
-                 "the child's status %d, verdict %d: %s", WEXITSTATUS (status), report.verdict,
+  ck_assert_msg (WIFEXITED (status), "the child did not exit (a signal: %d)",
+                 WIFSIGNALED (status) ? WTERMSIG (status) : 0);
+  /* Under valgrind the exit status is valgrind's (1 when the child leaks,
+   * as every child leaks what the threads fork() left behind held): the
+   * report counts. */
+  ck_assert_msg (report.verdict == 0 && (RUNNING_ON_VALGRIND || WEXITSTATUS (status) == 0),
+                 "the child's verdict %d, status %d: %s", report.verdict, WEXITSTATUS (status),
                  report.message);
   ck_assert_msg (report.close_s < child_close_s + CUT_GRACE_S + BOUND_SLACK_S,
                  "the child's close() took %.2f s: %s", report.close_s, report.message);
