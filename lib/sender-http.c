@@ -26,7 +26,14 @@
  * collector that drips a byte now and then would otherwise hold a request,
  * flush() and every fork() for as long as it liked. close()'s deadline
  * cancels the context's cancellable, which cuts the request in progress
- * and any back-off at once.
+ * and any back-off at once. A cut request whose callbacks have not ended
+ * it CUT_GRACE_US later is abandoned with its session (abandon()): a step
+ * that cannot be cut, on worker threads a forked child lacks, would hold
+ * the flush thread for ever.
+ *
+ * TLS: an https endpoint's certificate is checked against the tls-ca-file
+ * setting's certificates, else the system's; one refused fails its batch at
+ * once (it would be refused again), with GIO's reasons in words.
  *
  * How a request waits. libsoup 3's asynchronous API, on a GMainContext of
  * the sender's own that the flush thread iterates by hand until the
@@ -282,7 +289,8 @@ typedef struct {
 static void
 request_free (Request *request)
 {
-  g_signal_handlers_disconnect_by_data (request->message, request);
+  if (request->message != NULL)
+    g_signal_handlers_disconnect_by_data (request->message, request);
   g_clear_object (&request->stream);
   g_clear_object (&request->message);
   g_clear_object (&request->cancellable);

@@ -1056,6 +1056,8 @@ START_TEST (test_tls_ca_file)
   request.tls_ca_file = "";
   {
     g_autoptr(GError) error = load_fails (&request, "tls ca file is empty");
+
+    ck_assert (g_str_has_prefix (error->message, "tls ca file"));
   }
 #else
   {
