@@ -21,13 +21,19 @@
  * under the lock, so replacing it frees nothing that a reader might hold.
  * @has_default_remote_parent mirrors @default_remote_parent_set so that the
  * usual case, no remote parent, costs roots one relaxed load and no lock; a
- * root racing with a change may see either value, as it could anyway. */
+ * root racing with a change may see either value, as it could anyway.
+ *
+ * The reading is done under the lock, not in a g_once: the lock is held
+ * across fork() (see process-private.h), so a child never copies the
+ * reading half done, which a g_once would leave "in progress" for ever in
+ * the child, its first action waiting on it. Nothing under the lock enters
+ * a region (the prepare handler takes the lock after the regions drain). */
 G_LOCK_DEFINE_STATIC (default_remote_parent);
 static GluetoolSpanContext default_remote_parent;     /* under the lock */
 static gboolean            default_remote_parent_set; /* under the lock */
+static gboolean            default_remote_parent_read; /* under the lock */
 static atomic_bool         has_default_remote_parent;
-static gsize               default_remote_parent_initialized;
-static atomic_bool         default_remote_parent_ready;  /* the once is over */
+static atomic_bool         default_remote_parent_ready;  /* read or set */
 
 /* Code outside the library's regions takes the lock too, so fork() takes
  * it (see process-private.h). */
@@ -47,8 +53,17 @@ store_default_remote_parent (const GluetoolSpanContext *context)
   atomic_store_explicit (&has_default_remote_parent, context != NULL, memory_order_relaxed);
 }
 
-/* Returns why TRACEPARENT was ignored, for the caller to warn once it is
- * out of its region, or NULL. (transfer full) */
+/* Caller holds the lock. From now on the environment is not read; release,
+ * pairs with the acquire in gluetool_remote_parent_ensure_read(). */
+static void
+mark_default_remote_parent_read (void)
+{
+  default_remote_parent_read = TRUE;
+  atomic_store_explicit (&default_remote_parent_ready, true, memory_order_release);
+}
+
+/* Caller holds the lock. Returns why TRACEPARENT was ignored, for the
+ * caller to warn once the lock is let go, or NULL. (transfer full) */
 static char *
 read_default_remote_parent_from_environment (void)
 {
@@ -66,35 +81,27 @@ read_default_remote_parent_from_environment (void)
       return g_strdup_printf ("Ignoring %s: %s; actions without a parent start new traces",
                               GLUETOOL_SPAN_CONTEXT_ENV_TRACEPARENT, error->message);
     }
-
-  gluetool_mutex_lock (&G_LOCK_NAME (default_remote_parent));
   store_default_remote_parent (context);
-  gluetool_mutex_unlock (&G_LOCK_NAME (default_remote_parent));
   return NULL;
 }
 
-/* The whole g_once is a region (see process-private.h), as the handler
- * flag's probe is: fork() between entering the once and leaving it would
- * leave the child's once "in progress" for ever, and its first action
- * waiting on it. The warning, which runs the program's log writer, is
- * written after the region. */
+/* The warning, which runs the program's log writer, is written once the
+ * lock is let go. */
 static G_GNUC_NO_INLINE void
 initialize_default_remote_parent (void)
 {
   g_autofree char *warning = NULL;
   gboolean ran = FALSE;
-  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
 
-  if (GLUETOOL_ONCE_INIT_ENTER (&default_remote_parent_initialized))
+  ensure_remote_parent_lock_held_across_fork ();
+  gluetool_mutex_lock (&G_LOCK_NAME (default_remote_parent));
+  if (!default_remote_parent_read)
     {
-      ensure_remote_parent_lock_held_across_fork ();
       warning = read_default_remote_parent_from_environment ();
+      mark_default_remote_parent_read ();
       ran = TRUE;
-      GLUETOOL_ONCE_INIT_LEAVE (&default_remote_parent_initialized, 1);
-      /* Release, pairs with the acquire in gluetool_remote_parent_ensure_read(). */
-      atomic_store_explicit (&default_remote_parent_ready, true, memory_order_release);
     }
-  g_clear_pointer (&region, gluetool_process_region_leave);
+  gluetool_mutex_unlock (&G_LOCK_NAME (default_remote_parent));
 
   if (warning != NULL)
     g_warning ("%s", warning);
@@ -127,27 +134,14 @@ gluetool_remote_parent_get (GluetoolSpanContext *context)
   return found;
 }
 
-/* The once as if the environment had been read. A region, as in
- * initialize_default_remote_parent(). */
-static void
-mark_default_remote_parent_read (void)
-{
-  g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = gluetool_process_region_enter ();
-
-  if (GLUETOOL_ONCE_INIT_ENTER (&default_remote_parent_initialized))
-    GLUETOOL_ONCE_INIT_LEAVE (&default_remote_parent_initialized, 1);
-  atomic_store_explicit (&default_remote_parent_ready, true, memory_order_release);
-}
-
 void
 gluetool_remote_parent_set (const GluetoolSpanContext *context)
 {
   ensure_remote_parent_lock_held_across_fork ();
+  gluetool_mutex_lock (&G_LOCK_NAME (default_remote_parent));
   /* Set before first use: the program decided, and the environment is not
    * read (nor warned about) later. */
   mark_default_remote_parent_read ();
-
-  gluetool_mutex_lock (&G_LOCK_NAME (default_remote_parent));
   store_default_remote_parent (context);
   gluetool_mutex_unlock (&G_LOCK_NAME (default_remote_parent));
 }

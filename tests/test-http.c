@@ -20,20 +20,20 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
-#include <glib/gstdio.h>
 
 #include <gluetool/gluetool.h>
 
 #include "reference.h"
 #include "reference-binary.h"
 #include "sync-private.h"
+#include "listen-process.h"
 #include "test-expect.h"
 #include "check-tap.h"
 
 #define WAIT_S 20.0
 /* Any listener stops after this long without a span: a safety net for a
  * broken test, never the way a test ends. */
-#define SAFETY_IDLE "30"
+#define SAFETY_IDLE_S 30
 /* What a bound may be overrun by on a loaded machine: the thread's wake-up
  * and the cancellation's way through libsoup. */
 #define BOUND_SLACK_S 3.0
@@ -83,142 +83,26 @@ dup_log_text (void)
 
 /* ---- The real receiver ------------------------------------------------------------ */
 
-typedef struct {
-  GSubprocess      *process;
-  GDataInputStream *err;
-  GString          *err_text;
-  char             *dir;
-  char             *out_path;
-  guint16           http_port;
-} Listener;
-
-static char *
-read_line (GDataInputStream *stream)
-{
-  g_autoptr(GError) error = NULL;
-  char *line = g_data_input_stream_read_line_utf8 (stream, NULL, NULL, &error);
-
-  ck_assert_msg (error == NULL, "reading the program's output: %s", error ? error->message : "");
-  return line;
-}
-
-static guint16
-port_at_end (const char *line)
-{
-  const char *colon = strrchr (line, ':');
-  guint64 port;
-
-  ck_assert_ptr_nonnull (colon);
-  port = g_ascii_strtoull (colon + 1, NULL, 10);
-  ck_assert_msg (port > 0 && port <= G_MAXUINT16, "no port in \"%s\"", line);
-  return (guint16) port;
-}
-
 /* `gluetool-trace listen --port 0 --http-port 0 --idle 30 ARGS`, once it
- * said where it listens. */
-static Listener *
-listener_start (const char *const *args)
+ * said where it listens; its stderr is shown if it fails. */
+static ListenProcess *
+start_listener (const char *const *args)
 {
-  const char *program = g_getenv ("GLUETOOL_TRACE_PROGRAM");
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  Listener *l = g_new0 (Listener, 1);
+  ListenProcessOptions options = {
+    .args = args,
+    .idle_s = SAFETY_IDLE_S,
+    .http = TRUE,
+    .show_stderr_on_failure = TRUE,
+  };
 
-  ck_assert_msg (program != NULL, "GLUETOOL_TRACE_PROGRAM is not set");
-  l->dir = g_dir_make_tmp ("gluetool-test-http-XXXXXX", &error);
-  ck_assert_msg (l->dir != NULL, "temporary directory: %s", error ? error->message : "");
-  l->err_text = g_string_new (NULL);
-  l->out_path = g_build_filename (l->dir, "stdout.txt", NULL);
-
-  g_ptr_array_add (argv, (gpointer) program);
-  g_ptr_array_add (argv, (gpointer) "listen");
-  g_ptr_array_add (argv, (gpointer) "--port");
-  g_ptr_array_add (argv, (gpointer) "0");
-  g_ptr_array_add (argv, (gpointer) "--http-port");
-  g_ptr_array_add (argv, (gpointer) "0");
-  g_ptr_array_add (argv, (gpointer) "--idle");
-  g_ptr_array_add (argv, (gpointer) SAFETY_IDLE);
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, l->out_path);
-  l->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
-  ck_assert_msg (l->process != NULL, "spawn: %s", error ? error->message : "");
-  l->err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (l->process));
-
-  /* The UDP line comes last. */
-  for (;;)
-    {
-      g_autofree char *line = read_line (l->err);
-
-      ck_assert_msg (line != NULL, "the listener ended before it listened: %s", l->err_text->str);
-      g_string_append_printf (l->err_text, "%s\n", line);
-      if (g_str_has_prefix (line, "gluetool-trace: listening on HTTP "))
-        l->http_port = port_at_end (line);
-      else if (g_str_has_prefix (line, "gluetool-trace: listening on UDP "))
-        break;
-    }
-  ck_assert_uint_ne (l->http_port, 0);
-  return l;
-}
-
-/* Waits for the program's end (its --count reached); its exit status. */
-static int
-listener_finish (Listener *l)
-{
-  g_autoptr(GError) error = NULL;
-  char *line;
-
-  while ((line = read_line (l->err)) != NULL)
-    {
-      g_string_append_printf (l->err_text, "%s\n", line);
-      g_free (line);
-    }
-  ck_assert_msg (g_subprocess_wait (l->process, NULL, &error), "wait: %s",
-                 error ? error->message : "");
-  ck_assert_msg (g_subprocess_get_if_exited (l->process), "stderr:\n%s", l->err_text->str);
-  if (g_subprocess_get_exit_status (l->process) != 0)
-    g_printerr ("# the listener's stderr:\n%s", l->err_text->str);
-  return g_subprocess_get_exit_status (l->process);
+  return listen_process_start (&options);
 }
 
 static char *
-listener_stdout (Listener *l)
-{
-  g_autoptr(GError) error = NULL;
-  char *text = NULL;
-
-  ck_assert_msg (g_file_get_contents (l->out_path, &text, NULL, &error), "stdout: %s",
-                 error ? error->message : "");
-  return text;
-}
-
-static char *
-listener_endpoint (Listener *l)
+listener_endpoint (ListenProcess *l)
 {
   return g_strdup_printf ("http://127.0.0.1:%u/api/traces", l->http_port);
 }
-
-static void
-listener_free (Listener *l)
-{
-  if (g_subprocess_get_identifier (l->process) != NULL)
-    g_subprocess_force_exit (l->process);
-  g_clear_object (&l->err);
-  g_clear_object (&l->process);
-  g_string_free (l->err_text, TRUE);
-  g_remove (l->out_path);
-  g_rmdir (l->dir);
-  g_free (l->dir);
-  g_free (l->out_path);
-  g_free (l);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Listener, listener_free)
 
 /* ---- Misbehaving collectors ------------------------------------------------------- */
 
@@ -540,7 +424,7 @@ finish_action (const char *label)
 START_TEST (test_spans_arrive)
 {
   const char *args[] = { "--count", "3", "--json", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = start_listener (args);
   g_autofree char *endpoint = listener_endpoint (l);
   g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
   g_autofree char *out = NULL;
@@ -562,8 +446,8 @@ START_TEST (test_spans_arrive)
   ck_assert_uint_ge (stats.datagrams_sent, 1);
   ck_assert_uint_eq (stats.spans_failed_to_send, 0);
 
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "http root") != NULL && strstr (out, "http child") != NULL
                  && strstr (out, "http other child") != NULL && strstr (out, "http-test") != NULL,
                  "%s", out);
@@ -574,7 +458,7 @@ END_TEST
 START_TEST (test_large_span_arrives)
 {
   const char *args[] = { "--count", "1", "--json", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = start_listener (args);
   g_autofree char *endpoint = listener_endpoint (l);
   g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
   g_autofree char *big = g_strnfill (100000, 'x');
@@ -592,8 +476,8 @@ START_TEST (test_large_span_arrives)
   ck_assert_uint_eq (stats.spans_sent, 1);
   ck_assert_uint_eq (stats.spans_dropped_too_large, 0);
 
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "large span") != NULL, "%s", l->err_text->str);
   ck_assert (strstr (out, big) != NULL);
 }
@@ -604,7 +488,7 @@ END_TEST
 START_TEST (test_batches_by_size)
 {
   const char *args[] = { "--count", "300", "--quiet", "--summary", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = start_listener (args);
   g_autofree char *endpoint = listener_endpoint (l);
   g_autoptr(GError) error = NULL;
   g_autoptr(GluetoolTracer) tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
@@ -631,7 +515,7 @@ START_TEST (test_batches_by_size)
   ck_assert_uint_eq (stats.spans_dropped_too_large, 1);
   /* 300 spans of some 80 bytes do not fit in one 4 KiB batch. */
   ck_assert_uint_ge (stats.datagrams_sent, 300 * 60 / 4096);
-  ck_assert_int_eq (listener_finish (l), 0);
+  ck_assert_int_eq (listen_process_finish (l), 0);
 }
 END_TEST
 
@@ -639,7 +523,7 @@ END_TEST
 START_TEST (test_fork_child_posts)
 {
   const char *args[] = { "--count", "2", "--json", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = start_listener (args);
   g_autofree char *endpoint = listener_endpoint (l);
   g_autoptr(GluetoolTracer) tracer = tracer_to (endpoint);
   g_autofree char *out = NULL;
@@ -680,8 +564,8 @@ START_TEST (test_fork_child_posts)
   ck_assert_int_eq (waitpid (pid, &status, 0), pid);
   ck_assert_int_eq (child_verdict, 0);
   test_expect_close (tracer, WAIT_S);
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "before the fork") != NULL && strstr (out, "in the child") != NULL,
                  "%s", out);
 }
@@ -999,7 +883,7 @@ END_TEST
 START_TEST (test_fork_during_post)
 {
   const char *args[] = { "--count", "1", "--json", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = start_listener (args);
   g_autofree char *good_endpoint = listener_endpoint (l);
   g_autoptr(Peer) peer = peer_new (PEER_NEVER_ANSWERS, 0);
   g_autofree char *stuck_endpoint = peer_endpoint (peer);
@@ -1059,8 +943,8 @@ START_TEST (test_fork_during_post)
   ck_assert_uint_eq (peer_get_n_requests (peer), 1);
 
   ck_assert (!gluetool_tracer_close (tracer, 0.5, &error));
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "from the forked child") != NULL, "%s", out);
   ck_assert_msg (strstr (out, "never answered") == NULL, "%s", out);
 }

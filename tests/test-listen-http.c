@@ -13,7 +13,6 @@
  */
 
 #include <check.h>
-#include <signal.h>
 #include <string.h>
 
 #include <gio/gio.h>
@@ -24,205 +23,11 @@
 #include "reference.h"
 #include "reference-binary.h"
 #include "check-tap.h"
-
-/* Any listener stops after this long without a batch: a safety net for a
- * broken test, never the way a test ends. */
-#define SAFETY_IDLE "20"
+#include "listen-process.h"
 
 #define THRIFT_TYPE "application/x-thrift"
 
 /* ---- Running the program ------------------------------------------------------ */
-
-typedef struct {
-  GSubprocess      *process;
-  GDataInputStream *err;
-  GString          *err_text;       /* all of stderr read so far */
-  char             *dir;
-  char             *out_path;       /* stdout goes to this file */
-  guint16           port;           /* UDP */
-  guint16           http_port;      /* 0: none announced */
-  guint16           sampling_port;  /* 0: none announced */
-} Listener;
-
-static const char *
-program (void)
-{
-  const char *path = g_getenv ("GLUETOOL_TRACE_PROGRAM");
-
-  ck_assert_msg (path != NULL, "GLUETOOL_TRACE_PROGRAM is not set");
-  return path;
-}
-
-static char *
-read_line (GDataInputStream *stream)
-{
-  g_autoptr(GError) error = NULL;
-  char *line = g_data_input_stream_read_line_utf8 (stream, NULL, NULL, &error);
-
-  ck_assert_msg (error == NULL, "reading the program's output: %s",
-                 error ? error->message : "");
-  return line;
-}
-
-static guint16
-port_at_end (const char *line)
-{
-  const char *colon = strrchr (line, ':');
-  guint64 port;
-
-  ck_assert_ptr_nonnull (colon);
-  port = g_ascii_strtoull (colon + 1, NULL, 10);
-  ck_assert_msg (port > 0 && port <= G_MAXUINT16, "no port in \"%s\"", line);
-  return (guint16) port;
-}
-
-/* Starts `gluetool-trace listen --port 0 --idle 20 ARGS` and returns once
- * it said where it listens: the UDP line comes last, after the HTTP ones. */
-/* Starts the program with @args, with at most @max_files descriptors
- * open (0: as inherited). The limit is set by prlimit(1), which then runs
- * the program: under valgrind, a setrlimit() between fork() and exec()
- * only changes valgrind's idea of the limit. */
-static Listener *
-listener_start_full (const char *const *args,
-                     guint              max_files)
-{
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  g_autofree char *prlimit = NULL;
-  g_autofree char *limit_option = NULL;
-  Listener *l = g_new0 (Listener, 1);
-
-  l->dir = g_dir_make_tmp ("gluetool-listen-http-XXXXXX", &error);
-  ck_assert_msg (l->dir != NULL, "temporary directory: %s", error ? error->message : "");
-  l->err_text = g_string_new (NULL);
-  l->out_path = g_build_filename (l->dir, "stdout.txt", NULL);
-
-  if (max_files > 0)
-    {
-      prlimit = g_find_program_in_path ("prlimit");
-      ck_assert_msg (prlimit != NULL, "prlimit(1) (util-linux) is needed");
-      limit_option = g_strdup_printf ("--nofile=%u:%u", max_files, max_files);
-      g_ptr_array_add (argv, prlimit);
-      g_ptr_array_add (argv, limit_option);
-    }
-  g_ptr_array_add (argv, (gpointer) program ());
-  g_ptr_array_add (argv, (gpointer) "listen");
-  g_ptr_array_add (argv, (gpointer) "--port");
-  g_ptr_array_add (argv, (gpointer) "0");
-  g_ptr_array_add (argv, (gpointer) "--idle");
-  g_ptr_array_add (argv, (gpointer) SAFETY_IDLE);
-  for (guint i = 0; args != NULL && args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, l->out_path);
-  l->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata,
-                                             &error);
-  ck_assert_msg (l->process != NULL, "spawn: %s", error ? error->message : "");
-  l->err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (l->process));
-
-  for (;;)
-    {
-      g_autofree char *line = read_line (l->err);
-
-      ck_assert_msg (line != NULL, "the listener ended before it listened: %s",
-                     l->err_text->str);
-      g_string_append_printf (l->err_text, "%s\n", line);
-      if (g_str_has_prefix (line, "gluetool-trace: listening on HTTP "))
-        l->http_port = port_at_end (line);
-      else if (g_str_has_prefix (line, "gluetool-trace: listening on sampling HTTP "))
-        l->sampling_port = port_at_end (line);
-      else if (g_str_has_prefix (line, "gluetool-trace: listening on UDP "))
-        {
-          l->port = port_at_end (line);
-          break;
-        }
-    }
-  return l;
-}
-
-static Listener *
-listener_start (const char *const *args)
-{
-  return listener_start_full (args, 0);
-}
-
-/* Reads stderr until a line starting with @prefix, which it returns. */
-static char *
-listener_wait_for_line (Listener   *l,
-                        const char *prefix)
-{
-  for (;;)
-    {
-      char *line = read_line (l->err);
-
-      ck_assert_msg (line != NULL, "stderr ended before \"%s\": %s", prefix, l->err_text->str);
-      g_string_append_printf (l->err_text, "%s\n", line);
-      if (g_str_has_prefix (line, prefix))
-        return line;
-      g_free (line);
-    }
-}
-
-/* Reads stderr to its end, waits for the program, returns its exit status. */
-static int
-listener_finish (Listener *l)
-{
-  g_autoptr(GError) error = NULL;
-  char *line;
-
-  while ((line = read_line (l->err)) != NULL)
-    {
-      g_string_append_printf (l->err_text, "%s\n", line);
-      g_free (line);
-    }
-  ck_assert_msg (g_subprocess_wait (l->process, NULL, &error), "wait: %s",
-                 error ? error->message : "");
-  ck_assert_msg (g_subprocess_get_if_exited (l->process),
-                 "the listener did not exit normally; stderr:\n%s", l->err_text->str);
-  return g_subprocess_get_exit_status (l->process);
-}
-
-static G_GNUC_NO_INLINE char *
-listener_stdout (Listener *l)
-{
-  g_autoptr(GError) error = NULL;
-  char *text = NULL;
-
-  ck_assert_msg (g_file_get_contents (l->out_path, &text, NULL, &error),
-                 "stdout: %s", error ? error->message : "");
-  return text;
-}
-
-static void
-listener_free (Listener *l)
-{
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
-  if (g_subprocess_get_identifier (l->process) != NULL)
-    g_subprocess_force_exit (l->process);
-  g_clear_object (&l->err);
-  g_clear_object (&l->process);
-  g_string_free (l->err_text, TRUE);
-
-  dir = g_dir_open (l->dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (l->dir, name, NULL);
-
-      g_remove (path);
-    }
-  g_rmdir (l->dir);
-  g_free (l->dir);
-  g_free (l->out_path);
-  g_free (l);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Listener, listener_free)
 
 /* Runs `gluetool-trace listen ARGS` to its end; returns the exit status. */
 static int
@@ -234,7 +39,7 @@ run_listen (const char *const *args,
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
 
-  g_ptr_array_add (argv, (gpointer) program ());
+  g_ptr_array_add (argv, (gpointer) listen_process_program ());
   g_ptr_array_add (argv, (gpointer) "listen");
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
@@ -442,8 +247,8 @@ static void
 check_shown_alike (const char *mode)
 {
   const char *args[] = { "--http-port", "0", "--count", "2", mode, NULL };
-  g_autoptr(Listener) udp = listener_start (args);
-  g_autoptr(Listener) http = listener_start (args);
+  g_autoptr(ListenProcess) udp = listen_process_start_with_args (args);
+  g_autoptr(ListenProcess) http = listen_process_start_with_args (args);
   g_autoptr(JaegerBatch) batch = new_batch ("over-http", 0x4242, "root");
   g_autoptr(GBytes) datagram = NULL;
   g_autoptr(GBytes) body = encode_body (batch);
@@ -455,13 +260,13 @@ check_shown_alike (const char *mode)
   ck_assert_msg (datagram != NULL, "encode: %s", error ? error->message : "");
   ck_assert_uint_ne (http->http_port, 0);
 
-  send_udp (udp->port, datagram);
+  send_udp (udp->udp_port, datagram);
   ck_assert_uint_eq (post_batch (http->http_port, body), 202);
 
-  ck_assert_int_eq (listener_finish (udp), 0);
-  ck_assert_int_eq (listener_finish (http), 0);
-  udp_out = listener_stdout (udp);
-  http_out = listener_stdout (http);
+  ck_assert_int_eq (listen_process_finish (udp), 0);
+  ck_assert_int_eq (listen_process_finish (http), 0);
+  udp_out = listen_process_stdout (udp);
+  http_out = listen_process_stdout (http);
   ck_assert_msg (strstr (http_out, "root") != NULL && strstr (http_out, "child") != NULL,
                  "%s", http_out);
   ck_assert_str_eq (http_out, udp_out);
@@ -479,7 +284,7 @@ END_TEST
 START_TEST (test_post_summary)
 {
   const char *args[] = { "--http-port", "0", "--count", "4", "--summary", "--quiet", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autoptr(JaegerBatch) first = new_batch ("svc", 1, "first");
   g_autoptr(JaegerBatch) second = new_batch ("svc", 2, "second");
   g_autoptr(GBytes) first_body = NULL;
@@ -491,7 +296,7 @@ START_TEST (test_post_summary)
   ck_assert_uint_eq (post_batch (l->http_port, first_body), 202);
   ck_assert_uint_eq (post_batch (l->http_port, second_body), 202);
 
-  ck_assert_int_eq (listener_finish (l), 0);
+  ck_assert_int_eq (listen_process_finish (l), 0);
   ck_assert_msg (strstr (l->err_text->str, "  datagrams:     0 (0 compact, 0 binary)\n") != NULL,
                  "%s", l->err_text->str);
   ck_assert_msg (strstr (l->err_text->str, "  HTTP batches:  2 (0 bad)\n") != NULL,
@@ -510,7 +315,7 @@ START_TEST (test_bad_requests)
 {
   const char *args[] = { "--http-port", "0", "--max-http-body", "1000", "--count", "4",
                          "--summary", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autoptr(JaegerBatch) batch = new_batch ("after", 9, "after the bad ones");
   g_autoptr(JaegerBatch) udp_batch = new_batch ("after", 10, "udp after the bad ones");
   g_autoptr(GBytes) good = encode_body (batch);
@@ -609,10 +414,10 @@ START_TEST (test_bad_requests)
   }
   datagram = gluetool_reference_encode_datagram (udp_batch, 1, &error);
   ck_assert_msg (datagram != NULL, "encode: %s", error ? error->message : "");
-  send_udp (l->port, datagram);
+  send_udp (l->udp_port, datagram);
 
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "after the bad ones  [after]") != NULL, "%s", out);
   ck_assert_msg (strstr (out, "udp after the bad ones  [after]") != NULL, "%s", out);
   /* 400 three times, 413 three times, 415 twice; 404 and 405 are no
@@ -635,7 +440,7 @@ END_TEST
 START_TEST (test_hostile_body)
 {
   const char *args[] = { "--http-port", "0", "--count", "2", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autoptr(JaegerBatch) batch = new_batch ("survivor", 3, "survivor");
   g_autoptr(GBytes) good = encode_body (batch);
   /* Batch { 1: Process { 1: "x" }, 2: list<struct> of 0x7fffffff } */
@@ -654,8 +459,8 @@ START_TEST (test_hostile_body)
     ck_assert_msg (strstr (a.body, "2147483647 elements") != NULL, "%s", a.body);
   }
   ck_assert_uint_eq (post_batch (l->http_port, good), 202);
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "survivor") != NULL, "%s", out);
 }
 END_TEST
@@ -720,7 +525,7 @@ START_TEST (test_default_port_taken)
 {
   g_autoptr(GSocket) held = hold_port_14268 ();
   const char *args[] = { "--count", "2", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autoptr(JaegerBatch) batch = new_batch ("udp-only", 5, "udp only");
   g_autoptr(GBytes) datagram = NULL;
   g_autoptr(GError) error = NULL;
@@ -734,9 +539,9 @@ START_TEST (test_default_port_taken)
                  "%s", l->err_text->str);
   datagram = gluetool_reference_encode_datagram (batch, 1, &error);
   ck_assert_msg (datagram != NULL, "encode: %s", error ? error->message : "");
-  send_udp (l->port, datagram);
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  send_udp (l->udp_port, datagram);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "udp only") != NULL, "%s", out);
 }
 END_TEST
@@ -894,49 +699,21 @@ assert_operations (JsonObject *strategy,
   ck_assert_uint_eq (i, json_array_get_length (list));
 }
 
-static Listener *
-start_with_strategies (const char  *text,
-                       char       **path)
+/* With --http-port 0 and the sampling endpoint, serving @text from the
+ * listener's strategies_path. */
+static ListenProcess *
+start_with_strategies (const char *text)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("gluetool-strategies-XXXXXX", &error);
-  const char *args[] = { "--http-port", "0", "--sampling-strategies", NULL,
-                         "--sampling-port", "0", NULL };
-  Listener *l;
+  ListenProcessOptions options = { .http = TRUE, .sampling_strategies = text };
 
-  ck_assert_msg (dir != NULL, "%s", error ? error->message : "");
-  *path = g_build_filename (dir, "strategies.json", NULL);
-  write_file (*path, text);
-  args[3] = *path;
-  l = listener_start (args);
-  ck_assert_uint_ne (l->sampling_port, 0);
-  ck_assert_uint_ne (l->http_port, 0);
-  return l;
-}
-
-static void
-remove_strategies (char *path)
-{
-  g_autofree char *dir = g_path_get_dirname (path);
-
-  g_remove (path);
-  g_rmdir (dir);
-  g_free (path);
-}
-
-static int
-stop (Listener *l)
-{
-  g_subprocess_send_signal (l->process, SIGTERM);
-  return listener_finish (l);
+  return listen_process_start (&options);
 }
 
 /* Each service gets its strategy, merged with the default's operations as
  * Jaeger merges them; others get the default. */
 START_TEST (test_sampling_answers)
 {
-  char *path = NULL;
-  g_autoptr(Listener) l = start_with_strategies (strategies_v1, &path);
+  g_autoptr(ListenProcess) l = start_with_strategies (strategies_v1);
   g_autoptr(JsonObject) a = get_strategy (l->sampling_port, "ServiceA");
   g_autoptr(JsonObject) b = get_strategy (l->sampling_port, "ServiceB");
   g_autoptr(JsonObject) c = get_strategy (l->sampling_port, "ServiceC");
@@ -955,11 +732,10 @@ START_TEST (test_sampling_answers)
   assert_probabilistic (other, 0.2);
   assert_operations (other, 0.2, "/health", 0.1, NULL);
 
-  ck_assert_int_eq (stop (l), 0);
+  ck_assert_int_eq (listen_process_stop (l), 0);
   ck_assert_msg (strstr (l->err_text->str, "operation_strategies[2]: operations are only "
                                            "sampled by probability") != NULL,
                  "%s", l->err_text->str);
-  remove_strategies (path);
 }
 END_TEST
 
@@ -967,8 +743,7 @@ END_TEST
  * operationSampling where the file names no operations. */
 START_TEST (test_sampling_jaeger_default)
 {
-  char *path = NULL;
-  g_autoptr(Listener) l = start_with_strategies (strategies_v2, &path);
+  g_autoptr(ListenProcess) l = start_with_strategies (strategies_v2);
   g_autoptr(JsonObject) a = get_strategy (l->sampling_port, "ServiceA");
   g_autoptr(JsonObject) other = get_strategy (l->sampling_port, "other");
 
@@ -976,8 +751,7 @@ START_TEST (test_sampling_jaeger_default)
   ck_assert (!json_object_has_member (a, "operationSampling"));
   assert_probabilistic (other, 0.001);
   ck_assert (!json_object_has_member (other, "operationSampling"));
-  ck_assert_int_eq (stop (l), 0);
-  remove_strategies (path);
+  ck_assert_int_eq (listen_process_stop (l), 0);
 }
 END_TEST
 
@@ -986,8 +760,7 @@ END_TEST
  * taken again. The collector endpoint goes on all along. */
 START_TEST (test_sampling_reread)
 {
-  char *path = NULL;
-  g_autoptr(Listener) l = start_with_strategies (strategies_v1, &path);
+  g_autoptr(ListenProcess) l = start_with_strategies (strategies_v1);
   g_autoptr(JsonObject) first = get_strategy (l->sampling_port, "ServiceA");
   g_autoptr(JsonObject) second = NULL;
   g_autoptr(JsonObject) kept = NULL;
@@ -997,33 +770,32 @@ START_TEST (test_sampling_reread)
 
   assert_probabilistic (first, 1.0);
 
-  write_file (path, strategies_v2);
+  write_file (l->strategies_path, strategies_v2);
   second = get_strategy (l->sampling_port, "ServiceA");
   assert_rate_limiting (second, 42);
 
-  write_file (path, "{\"default_strategy\": {\"type\": \"probabilistic\", \"param\": ");
+  write_file (l->strategies_path,
+              "{\"default_strategy\": {\"type\": \"probabilistic\", \"param\": ");
   kept = get_strategy (l->sampling_port, "ServiceA");
   assert_rate_limiting (kept, 42);
   kept_again = get_strategy (l->sampling_port, "ServiceA");
   assert_rate_limiting (kept_again, 42);
 
-  write_file (path, strategies_v3);
+  write_file (l->strategies_path, strategies_v3);
   third = get_strategy (l->sampling_port, "ServiceA");
   assert_rate_limiting (third, 7);
 
-  ck_assert_int_eq (stop (l), 0);
+  ck_assert_int_eq (listen_process_stop (l), 0);
   reports = strstr (l->err_text->str, "cannot reread the sampling strategies: ");
   ck_assert_msg (reports != NULL, "%s", l->err_text->str);
   ck_assert_msg (strstr (reports + 1, "cannot reread the sampling strategies: ") == NULL,
                  "reported more than once:\n%s", l->err_text->str);
-  remove_strategies (path);
 }
 END_TEST
 
 START_TEST (test_sampling_bad_requests)
 {
-  char *path = NULL;
-  g_autoptr(Listener) l = start_with_strategies (strategies_v1, &path);
+  g_autoptr(ListenProcess) l = start_with_strategies (strategies_v1);
 
   {
     g_auto(Answer) a = request ("GET", l->sampling_port, "/sampling", NULL, NULL, FALSE);
@@ -1059,8 +831,7 @@ START_TEST (test_sampling_bad_requests)
     assert_rate_limiting (b, 3);
     ck_assert_uint_eq (a.status, 404);
   }
-  ck_assert_int_eq (stop (l), 0);
-  remove_strategies (path);
+  ck_assert_int_eq (listen_process_stop (l), 0);
 }
 END_TEST
 
@@ -1201,7 +972,7 @@ START_TEST (test_connection_limit)
   const char *args[] = { "--http-port", "0", "--max-http-connections", "1",
                          "--sampling-strategies", NULL, "--sampling-port", "0",
                          "--count", "4", "--summary", "--quiet", NULL };
-  g_autoptr(Listener) l = NULL;
+  g_autoptr(ListenProcess) l = NULL;
   g_autoptr(JaegerBatch) batch = new_batch ("waited", 1, "over http");
   g_autoptr(JaegerBatch) udp_batch = new_batch ("udp", 2, "over udp");
   g_autoptr(GBytes) body = encode_body (batch);
@@ -1214,7 +985,7 @@ START_TEST (test_connection_limit)
   path = g_build_filename (dir, "strategies.json", NULL);
   write_file (path, strategies_v1);
   args[5] = path;
-  l = listener_start (args);
+  l = listen_process_start_with_args (args);
   datagram = gluetool_reference_encode_datagram (udp_batch, 1, &error);
   ck_assert_msg (datagram != NULL, "encode: %s", error ? error->message : "");
 
@@ -1231,13 +1002,13 @@ START_TEST (test_connection_limit)
                & G_IO_IN));
 
   /* UDP is not held up meanwhile. */
-  send_udp (l->port, datagram);
+  send_udp (l->udp_port, datagram);
 
   /* The held connection ends: the waiting one is accepted and answered. */
   ck_assert (g_io_stream_close (G_IO_STREAM (held), NULL, NULL));
   ck_assert_uint_eq (read_status (waiting), 202);
 
-  ck_assert_int_eq (listener_finish (l), 0);
+  ck_assert_int_eq (listen_process_finish (l), 0);
   ck_assert_msg (strstr (l->err_text->str, "  datagrams:     1 (1 compact, 0 binary)\n") != NULL,
                  "%s", l->err_text->str);
   ck_assert_msg (strstr (l->err_text->str, "  HTTP batches:  1 (0 bad)\n") != NULL,
@@ -1253,7 +1024,7 @@ START_TEST (test_idle_connection_closed)
 {
   const char *args[] = { "--http-port", "0", "--http-idle-timeout", "1", "--count", "2",
                          NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autoptr(JaegerBatch) batch = new_batch ("after-idle", 1, "after the idle ones");
   g_autoptr(GBytes) body = encode_body (batch);
   g_autoptr(GSocketConnection) idle = connect_tcp (l->http_port);
@@ -1267,7 +1038,7 @@ START_TEST (test_idle_connection_closed)
   assert_closed_by_peer (stalled);
 
   ck_assert_uint_eq (post_batch (l->http_port, body), 202);
-  ck_assert_int_eq (listener_finish (l), 0);
+  ck_assert_int_eq (listen_process_finish (l), 0);
 }
 END_TEST
 
@@ -1277,7 +1048,8 @@ START_TEST (test_accept_failure_survived)
 {
   const char *args[] = { "--http-port", "0", "--count", "2", NULL };
   /* Some ten more than the listener needs as it starts (about ten). */
-  g_autoptr(Listener) l = listener_start_full (args, 20);
+  ListenProcessOptions options = { .args = args, .max_files = 20 };
+  g_autoptr(ListenProcess) l = listen_process_start (&options);
   g_autoptr(JaegerBatch) batch = new_batch ("after-emfile", 1, "after the failures");
   g_autoptr(GBytes) body = encode_body (batch);
   g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
@@ -1288,12 +1060,13 @@ START_TEST (test_accept_failure_survived)
    * listen backlog): it accepts until it cannot, then says so. */
   for (guint i = 0; i < 40; i++)
     g_ptr_array_add (held, connect_tcp (l->http_port));
-  told = listener_wait_for_line (l, "gluetool-trace: cannot accept an HTTP connection");
+  told = listen_process_wait_for_stderr_line (l,
+                                              "gluetool-trace: cannot accept an HTTP connection");
   ck_assert_msg (strstr (told, "Too many open files") != NULL, "%s", told);
 
   g_ptr_array_set_size (held, 0);
   ck_assert_uint_eq (post_batch (l->http_port, body), 202);
-  ck_assert_int_eq (listener_finish (l), 0);
+  ck_assert_int_eq (listen_process_finish (l), 0);
 
   /* At most a line a second, however often it failed. */
   for (const char *at = l->err_text->str; (at = strstr (at, "cannot accept an HTTP")) != NULL; at++)

@@ -16,11 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <glib/gstdio.h>
 #include <gluetool/gluetool.h>
 
 #include "gluetool-tracer-private.h"
 #include "remote-sampler-private.h"
+#include "listen-process.h"
 #include "test-expect.h"
 #include "check-tap.h"
 
@@ -29,30 +29,20 @@
 
 /* ---- gluetool-trace listen ----------------------------------------------------- */
 
-typedef struct {
-  GSubprocess      *process;
-  GDataInputStream *err;
-  char             *dir;
-  char             *strategies_path;
-  guint16           udp_port;
-  guint16           sampling_port;
-} Listener;
-
-static guint16
-port_at_end (const char *line)
+/* `gluetool-trace listen --port 0 --idle 60 --sampling-strategies FILE
+ * --sampling-port 0`, FILE holding @strategies, once it said where it
+ * listens. */
+static ListenProcess *
+start_listener (const char *strategies)
 {
-  const char *colon = strrchr (line, ':');
-  guint64 port;
+  ListenProcessOptions options = { .idle_s = 60, .sampling_strategies = strategies };
 
-  ck_assert_ptr_nonnull (colon);
-  port = g_ascii_strtoull (colon + 1, NULL, 10);
-  ck_assert_msg (port > 0 && port <= G_MAXUINT16, "no port in \"%s\"", line);
-  return (guint16) port;
+  return listen_process_start (&options);
 }
 
 static void
-write_strategies (Listener   *l,
-                  const char *text)
+write_strategies (ListenProcess *l,
+                  const char    *text)
 {
   g_autoptr(GError) error = NULL;
 
@@ -60,71 +50,6 @@ write_strategies (Listener   *l,
   ck_assert_msg (g_file_set_contents (l->strategies_path, text, -1, &error), "%s",
                  error ? error->message : "");
 }
-
-/* `gluetool-trace listen --port 0 --sampling-strategies FILE
- * --sampling-port 0`, once it said where it listens. */
-static Listener *
-listener_start (const char *strategies)
-{
-  const char *program = g_getenv ("GLUETOOL_TRACE_PROGRAM");
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *out_path = NULL;
-  Listener *l = g_new0 (Listener, 1);
-
-  ck_assert_msg (program != NULL, "GLUETOOL_TRACE_PROGRAM is not set");
-  l->dir = g_dir_make_tmp ("gluetool-remote-sampler-XXXXXX", &error);
-  ck_assert_msg (l->dir != NULL, "%s", error ? error->message : "");
-  l->strategies_path = g_build_filename (l->dir, "strategies.json", NULL);
-  write_strategies (l, strategies);
-  out_path = g_build_filename (l->dir, "stdout.txt", NULL);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, out_path);
-  l->process = g_subprocess_launcher_spawn (launcher, &error, program, "listen", "--port", "0",
-                                            "--idle", "60", "--sampling-strategies",
-                                            l->strategies_path, "--sampling-port", "0", NULL);
-  ck_assert_msg (l->process != NULL, "spawn: %s", error ? error->message : "");
-  l->err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (l->process));
-  while (l->udp_port == 0)
-    {
-      g_autofree char *line = g_data_input_stream_read_line_utf8 (l->err, NULL, NULL, &error);
-
-      ck_assert_msg (line != NULL, "the listener ended before it listened: %s",
-                     error ? error->message : "");
-      if (g_str_has_prefix (line, "gluetool-trace: listening on sampling HTTP "))
-        l->sampling_port = port_at_end (line);
-      else if (g_str_has_prefix (line, "gluetool-trace: listening on UDP "))
-        l->udp_port = port_at_end (line);
-    }
-  ck_assert_uint_ne (l->sampling_port, 0);
-  return l;
-}
-
-static void
-listener_free (Listener *l)
-{
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
-  g_subprocess_force_exit (l->process);
-  g_subprocess_wait (l->process, NULL, NULL);
-  g_clear_object (&l->err);
-  g_clear_object (&l->process);
-  dir = g_dir_open (l->dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (l->dir, name, NULL);
-
-      g_remove (path);
-    }
-  g_rmdir (l->dir);
-  g_free (l->dir);
-  g_free (l->strategies_path);
-  g_free (l);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Listener, listener_free)
 
 /* ---- The tracer --------------------------------------------------------------------- */
 
@@ -240,7 +165,7 @@ counting_writer (GLogLevelFlags   level,
 
 START_TEST (test_strategy_follows_the_file)
 {
-  g_autoptr(Listener) listener = listener_start (STRATEGY ("1.0"));
+  g_autoptr(ListenProcess) listener = start_listener (STRATEGY ("1.0"));
   g_autofree char *endpoint = endpoint_for (listener->sampling_port);
   g_autoptr(GluetoolTracer) tracer =
     make_remote_tracer ("remote-test", endpoint, listener->udp_port, 0.0, REFRESH_S);
@@ -262,7 +187,7 @@ END_TEST
 
 START_TEST (test_per_operation_by_label)
 {
-  g_autoptr(Listener) listener = listener_start (
+  g_autoptr(ListenProcess) listener = start_listener (
     "{\"service_strategies\": [{\"service\": \"ops-test\", \"type\": \"probabilistic\", "
     "\"param\": 0.0, \"operation_strategies\": ["
     "{\"operation\": \"always\", \"type\": \"probabilistic\", \"param\": 1.0},"
@@ -627,7 +552,7 @@ END_TEST
  * that it "leaks" what the threads fork() left behind held. */
 START_TEST (test_fork_keeps_strategy)
 {
-  g_autoptr(Listener) listener = listener_start (STRATEGY ("1.0"));
+  g_autoptr(ListenProcess) listener = start_listener (STRATEGY ("1.0"));
   g_autofree char *endpoint = endpoint_for (listener->sampling_port);
   g_autoptr(GluetoolTracer) tracer =
     make_remote_tracer ("remote-test", endpoint, listener->udp_port, 0.0, REFRESH_S);

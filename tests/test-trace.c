@@ -21,32 +21,10 @@
 #include "reference.h"
 #include "reference-binary.h"
 #include "check-tap.h"
+#include "listen-process.h"
 #include "test-expect.h"
 
-/* Any listener stops after this long without a datagram: a safety net
- * for a broken test, never the way a test ends. */
-#define SAFETY_IDLE "20"
-
 /* ---- Running the program ------------------------------------------------------ */
-
-typedef struct {
-  GSubprocess      *process;
-  GDataInputStream *err;
-  GDataInputStream *out;       /* only with a stdout pipe */
-  GString          *err_text;  /* all of stderr read so far */
-  char             *dir;
-  char             *out_path;  /* stdout, when it goes to a file */
-  guint16           port;
-} Listener;
-
-static const char *
-program (void)
-{
-  const char *path = g_getenv ("GLUETOOL_TRACE_PROGRAM");
-
-  ck_assert_msg (path != NULL, "GLUETOOL_TRACE_PROGRAM is not set");
-  return path;
-}
 
 static GPtrArray *
 make_argv (const char        *command,
@@ -54,161 +32,13 @@ make_argv (const char        *command,
 {
   GPtrArray *argv = g_ptr_array_new ();
 
-  g_ptr_array_add (argv, (gpointer) program ());
+  g_ptr_array_add (argv, (gpointer) listen_process_program ());
   g_ptr_array_add (argv, (gpointer) command);
   for (guint i = 0; args != NULL && args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);
   g_ptr_array_add (argv, NULL);
   return argv;
 }
-
-static char *
-read_line (GDataInputStream *stream)
-{
-  g_autoptr(GError) error = NULL;
-  char *line = g_data_input_stream_read_line_utf8 (stream, NULL, NULL, &error);
-
-  ck_assert_msg (error == NULL, "reading the program's output: %s",
-                 error ? error->message : "");
-  return line;
-}
-
-/* Starts `gluetool-trace listen --port 0 --idle 20 ARGS` in locale
- * @locale, and returns once it said which port it bound. With @pipe_out
- * its stdout is a pipe (read with listener_read_out_line()), else a file. */
-static Listener *
-listener_start_full (const char *const *args,
-                     const char        *locale,
-                     gboolean           pipe_out)
-{
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GPtrArray) argv = NULL;
-  g_autoptr(GError) error = NULL;
-  Listener *l = g_new0 (Listener, 1);
-  const char *base[] = { "--port", "0", "--idle", SAFETY_IDLE, NULL };
-  GSubprocessFlags flags = G_SUBPROCESS_FLAGS_STDERR_PIPE;
-
-  l->dir = g_dir_make_tmp ("gluetool-trace-test-XXXXXX", &error);
-  ck_assert_msg (l->dir != NULL, "temporary directory: %s", error ? error->message : "");
-  l->err_text = g_string_new (NULL);
-
-  argv = make_argv ("listen", base);
-  g_ptr_array_remove_index (argv, argv->len - 1);
-  for (guint i = 0; args != NULL && args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-
-  if (pipe_out)
-    flags |= G_SUBPROCESS_FLAGS_STDOUT_PIPE;
-  launcher = g_subprocess_launcher_new (flags);
-  g_subprocess_launcher_setenv (launcher, "LC_ALL", locale, TRUE);
-  g_subprocess_launcher_unsetenv (launcher, "NO_COLOR");
-  if (!pipe_out)
-    {
-      l->out_path = g_build_filename (l->dir, "stdout.txt", NULL);
-      g_subprocess_launcher_set_stdout_file_path (launcher, l->out_path);
-    }
-
-  l->process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata,
-                                             &error);
-  ck_assert_msg (l->process != NULL, "spawn: %s", error ? error->message : "");
-  l->err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (l->process));
-  if (pipe_out)
-    l->out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (l->process));
-
-  for (;;)
-    {
-      g_autofree char *line = read_line (l->err);
-      const char *colon;
-
-      ck_assert_msg (line != NULL, "the listener ended before it listened: %s",
-                     l->err_text->str);
-      g_string_append_printf (l->err_text, "%s\n", line);
-      if (strstr (line, "listening on UDP ") == NULL)
-        continue;
-      colon = strrchr (line, ':');
-      ck_assert_ptr_nonnull (colon);
-      l->port = (guint16) g_ascii_strtoull (colon + 1, NULL, 10);
-      ck_assert_uint_ne (l->port, 0);
-      break;
-    }
-  return l;
-}
-
-static Listener *
-listener_start (const char *const *args)
-{
-  return listener_start_full (args, "C.UTF-8", FALSE);
-}
-
-static char *
-listener_read_out_line (Listener *l)
-{
-  return read_line (l->out);
-}
-
-/* Reads stderr to its end, waits for the program, returns its exit status. */
-static int
-listener_finish (Listener *l)
-{
-  g_autoptr(GError) error = NULL;
-  char *line;
-
-  while ((line = read_line (l->err)) != NULL)
-    {
-      g_string_append_printf (l->err_text, "%s\n", line);
-      g_free (line);
-    }
-  if (l->out != NULL)
-    while ((line = read_line (l->out)) != NULL)
-      g_free (line);
-  ck_assert_msg (g_subprocess_wait (l->process, NULL, &error), "wait: %s",
-                 error ? error->message : "");
-  ck_assert_msg (g_subprocess_get_if_exited (l->process),
-                 "the listener did not exit normally; stderr:\n%s", l->err_text->str);
-  return g_subprocess_get_exit_status (l->process);
-}
-
-/* Out of line: inlined, GCC 12 at -O3 takes pointers into the text for
- * pointers to the local that received it (-Wdangling-pointer). */
-static G_GNUC_NO_INLINE char *
-listener_stdout (Listener *l)
-{
-  g_autoptr(GError) error = NULL;
-  char *text = NULL;
-
-  ck_assert_msg (g_file_get_contents (l->out_path, &text, NULL, &error),
-                 "stdout: %s", error ? error->message : "");
-  return text;
-}
-
-static void
-listener_free (Listener *l)
-{
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
-
-  if (g_subprocess_get_identifier (l->process) != NULL)
-    g_subprocess_force_exit (l->process);
-  g_clear_object (&l->err);
-  g_clear_object (&l->out);
-  g_clear_object (&l->process);
-  g_string_free (l->err_text, TRUE);
-
-  dir = g_dir_open (l->dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (l->dir, name, NULL);
-
-      g_remove (path);
-    }
-  g_rmdir (l->dir);
-  g_free (l->dir);
-  g_free (l->out_path);
-  g_free (l);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Listener, listener_free)
 
 /* Runs `gluetool-trace COMMAND ARGS` to its end; returns the exit status. */
 static int
@@ -377,8 +207,8 @@ find_line (const char *text,
 START_TEST (test_demo_tree)
 {
   const char *args[] = { "--count", "3", "--summary", NULL };
-  g_autoptr(Listener) l = listener_start (args);
-  g_autofree char *port = g_strdup_printf ("%u", l->port);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
+  g_autofree char *port = g_strdup_printf ("%u", l->udp_port);
   const char *demo_args[] = { "--port", port, NULL };
   g_autofree char *demo_out = NULL;
   g_autofree char *demo_err = NULL;
@@ -391,8 +221,8 @@ START_TEST (test_demo_tree)
   ck_assert_msg (strstr (demo_out, "sent 3 spans in 1 datagram to 127.0.0.1 port") != NULL,
                  "demo said: %s", demo_out);
 
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
 
   /* The trace as a tree: header, root, two children in start order. */
   lines = g_strsplit (out, "\n", -1);
@@ -490,16 +320,16 @@ send_library_traces (guint16 port)
 START_TEST (test_library_tree)
 {
   const char *args[] = { "--count", "6", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autofree char *out = NULL;
   g_autofree char *root = NULL;
   g_autofree char *log = NULL;
   g_auto(GStrv) lines = NULL;
   guint first = 0;
 
-  send_library_traces (l->port);
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  send_library_traces (l->udp_port);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
 
   ck_assert_uint_eq (count_occurrences (out, "\ntrace ") + g_str_has_prefix (out, "trace "), 2);
 
@@ -532,12 +362,13 @@ START_TEST (test_colour_and_ascii)
 {
   /* --color always colours even into a file; a C locale gets ASCII. */
   const char *args[] = { "--count", "6", "--color", "always", NULL };
-  g_autoptr(Listener) l = listener_start_full (args, "C", FALSE);
+  ListenProcessOptions options = { .args = args, .locale = "C" };
+  g_autoptr(ListenProcess) l = listen_process_start (&options);
   g_autofree char *out = NULL;
 
-  send_library_traces (l->port);
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  send_library_traces (l->udp_port);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
 
   ck_assert_msg (strstr (out, "\033[1mbuild\033[0m") != NULL, "%s", out);
   ck_assert_msg (strstr (out, "\033[1;31m") != NULL || strstr (out, "\033[1m\033[31m") != NULL,
@@ -568,7 +399,7 @@ with_header (const guint8 *body,
 START_TEST (test_bad_datagrams)
 {
   const char *args[] = { "--count", "1", "--summary", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autoptr(JaegerBatch) batch = new_batch ("good", NULL);
   g_autoptr(GBytes) good = NULL;
   g_autoptr(GBytes) truncated = NULL;
@@ -616,26 +447,26 @@ START_TEST (test_bad_datagrams)
     trailing = g_byte_array_free_to_bytes (bytes);
   }
 
-  send_bytes (l->port, (const guint8 *) "hello", 5);
-  send_gbytes (l->port, truncated);
-  send_gbytes (l->port, trailing);
+  send_bytes (l->udp_port, (const guint8 *) "hello", 5);
+  send_gbytes (l->udp_port, truncated);
+  send_gbytes (l->udp_port, trailing);
   {
     g_autoptr(GBytes) b1 = with_header (no_key, sizeof no_key);
     g_autoptr(GBytes) b2 = with_header (huge_list, sizeof huge_list);
     g_autoptr(GBytes) b3 = with_header (huge_string, sizeof huge_string);
     g_autoptr(GBytes) b4 = with_header (binary_twice, sizeof binary_twice);
 
-    send_gbytes (l->port, b1);
-    send_gbytes (l->port, b2);
-    send_gbytes (l->port, b3);
-    send_gbytes (l->port, b4);
+    send_gbytes (l->udp_port, b1);
+    send_gbytes (l->udp_port, b2);
+    send_gbytes (l->udp_port, b3);
+    send_gbytes (l->udp_port, b4);
   }
-  send_bytes (l->port, binary_huge_name, sizeof binary_huge_name);
-  send_bytes (l->port, wrong_name, sizeof wrong_name);
-  send_gbytes (l->port, good);
+  send_bytes (l->udp_port, binary_huge_name, sizeof binary_huge_name);
+  send_bytes (l->udp_port, wrong_name, sizeof wrong_name);
+  send_gbytes (l->udp_port, good);
 
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
 
   /* Still received the good one, after nine bad ones. */
   ck_assert_msg (strstr (out, "after the bad ones  [good]") != NULL, "%s", out);
@@ -672,7 +503,7 @@ START_TEST (test_bad_flood)
    * printed. 200 small datagrams fit the socket's default receive buffer
    * even if the receiver reads none of them before the last is sent. */
   const char *args[] = { "--count", "1", "--summary", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autoptr(JaegerBatch) batch = new_batch ("good", NULL);
   g_autoptr(GBytes) good = NULL;
   g_autofree char *out = NULL;
@@ -680,13 +511,13 @@ START_TEST (test_bad_flood)
 
   memset (junk, 0xee, sizeof junk);
   for (guint i = 0; i < 200; i++)
-    send_bytes (l->port, junk, sizeof junk);
+    send_bytes (l->udp_port, junk, sizeof junk);
   add_span (batch, 1, 2, 0, "survivor", now_us (), 1000);
   good = encode (batch, 1);
-  send_gbytes (l->port, good);
+  send_gbytes (l->udp_port, good);
 
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "survivor") != NULL, "%s", out);
   ck_assert_msg (strstr (l->err_text->str, "  bad datagrams: 200\n") != NULL, "%s",
                  l->err_text->str);
@@ -719,7 +550,7 @@ to_old_binary_header (GBytes *strict)
 START_TEST (test_binary_protocol)
 {
   const char *args[] = { "--count", "3", "--summary", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autoptr(JaegerBatch) batch = new_batch ("node", "uuid-binary");
   g_autoptr(JaegerBatch) batch2 = new_batch ("node", "uuid-binary");
   g_autoptr(GBytes) strict = NULL;
@@ -748,11 +579,11 @@ START_TEST (test_binary_protocol)
     old = to_old_binary_header (strict2);
   }
 
-  send_gbytes (l->port, strict);
-  send_gbytes (l->port, old);
+  send_gbytes (l->udp_port, strict);
+  send_gbytes (l->udp_port, old);
 
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "trace 000000000000004d  3 spans  node") != NULL, "%s", out);
   ck_assert_msg (strstr (out, "binary root  [node]  +0 µs  5.00 ms  protocol=binary\n") != NULL,
                  "%s", out);
@@ -770,7 +601,7 @@ END_TEST
 START_TEST (test_client_stats)
 {
   const char *args[] = { "--count", "3", "--summary", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   gint64 start = now_us ();
 
   /* seqNo 1, then 4 (2 and 3 lost), then 3 late: one missing in the end.
@@ -789,10 +620,10 @@ START_TEST (test_client_stats)
       batch->stats->failedToEmitSpans = seq_nos[i];
       batch->__isset_stats = TRUE;
       bytes = encode (batch, (gint32) seq_nos[i]);
-      send_gbytes (l->port, bytes);
+      send_gbytes (l->udp_port, bytes);
     }
 
-  ck_assert_int_eq (listener_finish (l), 0);
+  ck_assert_int_eq (listen_process_finish (l), 0);
   ck_assert_msg (strstr (l->err_text->str,
                          "  dropped by clients (ClientStats): 40 queue full, 2 too large, "
                          "4 failed to send\n") != NULL, "%s", l->err_text->str);
@@ -808,11 +639,11 @@ END_TEST
 START_TEST (test_idle_stop)
 {
   const char *args[] = { "--idle", "0.2", "--summary", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autofree char *out = NULL;
 
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
   ck_assert_str_eq (out, "");
   ck_assert_msg (strstr (l->err_text->str, "  datagrams:     0 ") != NULL, "%s",
                  l->err_text->str);
@@ -822,20 +653,20 @@ END_TEST
 START_TEST (test_count_not_reached)
 {
   const char *args[] = { "--idle", "0.2", "--count", "5", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autoptr(JaegerBatch) batch = new_batch ("few", NULL);
   g_autoptr(GBytes) bytes = NULL;
   g_autofree char *out = NULL;
 
   add_span (batch, 3, 1, 0, "only one", now_us (), 10);
   bytes = encode (batch, 1);
-  send_gbytes (l->port, bytes);
+  send_gbytes (l->udp_port, bytes);
 
-  ck_assert_int_eq (listener_finish (l), 1);
+  ck_assert_int_eq (listen_process_finish (l), 1);
   ck_assert_msg (strstr (l->err_text->str, "1 of 5 spans arrived") != NULL, "%s",
                  l->err_text->str);
   /* What did arrive is still shown. */
-  out = listener_stdout (l);
+  out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "only one") != NULL, "%s", out);
 }
 END_TEST
@@ -844,7 +675,7 @@ END_TEST
  * spans come, and SIGTERM ends the receiver cleanly, writing its files. */
 START_TEST (test_settle_update_and_sigterm)
 {
-  g_autoptr(Listener) l = NULL;
+  g_autoptr(ListenProcess) l = NULL;
   g_autofree char *dir = g_dir_make_tmp ("gluetool-trace-html-XXXXXX", NULL);
   g_autofree char *html_path = NULL;
   gint64 start = now_us ();
@@ -854,8 +685,9 @@ START_TEST (test_settle_update_and_sigterm)
   html_path = g_build_filename (dir, "traces.html", NULL);
   {
     const char *args[] = { "--settle", "0.05", "--summary", "--html", html_path, NULL };
+    ListenProcessOptions options = { .args = args, .pipe_stdout = TRUE };
 
-    l = listener_start_full (args, "C.UTF-8", TRUE);
+    l = listen_process_start (&options);
   }
 
   {
@@ -864,16 +696,16 @@ START_TEST (test_settle_update_and_sigterm)
 
     add_span (batch, 9, 1, 0, "first", start, 1000);
     bytes = encode (batch, 1);
-    send_gbytes (l->port, bytes);
+    send_gbytes (l->udp_port, bytes);
   }
-  line = listener_read_out_line (l);
+  line = listen_process_read_stdout_line (l);
   ck_assert_msg (line != NULL && g_str_has_prefix (line, "trace 0000000000000009  1 span  live"),
                  "first tree: %s", line);
   g_free (line);
-  line = listener_read_out_line (l);
+  line = listen_process_read_stdout_line (l);
   ck_assert_msg (g_str_has_prefix (line, "first  [live]"), "%s", line);
   g_free (line);
-  g_free (listener_read_out_line (l));  /* the blank line after a tree */
+  g_free (listen_process_read_stdout_line (l));  /* the blank line after a tree */
 
   {
     g_autoptr(JaegerBatch) batch = new_batch ("live", NULL);
@@ -881,15 +713,14 @@ START_TEST (test_settle_update_and_sigterm)
 
     add_span (batch, 9, 2, 1, "second", start + 200, 300);
     bytes = encode (batch, 2);
-    send_gbytes (l->port, bytes);
+    send_gbytes (l->udp_port, bytes);
   }
-  line = listener_read_out_line (l);
+  line = listen_process_read_stdout_line (l);
   ck_assert_msg (line != NULL && strstr (line, "2 spans (updated: more spans arrived)"),
                  "second tree: %s", line);
   g_free (line);
 
-  g_subprocess_send_signal (l->process, SIGTERM);
-  ck_assert_int_eq (listener_finish (l), 0);
+  ck_assert_int_eq (listen_process_stop (l), 0);
   ck_assert_msg (strstr (l->err_text->str, "  spans:         2\n") != NULL, "%s",
                  l->err_text->str);
   ck_assert_msg (strstr (l->err_text->str, "wrote 1 trace to ") != NULL, "%s",
@@ -905,7 +736,7 @@ END_TEST
 START_TEST (test_html_page)
 {
   g_autofree char *page = NULL;
-  g_autoptr(Listener) l = NULL;
+  g_autoptr(ListenProcess) l = NULL;
   g_autofree char *path = NULL;
   g_autoptr(GError) error = NULL;
   gint64 start = now_us ();
@@ -917,7 +748,7 @@ START_TEST (test_html_page)
     {
       const char *args[] = { "--count", "4", "--html", path, "--quiet", NULL };
 
-      l = listener_start (args);
+      l = listen_process_start_with_args (args);
     }
     {
       g_autoptr(JaegerBatch) batch = new_batch ("web <svc>", NULL);
@@ -934,10 +765,10 @@ START_TEST (test_html_page)
       add_span (other, 100, 3, 2, "query", start + 3000, 1000);
       add_span (other, 200, 4, 0, "second trace", start, 0);
       other_bytes = encode (other, 1);
-      send_gbytes (l->port, bytes);
-      send_gbytes (l->port, other_bytes);
+      send_gbytes (l->udp_port, bytes);
+      send_gbytes (l->udp_port, other_bytes);
     }
-    ck_assert_int_eq (listener_finish (l), 0);
+    ck_assert_int_eq (listen_process_finish (l), 0);
     ck_assert_msg (g_file_get_contents (path, &page, NULL, &error), "page: %s",
                    error ? error->message : "");
     g_remove (path);
@@ -1025,13 +856,12 @@ check_burst (const char *mode,
              guint       n_spans)
 {
   const char *args[] = { "--summary", mode, NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autofree char *out = NULL;
   guint64 sent;
 
-  sent = send_burst (l->port, n_spans);
-  g_subprocess_send_signal (l->process, SIGTERM);
-  ck_assert_int_eq (listener_finish (l), 0);
+  sent = send_burst (l->udp_port, n_spans);
+  ck_assert_int_eq (listen_process_stop (l), 0);
 
   ck_assert_msg (number_after (l->err_text->str, "  spans:         ") == sent,
                  "%" G_GUINT64_FORMAT " sent; %s", sent, l->err_text->str);
@@ -1045,7 +875,7 @@ check_burst (const char *mode,
   g_free (find_line (l->err_text->str, " missing, dropped "));
   ck_assert_msg (strstr (l->err_text->str, ", 0 missing, ") != NULL, "%s", l->err_text->str);
 
-  out = listener_stdout (l);
+  out = listen_process_stdout (l);
   /* By hand: strstr() over 30 MB, once per line, is quadratic under ASan. */
   if (g_str_equal (mode, "--json"))
     {
@@ -1094,7 +924,7 @@ START_TEST (test_kernel_drops)
 {
   const char *args[] = { "--quiet", "--summary", "--testing-hold-reader",
                          "--testing-socket-buffer", "4096", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   const guint n_sent = 50;
   guint64 arrived, dropped;
 
@@ -1102,10 +932,9 @@ START_TEST (test_kernel_drops)
     {
       g_autoptr(GBytes) bytes = sized_datagram (1000, i + 1);
 
-      send_gbytes (l->port, bytes);
+      send_gbytes (l->udp_port, bytes);
     }
-  g_subprocess_send_signal (l->process, SIGTERM);
-  ck_assert_int_eq (listener_finish (l), 0);
+  ck_assert_int_eq (listen_process_stop (l), 0);
 
   arrived = number_after (l->err_text->str, "  datagrams:     ");
   dropped = number_after (l->err_text->str, "  dropped on arrival: ");
@@ -1147,7 +976,7 @@ START_TEST (test_own_drops)
 {
   const char *args[] = { "--quiet", "--summary", "--testing-hold-decoder",
                          "--max-buffer-size", "1", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   const guint n_sent = 40;
   guint64 arrived, dropped;
 
@@ -1156,15 +985,14 @@ START_TEST (test_own_drops)
     {
       g_autoptr(GBytes) bytes = sized_datagram (60000, i + 1);
 
-      send_gbytes (l->port, bytes);
+      send_gbytes (l->udp_port, bytes);
     }
   /* Everything read from the socket (kept or dropped) before the signal,
    * which lets the held decoder go and so makes room. */
-  for (guint look = 0; look < 10000 && !socket_is_drained (l->port); look++)
+  for (guint look = 0; look < 10000 && !socket_is_drained (l->udp_port); look++)
     g_usleep (1000);
-  ck_assert_msg (socket_is_drained (l->port), "the reader never drained its socket");
-  g_subprocess_send_signal (l->process, SIGTERM);
-  ck_assert_int_eq (listener_finish (l), 0);
+  ck_assert_msg (socket_is_drained (l->udp_port), "the reader never drained its socket");
+  ck_assert_int_eq (listen_process_stop (l), 0);
 
   arrived = number_after (l->err_text->str, "  spans:         ");
   dropped = number_after (l->err_text->str, "by the kernel (socket buffer full), ");
@@ -1227,8 +1055,8 @@ END_TEST
 START_TEST (test_port_in_use)
 {
   const char *args[] = { "--idle", "5", NULL };
-  g_autoptr(Listener) first = listener_start (args);
-  g_autofree char *port = g_strdup_printf ("%u", first->port);
+  g_autoptr(ListenProcess) first = listen_process_start_with_args (args);
+  g_autofree char *port = g_strdup_printf ("%u", first->udp_port);
   const char *again[] = { "--port", port, "--idle", "1", NULL };
   g_autofree char *out = NULL;
   g_autofree char *err = NULL;
@@ -1237,7 +1065,7 @@ START_TEST (test_port_in_use)
   ck_assert_int_eq (run_program ("listen", again, NULL, NULL, &out, &err), 1);
   ck_assert_msg (strstr (err, "cannot listen on 127.0.0.1 port") != NULL, "%s", err);
   g_subprocess_send_signal (first->process, SIGINT);
-  ck_assert_int_eq (listener_finish (first), 0);
+  ck_assert_int_eq (listen_process_finish (first), 0);
 }
 END_TEST
 
@@ -1245,7 +1073,7 @@ START_TEST (test_max_spans)
 {
   /* 3 spans at most, and 16 times as many items (spans, tags ...). */
   const char *args[] = { "--count", "5", "--max-spans", "3", "--summary", NULL };
-  g_autoptr(Listener) l = listener_start (args);
+  g_autoptr(ListenProcess) l = listen_process_start_with_args (args);
   g_autoptr(JaegerBatch) batch = new_batch ("many", NULL);
   g_autoptr(GBytes) bytes = NULL;
   g_autofree char *out = NULL;
@@ -1261,10 +1089,10 @@ START_TEST (test_max_spans)
   add_span (batch, 1, 4, 1, "kept three", start, 10);
   add_span (batch, 1, 5, 1, "not kept", start, 10);
   bytes = encode (batch, 1);
-  send_gbytes (l->port, bytes);
+  send_gbytes (l->udp_port, bytes);
 
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "kept two") != NULL && strstr (out, "kept three") != NULL,
                  "%s", out);
   ck_assert_ptr_null (strstr (out, "not kept"));
