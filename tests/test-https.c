@@ -22,6 +22,7 @@
 
 #include <gluetool/gluetool.h>
 
+#include "listen-process.h"
 #include "sync-private.h"
 #include "test-expect.h"
 #include "check-tap.h"
@@ -36,7 +37,7 @@
 #define WAIT_S 20.0
 /* Any listener stops after this long without a span: a safety net for a
  * broken test, never the way a test ends. */
-#define SAFETY_IDLE "30"
+#define SAFETY_IDLE_S 30
 /* What a bound may be overrun by on a loaded machine (or under valgrind):
  * the thread's wake-up and the cancellation's way through libsoup. */
 #define BOUND_SLACK_S 3.0
@@ -93,178 +94,42 @@ seconds_since (gint64 start_us)
 
 /* ---- The receiver, over TLS --------------------------------------------------------- */
 
-/* A minimal runner of `gluetool-trace listen`; the suites' shared one
- * (listen-process.h) replaces it once it is in. */
-typedef struct {
-  GSubprocess      *process;
-  GDataInputStream *err;
-  GString          *err_text;
-  char             *dir;
-  char             *out_path;
-  char             *strategies_path;  /* (nullable) */
-  guint16           http_port;
-  guint16           sampling_port;
-} Listener;
-
-static char *
-read_line (GDataInputStream *stream)
+/* `gluetool-trace listen --http-port 0 --tls-certificate CERT.pem --tls-key
+ * CERT-key.pem ARGS` (the sampling endpoint over TLS too, with
+ * @strategies), once it said where it listens, over HTTPS. */
+static ListenProcess *
+tls_listener_start (const char        *certificate,
+                    const char        *strategies,
+                    const char *const *args)
 {
-  g_autoptr(GError) error = NULL;
-  char *line = g_data_input_stream_read_line_utf8 (stream, NULL, NULL, &error);
-
-  ck_assert_msg (error == NULL, "reading the program's output: %s", error ? error->message : "");
-  return line;
-}
-
-static guint16
-port_at_end (const char *line)
-{
-  const char *colon = strrchr (line, ':');
-  guint64 port;
-
-  ck_assert_ptr_nonnull (colon);
-  port = g_ascii_strtoull (colon + 1, NULL, 10);
-  ck_assert_msg (port > 0 && port <= G_MAXUINT16, "no port in \"%s\"", line);
-  return (guint16) port;
-}
-
-static GSubprocess *
-spawn (GSubprocessLauncher *launcher,
-       GPtrArray           *argv)
-{
-  g_autoptr(GError) error = NULL;
-  GSubprocess *process;
-
-  g_ptr_array_add (argv, NULL);
-  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
-  ck_assert_msg (process != NULL, "spawn: %s", error ? error->message : "");
-  return process;
-}
-
-static const char *
-program (void)
-{
-  const char *path = g_getenv ("GLUETOOL_TRACE_PROGRAM");
-
-  ck_assert_msg (path != NULL, "GLUETOOL_TRACE_PROGRAM is not set");
-  return path;
-}
-
-/* `gluetool-trace listen --port 0 --http-port 0 --idle 30 --tls-certificate
- * CERT.pem --tls-key CERT-key.pem ARGS` (and the sampling endpoint over TLS
- * too, with @strategies), once it said where it listens. */
-static Listener *
-listener_start (const char         *certificate,
-                const char         *strategies,
-                const char *const  *args)
-{
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GError) error = NULL;
   g_autofree char *certificate_name = g_strconcat (certificate, ".pem", NULL);
   g_autofree char *key_name = g_strconcat (certificate, "-key.pem", NULL);
-  Listener *l = g_new0 (Listener, 1);
+  g_autofree char *certificate_path = data_path (certificate_name);
+  g_autofree char *key_path = data_path (key_name);
+  g_autoptr(GPtrArray) all_args = g_ptr_array_new ();
+  ListenProcessOptions options = {
+    .idle_s = SAFETY_IDLE_S,
+    .http = TRUE,
+    .sampling_strategies = strategies,
+    .show_stderr_on_failure = TRUE,
+  };
+  ListenProcess *l;
 
-  l->dir = g_dir_make_tmp ("gluetool-test-https-XXXXXX", &error);
-  ck_assert_msg (l->dir != NULL, "temporary directory: %s", error ? error->message : "");
-  l->err_text = g_string_new (NULL);
-  l->out_path = g_build_filename (l->dir, "stdout.txt", NULL);
-
-  g_ptr_array_add (argv, g_strdup (program ()));
-  g_ptr_array_add (argv, g_strdup ("listen"));
-  g_ptr_array_add (argv, g_strdup ("--port=0"));
-  g_ptr_array_add (argv, g_strdup ("--http-port=0"));
-  g_ptr_array_add (argv, g_strdup ("--idle=" SAFETY_IDLE));
-  g_ptr_array_add (argv, g_strdup ("--tls-certificate"));
-  g_ptr_array_add (argv, data_path (certificate_name));
-  g_ptr_array_add (argv, g_strdup ("--tls-key"));
-  g_ptr_array_add (argv, data_path (key_name));
-  if (strategies != NULL)
-    {
-      l->strategies_path = g_build_filename (l->dir, "strategies.json", NULL);
-      ck_assert (g_file_set_contents (l->strategies_path, strategies, -1, NULL));
-      g_ptr_array_add (argv, g_strdup ("--sampling-port=0"));
-      g_ptr_array_add (argv, g_strdup ("--sampling-strategies"));
-      g_ptr_array_add (argv, g_strdup (l->strategies_path));
-    }
+  g_ptr_array_add (all_args, (gpointer) "--tls-certificate");
+  g_ptr_array_add (all_args, certificate_path);
+  g_ptr_array_add (all_args, (gpointer) "--tls-key");
+  g_ptr_array_add (all_args, key_path);
   for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, g_strdup (args[i]));
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_setenv (launcher, "LC_ALL", "C.UTF-8", TRUE);
-  g_subprocess_launcher_set_stdout_file_path (launcher, l->out_path);
-  l->process = spawn (launcher, argv);
-  l->err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (l->process));
-
-  /* The UDP line comes last. */
-  for (;;)
-    {
-      g_autofree char *line = read_line (l->err);
-
-      ck_assert_msg (line != NULL, "the listener ended before it listened: %s", l->err_text->str);
-      g_string_append_printf (l->err_text, "%s\n", line);
-      if (g_str_has_prefix (line, "gluetool-trace: listening on HTTPS "))
-        l->http_port = port_at_end (line);
-      else if (g_str_has_prefix (line, "gluetool-trace: listening on sampling HTTPS "))
-        l->sampling_port = port_at_end (line);
-      else if (g_str_has_prefix (line, "gluetool-trace: listening on UDP "))
-        break;
-    }
-  ck_assert_uint_ne (l->http_port, 0);
-  ck_assert (strategies == NULL || l->sampling_port != 0);
+    g_ptr_array_add (all_args, (gpointer) args[i]);
+  g_ptr_array_add (all_args, NULL);
+  options.args = (const char *const *) all_args->pdata;
+  l = listen_process_start (&options);
+  ck_assert_msg (strstr (l->err_text->str, "listening on HTTPS ") != NULL, "%s", l->err_text->str);
+  ck_assert_msg (strategies == NULL
+                 || strstr (l->err_text->str, "listening on sampling HTTPS ") != NULL, "%s",
+                 l->err_text->str);
   return l;
 }
-
-/* Waits for the program's end (its --count reached); its exit status. */
-static int
-listener_finish (Listener *l)
-{
-  g_autoptr(GError) error = NULL;
-  char *line;
-
-  while ((line = read_line (l->err)) != NULL)
-    {
-      g_string_append_printf (l->err_text, "%s\n", line);
-      g_free (line);
-    }
-  ck_assert_msg (g_subprocess_wait (l->process, NULL, &error), "wait: %s",
-                 error ? error->message : "");
-  ck_assert_msg (g_subprocess_get_if_exited (l->process), "stderr:\n%s", l->err_text->str);
-  if (g_subprocess_get_exit_status (l->process) != 0)
-    g_printerr ("# the listener's stderr:\n%s", l->err_text->str);
-  return g_subprocess_get_exit_status (l->process);
-}
-
-static char *
-listener_stdout (Listener *l)
-{
-  g_autoptr(GError) error = NULL;
-  char *text = NULL;
-
-  ck_assert_msg (g_file_get_contents (l->out_path, &text, NULL, &error), "stdout: %s",
-                 error ? error->message : "");
-  return text;
-}
-
-static void
-listener_free (Listener *l)
-{
-  if (g_subprocess_get_identifier (l->process) != NULL)
-    g_subprocess_force_exit (l->process);
-  g_clear_object (&l->err);
-  g_clear_object (&l->process);
-  g_string_free (l->err_text, TRUE);
-  g_remove (l->out_path);
-  if (l->strategies_path != NULL)
-    g_remove (l->strategies_path);
-  g_rmdir (l->dir);
-  g_free (l->dir);
-  g_free (l->out_path);
-  g_free (l->strategies_path);
-  g_free (l);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Listener, listener_free)
 
 /* Runs `gluetool-trace COMMAND ARGS` with @env (NAME=VALUE pairs) to its
  * end; its exit status, and its stderr in @err. */
@@ -280,13 +145,15 @@ run_program (const char         *command,
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_ptr_array_add (argv, g_strdup (program ()));
+  g_ptr_array_add (argv, g_strdup (listen_process_program ()));
   g_ptr_array_add (argv, g_strdup (command));
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (args[i]));
+  g_ptr_array_add (argv, NULL);
   for (guint i = 0; env != NULL && env[i] != NULL; i += 2)
     g_subprocess_launcher_setenv (launcher, env[i], env[i + 1], TRUE);
-  process = spawn (launcher, argv);
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  ck_assert_msg (process != NULL, "spawn: %s", error ? error->message : "");
   ck_assert_msg (g_subprocess_communicate_utf8 (process, NULL, NULL, NULL, err, &error),
                  "communicate: %s", error ? error->message : "");
   ck_assert (g_subprocess_get_if_exited (process));
@@ -333,7 +200,7 @@ finish_action (const char *label)
 START_TEST (test_spans_over_https)
 {
   const char *args[] = { "--count", "2", "--json", NULL };
-  g_autoptr(Listener) l = listener_start ("server", NULL, args);
+  g_autoptr(ListenProcess) l = tls_listener_start ("server", NULL, args);
   g_autofree char *by_address = endpoint_for ("127.0.0.1", l->http_port);
   g_autofree char *by_name = endpoint_for ("localhost", l->http_port);
   g_autofree char *out = NULL;
@@ -356,8 +223,8 @@ START_TEST (test_spans_over_https)
     gluetool_tracer_get_stats (tracer, &stats);
     ck_assert_uint_eq (stats.spans_sent, 1);
   }
-  ck_assert_int_eq (listener_finish (l), 0);
-  out = listener_stdout (l);
+  ck_assert_int_eq (listen_process_finish (l), 0);
+  out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "\"over https by address\"") != NULL, "%s", out);
   ck_assert_msg (strstr (out, "\"over https by name\"") != NULL, "%s", out);
 }
@@ -409,7 +276,7 @@ check_refused (const char *endpoint,
 START_TEST (test_untrusted_certificate)
 {
   const char *args[] = { NULL };
-  g_autoptr(Listener) l = listener_start ("untrusted", NULL, args);
+  g_autoptr(ListenProcess) l = tls_listener_start ("untrusted", NULL, args);
   g_autofree char *endpoint = endpoint_for ("127.0.0.1", l->http_port);
 
   g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
@@ -423,7 +290,7 @@ END_TEST
 START_TEST (test_wrong_host)
 {
   const char *args[] = { "--host", "127.0.0.2", NULL };
-  g_autoptr(Listener) l = listener_start ("server", NULL, args);
+  g_autoptr(ListenProcess) l = tls_listener_start ("server", NULL, args);
   g_autofree char *endpoint = endpoint_for ("127.0.0.2", l->http_port);
 
   g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
@@ -441,7 +308,7 @@ END_TEST
 START_TEST (test_sampling_over_https)
 {
   const char *args[] = { NULL };
-  g_autoptr(Listener) l = listener_start ("server", STRATEGIES, args);
+  g_autoptr(ListenProcess) l = tls_listener_start ("server", STRATEGIES, args);
   g_autofree char *endpoint = g_strdup_printf ("https://localhost:%u/sampling", l->sampling_port);
   g_autofree char *ca = data_path ("ca.pem");
   g_autofree char *strategy = NULL;
@@ -549,7 +416,7 @@ typedef struct {
 START_TEST (test_fork_after_https)
 {
   const char *args[] = { "--json", NULL };
-  g_autoptr(Listener) l = listener_start ("server", NULL, args);
+  g_autoptr(ListenProcess) l = tls_listener_start ("server", NULL, args);
   g_autofree char *endpoint = endpoint_for ("127.0.0.1", l->http_port);
   g_autoptr(GluetoolTracer) tracer = tracer_trusting_ca (endpoint);
   const double child_close_s = 1.0;
