@@ -80,6 +80,9 @@ typedef struct {
   char     *auth_token;         /* (owned) (nullable) bearer token */
   char     *user;               /* (owned) (nullable) basic authentication */
   char     *password;           /* (owned) (nullable) */
+  /* A file of PEM certificates trusted for https:// endpoints, the
+   * collector's and the sampling endpoint's, in place of the system's. */
+  char     *tls_ca_file;        /* (owned) (nullable) */
 } GluetoolConfig;
 
 /* What the caller asked for; "unset" values (NULL, 0, FALSE) fall back to
@@ -108,6 +111,7 @@ typedef struct {
   const char *auth_token;
   const char *user;
   const char *password;
+  const char *tls_ca_file;
 } GluetoolConfigRequest;
 
 gboolean gluetool_config_load  (GluetoolConfig              *config,

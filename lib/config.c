@@ -183,6 +183,47 @@ parse_http_url (const char *what,
   return TRUE;
 }
 
+/* A file of PEM certificates to trust, loaded now as the senders will
+ * load it, so that a path that cannot be used is an error at once. */
+static gboolean
+parse_ca_file (const char *what,
+               const char *value,
+               char      **out,
+               GError    **error)
+{
+  g_autoptr(GTlsDatabase) database = NULL;
+  g_autoptr(GError) tls_error = NULL;
+  g_autofree char *absolute = NULL;
+
+  if (!check_text (what, value, error))
+    return FALSE;
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    return invalid (error, "%s is set, but GIO has no TLS support here (install glib-networking)",
+                    what);
+  /* GIO takes only an absolute path; a relative one is taken from the
+   * directory the tracer is made in, as a user would expect. */
+  absolute = g_canonicalize_filename (value, NULL);
+  database = g_tls_file_database_new (absolute, &tls_error);
+  if (database == NULL)
+    return invalid (error, "%s '%s' cannot be used: %s", what, value, tls_error->message);
+  *out = g_steal_pointer (&absolute);
+  return TRUE;
+}
+
+/* An https:// URL needs GIO's TLS backend (glib-networking), which a
+ * system may lack: said when the tracer is made, not at the first batch. */
+static gboolean
+check_tls_support (const char *what,
+                   const char *url,
+                   GError    **error)
+{
+  if (url == NULL || g_ascii_strncasecmp (url, "https:", 6) != 0
+      || g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    return TRUE;
+  return invalid (error, "%s '%s' is an https:// URL, but GIO has no TLS support here "
+                  "(install glib-networking)", what, url);
+}
+
 /* A token, user or password: goes into an HTTP header, so no line break
  * or other control character; never shown in a message. */
 static gboolean
@@ -217,6 +258,7 @@ typedef enum {
   KIND_ENDPOINT, /* char *: an http:// or https:// URL */
   KIND_SECRET,   /* char *: never shown */
   KIND_USER,     /* char *: never shown, no ':' */
+  KIND_CA_FILE,  /* char *: a file of PEM certificates */
 } Kind;
 
 /* One setting: an argument (a field of the request), its variable, its
@@ -308,13 +350,16 @@ static const Setting settings[] = {
     REQUEST (user), NOT_GIVEN, CONFIG (user) },
   { "password", "GLUETOOL_TRACING_PASSWORD", KIND_SECRET, NULL, 0, 0, FALSE, NULL, 0,
     REQUEST (password), NOT_GIVEN, CONFIG (password) },
+  /* For the collector and the sampling endpoint; unset: the system's. */
+  { "tls ca file", "GLUETOOL_TRACING_TLS_CA_FILE", KIND_CA_FILE, NULL, 0, 0, FALSE, NULL, 0,
+    REQUEST (tls_ca_file), NOT_GIVEN, CONFIG (tls_ca_file) },
 };
 
 static gboolean
 is_text_kind (Kind kind)
 {
   return kind == KIND_TEXT || kind == KIND_HOST || kind == KIND_ENDPOINT || kind == KIND_SECRET
-         || kind == KIND_USER;
+         || kind == KIND_USER || kind == KIND_CA_FILE;
 }
 
 /* ---- Reading one setting ---------------------------------------------------------- */
@@ -467,6 +512,14 @@ take_value (const Setting  *setting,
       if (!parse_http_url (name, text, &checked, error))
         return FALSE;
       break;
+    case KIND_CA_FILE:
+#ifndef GLUETOOL_HAVE_SOUP
+      return invalid (error, "%s is set, but gluetool was built without HTTP support (libsoup 3): "
+                      "spans can only go to an agent over UDP", name);
+#endif
+      if (!parse_ca_file (name, text, &checked, error))
+        return FALSE;
+      break;
     case KIND_SECRET:
     case KIND_USER:
       if (!parse_secret (name, text, setting->kind == KIND_USER, &checked, error))
@@ -567,7 +620,10 @@ load (GluetoolConfig              *config,
     if (!load_setting (&settings[i], request, config, error))
       return FALSE;
   keep_credentials_together (config, request);
-  return load_sampling (config, request, error) && check_credentials (config, error);
+  return load_sampling (config, request, error) && check_credentials (config, error)
+         && check_tls_support ("endpoint", config->endpoint, error)
+         && (config->sampler_type != GLUETOOL_SAMPLER_TYPE_REMOTE
+             || check_tls_support ("sampling endpoint", config->sampling_endpoint, error));
 }
 
 /* ---- What actions read, for the whole process ----------------------------- */
@@ -652,6 +708,7 @@ gluetool_config_clear (GluetoolConfig *config)
   g_clear_pointer (&config->auth_token, g_free);
   g_clear_pointer (&config->user, g_free);
   g_clear_pointer (&config->password, g_free);
+  g_clear_pointer (&config->tls_ca_file, g_free);
   g_clear_pointer (&config->sampling_endpoint, g_free);
   g_clear_pointer (&config->tags, g_ptr_array_unref);
 }

@@ -128,6 +128,7 @@ enum {
   PROP_AUTH_TOKEN,
   PROP_USER,
   PROP_PASSWORD,
+  PROP_TLS_CA_FILE,
   N_PROPS
 };
 
@@ -419,8 +420,9 @@ make_sampler (GluetoolTracer *self)
       if (!self->config.disabled)
         {
           self->remote_sampler =
-            gluetool_remote_sampler_new (self->config.sampling_endpoint, self->config.service_name,
-                                         param, self->config.sampler_refresh_interval_s);
+            gluetool_remote_sampler_new_full (self->config.sampling_endpoint,
+                                              self->config.tls_ca_file, self->config.service_name,
+                                              param, self->config.sampler_refresh_interval_s);
           break;
         }
 #endif
@@ -614,6 +616,7 @@ gluetool_tracer_finalize (GObject *object)
   g_free ((char *) self->request.auth_token);
   g_free ((char *) self->request.user);
   g_free ((char *) self->request.password);
+  g_free ((char *) self->request.tls_ca_file);
   g_free (self->disabled_uuid);
 
   G_OBJECT_CLASS (gluetool_tracer_parent_class)->finalize (object);
@@ -712,6 +715,10 @@ gluetool_tracer_get_property (GObject    *object,
     case PROP_USER:
       g_value_set_string (value, self->initialized ? self->config.user : self->request.user);
       break;
+    case PROP_TLS_CA_FILE:
+      g_value_set_string (value, self->initialized ? self->config.tls_ca_file
+                                                   : self->request.tls_ca_file);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -801,6 +808,10 @@ gluetool_tracer_set_property (GObject      *object,
     case PROP_PASSWORD:
       g_free ((char *) self->request.password);
       self->request.password = g_value_dup_string (value);
+      break;
+    case PROP_TLS_CA_FILE:
+      g_free ((char *) self->request.tls_ca_file);
+      self->request.tls_ca_file = g_value_dup_string (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1154,6 +1165,26 @@ install_http_properties (void)
   properties[PROP_PASSWORD] =
     g_param_spec_string ("password", NULL, NULL, NULL,
                          G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+
+  /**
+   * GluetoolTracer:tls-ca-file:
+   *
+   * A file of PEM certificates to trust for `https://` endpoints (the
+   * [property@Gluetool.Tracer:endpoint] and the
+   * [property@Gluetool.Tracer:sampling-endpoint]) instead of the system's:
+   * a private certificate authority's, say. %NULL for
+   * `GLUETOOL_TRACING_TLS_CA_FILE`, else the system's. Initialisation fails
+   * with %GLUETOOL_TRACER_ERROR_INVALID_CONFIG when the file cannot be read
+   * or holds no certificate, when GIO has no TLS support (glib-networking),
+   * or when the library was built without HTTP support. A collector whose
+   * certificate does not verify (not signed by a trusted authority, or not
+   * for the endpoint's host) gets no span: they count as failed to send, and
+   * [method@Gluetool.Tracer.flush] says why.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_TLS_CA_FILE] =
+    g_param_spec_string ("tls-ca-file", NULL, NULL, NULL, construct);
 }
 
 static void

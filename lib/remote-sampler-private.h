@@ -53,6 +53,13 @@ GluetoolRemoteSampler *gluetool_remote_sampler_new      (const char             
                                                          const char               *service_name,
                                                          double                    initial_rate,
                                                          double                    refresh_interval_s);
+/* The same, trusting the certificates in @tls_ca_file (nullable: the
+ * system's) for an https:// endpoint. */
+GluetoolRemoteSampler *gluetool_remote_sampler_new_full (const char               *endpoint,
+                                                         const char               *tls_ca_file,
+                                                         const char               *service_name,
+                                                         double                    initial_rate,
+                                                         double                    refresh_interval_s);
 void                   gluetool_remote_sampler_decide   (GluetoolRemoteSampler    *self,
                                                          guint64                   trace_id_low,
                                                          const char               *operation,

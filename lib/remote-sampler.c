@@ -24,6 +24,7 @@
 
 struct _GluetoolRemoteSampler {
   char            *url;            /* (owned) the endpoint with ?service=NAME */
+  char            *tls_ca_file;    /* (owned) (nullable) certificates trusted over https */
   gint64           refresh_us;
   guint            timeout_s;
 
@@ -536,6 +537,29 @@ wait_for_next (GluetoolRemoteSampler *self)
   return go_on;
 }
 
+/* The certificates of the tls-ca-file setting, for an https:// endpoint.
+ * config.c loaded them once already; a file gone since is a failure of
+ * every request, which the system's certificates would not verify
+ * either. */
+static void
+trust_ca_file (GluetoolRemoteSampler *self,
+               SoupSession           *session)
+{
+  g_autoptr(GTlsDatabase) database = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->tls_ca_file == NULL)
+    return;
+  database = g_tls_file_database_new (self->tls_ca_file, &error);
+  if (database == NULL)
+    {
+      g_message ("Sampling strategy from %s: the certificates of %s cannot be used: %s; "
+                 "asking without them", self->url, self->tls_ca_file, error->message);
+      return;
+    }
+  soup_session_set_tls_database (session, database);
+}
+
 static gpointer
 poll_thread (gpointer data)
 {
@@ -549,6 +573,7 @@ poll_thread (gpointer data)
    * whole request. */
   session = soup_session_new_with_options ("user-agent", "gluetool-action/" GLUETOOL_VERSION_S " ",
                                            NULL);
+  trust_ca_file (self, session);
   do
     poll_once (self, session);
   while (wait_for_next (self));
@@ -569,11 +594,23 @@ gluetool_remote_sampler_new (const char *endpoint,
                              double      initial_rate,
                              double      refresh_interval_s)
 {
+  return gluetool_remote_sampler_new_full (endpoint, NULL, service_name, initial_rate,
+                                           refresh_interval_s);
+}
+
+GluetoolRemoteSampler *
+gluetool_remote_sampler_new_full (const char *endpoint,
+                                  const char *tls_ca_file,
+                                  const char *service_name,
+                                  double      initial_rate,
+                                  double      refresh_interval_s)
+{
   GluetoolRemoteSampler *self = g_new0 (GluetoolRemoteSampler, 1);
   g_autofree char *escaped = g_uri_escape_string (service_name, NULL, FALSE);
   g_autoptr(GError) error = NULL;
 
   self->url = g_strdup_printf ("%s?service=%s", endpoint, escaped);
+  self->tls_ca_file = g_strdup (tls_ca_file);
   self->refresh_us = (gint64) (refresh_interval_s * G_USEC_PER_SEC);
   self->timeout_s = (guint) CLAMP (refresh_interval_s, 1.0, MAX_TIMEOUT_S);
   atomic_init (&self->current, gluetool_sampler_new_probabilistic (initial_rate));
@@ -625,5 +662,6 @@ gluetool_remote_sampler_free (GluetoolRemoteSampler *self)
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->wake);
   g_free (self->url);
+  g_free (self->tls_ca_file);
   g_free (self);
 }

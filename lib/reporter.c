@@ -262,7 +262,7 @@ gluetool_reporter_new (const GluetoolConfig *config)
 #ifdef GLUETOOL_HAVE_SOUP
       GluetoolHttpSenderSettings http_settings = {
         self->service_name, config->endpoint, config->max_batch_size, config->auth_token,
-        config->user, config->password, self->client_uuid, config->tags,
+        config->user, config->password, config->tls_ca_file, self->client_uuid, config->tags,
       };
 
       sender = gluetool_http_sender_new (&http_settings, &context);
@@ -599,10 +599,12 @@ gluetool_reporter_get_idle_wakes (GluetoolReporter *self)
 
 /* ---- flush() and close() ---------------------------------------------------- */
 
-/* Under @loss_lock: FALSE with an error when spans were lost since the last call.
- * The message names each cause that lost some, with how many and why. */
+/* Under @loss_lock: FALSE with an error when spans were lost since the last call
+ * that @counted them. The message names each cause that lost some, with how
+ * many and why. */
 static gboolean
 check_losses (GluetoolReporter *self,
+              gboolean          counted,
               GError          **error)
 {
   g_autoptr(GString) message = NULL;
@@ -613,7 +615,8 @@ check_losses (GluetoolReporter *self,
   queue_full = now.spans_dropped_queue_full - self->seen.spans_dropped_queue_full;
   too_large = now.spans_dropped_too_large - self->seen.spans_dropped_too_large;
   failed = now.spans_failed_to_send - self->seen.spans_failed_to_send;
-  self->seen = now;
+  if (counted)
+    self->seen = now;
 
   lost = queue_full + too_large + failed;
   if (lost == 0)
@@ -657,18 +660,21 @@ report_unsent_and_losses (GluetoolReporter *self,
                           guint64           unsent,
                           GError          **error)
 {
+  g_autoptr(GError) losses = NULL;
   gboolean ok;
 
+  /* A time-out still says why spans were lost meanwhile (a request its
+   * deadline cut, say), and leaves them to the next flush to count. */
+  gluetool_mutex_lock (&self->loss_lock);
+  ok = check_losses (self, !timed_out, timed_out ? &losses : error);
+  gluetool_mutex_unlock (&self->loss_lock);
   if (timed_out)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                   "The flush timed out with %" G_GUINT64_FORMAT " spans not sent yet",
-                   unsent);
+                   "The flush timed out with %" G_GUINT64_FORMAT " spans not sent yet%s%s",
+                   unsent, losses != NULL ? "; " : "", losses != NULL ? losses->message : "");
       return FALSE;
     }
-  gluetool_mutex_lock (&self->loss_lock);
-  ok = check_losses (self, error);
-  gluetool_mutex_unlock (&self->loss_lock);
   return ok;
 }
 

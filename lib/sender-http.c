@@ -26,7 +26,14 @@
  * collector that drips a byte now and then would otherwise hold a request,
  * flush() and every fork() for as long as it liked. close()'s deadline
  * cancels the context's cancellable, which cuts the request in progress
- * and any back-off at once.
+ * and any back-off at once. A cut request whose callbacks have not ended
+ * it CUT_GRACE_US later is abandoned with its session (abandon()): a step
+ * that cannot be cut, on worker threads a forked child lacks, would hold
+ * the flush thread for ever.
+ *
+ * TLS: an https endpoint's certificate is checked against the tls-ca-file
+ * setting's certificates, else the system's; one refused fails its batch at
+ * once (it would be refused again), with GIO's reasons in words.
  *
  * How a request waits. libsoup 3's asynchronous API, on a GMainContext of
  * the sender's own that the flush thread iterates by hand until the
@@ -62,6 +69,16 @@
 /* A request's whole time, from connecting to reading the answer's last
  * byte: what jaeger-client-go's HTTP sender allows one. */
 #define REQUEST_TIMEOUT_S  5
+/* Once a request is cut (its deadline or close()'s), the most its
+ * callbacks are waited for. A cut request ends at once (GIO's tasks and
+ * libsoup's steps all take the cancellable), unless the step it waits for
+ * is a task on GLib's worker threads that never starts: in a child made
+ * by fork() while the parent's worker threads were alive, GLib's pool
+ * counts threads the child does not have, and glib-networking's TLS
+ * handshake, a task there that cannot be cut, never runs. Past this the
+ * request is abandoned (see abandon()), so flush() and close() keep their
+ * bounds. Long enough for a loaded machine to run callbacks that are due. */
+#define CUT_GRACE_US       (G_USEC_PER_SEC / 2)
 /* An idle connection is kept this long for the next batch. */
 #define IDLE_TIMEOUT_S     30
 /* The most of an answer's body kept: collectors answer 202 with none; the
@@ -88,6 +105,7 @@ typedef struct {
   char           *endpoint;
   char           *client_uuid;
   char           *authorization;    /* (owned) (nullable) the header's value: never printed */
+  char           *tls_ca_file;      /* (owned) (nullable) certificates trusted; NULL: the system's */
   gsize           max_batch_size;
   GPtrArray      *tags;             /* (owned) (nullable) the tracer's, for the Process */
 
@@ -148,6 +166,49 @@ write_head (HttpSender *self,
   return ok;
 }
 
+/* The certificates of the tls-ca-file setting, made in the flush thread
+ * as the session is: config.c loaded them once already, so a failure here
+ * is a file changed or gone since. */
+static GTlsDatabase *
+load_tls_database (HttpSender *self,
+                   GError    **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  GTlsDatabase *database = g_tls_file_database_new (self->tls_ca_file, &local_error);
+
+  if (database == NULL)
+    g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_MISC,
+                 "Cannot post spans to %s: the certificates of the tls-ca-file %s cannot be "
+                 "used: %s", self->endpoint, self->tls_ca_file, local_error->message);
+  return database;
+}
+
+static gboolean
+make_session (HttpSender *self,
+              GError    **error)
+{
+  g_autoptr(GTlsDatabase) database = NULL;
+
+  if (self->tls_ca_file != NULL && (database = load_tls_database (self, error)) == NULL)
+    return FALSE;
+
+  g_main_context_push_thread_default (self->context);
+  /* No I/O time-out of libsoup's: the request's deadline bounds it all. */
+  self->session = soup_session_new_with_options ("idle-timeout", IDLE_TIMEOUT_S,
+                                                 "user-agent", USER_AGENT,
+                                                 NULL);
+  /* No proxy: the system's proxy resolver (libproxy) answers from GLib's
+   * worker threads, which a child made by fork() does not have, so a
+   * child's first request would wait for ever. Spans go straight to the
+   * collector. */
+  soup_session_set_proxy_resolver (self->session, NULL);
+  /* In place of the system's: a private authority's, say. */
+  if (database != NULL)
+    soup_session_set_tls_database (self->session, database);
+  g_main_context_pop_thread_default (self->context);
+  return TRUE;
+}
+
 static gboolean
 http_prepare (GluetoolSender *sender,
               GError        **error)
@@ -171,17 +232,8 @@ http_prepare (GluetoolSender *sender,
       self->n_fds_allocated = N_FDS_AT_FIRST;
       self->fds = g_new (GPollFD, self->n_fds_allocated);
     }
-  g_main_context_push_thread_default (self->context);
-  /* No I/O time-out of libsoup's: the request's deadline bounds it all. */
-  self->session = soup_session_new_with_options ("idle-timeout", IDLE_TIMEOUT_S,
-                                                 "user-agent", USER_AGENT,
-                                                 NULL);
-  /* No proxy: the system's proxy resolver (libproxy) answers from GLib's
-   * worker threads, which a child made by fork() does not have, so a
-   * child's first request would wait for ever. Spans go straight to the
-   * collector. */
-  soup_session_set_proxy_resolver (self->session, NULL);
-  g_main_context_pop_thread_default (self->context);
+  if (!make_session (self, error))
+    return FALSE;
   GLUETOOL_DEBUG ("Posting spans to %s", self->endpoint);
   return TRUE;
 }
@@ -207,26 +259,56 @@ drop_session (HttpSender *self)
 typedef enum {
   POSTED,
   TRY_AGAIN,   /* no connection, a time-out, 408, 429, 5xx */
-  GIVE_UP,     /* any other answer, or cancelled */
+  GIVE_UP,     /* any other answer, a certificate refused, abandoned, or cancelled */
 } Outcome;
 
 /* A request in progress: its steps (send, read the answer, close) are
  * callbacks in the sender's context, which post_once() iterates until
- * @done. It lives on post_once()'s stack; nothing points at it once done. */
+ * @done. post_once() frees it, unless it abandoned it: then the callback
+ * that would have ended it frees it, if it ever runs (request_end()). */
 typedef struct {
   SoupMessage  *message;      /* (owned) */
   GCancellable *cancellable;  /* (owned) cancelled at the deadline or close()'s */
   gint64        deadline_us;  /* monotonic */
+  gint64        cut_us;       /* monotonic: when it was cut; 0 until then */
   GPollFD       closing;      /* close()'s cancellable, readable once cancelled */
   gboolean      has_closing;
   GInputStream *stream;       /* (owned) (nullable) the answer's body, once it came */
   GError       *error;        /* (owned) (nullable) why no answer came */
+  GTlsCertificateFlags tls_errors; /* why the collector's certificate was refused, if it was */
   gboolean      timed_out;    /* the deadline cut it */
   gboolean      done;
+  gboolean      abandoned;    /* post_once() returned without it */
+  SoupSession  *session;      /* (owned) (nullable) once abandoned: the session it was
+                               * sent on, which its pending step may still use */
   /* What there is of the answer's body is read to its end (kept up to
    * this, skipped beyond) so the connection can carry the next batch. */
   guint8        sink[MAX_ANSWER_BYTES];
 } Request;
+
+static void
+request_free (Request *request)
+{
+  if (request->message != NULL)
+    g_signal_handlers_disconnect_by_data (request->message, request);
+  g_clear_object (&request->stream);
+  g_clear_object (&request->message);
+  g_clear_object (&request->cancellable);
+  g_clear_error (&request->error);
+  g_clear_object (&request->session);
+  g_free (request);
+}
+
+/* The request's last step is done: post_once() sees it, or, if it gave up
+ * waiting, nobody will, and the request goes. */
+static void
+request_end (Request *request)
+{
+  if (request->abandoned)
+    request_free (request);
+  else
+    request->done = TRUE;
+}
 
 /* Cuts @request at close()'s deadline or its own, from this thread, so
  * that every step of it, its end included, runs in the flush thread.
@@ -240,9 +322,13 @@ cut_if_due (HttpSender *self,
   if (request->done || g_cancellable_is_cancelled (request->cancellable))
     return;
   if (g_cancellable_is_cancelled (self->parent.cancellable))
-    g_cancellable_cancel (request->cancellable);
+    {
+      request->cut_us = g_get_monotonic_time ();
+      g_cancellable_cancel (request->cancellable);
+    }
   else if (g_get_monotonic_time () >= request->deadline_us)
     {
+      request->cut_us = g_get_monotonic_time ();
       request->timed_out = TRUE;
       g_cancellable_cancel (request->cancellable);
     }
@@ -274,15 +360,16 @@ iterate (HttpSender *self,
       self->n_fds_allocated = n_fds + 1;
       self->fds = g_renew (GPollFD, self->fds, self->n_fds_allocated);
     }
-  /* Once cut, the request only has its callbacks to run. */
-  if (!cut)
-    {
-      gint64 left_ms = (request->deadline_us - g_get_monotonic_time () + 999) / 1000;
+  /* Once cut, the request only has its callbacks to run, within the
+   * grace. */
+  {
+    gint64 until_us = cut ? request->cut_us + CUT_GRACE_US : request->deadline_us;
+    gint64 left_ms = (until_us - g_get_monotonic_time () + 999) / 1000;
 
-      timeout_ms = timeout_ms < 0 ? (gint) MAX (left_ms, 0) : (gint) CLAMP (left_ms, 0, timeout_ms);
-      if (request->has_closing)
-        self->fds[n_fds] = request->closing;
-    }
+    timeout_ms = timeout_ms < 0 ? (gint) MAX (left_ms, 0) : (gint) CLAMP (left_ms, 0, timeout_ms);
+  }
+  if (!cut && request->has_closing)
+    self->fds[n_fds] = request->closing;
 
   /* A bare step out of the caller's region, as back_off() takes: the
    * flush thread is in one region only, its pass. */
@@ -303,7 +390,7 @@ on_answer_closed (GObject      *stream,
   Request *request = data;
 
   g_input_stream_close_finish (G_INPUT_STREAM (stream), result, NULL);
-  request->done = TRUE;
+  request_end (request);
 }
 
 static void
@@ -316,6 +403,11 @@ on_answer_read (GObject      *stream,
 
   /* A failure to read an answer whose status says it all is no failure. */
   g_input_stream_read_all_finish (G_INPUT_STREAM (stream), result, &n_read, NULL);
+  if (request->abandoned)
+    {
+      request_free (request);
+      return;
+    }
   g_input_stream_close_async (G_INPUT_STREAM (stream), G_PRIORITY_DEFAULT, request->cancellable,
                               on_answer_closed, request);
 }
@@ -328,9 +420,9 @@ on_sent (GObject      *session,
   Request *request = data;
 
   request->stream = soup_session_send_finish (SOUP_SESSION (session), result, &request->error);
-  if (request->stream == NULL)
+  if (request->stream == NULL || request->abandoned)
     {
-      request->done = TRUE;
+      request_end (request);
       return;
     }
   g_input_stream_read_all_async (request->stream, request->sink, sizeof request->sink,
@@ -352,6 +444,56 @@ on_network_event (SoupMessage        *message,
   if (event == G_SOCKET_CLIENT_CONNECTED && G_IS_SOCKET_CONNECTION (connection))
     g_socket_set_option (g_socket_connection_get_socket (G_SOCKET_CONNECTION (connection)),
                          IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+}
+
+/* The collector's certificate did not verify: the request fails with
+ * G_TLS_ERROR_BAD_CERTIFICATE, and the reasons are kept for its error. */
+static gboolean
+on_accept_certificate (SoupMessage         *message,
+                       GTlsCertificate     *certificate,
+                       GTlsCertificateFlags errors,
+                       gpointer             data)
+{
+  Request *request = data;
+
+  request->tls_errors = errors;
+  return FALSE;
+}
+
+/* Why a certificate was refused, in words, from GIO's reasons. */
+static char *
+describe_tls_errors (GTlsCertificateFlags errors,
+                     const char          *host)
+{
+  static const struct {
+    GTlsCertificateFlags flag;
+    const char          *words;
+  } reasons[] = {
+    { G_TLS_CERTIFICATE_UNKNOWN_CA, "it is not signed by a certificate authority trusted here "
+                                    "(tls-ca-file, GLUETOOL_TRACING_TLS_CA_FILE, names others)" },
+    { G_TLS_CERTIFICATE_BAD_IDENTITY, NULL },
+    { G_TLS_CERTIFICATE_NOT_ACTIVATED, "it is not valid yet" },
+    { G_TLS_CERTIFICATE_EXPIRED, "it has expired" },
+    { G_TLS_CERTIFICATE_REVOKED, "it was revoked" },
+    { G_TLS_CERTIFICATE_INSECURE, "its algorithm is insecure" },
+    { G_TLS_CERTIFICATE_GENERIC_ERROR, "it is not valid" },
+  };
+  GString *text = g_string_new (NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (reasons); i++)
+    {
+      if ((errors & reasons[i].flag) == 0)
+        continue;
+      if (text->len > 0)
+        g_string_append (text, "; ");
+      if (reasons[i].flag == G_TLS_CERTIFICATE_BAD_IDENTITY)
+        g_string_append_printf (text, "it is not a certificate for %s", host);
+      else
+        g_string_append (text, reasons[i].words);
+    }
+  if (text->len == 0)
+    g_string_append (text, "it was refused");
+  return g_string_free (text, FALSE);
 }
 
 /* The wait a 429 or 503 asks for before the next request, in its
@@ -384,6 +526,26 @@ judge (HttpSender *self,
   const char *reason;
   guint status;
 
+  if (request->abandoned)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                   "Cannot post a batch of %u spans to %s: the request did not end %d ms after "
+                   "it was cut (in a process made by fork(), GLib's worker threads may never run "
+                   "a TLS handshake or a lookup); the next batch goes on a new connection",
+                   n_spans, self->endpoint, (int) (CUT_GRACE_US / 1000));
+      return GIVE_UP;
+    }
+  /* A certificate that did not verify will not verify on the next try. */
+  if (request->stream == NULL && g_error_matches (request->error, G_TLS_ERROR,
+                                                  G_TLS_ERROR_BAD_CERTIFICATE))
+    {
+      g_autofree char *why = describe_tls_errors (request->tls_errors, g_uri_get_host (self->uri));
+
+      g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+                   "Cannot post a batch of %u spans to %s: its TLS certificate was refused: %s",
+                   n_spans, self->endpoint, why);
+      return GIVE_UP;
+    }
   if (request->stream == NULL)
     {
       /* close()'s deadline first: a request it cut is not tried again. */
@@ -418,13 +580,21 @@ judge (HttpSender *self,
          || status >= 500 ? TRY_AGAIN : GIVE_UP;
 }
 
+/* Leaves @request to its callbacks, which may never run, and the session
+ * with it: the step under way holds them both, and freeing the session
+ * would take GLib's locks and free what that step still uses. The session
+ * is kept by the request (and freed with it if its callbacks run; leaked
+ * if not); the next batch gets a new one. */
 static void
-request_clear (Request *request)
+abandon (HttpSender *self,
+         Request    *request)
 {
-  g_clear_object (&request->stream);
-  g_clear_object (&request->message);
-  g_clear_object (&request->cancellable);
-  g_clear_error (&request->error);
+  g_autoptr(GError) error = NULL;
+
+  request->abandoned = TRUE;
+  request->session = g_steal_pointer (&self->session);
+  if (!make_session (self, &error))
+    GLUETOOL_DEBUG ("%s", error->message);
 }
 
 /* Posts @body once, waiting for the answer until REQUEST_TIMEOUT_S or
@@ -437,33 +607,51 @@ post_once (HttpSender *self,
            gint64     *retry_after_us,
            GError    **error)
 {
-  Request request = { 0 };
+  Request *request = g_new0 (Request, 1);
   Outcome outcome;
 
-  request.message = soup_message_new_from_uri (SOUP_METHOD_POST, self->uri);
-  request.cancellable = g_cancellable_new ();
-  request.deadline_us = g_get_monotonic_time () + REQUEST_TIMEOUT_S * G_USEC_PER_SEC;
-  request.has_closing = g_cancellable_make_pollfd (self->parent.cancellable, &request.closing);
+  /* A session abandoned with its request, and none made since (see
+   * abandon()). */
+  if (self->session == NULL && !make_session (self, error))
+    {
+      request_free (request);
+      return GIVE_UP;
+    }
+  request->message = soup_message_new_from_uri (SOUP_METHOD_POST, self->uri);
+  request->cancellable = g_cancellable_new ();
+  request->deadline_us = g_get_monotonic_time () + REQUEST_TIMEOUT_S * G_USEC_PER_SEC;
+  request->has_closing = g_cancellable_make_pollfd (self->parent.cancellable, &request->closing);
   /* A redirection would carry the credentials elsewhere, and a POST
    * redirected is a GET: an answer like any other. */
-  soup_message_add_flags (request.message, SOUP_MESSAGE_NO_REDIRECT);
-  g_signal_connect (request.message, "network-event", G_CALLBACK (on_network_event), NULL);
+  soup_message_add_flags (request->message, SOUP_MESSAGE_NO_REDIRECT);
+  g_signal_connect (request->message, "network-event", G_CALLBACK (on_network_event), NULL);
+  g_signal_connect (request->message, "accept-certificate", G_CALLBACK (on_accept_certificate),
+                    request);
   if (self->authorization != NULL)
-    soup_message_headers_replace (soup_message_get_request_headers (request.message),
+    soup_message_headers_replace (soup_message_get_request_headers (request->message),
                                   "Authorization", self->authorization);
-  soup_message_set_request_body_from_bytes (request.message, CONTENT_TYPE, body);
+  soup_message_set_request_body_from_bytes (request->message, CONTENT_TYPE, body);
 
   g_main_context_push_thread_default (self->context);
-  soup_session_send_async (self->session, request.message, G_PRIORITY_DEFAULT,
-                           request.cancellable, on_sent, &request);
-  while (!request.done)
-    iterate (self, &request);
+  soup_session_send_async (self->session, request->message, G_PRIORITY_DEFAULT,
+                           request->cancellable, on_sent, request);
+  while (!request->done)
+    {
+      iterate (self, request);
+      if (!request->done && request->cut_us != 0
+          && g_get_monotonic_time () >= request->cut_us + CUT_GRACE_US)
+        {
+          abandon (self, request);
+          break;
+        }
+    }
   g_main_context_pop_thread_default (self->context);
 
-  if (request.has_closing)
+  if (request->has_closing)
     g_cancellable_release_fd (self->parent.cancellable);
-  outcome = judge (self, &request, n_spans, retry_after_us, error);
-  request_clear (&request);
+  outcome = judge (self, request, n_spans, retry_after_us, error);
+  if (!request->abandoned)
+    request_free (request);
   return outcome;
 }
 
@@ -673,6 +861,7 @@ http_free (GluetoolSender *sender)
   g_free (self->endpoint);
   g_free (self->client_uuid);
   g_free (self->authorization);
+  g_free (self->tls_ca_file);
   g_clear_pointer (&self->tags, g_ptr_array_unref);
   g_free (self);
 }
@@ -710,6 +899,7 @@ http_sender_new (const char                  *service_name,
                  const char                  *endpoint,
                  gsize                        max_batch_size,
                  const char                  *authorization,
+                 const char                  *tls_ca_file,
                  const char                  *client_uuid,
                  GPtrArray                   *tags,
                  const GluetoolSenderContext *context)
@@ -721,6 +911,7 @@ http_sender_new (const char                  *service_name,
   self->endpoint = g_strdup (endpoint);
   self->max_batch_size = max_batch_size;
   self->authorization = g_strdup (authorization);
+  self->tls_ca_file = g_strdup (tls_ca_file);
   self->client_uuid = g_strdup (client_uuid);
   self->tags = tags != NULL ? g_ptr_array_ref (tags) : NULL;
   self->next_seq_no = 1;
@@ -748,7 +939,8 @@ gluetool_http_sender_new (const GluetoolHttpSenderSettings *settings,
       memset (pair, 0, strlen (pair));
     }
   return http_sender_new (settings->service_name, settings->endpoint, settings->max_batch_size,
-                          authorization, settings->client_uuid, settings->tags, context);
+                          authorization, settings->tls_ca_file, settings->client_uuid,
+                          settings->tags, context);
 }
 
 /* Settings are never written after creation, so the copies in the
@@ -762,5 +954,6 @@ http_new_for_child (GluetoolSender              *inherited,
   HttpSender *parent = http (inherited);
 
   return http_sender_new (parent->service_name, parent->endpoint, parent->max_batch_size,
-                          parent->authorization, client_uuid, parent->tags, context);
+                          parent->authorization, parent->tls_ca_file, client_uuid, parent->tags,
+                          context);
 }

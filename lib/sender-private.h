@@ -232,6 +232,7 @@ typedef struct {
   const char *auth_token;      /* (nullable) */
   const char *user;            /* (nullable) */
   const char *password;        /* (nullable) */
+  const char *tls_ca_file;     /* (nullable) certificates to trust; NULL: the system's */
   const char *client_uuid;
   /* (nullable) (element-type GluetoolTracerTag) the tracer's tags, added
    * to the Process after the client's own */

@@ -50,6 +50,7 @@ static const char *const variables[] = {
   "GLUETOOL_TRACING_AUTH_TOKEN",
   "GLUETOOL_TRACING_USER",
   "GLUETOOL_TRACING_PASSWORD",
+  "GLUETOOL_TRACING_TLS_CA_FILE",
 };
 
 /* What the environment held before the test, NULL for unset. */
@@ -1008,6 +1009,69 @@ START_TEST (test_http_settings)
 }
 END_TEST
 
+/* The test certificates' directory (tests/data), from the environment. */
+static char *
+test_data_path (const char *name)
+{
+  const char *dir = g_getenv ("GLUETOOL_TEST_DATA");
+
+  ck_assert_msg (dir != NULL, "GLUETOOL_TEST_DATA is not set");
+  return g_build_filename (dir, name, NULL);
+}
+
+/* The certificates to trust over https: from the argument, else the
+ * variable; a file that holds none, or none at all, is an error naming
+ * where it came from. */
+START_TEST (test_tls_ca_file)
+{
+  g_autofree char *ca = test_data_path ("ca.pem");
+  g_autofree char *not_pem = test_data_path ("README");
+  GluetoolConfigRequest request = { 0 };
+  GluetoolConfig config;
+
+  set_variable ("GLUETOOL_TRACING_TLS_CA_FILE", ca);
+#ifdef GLUETOOL_HAVE_SOUP
+  load_ok (&request, &config);
+  ck_assert_str_eq (config.tls_ca_file, ca);
+  gluetool_config_clear (&config);
+
+  set_variable ("GLUETOOL_TRACING_TLS_CA_FILE", "/nonexistent/ca.pem");
+  {
+    g_autoptr(GError) error = load_fails (&request, "GLUETOOL_TRACING_TLS_CA_FILE");
+
+    ck_assert_msg (strstr (error->message, "/nonexistent/ca.pem") != NULL, "%s",
+                   error->message);
+  }
+  /* The argument wins over a bad variable, and is checked the same way. */
+  request.tls_ca_file = ca;
+  load_ok (&request, &config);
+  ck_assert_str_eq (config.tls_ca_file, ca);
+  gluetool_config_clear (&config);
+  request.tls_ca_file = not_pem;
+  {
+    g_autoptr(GError) error = load_fails (&request, "tls ca file");
+
+    ck_assert_msg (strstr (error->message, "GLUETOOL_TRACING_") == NULL, "%s", error->message);
+  }
+  request.tls_ca_file = "";
+  {
+    g_autoptr(GError) error = load_fails (&request, "tls ca file is empty");
+
+    ck_assert (g_str_has_prefix (error->message, "tls ca file"));
+  }
+#else
+  {
+    g_autoptr(GError) error = load_fails (&request, "built without HTTP support");
+
+    ck_assert_msg (strstr (error->message, "GLUETOOL_TRACING_TLS_CA_FILE") != NULL, "%s",
+                   error->message);
+  }
+  (void) config;
+  (void) not_pem;
+#endif
+}
+END_TEST
+
 /* The credentials are one choice: given as arguments, none of the three
  * variables counts. */
 START_TEST (test_credentials_chosen_together)
@@ -1073,6 +1137,7 @@ config_suite (void)
   tcase_add_loop_test (tc, test_invalid_argument, 0, G_N_ELEMENTS (invalid_argument_cases));
   tcase_add_test (tc, test_http_settings);
   tcase_add_test (tc, test_credentials_chosen_together);
+  tcase_add_test (tc, test_tls_ca_file);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("tracer");

@@ -96,6 +96,32 @@ trace_http_listen_socket (GInetAddress  *address,
   return g_steal_pointer (&socket);
 }
 
+GTlsCertificate *
+trace_http_load_certificate (const char  *certificate_path,
+                             const char  *key_path,
+                             GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  GTlsCertificate *certificate;
+
+  g_return_val_if_fail (certificate_path != NULL && key_path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* Without a TLS backend GIO's error says only that TLS is not there. */
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "GIO has no TLS support here (install glib-networking)");
+      return NULL;
+    }
+  certificate = g_tls_certificate_new_from_files (certificate_path, key_path, &local_error);
+  if (certificate == NULL)
+    g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                "cannot use the certificate %s with the key %s: ",
+                                certificate_path, key_path);
+  return certificate;
+}
+
 /* ---- Accepting --------------------------------------------------------------------- */
 
 /* After a failed accept, how long until the next try: the listening
@@ -105,6 +131,7 @@ trace_http_listen_socket (GInetAddress  *address,
 
 struct _TraceHttpServing {
   SoupServer      *server;          /* (owned) */
+  GTlsCertificate *certificate;     /* (owned) (nullable) the server's: TLS when set */
   GSocket         *listener;        /* (owned) */
   GMainContext    *context;         /* (owned) */
   TraceHttpLimits  limits;
@@ -141,6 +168,30 @@ on_connection_gone (gpointer  user_data,
     watch_listener (self);
 }
 
+/* The server side of TLS over @connection, with the server's certificate.
+ * libsoup 3.2 does this itself only for connections its own accept loop
+ * took, so it is done here; the handshake runs when libsoup first reads
+ * the request, and a client that fails it (one that does not trust the
+ * certificate) is one whose connection ends without a request. */
+static GIOStream *
+wrap_in_tls (TraceHttpServing  *self,
+             GSocketConnection *connection)
+{
+  g_autoptr(GError) error = NULL;
+  GIOStream *tls = g_tls_server_connection_new (G_IO_STREAM (connection), self->certificate,
+                                                &error);
+
+  if (tls == NULL)
+    {
+      g_debug ("no TLS for an HTTP connection: %s", error->message);
+      return NULL;
+    }
+  /* As libsoup's own: HTTP says where a body ends, and clients often
+   * close without TLS's close_notify. */
+  g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (tls), FALSE);
+  return tls;
+}
+
 static void
 take_connection (TraceHttpServing *self,
                  GSocket          *client)
@@ -148,6 +199,7 @@ take_connection (TraceHttpServing *self,
   g_autoptr(GSocketConnection) connection = g_socket_connection_factory_create_connection (client);
   g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
   g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autoptr(GIOStream) stream = NULL;
   g_autoptr(GError) error = NULL;
 
   /* A GSocket's timeout also bounds the sources made from it, so libsoup's
@@ -159,10 +211,14 @@ take_connection (TraceHttpServing *self,
   g_object_weak_ref (G_OBJECT (client), on_connection_gone, self);
   g_debug ("an HTTP connection accepted: %u open", g_hash_table_size (self->connections));
 
+  stream = self->certificate != NULL ? wrap_in_tls (self, connection)
+                                     : g_object_ref (G_IO_STREAM (connection));
+  if (stream == NULL)
+    return;
   /* Fails only for a connection already gone: nothing to answer. The
    * socket is what to watch: libsoup 3.2 may drop the GSocketConnection
    * after a request and go on with the GSocket alone, until it closes it. */
-  if (!soup_server_accept_iostream (self->server, G_IO_STREAM (connection), local, remote, &error))
+  if (!soup_server_accept_iostream (self->server, stream, local, remote, &error))
     g_debug ("an HTTP connection not taken: %s", error->message);
 }
 
@@ -270,6 +326,7 @@ trace_http_serve (SoupServer             *server,
 
   self = g_new0 (TraceHttpServing, 1);
   self->server = g_object_ref (server);
+  g_object_get (server, "tls-certificate", &self->certificate, NULL);
   self->listener = g_object_ref (socket);
   self->context = g_main_context_ref_thread_default ();
   self->limits = *limits;
@@ -316,6 +373,7 @@ trace_http_serving_free (TraceHttpServing *self)
     g_object_weak_unref (socket, on_connection_gone, self);
   g_clear_pointer (&self->connections, g_hash_table_unref);
   g_clear_object (&self->server);
+  g_clear_object (&self->certificate);
   g_clear_object (&self->listener);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self);
@@ -557,6 +615,7 @@ handler (SoupServer        *server,
 
 TraceHttpCollector *
 trace_http_collector_new (GSocket               *socket,
+                          GTlsCertificate       *certificate,
                           gsize                  max_body,
                           const TraceHttpLimits *limits,
                           TraceHttpBatchFunc     on_batch,
@@ -567,6 +626,7 @@ trace_http_collector_new (GSocket               *socket,
   g_autoptr(TraceHttpCollector) self = NULL;
 
   g_return_val_if_fail (G_IS_SOCKET (socket), NULL);
+  g_return_val_if_fail (certificate == NULL || G_IS_TLS_CERTIFICATE (certificate), NULL);
   g_return_val_if_fail (max_body > 0 && max_body <= G_MAXUINT, NULL);
   g_return_val_if_fail (limits != NULL, NULL);
   g_return_val_if_fail (on_batch != NULL && on_refused != NULL, NULL);
@@ -577,7 +637,8 @@ trace_http_collector_new (GSocket               *socket,
   self->on_batch = on_batch;
   self->on_refused = on_refused;
   self->user_data = user_data;
-  self->server = soup_server_new ("server-header", "gluetool-trace ", NULL);
+  self->server = soup_server_new ("server-header", "gluetool-trace ",
+                                  "tls-certificate", certificate, NULL);
 
   /* One handler for every path, so that no request escapes the early
    * handler's limits: libsoup would otherwise gather any body whole. */

@@ -72,10 +72,17 @@ typedef struct {
 /* An accept loop feeding one SoupServer. */
 typedef struct _TraceHttpServing TraceHttpServing;
 
+/* The certificate and key in @certificate_path and @key_path (PEM), for
+ * serving over TLS; an error names the file that could not be used. */
+GTlsCertificate    *trace_http_load_certificate  (const char   *certificate_path,
+                                                  const char   *key_path,
+                                                  GError      **error);
+
 /* Accepts connections on @socket (listening) within @limits and hands them
- * to @server, from the thread-default main context. A failed accept (out
- * of file descriptors, say) is told on stderr at most once a second, and
- * accepting resumes shortly after: the endpoint outlives it. */
+ * to @server, from the thread-default main context; over TLS when @server
+ * has a tls-certificate. A failed accept (out of file descriptors, say) is
+ * told on stderr at most once a second, and accepting resumes shortly
+ * after: the endpoint outlives it. */
 TraceHttpServing   *trace_http_serve             (SoupServer             *server,
                                                   GSocket                *socket,
                                                   const TraceHttpLimits  *limits,
@@ -94,10 +101,12 @@ void                trace_http_serving_free      (TraceHttpServing       *servin
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TraceHttpServing, trace_http_serving_free)
 
 /* Serves POST /api/traces on @socket (from trace_http_listen_socket()),
- * taking bodies of at most @max_body bytes, within @limits: the bodies
- * held at once take at most max_connections x @max_body bytes. @on_batch
- * and @on_refused are called from the thread-default main context. */
+ * over TLS with @certificate when it is not NULL, taking bodies of at most
+ * @max_body bytes, within @limits: the bodies held at once take at most
+ * max_connections x @max_body bytes. @on_batch and @on_refused are called
+ * from the thread-default main context. */
 TraceHttpCollector *trace_http_collector_new     (GSocket               *socket,
+                                                  GTlsCertificate       *certificate,
                                                   gsize                  max_body,
                                                   const TraceHttpLimits *limits,
                                                   TraceHttpBatchFunc     on_batch,

@@ -108,6 +108,8 @@ typedef struct {
   gint64   http_idle_timeout_s;
   char    *sampling_path;
   gint     sampling_port;
+  char    *tls_certificate_path;  /* (nullable) with tls_key_path: HTTP over TLS */
+  char    *tls_key_path;
 
   /* State */
   GMainLoop      *loop;
@@ -116,6 +118,7 @@ typedef struct {
 #ifdef GLUETOOL_TRACE_HAVE_SOUP
   TraceHttpCollector *http;
   TraceSamplingServer *sampling;
+  GTlsCertificate *certificate;     /* (nullable) both endpoints' over TLS */
 #endif
   GSource        *receiver_source;  /* attached once decoding may start */
   gboolean        draining;         /* a first signal came: decode what was read, then stop */
@@ -156,6 +159,7 @@ listener_free (Listener *self)
 #ifdef GLUETOOL_TRACE_HAVE_SOUP
   g_clear_pointer (&self->http, trace_http_collector_free);
   g_clear_pointer (&self->sampling, trace_sampling_server_free);
+  g_clear_object (&self->certificate);
 #endif
   g_clear_object (&self->socket);
   trace_scan_clear (&self->scan);
@@ -168,6 +172,8 @@ listener_free (Listener *self)
   g_free (self->html_path);
   g_free (self->dump_dir);
   g_free (self->sampling_path);
+  g_free (self->tls_certificate_path);
+  g_free (self->tls_key_path);
   g_free (self);
 }
 
@@ -746,6 +752,36 @@ check_port (const char  *option,
   return FALSE;
 }
 
+/* --tls-certificate and --tls-key, both or neither, loaded now: a file
+ * that cannot be used is a bad option, told before anything listens. */
+static gboolean
+load_certificate (Listener  *self,
+                  GError   **error)
+{
+  if ((self->tls_certificate_path == NULL) != (self->tls_key_path == NULL))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "--tls-certificate and --tls-key go together");
+      return FALSE;
+    }
+#ifdef GLUETOOL_TRACE_HAVE_SOUP
+  if (self->tls_certificate_path != NULL)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      self->certificate = trace_http_load_certificate (self->tls_certificate_path,
+                                                       self->tls_key_path, &local_error);
+      if (self->certificate == NULL)
+        {
+          g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--tls-certificate: %s",
+                       local_error->message);
+          return FALSE;
+        }
+    }
+#endif
+  return TRUE;
+}
+
 /* The HTTP options, checked once parsed. */
 static gboolean
 check_http_options (Listener  *self,
@@ -758,13 +794,14 @@ check_http_options (Listener  *self,
   if (http_port != PORT_NOT_GIVEN || max_http_body != DEFAULT_MAX_HTTP_BODY
       || self->max_http_connections != DEFAULT_MAX_HTTP_CONNECTIONS
       || self->http_idle_timeout_s != DEFAULT_HTTP_IDLE_TIMEOUT_S
-      || self->sampling_path != NULL || sampling_port != PORT_NOT_GIVEN)
+      || self->sampling_path != NULL || sampling_port != PORT_NOT_GIVEN
+      || self->tls_certificate_path != NULL || self->tls_key_path != NULL)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                    "--http-port, --max-http-body, --max-http-connections, "
-                   "--http-idle-timeout, --sampling-strategies and "
-                   "--sampling-port are not built in: this gluetool-trace was built "
-                   "without HTTP support (libsoup 3)");
+                   "--http-idle-timeout, --sampling-strategies, --sampling-port, "
+                   "--tls-certificate and --tls-key are not built in: this gluetool-trace "
+                   "was built without HTTP support (libsoup 3)");
       return FALSE;
     }
 #endif
@@ -801,7 +838,7 @@ check_http_options (Listener  *self,
   self->http_port = http_port;
   self->max_http_body = max_http_body;
   self->sampling_port = sampling_port;
-  return TRUE;
+  return load_certificate (self, error);
 }
 
 static gboolean
@@ -865,6 +902,11 @@ parse_options (Listener   *self,
     { "sampling-port", 0, 0, G_OPTION_ARG_INT, &sampling_port,
       "TCP port for /sampling (default 5778; 0 picks a free one, printed on stderr)"
       HTTP_NOTE, "PORT" },
+    { "tls-certificate", 0, 0, G_OPTION_ARG_FILENAME, &self->tls_certificate_path,
+      "Serve both HTTP ports over TLS (https://) with the certificate in FILE (PEM, "
+      "intermediates after it); needs --tls-key" HTTP_NOTE, "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &self->tls_key_path,
+      "The private key of --tls-certificate, in FILE (PEM)" HTTP_NOTE, "FILE" },
     /* For tests, which need drops on demand: hidden from --help. */
     { "testing-hold-reader", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &self->hold_reader,
       "Read nothing from the socket until the first signal", NULL },
@@ -888,7 +930,8 @@ parse_options (Listener   *self,
     "Over HTTP, as a Jaeger collector, it takes POST /api/traces (a Thrift\n"
     "binary Batch, application/x-thrift) on --http-port; with\n"
     "--sampling-strategies FILE it answers GET /sampling?service=NAME on\n"
-    "--sampling-port, as a Jaeger agent does." HTTP_NOTE);
+    "--sampling-port, as a Jaeger agent does. With --tls-certificate and\n"
+    "--tls-key, both HTTP ports take only TLS (https://)." HTTP_NOTE);
   g_option_context_set_description (context,
     "Stops on SIGINT or SIGTERM (once what was read is decoded; a second\n"
     "signal stops it at once), after --count spans, or after --idle seconds,\n"
@@ -896,7 +939,8 @@ parse_options (Listener   *self,
     "\n"
     "Exit status: 0; 1 when a port cannot be bound, a file cannot be\n"
     "written or the strategies file read, or fewer than --count spans\n"
-    "arrived; 2 for bad options.");
+    "arrived; 2 for bad options (a TLS certificate or key that cannot be\n"
+    "used included).");
   g_option_context_add_main_entries (context, entries, NULL);
 
   if (!g_option_context_parse (context, &argc, &argv, error))
@@ -1102,7 +1146,8 @@ start_http (Listener *self)
 
   local = g_socket_get_local_address (socket, &error);
   if (local != NULL)
-    self->http = trace_http_collector_new (socket, (gsize) self->max_http_body,
+    self->http = trace_http_collector_new (socket, self->certificate,
+                                           (gsize) self->max_http_body,
                                            &limits, on_http_batch, on_http_refused, self,
                                            &error);
   if (self->http == NULL)
@@ -1114,7 +1159,8 @@ start_http (Listener *self)
     trace_http_collector_count_only (self->http, on_http_scanned);
 
   where = describe_address (local);
-  g_printerr ("gluetool-trace: listening on HTTP %s\n", where);
+  g_printerr ("gluetool-trace: listening on HTTP%s %s\n", self->certificate != NULL ? "S" : "",
+              where);
   return TRUE;
 }
 
@@ -1145,7 +1191,8 @@ start_sampling (Listener *self)
     }
   local = g_socket_get_local_address (socket, &error);
   if (local != NULL)
-    self->sampling = trace_sampling_server_new (socket, self->sampling_path, &limits,
+    self->sampling = trace_sampling_server_new (socket, self->certificate, self->sampling_path,
+                                                &limits,
                                                 on_http_refused, self, &error);
   if (self->sampling == NULL)
     {
@@ -1154,7 +1201,8 @@ start_sampling (Listener *self)
     }
 
   where = describe_address (local);
-  g_printerr ("gluetool-trace: listening on sampling HTTP %s\n", where);
+  g_printerr ("gluetool-trace: listening on sampling HTTP%s %s\n",
+              self->certificate != NULL ? "S" : "", where);
   return TRUE;
 }
 

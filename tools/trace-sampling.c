@@ -224,6 +224,7 @@ handler (SoupServer        *server,
 
 TraceSamplingServer *
 trace_sampling_server_new (GSocket               *socket,
+                           GTlsCertificate       *certificate,
                            const char            *path,
                            const TraceHttpLimits *limits,
                            TraceHttpRefusedFunc   on_refused,
@@ -233,6 +234,7 @@ trace_sampling_server_new (GSocket               *socket,
   g_autoptr(TraceSamplingServer) self = NULL;
 
   g_return_val_if_fail (G_IS_SOCKET (socket), NULL);
+  g_return_val_if_fail (certificate == NULL || G_IS_TLS_CERTIFICATE (certificate), NULL);
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (on_refused != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -246,7 +248,8 @@ trace_sampling_server_new (GSocket               *socket,
   if (self->strategies == NULL)
     return NULL;
 
-  self->server = soup_server_new ("server-header", "gluetool-trace ", NULL);
+  self->server = soup_server_new ("server-header", "gluetool-trace ",
+                                  "tls-certificate", certificate, NULL);
   soup_server_add_early_handler (self->server, NULL, early_handler, self, NULL);
   soup_server_add_handler (self->server, NULL, handler, self, NULL);
   self->serving = trace_http_serve (self->server, socket, limits, error);

@@ -22,12 +22,14 @@ G_BEGIN_DECLS
 typedef struct _TraceSamplingServer TraceSamplingServer;
 
 /* Reads @path (an error if it cannot be read or parsed) and serves GET
- * /sampling on @socket, from the thread-default main context. At each
+ * /sampling on @socket, over TLS with @certificate when it is not NULL,
+ * from the thread-default main context. At each
  * request the file is looked at again (its inode, size and modification
  * time) and reread when it changed; a version that does not parse is
  * reported once on stderr, and the last good strategies are kept.
  * @on_refused is told of requests answered 400, 404 or 405. */
 TraceSamplingServer *trace_sampling_server_new  (GSocket               *socket,
+                                                 GTlsCertificate       *certificate,
                                                  const char            *path,
                                                  const TraceHttpLimits *limits,
                                                  TraceHttpRefusedFunc   on_refused,
