@@ -1173,7 +1173,9 @@ install_http_properties (void)
    * [property@Gluetool.Tracer:endpoint] and the
    * [property@Gluetool.Tracer:sampling-endpoint]) instead of the system's:
    * a private certificate authority's, say. %NULL for
-   * `GLUETOOL_TRACING_TLS_CA_FILE`, else the system's. Initialisation fails
+   * `GLUETOOL_TRACING_TLS_CA_FILE`, else the system's. A relative path is
+   * taken from the working directory at initialisation, and reads back
+   * made absolute from then on. Initialisation fails
    * with %GLUETOOL_TRACER_ERROR_INVALID_CONFIG when the file cannot be read
    * or holds no certificate, when GIO has no TLS support (glib-networking),
    * or when the library was built without HTTP support. A collector whose

@@ -144,6 +144,12 @@ after_fork_in_child (void)
   threads = own;
   if (own != NULL)
     own->prev = own->next = NULL;
+  /* Debug messages this thread kept in a region it forked from are the
+   * parent's to write. Those of the threads left behind (one between its
+   * last region's end and writing them) go with their records. Not freed:
+   * GLib's allocator may be locked by a thread the fork left behind. */
+  if (own != NULL)
+    own->deferred_debug = NULL;
   unfinished_of_exited_threads = 0;
 
   release_after_fork ();

@@ -43,6 +43,7 @@ struct _GluetoolRemoteSampler {
   atomic_uint      n_polls;          /* (atomic) relaxed: counts for tests */
   atomic_uint      n_failures;       /* (atomic) relaxed */
   gboolean         failing;          /* the thread's: a failure logged, none good since */
+  gboolean         ca_trusted;       /* the thread's: tls_ca_file's set on its session */
 
   GMutex           lock;
   GCond            wake;
@@ -483,13 +484,41 @@ ask (GluetoolRemoteSampler *self,
   return sampler_from_answer (g_bytes_get_data (body, NULL), g_bytes_get_size (body), error);
 }
 
+/* Sets the tls-ca-file's certificates on @session, and tries again before
+ * each request until they can be used: asking with the system's instead
+ * would trust authorities the user did not choose for this endpoint. */
+static gboolean
+ensure_ca_trusted (GluetoolRemoteSampler *self,
+                   SoupSession           *session,
+                   GError               **error)
+{
+  g_autoptr(GTlsDatabase) database = NULL;
+  g_autoptr(GError) local_error = NULL;
+
+  if (self->tls_ca_file == NULL || self->ca_trusted)
+    return TRUE;
+  database = g_tls_file_database_new (self->tls_ca_file, &local_error);
+  if (database == NULL)
+    {
+      g_set_error (error, G_TLS_ERROR, G_TLS_ERROR_MISC,
+                   "the certificates of the tls-ca-file %s cannot be used, so it is not asked: %s",
+                   self->tls_ca_file, local_error->message);
+      return FALSE;
+    }
+  soup_session_set_tls_database (session, database);
+  self->ca_trusted = TRUE;
+  return TRUE;
+}
+
 static void
 poll_once (GluetoolRemoteSampler *self,
            SoupSession           *session)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GluetoolSampler) sampler = ask (self, session, &error);
+  g_autoptr(GluetoolSampler) sampler = NULL;
 
+  if (ensure_ca_trusted (self, session, &error))
+    sampler = ask (self, session, &error);
   atomic_fetch_add_explicit (&self->n_polls, 1, memory_order_relaxed);
   if (sampler == NULL)
     {
@@ -537,29 +566,6 @@ wait_for_next (GluetoolRemoteSampler *self)
   return go_on;
 }
 
-/* The certificates of the tls-ca-file setting, for an https:// endpoint.
- * config.c loaded them once already; a file gone since is a failure of
- * every request, which the system's certificates would not verify
- * either. */
-static void
-trust_ca_file (GluetoolRemoteSampler *self,
-               SoupSession           *session)
-{
-  g_autoptr(GTlsDatabase) database = NULL;
-  g_autoptr(GError) error = NULL;
-
-  if (self->tls_ca_file == NULL)
-    return;
-  database = g_tls_file_database_new (self->tls_ca_file, &error);
-  if (database == NULL)
-    {
-      g_message ("Sampling strategy from %s: the certificates of %s cannot be used: %s; "
-                 "asking without them", self->url, self->tls_ca_file, error->message);
-      return;
-    }
-  soup_session_set_tls_database (session, database);
-}
-
 static gpointer
 poll_thread (gpointer data)
 {
@@ -573,7 +579,6 @@ poll_thread (gpointer data)
    * whole request. */
   session = soup_session_new_with_options ("user-agent", "gluetool-action/" GLUETOOL_VERSION_S " ",
                                            NULL);
-  trust_ca_file (self, session);
   do
     poll_once (self, session);
   while (wait_for_next (self));

@@ -668,6 +668,13 @@ report_unsent_and_losses (GluetoolReporter *self,
   gluetool_mutex_lock (&self->loss_lock);
   ok = check_losses (self, !timed_out, timed_out ? &losses : error);
   gluetool_mutex_unlock (&self->loss_lock);
+  if (timed_out && unsent == 0 && losses != NULL)
+    {
+      /* What held the flush past its deadline was a batch that failed. */
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "The flush timed out; %s",
+                   losses->message);
+      return FALSE;
+    }
   if (timed_out)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,

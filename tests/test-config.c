@@ -18,6 +18,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include <gluetool/gluetool.h>
 
 #include "config-private.h"
@@ -1047,6 +1049,21 @@ START_TEST (test_tls_ca_file)
   load_ok (&request, &config);
   ck_assert_str_eq (config.tls_ca_file, ca);
   gluetool_config_clear (&config);
+  /* A relative path is the working directory's, and kept absolute (GIO
+   * takes only those; a later chdir() changes nothing). */
+  {
+    g_autofree char *cwd = g_get_current_dir ();
+
+    ck_assert_int_eq (g_chdir (g_getenv ("GLUETOOL_TEST_DATA")), 0);
+    request.tls_ca_file = "ca.pem";
+    load_ok (&request, &config);
+    ck_assert_int_eq (g_chdir (cwd), 0);
+    ck_assert_msg (g_path_is_absolute (config.tls_ca_file)
+                   && g_str_has_suffix (config.tls_ca_file, G_DIR_SEPARATOR_S "ca.pem"),
+                   "%s", config.tls_ca_file);
+    ck_assert (g_file_test (config.tls_ca_file, G_FILE_TEST_IS_REGULAR));
+    gluetool_config_clear (&config);
+  }
   request.tls_ca_file = not_pem;
   {
     g_autoptr(GError) error = load_fails (&request, "tls ca file");

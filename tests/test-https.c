@@ -23,6 +23,7 @@
 #include <gluetool/gluetool.h>
 
 #include "listen-process.h"
+#include "remote-sampler-private.h"
 #include "sync-private.h"
 #include "test-expect.h"
 #include "check-tap.h"
@@ -258,6 +259,9 @@ check_refused (const char *endpoint,
   ck_assert_uint_eq (stats.spans_failed_to_send, 1);
   ck_assert_uint_eq (stats.spans_sent, 0);
   logged = dup_log_text ();
+  /* The debug messages are recorded (the sender's first one is), and none
+   * says it tried again. */
+  ck_assert_msg (strstr (logged, "Posting spans to") != NULL, "not recorded:\n%s", logged);
   ck_assert_msg (strstr (logged, "Trying again") == NULL, "tried again:\n%s", logged);
 
   /* Another span, refused the same way, as close() flushes it. */
@@ -338,6 +342,40 @@ START_TEST (test_sampling_over_https)
       g_usleep (5000);
     }
   test_expect_close (tracer, WAIT_S);
+}
+END_TEST
+
+/* A tls-ca-file that cannot be used (gone since the tracer was made) fails
+ * every request, each counted, saying why: asking with the system's
+ * certificates instead would trust authorities the user did not choose. */
+START_TEST (test_sampling_ca_file_unusable)
+{
+  const char *args[] = { NULL };
+  g_autoptr(ListenProcess) l = tls_listener_start ("server", STRATEGIES, args);
+  g_autofree char *endpoint = g_strdup_printf ("https://localhost:%u/sampling", l->sampling_port);
+  g_autofree char *strategy = NULL;
+  g_autofree char *log = NULL;
+  GluetoolRemoteSampler *sampler;
+  gint64 deadline = g_get_monotonic_time () + (gint64) (WAIT_S * G_USEC_PER_SEC);
+  guint n_polls = 0, n_failures = 0;
+
+  sampler = gluetool_remote_sampler_new_full (endpoint, "/nonexistent/ca.pem", "https-sampled",
+                                              0.001, 0.01);
+  /* The sampler's thread counts its polls: no event to wait on from here. */
+  while (n_polls < 3 && g_get_monotonic_time () < deadline)
+    {
+      g_usleep (5000);
+      gluetool_remote_sampler_get_counts (sampler, &n_polls, &n_failures);
+    }
+  strategy = gluetool_remote_sampler_describe (sampler);
+  gluetool_remote_sampler_free (sampler);
+
+  ck_assert_uint_ge (n_polls, 3);
+  ck_assert_uint_eq (n_failures, n_polls);
+  ck_assert_str_eq (strategy, "probabilistic 0.001");
+  log = dup_log_text ();
+  ck_assert_msg (strstr (log, "tls-ca-file /nonexistent/ca.pem cannot be used") != NULL,
+                 "log:\n%s", log);
 }
 END_TEST
 
@@ -506,6 +544,7 @@ https_suite (void)
   tcase_set_timeout (tc, 60);
   tcase_add_test (tc, test_spans_over_https);
   tcase_add_test (tc, test_sampling_over_https);
+  tcase_add_test (tc, test_sampling_ca_file_unusable);
   suite_add_tcase (s, tc);
 
   tc = tcase_create ("refused");
