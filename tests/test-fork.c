@@ -2259,7 +2259,8 @@ typedef struct {
   GMutex           lock;
   GCond            asked;
   GluetoolTracer **tracers;
-  guint            n_asked;           /* under @lock: tracers to close so far */
+  guint            n_asked;           /* under @lock: tracers to close so far, one more
+                                       * once the thread may end */
   guint            n_closed;          /* (atomic) */
 } TracerCloser;
 
@@ -2277,6 +2278,12 @@ close_tracers (gpointer data)
       gluetool_tracer_close (closer->tracers[i], WAIT_S, NULL);
       g_atomic_int_inc (&closer->n_closed);
     }
+  /* Ends only once the forks are over: a child that copies a thread ended
+   * and not joined yet "leaks" it, for ThreadSanitizer. */
+  gluetool_mutex_lock (&closer->lock);
+  while (closer->n_asked <= CLOSE_TRACERS)
+    gluetool_cond_wait (&closer->asked, &closer->lock);
+  gluetool_mutex_unlock (&closer->lock);
   return NULL;
 }
 
@@ -2346,6 +2353,10 @@ START_TEST (test_fork_while_tracers_close)
       n_hung += fork_waves (CLOSE_FORKS_EACH, glib_work_child_main, GUINT_TO_POINTER (port),
                             &n_failed, failures);
     }
+  gluetool_mutex_lock (&closer.lock);
+  closer.n_asked = CLOSE_TRACERS + 1;
+  g_cond_signal (&closer.asked);
+  gluetool_mutex_unlock (&closer.lock);
   g_thread_join (thread);
   g_cond_clear (&closer.asked);
   g_mutex_clear (&closer.lock);
