@@ -24,9 +24,7 @@
  *   program's own code (signal handlers are called outside) and never
  *   waits (a span is reported after the region that finished its action),
  *   so it cannot wait for the thread that forks. Each one left is there
- *   because a test hangs without it, but the flush thread's pass (it runs
- *   the connecting code its start needs one for): docs/design.md,
- *   "fork()", lists them. A debug message made inside one is written when
+ *   because a test hangs without it: docs/design.md, "fork()", lists them. A debug message made inside one is written when
  *   the thread's last region ends (debug-private.h).
  * - Generations. The child handler counts the fork, so every object that
  *   belongs to one process (a tracer's flush thread and queue, a thread's
