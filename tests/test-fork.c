@@ -1697,6 +1697,54 @@ typedef struct {
   guint     index;
 } Dropper;
 
+/* Starts @n threads named @name running @func, each with its @dropper, and
+ * returns once each is past its first action: the rounds made so far. */
+static guint
+droppers_start (Droppers    *droppers,
+                Dropper     *dropper,
+                GThread    **threads,
+                guint        n,
+                const char  *name,
+                GThreadFunc  func)
+{
+  guint n_made = 0;
+
+  g_mutex_init (&droppers->lock);
+  g_cond_init (&droppers->started_cond);
+  for (guint t = 0; t < n; t++)
+    {
+      dropper[t] = (Dropper) { droppers, t };
+      threads[t] = g_thread_new (name, func, &dropper[t]);
+    }
+  gluetool_mutex_lock (&droppers->lock);
+  while (droppers->n_started < n)
+    gluetool_cond_wait (&droppers->started_cond, &droppers->lock);
+  gluetool_mutex_unlock (&droppers->lock);
+  for (guint t = 0; t < n; t++)
+    n_made += (guint) g_atomic_int_get (&droppers->made[t]);
+  return n_made;
+}
+
+/* Stops and joins the @n threads droppers_start() started: the rounds they
+ * made in all. */
+static guint
+droppers_stop (Droppers  *droppers,
+               GThread  **threads,
+               guint      n)
+{
+  guint n_made = 0;
+
+  g_atomic_int_set (&droppers->stop, TRUE);
+  for (guint t = 0; t < n; t++)
+    {
+      g_thread_join (threads[t]);
+      n_made += (guint) g_atomic_int_get (&droppers->made[t]);
+    }
+  g_cond_clear (&droppers->started_cond);
+  g_mutex_clear (&droppers->lock);
+  return n_made;
+}
+
 static gpointer
 drop_actions (gpointer data)
 {
@@ -1848,28 +1896,9 @@ START_TEST (test_fork_while_threads_drop_actions)
   ck_assert (report_labels ("dropped/warm-up/", 1));
   ck_assert_msg (gluetool_tracer_flush (tracer, WAIT_S, &error), "flush: %s", error->message);
 
-  g_mutex_init (&droppers.lock);
-  g_cond_init (&droppers.started_cond);
-  for (guint t = 0; t < DROP_THREADS; t++)
-    {
-      dropper[t] = (Dropper) { &droppers, t };
-      threads[t] = g_thread_new ("dropper", drop_actions, &dropper[t]);
-    }
-  gluetool_mutex_lock (&droppers.lock);
-  while (droppers.n_started < DROP_THREADS)
-    gluetool_cond_wait (&droppers.started_cond, &droppers.lock);
-  gluetool_mutex_unlock (&droppers.lock);
-
+  droppers_start (&droppers, dropper, threads, DROP_THREADS, "dropper", drop_actions);
   n_hung = fork_waves (DROP_FORKS, dropping_child_main, NULL, &n_failed, failures);
-
-  g_atomic_int_set (&droppers.stop, TRUE);
-  for (guint t = 0; t < DROP_THREADS; t++)
-    {
-      g_thread_join (threads[t]);
-      n_made += (guint) g_atomic_int_get (&droppers.made[t]);
-    }
-  g_cond_clear (&droppers.started_cond);
-  g_mutex_clear (&droppers.lock);
+  n_made = droppers_stop (&droppers, threads, DROP_THREADS);
   gluetool_recycler_set_enabled (TRUE);
 
   ck_assert_msg (n_hung == 0, "%u of %u children hung", n_hung, DROP_FORKS);
@@ -2142,30 +2171,12 @@ START_TEST (test_fork_while_recyclers_let_go)
   guint n_hung;
   guint n_failed = 0;
 
-  g_mutex_init (&droppers.lock);
-  g_cond_init (&droppers.started_cond);
-  for (guint t = 0; t < RELEASE_THREADS; t++)
-    {
-      dropper[t] = (Dropper) { &droppers, t };
-      threads[t] = g_thread_new ("holder", finish_and_hold_actions, &dropper[t]);
-    }
-  gluetool_mutex_lock (&droppers.lock);
-  while (droppers.n_started < RELEASE_THREADS)
-    gluetool_cond_wait (&droppers.started_cond, &droppers.lock);
-  gluetool_mutex_unlock (&droppers.lock);
-  for (guint t = 0; t < RELEASE_THREADS; t++)
-    made_before += (guint) g_atomic_int_get (&droppers.made[t]);
+  made_before = droppers_start (&droppers, dropper, threads, RELEASE_THREADS, "holder",
+                                finish_and_hold_actions);
 
   n_hung = fork_waves (DROP_FORKS, releasing_child_main, NULL, &n_failed, failures);
 
-  g_atomic_int_set (&droppers.stop, TRUE);
-  for (guint t = 0; t < RELEASE_THREADS; t++)
-    {
-      g_thread_join (threads[t]);
-      made_after += (guint) g_atomic_int_get (&droppers.made[t]);
-    }
-  g_cond_clear (&droppers.started_cond);
-  g_mutex_clear (&droppers.lock);
+  made_after = droppers_stop (&droppers, threads, RELEASE_THREADS);
 
   /* More actions than the recyclers keep went by while the children were
    * made, so they let go of some all along. */
@@ -2401,31 +2412,13 @@ START_TEST (test_fork_while_handlers_are_looked_for)
 
     ck_assert_int_eq (gluetool_handler_flag_read (G_OBJECT (forced)), GLUETOOL_HANDLER_FLAG_UNKNOWN);
   }
-  g_mutex_init (&droppers.lock);
-  g_cond_init (&droppers.started_cond);
-  for (guint t = 0; t < DROP_THREADS; t++)
-    {
-      dropper[t] = (Dropper) { &droppers, t };
-      threads[t] = g_thread_new ("dropper", drop_actions, &dropper[t]);
-    }
-  gluetool_mutex_lock (&droppers.lock);
-  while (droppers.n_started < DROP_THREADS)
-    gluetool_cond_wait (&droppers.started_cond, &droppers.lock);
-  gluetool_mutex_unlock (&droppers.lock);
-  for (guint t = 0; t < DROP_THREADS; t++)
-    made_before += (guint) g_atomic_int_get (&droppers.made[t]);
+  made_before = droppers_start (&droppers, dropper, threads, DROP_THREADS, "dropper",
+                                drop_actions);
 
   n_hung = fork_waves (FIND_FORKS, glib_work_child_main, GUINT_TO_POINTER (port), &n_failed,
                        failures);
 
-  g_atomic_int_set (&droppers.stop, TRUE);
-  for (guint t = 0; t < DROP_THREADS; t++)
-    {
-      g_thread_join (threads[t]);
-      made_after += (guint) g_atomic_int_get (&droppers.made[t]);
-    }
-  g_cond_clear (&droppers.started_cond);
-  g_mutex_clear (&droppers.lock);
+  made_after = droppers_stop (&droppers, threads, DROP_THREADS);
   gluetool_handler_flag_force_unknown (FALSE);
 
   /* The threads dropped actions all along. */
