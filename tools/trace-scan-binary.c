@@ -16,6 +16,7 @@
  */
 
 #include "trace-scan.h"
+#include "trace-scan-cursor.h"
 
 #include <string.h>
 
@@ -25,9 +26,6 @@ enum {
   BT_STRUCT = 12, BT_LIST = 15,
 };
 
-/* Tag.vType for a string */
-#define TAG_TYPE_STRING 0
-
 /* The names trace-scan-structs.inc reads the types by. */
 #define TYPE_TEXT   BT_STRING
 #define TYPE_I32    BT_I32
@@ -35,27 +33,6 @@ enum {
 #define TYPE_DOUBLE BT_DOUBLE
 #define TYPE_LIST   BT_LIST
 #define TYPE_STRUCT BT_STRUCT
-
-typedef struct {
-  const guint8 *p;
-  const guint8 *end;
-} Cursor;
-
-static inline gsize
-remaining (const Cursor *c)
-{
-  return (gsize) (c->end - c->p);
-}
-
-static inline gboolean
-read_byte (Cursor *c,
-           guint8 *byte)
-{
-  if (c->p == c->end)
-    return FALSE;
-  *byte = *c->p++;
-  return TRUE;
-}
 
 static inline gboolean
 read_i32 (Cursor *c,
@@ -81,16 +58,6 @@ read_i64 (Cursor *c,
     v = (v << 8) | c->p[i];
   *value = (gint64) v;
   c->p += 8;
-  return TRUE;
-}
-
-static inline gboolean
-skip (Cursor *c,
-      gsize   n)
-{
-  if (remaining (c) < n)
-    return FALSE;
-  c->p += n;
   return TRUE;
 }
 

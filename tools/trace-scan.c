@@ -14,6 +14,7 @@
  */
 
 #include "trace-scan.h"
+#include "trace-scan-cursor.h"
 
 #include <string.h>
 
@@ -32,8 +33,6 @@ enum {
 static const guint8 emit_batch_name[] = "\x09" "emitBatch";
 /* emitBatch_args: field 1, a struct (the Batch), in the short form. */
 #define ARGS_BATCH_FIELD    0x1c
-/* Tag.vType for a string */
-#define TAG_TYPE_STRING     0
 
 /* The names trace-scan-structs.inc reads the types by. */
 #define TYPE_TEXT   CT_BINARY
@@ -42,27 +41,6 @@ static const guint8 emit_batch_name[] = "\x09" "emitBatch";
 #define TYPE_DOUBLE CT_DOUBLE
 #define TYPE_LIST   CT_LIST
 #define TYPE_STRUCT CT_STRUCT
-
-typedef struct {
-  const guint8 *p;
-  const guint8 *end;
-} Cursor;
-
-static inline gsize
-remaining (const Cursor *c)
-{
-  return (gsize) (c->end - c->p);
-}
-
-static inline gboolean
-read_byte (Cursor *c,
-           guint8 *byte)
-{
-  if (c->p == c->end)
-    return FALSE;
-  *byte = *c->p++;
-  return TRUE;
-}
 
 /* An unsigned varint of at most @max_bytes, whose last byte, when it is
  * the @max_bytes-th, holds no bit past the type's width (@last_max). */
@@ -151,19 +129,13 @@ skip_text (Cursor *c)
   guint32 n;
 
   /* Empty is fine here: nothing reads the value. */
-  if (!read_u32 (c, &n) || n > G_MAXINT32 || n > remaining (c))
-    return FALSE;
-  c->p += n;
-  return TRUE;
+  return read_u32 (c, &n) && n <= G_MAXINT32 && skip (c, n);
 }
 
 static inline gboolean
 skip_double (Cursor *c)
 {
-  if (remaining (c) < 8)
-    return FALSE;
-  c->p += 8;
-  return TRUE;
+  return skip (c, 8);
 }
 
 /* An empty string's or binary's length, not read. */

@@ -623,33 +623,43 @@ START_TEST (test_corpus_truncated)
 }
 END_TEST
 
-START_TEST (test_corpus_mutated)
+/* Each of @files with bytes replaced one at a time, at the positions
+ * @next_at gives, handed to @fuzz_one: sizes, types, field ids and varints
+ * all get absurd values. Whether a mutant decodes does not matter; that it
+ * is handled does. */
+static void
+fuzz_mutants (GPtrArray *files,
+              gsize    (*next_at) (gsize at),
+              gboolean (*fuzz_one) (const guint8 *data, gsize size))
 {
-  g_autoptr(GPtrArray) files = load_corpus ();
   static const guint8 values[] = { 0xff, 0x00, 0x80 };
   /* Under valgrind, one value: the sanitizer build and the fuzzer do the
    * rest. */
   guint n_values = RUNNING_ON_VALGRIND ? 1 : G_N_ELEMENTS (values);
 
-  /* Bytes replaced one at a time: sizes, types, field ids and varints all
-   * get absurd values. Whether a mutant decodes does not matter; that it
-   * is handled does. */
   for (guint i = 0; i < files->len; i++)
     {
       gsize len;
       const guint8 *data = g_bytes_get_data (g_ptr_array_index (files, i), &len);
       g_autofree guint8 *copy = g_memdup2 (data, len);
 
-      for (gsize at = 0; at < len; at = next_position (at))
+      for (gsize at = 0; at < len; at = next_at (at))
         {
           for (guint v = 0; v < n_values; v++)
             {
               copy[at] = values[v];
-              trace_fuzz_one (copy, len);
+              fuzz_one (copy, len);
             }
           copy[at] = data[at];
         }
     }
+}
+
+START_TEST (test_corpus_mutated)
+{
+  g_autoptr(GPtrArray) files = load_corpus ();
+
+  fuzz_mutants (files, next_position, trace_fuzz_one);
 }
 END_TEST
 
@@ -786,26 +796,8 @@ END_TEST
 START_TEST (test_http_corpus_mutated)
 {
   g_autoptr(GPtrArray) files = load_http_corpus ();
-  static const guint8 values[] = { 0xff, 0x00, 0x80 };
-  guint n_values = RUNNING_ON_VALGRIND ? 1 : G_N_ELEMENTS (values);
 
-  /* As for datagrams: absurd sizes, types and field ids are handled. */
-  for (guint i = 0; i < files->len; i++)
-    {
-      gsize len;
-      const guint8 *data = g_bytes_get_data (g_ptr_array_index (files, i), &len);
-      g_autofree guint8 *copy = g_memdup2 (data, len);
-
-      for (gsize at = 0; at < len; at = next_body_position (at))
-        {
-          for (guint v = 0; v < n_values; v++)
-            {
-              copy[at] = values[v];
-              trace_fuzz_one_http (copy, len);
-            }
-          copy[at] = data[at];
-        }
-    }
+  fuzz_mutants (files, next_body_position, trace_fuzz_one_http);
 }
 END_TEST
 
