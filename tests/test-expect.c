@@ -17,6 +17,14 @@ test_expect_finish (GluetoolAction *action)
 }
 
 void
+test_expect_action (const char *label)
+{
+  g_autoptr(GluetoolAction) action = gluetool_action_new (label, NULL);
+
+  test_expect_finish (action);
+}
+
+void
 test_expect_close (GluetoolTracer *tracer,
                    double          timeout_s)
 {

@@ -13,6 +13,8 @@
 G_BEGIN_DECLS
 
 void test_expect_finish (GluetoolAction *action);
+/* An action labelled @label without a parent, started and finished. */
+void test_expect_action (const char     *label);
 void test_expect_close  (GluetoolTracer *tracer,
                          double          timeout_s);
 

@@ -28,6 +28,7 @@
 #include "sync-private.h"
 #include "listen-process.h"
 #include "test-expect.h"
+#include "test-log.h"
 #include "check-tap.h"
 
 #define WAIT_S 20.0
@@ -46,40 +47,6 @@
 /* Tries of a request, and the back-offs between them (sender-http.c). */
 #define N_TRIES 4
 #define BACKOFFS_S (0.1 + 0.2 + 0.4)
-
-/* Every message logged, whatever its level, for the tests that look for
- * credentials in them; debug messages are kept, not printed. */
-static GMutex  log_lock;
-static GString *log_text;
-
-static GLogWriterOutput
-record_log (GLogLevelFlags   level,
-            const GLogField *fields,
-            gsize            n_fields,
-            gpointer         data)
-{
-  gluetool_mutex_lock (&log_lock);
-  for (gsize i = 0; i < n_fields; i++)
-    if (fields[i].length < 0 && (g_str_equal (fields[i].key, "MESSAGE")
-                                 || g_str_equal (fields[i].key, "GLIB_DOMAIN")))
-      g_string_append_printf (log_text, "%s ", (const char *) fields[i].value);
-  g_string_append_c (log_text, '\n');
-  gluetool_mutex_unlock (&log_lock);
-  if ((level & G_LOG_LEVEL_DEBUG) != 0)
-    return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (level, fields, n_fields, data);
-}
-
-static char *
-dup_log_text (void)
-{
-  char *text;
-
-  gluetool_mutex_lock (&log_lock);
-  text = g_strdup (log_text->str);
-  gluetool_mutex_unlock (&log_lock);
-  return text;
-}
 
 /* ---- The real receiver ------------------------------------------------------------ */
 
@@ -411,14 +378,6 @@ tracer_to (const char *endpoint)
   return tracer;
 }
 
-static void
-finish_action (const char *label)
-{
-  g_autoptr(GluetoolAction) action = gluetool_action_new (label, NULL);
-
-  test_expect_finish (action);
-}
-
 /* ---- Through the real receiver ---------------------------------------------------- */
 
 START_TEST (test_spans_arrive)
@@ -500,7 +459,7 @@ START_TEST (test_batches_by_size)
 
   ck_assert_msg (tracer != NULL, "%s", error ? error->message : "");
   for (guint i = 0; i < 300; i++)
-    finish_action ("batched");
+    test_expect_action ("batched");
   {
     g_autoptr(GluetoolAction) action = gluetool_action_new ("too large", NULL);
 
@@ -532,7 +491,7 @@ START_TEST (test_fork_child_posts)
   int status = 0;
   pid_t pid;
 
-  finish_action ("before the fork");
+  test_expect_action ("before the fork");
   ck_assert (gluetool_tracer_flush (tracer, WAIT_S, NULL));
   /* The child's verdict comes through a pipe: under valgrind its exit code
    * is valgrind's, which counts what it inherited and never freed. */
@@ -698,7 +657,7 @@ START_TEST (test_refused_counts_failed)
   GluetoolTracerStats stats;
 
   ck_assert_msg (tracer != NULL, "%s", error ? error->message : "");
-  finish_action ("refused");
+  test_expect_action ("refused");
   ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
   ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
                  "%s", error->message);
@@ -724,7 +683,7 @@ START_TEST (test_never_answering_peer_bounded)
   gint64 start;
   double elapsed_s;
 
-  finish_action ("never answered");
+  test_expect_action ("never answered");
   start = g_get_monotonic_time ();
   ck_assert (!gluetool_tracer_flush (tracer, 0.5, &error));
   elapsed_s = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
@@ -753,7 +712,7 @@ check_failing_peer (PeerMode mode)
   g_autoptr(GError) error = NULL;
   GluetoolTracerStats stats;
 
-  finish_action ("failing");
+  test_expect_action ("failing");
   ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
   ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
                  "%s", error->message);
@@ -788,7 +747,7 @@ check_status (guint status,
   g_autoptr(GError) error = NULL;
   g_autofree char *code = g_strdup_printf ("answered %u", status);
 
-  finish_action ("answered");
+  test_expect_action ("answered");
   ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
   ck_assert_msg (strstr (error->message, code) != NULL, "%s", error->message);
   ck_assert_uint_eq (peer_get_n_requests (peer), expected_requests);
@@ -818,7 +777,7 @@ START_TEST (test_dripping_peer_cut)
   double all_tries_s = N_TRIES * REQUEST_TIMEOUT_S + BACKOFFS_S;
   GluetoolTracerStats stats;
 
-  finish_action ("dripped");
+  test_expect_action ("dripped");
   ck_assert (!gluetool_tracer_flush (tracer, all_tries_s + WAIT_S, &error));
   ck_assert_msg (g_error_matches (error, GLUETOOL_TRACER_ERROR, GLUETOOL_TRACER_ERROR_SPANS_LOST),
                  "%s", error->message);
@@ -859,7 +818,7 @@ START_TEST (test_retry_after)
       g_autoptr(GError) error = NULL;
       GluetoolTracerStats stats;
 
-      finish_action ("asked to wait");
+      test_expect_action ("asked to wait");
       /* Within a bound far below the hour asked for. */
       ck_assert_msg (gluetool_tracer_flush (tracer, WAIT_S, &error), "%s: %s", scripts[i][0],
                      error->message);
@@ -897,7 +856,7 @@ START_TEST (test_fork_during_post)
   double fork_s;
   pid_t pid;
 
-  finish_action ("never answered");
+  test_expect_action ("never answered");
   /* The request is written: the flush thread waits for the answer. */
   peer_wait_for_requests (peer, 1);
   ck_assert_int_eq (pipe (verdict_fds), 0);
@@ -971,11 +930,11 @@ check_credentials_hidden (Peer    *peer,
     tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error, "endpoint", endpoint,
                              "auth-token", SECRET_TOKEN, NULL);
   ck_assert_msg (tracer != NULL, "%s", error ? error->message : "");
-  finish_action ("with credentials");
+  test_expect_action ("with credentials");
   ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
   ck_assert_msg (strstr (error->message, endpoint) != NULL, "%s", error->message);
   test_expect_close (tracer, WAIT_S);
-  logged = dup_log_text ();
+  logged = test_log_dup_text ();
   /* The debug messages were on: the sender said what it did. */
   ck_assert_msg (strstr (logged, endpoint) != NULL, "%s", logged);
   for (guint i = 0; i < G_N_ELEMENTS (secrets); i++)
@@ -1039,7 +998,7 @@ post_one_and_record (Peer       *peer,
                                                    NULL, &error));
   va_end (args);
   ck_assert_msg (tracer != NULL, "%s", error ? error->message : "");
-  finish_action ("recorded");
+  test_expect_action ("recorded");
   test_expect_close (tracer, WAIT_S);
   return recorded_head (peer, body);
 }
@@ -1133,8 +1092,8 @@ http_suite (void)
 int
 main (void)
 {
-  log_text = g_string_new (NULL);
-  g_log_set_writer_func (record_log, NULL, NULL);
+  /* Every message, debug ones included: what the tests look for in them. */
+  test_log_record ();
   test_unset_tracing_environment ();
   return test_run_suite_tap (http_suite ());
 }

@@ -24,8 +24,8 @@
 
 #include "listen-process.h"
 #include "remote-sampler-private.h"
-#include "sync-private.h"
 #include "test-expect.h"
+#include "test-log.h"
 #include "check-tap.h"
 
 #if __has_include(<valgrind/valgrind.h>)
@@ -45,38 +45,6 @@
 /* How long the sender waits for a cut request's callbacks before it
  * abandons the request (CUT_GRACE_US in sender-http.c). */
 #define CUT_GRACE_S 0.5
-
-/* Every message logged, debug ones included (kept, not printed), to see
- * whether the sender tried a request again. */
-static GMutex   log_lock;
-static GString *log_text;
-
-static GLogWriterOutput
-record_log (GLogLevelFlags   level,
-            const GLogField *fields,
-            gsize            n_fields,
-            gpointer         data)
-{
-  gluetool_mutex_lock (&log_lock);
-  for (gsize i = 0; i < n_fields; i++)
-    if (fields[i].length < 0 && g_str_equal (fields[i].key, "MESSAGE"))
-      g_string_append_printf (log_text, "%s\n", (const char *) fields[i].value);
-  gluetool_mutex_unlock (&log_lock);
-  if ((level & G_LOG_LEVEL_DEBUG) != 0)
-    return G_LOG_WRITER_HANDLED;
-  return g_log_writer_default (level, fields, n_fields, data);
-}
-
-static char *
-dup_log_text (void)
-{
-  char *text;
-
-  gluetool_mutex_lock (&log_lock);
-  text = g_strdup (log_text->str);
-  gluetool_mutex_unlock (&log_lock);
-  return text;
-}
 
 static char *
 data_path (const char *name)
@@ -186,14 +154,6 @@ tracer_trusting_ca (const char *endpoint)
   return tracer;
 }
 
-static void
-finish_action (const char *label)
-{
-  g_autoptr(GluetoolAction) action = gluetool_action_new (label, NULL);
-
-  test_expect_finish (action);
-}
-
 /* ---- Delivered ------------------------------------------------------------------------ */
 
 /* With the CA trusted, spans go over TLS to the receiver, which prints
@@ -210,7 +170,7 @@ START_TEST (test_spans_over_https)
   {
     g_autoptr(GluetoolTracer) tracer = tracer_trusting_ca (by_address);
 
-    finish_action ("over https by address");
+    test_expect_action ("over https by address");
     test_expect_close (tracer, WAIT_S);
     gluetool_tracer_get_stats (tracer, &stats);
     ck_assert_uint_eq (stats.spans_sent, 1);
@@ -219,7 +179,7 @@ START_TEST (test_spans_over_https)
   {
     g_autoptr(GluetoolTracer) tracer = tracer_trusting_ca (by_name);
 
-    finish_action ("over https by name");
+    test_expect_action ("over https by name");
     test_expect_close (tracer, WAIT_S);
     gluetool_tracer_get_stats (tracer, &stats);
     ck_assert_uint_eq (stats.spans_sent, 1);
@@ -241,7 +201,7 @@ static void
 check_refused (const char *endpoint,
                const char *why)
 {
-  g_autoptr(GluetoolTracer) tracer = tracer_trusting_ca (endpoint);
+  g_autoptr(GluetoolTracer) tracer = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *logged = NULL;
   GluetoolTracerStats stats = { 0 };
@@ -249,7 +209,11 @@ check_refused (const char *endpoint,
   gint64 start;
   double close_s;
 
-  finish_action ("refused");
+  /* Debug messages too, set before the tracer asks whether they are
+   * shown: whether the sender tried again is one. */
+  g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  tracer = tracer_trusting_ca (endpoint);
+  test_expect_action ("refused");
   ck_assert (!gluetool_tracer_flush (tracer, WAIT_S, &error));
   ck_assert_msg (strstr (error->message, "TLS certificate was refused") != NULL, "%s",
                  error->message);
@@ -258,14 +222,14 @@ check_refused (const char *endpoint,
   gluetool_tracer_get_stats (tracer, &stats);
   ck_assert_uint_eq (stats.spans_failed_to_send, 1);
   ck_assert_uint_eq (stats.spans_sent, 0);
-  logged = dup_log_text ();
+  logged = test_log_dup_text ();
   /* The debug messages are recorded (the sender's first one is), and none
    * says it tried again. */
   ck_assert_msg (strstr (logged, "Posting spans to") != NULL, "not recorded:\n%s", logged);
   ck_assert_msg (strstr (logged, "Trying again") == NULL, "tried again:\n%s", logged);
 
   /* Another span, refused the same way, as close() flushes it. */
-  finish_action ("refused at close");
+  test_expect_action ("refused at close");
   g_clear_error (&error);
   start = g_get_monotonic_time ();
   ck_assert (!gluetool_tracer_close (tracer, close_timeout_s, &error));
@@ -274,6 +238,7 @@ check_refused (const char *endpoint,
   ck_assert_msg (strstr (error->message, "certificate") != NULL, "%s", error->message);
   gluetool_tracer_get_stats (tracer, &stats);
   ck_assert_uint_eq (stats.spans_failed_to_send, 2);
+  g_unsetenv ("G_MESSAGES_DEBUG");
 }
 
 /* A certificate signed by no authority the tracer trusts. */
@@ -283,9 +248,7 @@ START_TEST (test_untrusted_certificate)
   g_autoptr(ListenProcess) l = tls_listener_start ("untrusted", NULL, args);
   g_autofree char *endpoint = endpoint_for ("127.0.0.1", l->http_port);
 
-  g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
   check_refused (endpoint, "not signed by a certificate authority trusted here");
-  g_unsetenv ("G_MESSAGES_DEBUG");
 }
 END_TEST
 
@@ -297,9 +260,7 @@ START_TEST (test_wrong_host)
   g_autoptr(ListenProcess) l = tls_listener_start ("server", NULL, args);
   g_autofree char *endpoint = endpoint_for ("127.0.0.2", l->http_port);
 
-  g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
   check_refused (endpoint, "not a certificate for 127.0.0.2");
-  g_unsetenv ("G_MESSAGES_DEBUG");
 }
 END_TEST
 
@@ -373,7 +334,7 @@ START_TEST (test_sampling_ca_file_unusable)
   ck_assert_uint_ge (n_polls, 3);
   ck_assert_uint_eq (n_failures, n_polls);
   ck_assert_str_eq (strategy, "probabilistic 0.001");
-  log = dup_log_text ();
+  log = test_log_dup_text ();
   ck_assert_msg (strstr (log, "tls-ca-file /nonexistent/ca.pem cannot be used") != NULL,
                  "log:\n%s", log);
 }
@@ -464,7 +425,7 @@ START_TEST (test_fork_after_https)
   pid_t pid;
 
   /* One handshake on GLib's worker threads, which linger after it. */
-  finish_action ("before fork");
+  test_expect_action ("before fork");
   {
     g_autoptr(GError) error = NULL;
 
@@ -493,7 +454,7 @@ START_TEST (test_fork_after_https)
         mine.verdict = 1;
       else
         {
-          finish_action ("from the forked child");
+          test_expect_action ("from the forked child");
           start = g_get_monotonic_time ();
           if (!gluetool_tracer_close (own, child_close_s, &child_error))
             g_strlcpy (mine.message, child_error->message, sizeof mine.message);
@@ -565,8 +526,8 @@ https_suite (void)
 int
 main (void)
 {
-  log_text = g_string_new (NULL);
-  g_log_set_writer_func (record_log, NULL, NULL);
+  /* Every message, debug ones included: what the tests look for in them. */
+  test_log_record ();
   test_unset_tracing_environment ();
   return test_run_suite_tap (https_suite ());
 }
