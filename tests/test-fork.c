@@ -2258,13 +2258,9 @@ glib_work_child_main (guint    index,
  * where no region can reach (see docs/design.md, "fork()"): so the case
  * runs with G_SLICE=always-malloc (as under valgrind and the sanitizers),
  * in this program run again when it was not. */
-#ifdef UNDER_ADDRESS_SANITIZER
-/* A fork and its child take some 30 ms there, not 7. */
-#define CLOSE_TRACERS_NATIVE 20u
-#else
-#define CLOSE_TRACERS_NATIVE 100u
-#endif
-#define CLOSE_TRACERS (RUNNING_ON_VALGRIND ? 4u : CLOSE_TRACERS_NATIVE)
+/* Not run under the sanitizers: see fork_suite(). */
+#if !defined(UNDER_ADDRESS_SANITIZER) && !defined(UNDER_THREAD_SANITIZER)
+#define CLOSE_TRACERS (RUNNING_ON_VALGRIND ? 4u : 100u)
 #define CLOSE_FORKS_EACH 5u
 
 typedef struct {
@@ -2383,6 +2379,7 @@ START_TEST (test_fork_while_tracers_close)
   ck_assert_msg (n_failed == 0, "%u children failed%s", n_failed, failures->str);
 }
 END_TEST
+#endif
 
 /* ---- fork() while a dropped action's handlers are looked for ---------------- */
 
@@ -2937,7 +2934,16 @@ fork_suite (void)
 
   tc = tcase_create ("closing");
   tcase_set_timeout (tc, 120);
+#if !defined(UNDER_ADDRESS_SANITIZER) && !defined(UNDER_THREAD_SANITIZER)
+  /* The thread closing tracers frees and allocates outside the regions (a
+   * flush thread's end, its join), and so does each flush thread as it
+   * ends: the sanitizers' allocators take no lock around fork(), and a
+   * child forked while one of those threads refills or drains its cache
+   * waits for ever on the allocator's own lock (under ThreadSanitizer, 1
+   * child of 500 in 3 runs of 42 on a loaded machine, every one stopped in
+   * the sanitizer's malloc()). The test runs in every other setup. */
   tcase_add_test (tc, test_fork_while_tracers_close);
+#endif
   suite_add_tcase (suite, tc);
 
   tc = tcase_create ("finding");
