@@ -157,12 +157,19 @@ G_DEFINE_FINAL_TYPE (GluetoolAction, gluetool_action, G_TYPE_OBJECT)
 G_DEFINE_QUARK (gluetool-action-error-quark, gluetool_action_error)
 
 /* Jaeger requires UTF-8. Invalid bytes are replaced rather than the text
- * refused, so the span still arrives, and the caller is told. */
+ * refused, so the span still arrives, and the caller is told. Labels and
+ * tag names are mostly ASCII: their bytes are passed over one test each,
+ * and GLib's validation starts at the first that is not, which begins a
+ * character. */
 static char *
 dup_valid_utf8 (const char *what,
                 const char *text)
 {
-  if (G_LIKELY (g_utf8_validate (text, -1, NULL)))
+  const guchar *rest = (const guchar *) text;
+
+  while (*rest != '\0' && *rest < 0x80)
+    rest++;
+  if (G_LIKELY (*rest == '\0' || g_utf8_validate ((const char *) rest, -1, NULL)))
     return NULL;
   g_warning ("%s is not valid UTF-8; invalid bytes were replaced", what);
   return g_utf8_make_valid (text, -1);
