@@ -342,13 +342,15 @@ END_TEST
 
 /* ---- Settings refused ------------------------------------------------------------------ */
 
-/* The receiver's TLS options: both or neither, files that can be used;
- * else status 2, as other bad options, naming what was wrong. */
+/* The receiver's TLS options: both or neither, files that can be used, a
+ * key that belongs to the certificate; else status 2, as other bad
+ * options, naming what was wrong. */
 START_TEST (test_listen_bad_tls_options)
 {
   g_autofree char *certificate = data_path ("server.pem");
   g_autofree char *key = data_path ("server-key.pem");
   g_autofree char *not_pem = data_path ("README");
+  g_autofree char *other_key = data_path ("untrusted-key.pem");
   const struct {
     const char *args[6];
     const char *said;
@@ -361,6 +363,8 @@ START_TEST (test_listen_bad_tls_options)
     { { "--tls-certificate", not_pem, "--tls-key", key, NULL }, "No PEM-encoded certificate" },
     { { "--tls-certificate", certificate, "--tls-key", not_pem, NULL },
       "No PEM-encoded private key" },
+    { { "--tls-certificate", certificate, "--tls-key", other_key, NULL },
+      "does not belong to the certificate" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)

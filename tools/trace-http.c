@@ -22,8 +22,11 @@
 
 #include "trace-http.h"
 
+#include <errno.h>
 #include <libsoup/soup.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 struct _TraceHttpCollector {
   SoupServer           *server;
@@ -96,6 +99,145 @@ trace_http_listen_socket (GInetAddress  *address,
   return g_steal_pointer (&socket);
 }
 
+/* ---- The key's check ---------------------------------------------------------------- */
+
+/* GIO loads a certificate and a key without comparing them, and a server
+ * whose key is not its certificate's completes its side of every
+ * handshake: each client then refuses the signature. So the pair is tried
+ * once, before anything listens, in a handshake with itself over a socket
+ * pair, whose client accepts any certificate (who signed it is the
+ * clients' concern, not the receiver's) but checks the signature. Over a
+ * socket pair that takes milliseconds; the deadline is for a TLS backend
+ * gone wrong. */
+#define SELF_HANDSHAKE_TIMEOUT_S 10
+
+typedef struct {
+  GError   *error;      /* (owned) (nullable) */
+  gboolean  done;
+} HandshakeSide;
+
+static gboolean
+accept_any_certificate (GTlsConnection       *connection,
+                        GTlsCertificate      *peer_certificate,
+                        GTlsCertificateFlags  errors,
+                        gpointer              user_data)
+{
+  return TRUE;
+}
+
+static void
+on_self_handshake_done (GObject      *source,
+                        GAsyncResult *result,
+                        gpointer      user_data)
+{
+  HandshakeSide *side = user_data;
+
+  g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &side->error);
+  side->done = TRUE;
+}
+
+static gboolean
+on_self_handshake_timeout (gpointer user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+  return G_SOURCE_REMOVE;
+}
+
+/* One end of a connected pair of Unix sockets, as a GIO stream. */
+static GIOStream *
+stream_from_fd (int      fd,
+                GError **error)
+{
+  g_autoptr(GSocket) socket = g_socket_new_from_fd (fd, error);
+
+  if (socket == NULL)
+    {
+      close (fd);
+      return NULL;
+    }
+  return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
+}
+
+static gboolean
+handshake_with_itself (GTlsCertificate  *certificate,
+                       GError          **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GSource) timeout = NULL;
+  g_autoptr(GIOStream) server_end = NULL;
+  g_autoptr(GIOStream) client_end = NULL;
+  g_autoptr(GIOStream) server = NULL;
+  g_autoptr(GIOStream) client = NULL;
+  HandshakeSide server_side = { NULL, FALSE };
+  HandshakeSide client_side = { NULL, FALSE };
+  GError **failed;
+  gboolean timed_out;
+  int fds[2];
+
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "no socket pair to try it on: %s", g_strerror (saved_errno));
+      return FALSE;
+    }
+  server_end = stream_from_fd (fds[0], error);
+  if (server_end == NULL)
+    {
+      close (fds[1]);
+      return FALSE;
+    }
+  client_end = stream_from_fd (fds[1], error);
+  if (client_end == NULL)
+    return FALSE;
+  server = g_tls_server_connection_new (server_end, certificate, error);
+  if (server == NULL)
+    return FALSE;
+  client = g_tls_client_connection_new (client_end, NULL, error);
+  if (client == NULL)
+    return FALSE;
+  g_signal_connect (client, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
+
+  g_main_context_push_thread_default (context);
+  timeout = g_timeout_source_new_seconds (SELF_HANDSHAKE_TIMEOUT_S);
+  g_source_set_callback (timeout, on_self_handshake_timeout, cancellable, NULL);
+  g_source_attach (timeout, context);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (server), G_PRIORITY_DEFAULT, cancellable,
+                                    on_self_handshake_done, &server_side);
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (client), G_PRIORITY_DEFAULT, cancellable,
+                                    on_self_handshake_done, &client_side);
+  /* A side that failed leaves the other waiting for it: its end is closed,
+   * which ends the other's wait too. */
+  while (!server_side.done || !client_side.done)
+    {
+      g_main_context_iteration (context, TRUE);
+      if (client_side.error != NULL || server_side.error != NULL)
+        g_cancellable_cancel (cancellable);
+    }
+  timed_out = g_source_is_destroyed (timeout);
+  g_source_destroy (timeout);
+  g_main_context_pop_thread_default (context);
+
+  if (client_side.error == NULL && server_side.error == NULL)
+    return TRUE;
+  /* The side that failed says why (the client: the signature it refused);
+   * the other was cancelled. */
+  failed = &client_side.error;
+  if (client_side.error == NULL
+      || g_error_matches (client_side.error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    failed = server_side.error != NULL ? &server_side.error : &client_side.error;
+  if (timed_out)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                 "a TLS handshake with it did not end within %d s", SELF_HANDSHAKE_TIMEOUT_S);
+  else
+    g_propagate_prefixed_error (error, g_steal_pointer (failed), "a TLS handshake with it failed: ");
+  g_clear_error (&client_side.error);
+  g_clear_error (&server_side.error);
+  return FALSE;
+}
+
 GTlsCertificate *
 trace_http_load_certificate (const char  *certificate_path,
                              const char  *key_path,
@@ -116,9 +258,20 @@ trace_http_load_certificate (const char  *certificate_path,
     }
   certificate = g_tls_certificate_new_from_files (certificate_path, key_path, &local_error);
   if (certificate == NULL)
-    g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                "cannot use the certificate %s with the key %s: ",
-                                certificate_path, key_path);
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "cannot use the certificate %s with the key %s: ",
+                                  certificate_path, key_path);
+      return NULL;
+    }
+  if (!handshake_with_itself (certificate, &local_error))
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "the key %s does not belong to the certificate %s: ",
+                                  key_path, certificate_path);
+      g_object_unref (certificate);
+      return NULL;
+    }
   return certificate;
 }
 

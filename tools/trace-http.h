@@ -73,7 +73,9 @@ typedef struct {
 typedef struct _TraceHttpServing TraceHttpServing;
 
 /* The certificate and key in @certificate_path and @key_path (PEM), for
- * serving over TLS; an error names the file that could not be used. */
+ * serving over TLS, tried in a handshake with each other; an error names
+ * the file that could not be used, or the key that is not the
+ * certificate's. */
 GTlsCertificate    *trace_http_load_certificate  (const char   *certificate_path,
                                                   const char   *key_path,
                                                   GError      **error);
