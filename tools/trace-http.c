@@ -158,21 +158,16 @@ stream_from_fd (int      fd,
   return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
 }
 
+/* A server with @certificate and a client that accepts any, over a pair
+ * of connected Unix sockets. */
 static gboolean
-handshake_with_itself (GTlsCertificate  *certificate,
-                       GError          **error)
+make_tls_pair (GTlsCertificate  *certificate,
+               GIOStream       **server,
+               GIOStream       **client,
+               GError          **error)
 {
-  g_autoptr(GMainContext) context = g_main_context_new ();
-  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(GSource) timeout = NULL;
   g_autoptr(GIOStream) server_end = NULL;
   g_autoptr(GIOStream) client_end = NULL;
-  g_autoptr(GIOStream) server = NULL;
-  g_autoptr(GIOStream) client = NULL;
-  HandshakeSide server_side = { NULL, FALSE };
-  HandshakeSide client_side = { NULL, FALSE };
-  GError **failed;
-  gboolean timed_out;
   int fds[2];
 
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
@@ -192,13 +187,32 @@ handshake_with_itself (GTlsCertificate  *certificate,
   client_end = stream_from_fd (fds[1], error);
   if (client_end == NULL)
     return FALSE;
-  server = g_tls_server_connection_new (server_end, certificate, error);
-  if (server == NULL)
+  *server = g_tls_server_connection_new (server_end, certificate, error);
+  if (*server == NULL)
     return FALSE;
-  client = g_tls_client_connection_new (client_end, NULL, error);
-  if (client == NULL)
+  *client = g_tls_client_connection_new (client_end, NULL, error);
+  if (*client == NULL)
     return FALSE;
-  g_signal_connect (client, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
+  g_signal_connect (*client, "accept-certificate", G_CALLBACK (accept_any_certificate), NULL);
+  return TRUE;
+}
+
+static gboolean
+handshake_with_itself (GTlsCertificate  *certificate,
+                       GError          **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GSource) timeout = NULL;
+  g_autoptr(GIOStream) server = NULL;
+  g_autoptr(GIOStream) client = NULL;
+  HandshakeSide server_side = { NULL, FALSE };
+  HandshakeSide client_side = { NULL, FALSE };
+  GError **failed;
+  gboolean timed_out;
+
+  if (!make_tls_pair (certificate, &server, &client, error))
+    return FALSE;
 
   g_main_context_push_thread_default (context);
   timeout = g_timeout_source_new_seconds (SELF_HANDSHAKE_TIMEOUT_S);
@@ -208,8 +222,8 @@ handshake_with_itself (GTlsCertificate  *certificate,
                                     on_self_handshake_done, &server_side);
   g_tls_connection_handshake_async (G_TLS_CONNECTION (client), G_PRIORITY_DEFAULT, cancellable,
                                     on_self_handshake_done, &client_side);
-  /* A side that failed leaves the other waiting for it: its end is closed,
-   * which ends the other's wait too. */
+  /* A side that failed leaves the other waiting for a message that will
+   * not come: it is cancelled. */
   while (!server_side.done || !client_side.done)
     {
       g_main_context_iteration (context, TRUE);
