@@ -124,6 +124,13 @@ typedef struct {
   guint           n_spans;
   GluetoolClientStats stats;        /* as they were at the batch's first span */
   gint64          next_seq_no;      /* Batch.seqNo of the next batch sent: 1, 2, ... */
+
+  /* The collector's address once a batch was posted, for a child process
+   * made by fork() to start from (see make_session()). */
+  GluetoolPeerAddress published_collector;
+  /* In such a child: where the parent last posted, until a request there
+   * gets no answer. (owned) (nullable) */
+  GSocketAddress *inherited_collector;
 } HttpSender;
 
 static inline HttpSender *
@@ -193,9 +200,15 @@ make_session (HttpSender *self,
     return FALSE;
 
   g_main_context_push_thread_default (self->context);
-  /* No I/O time-out of libsoup's: the request's deadline bounds it all. */
+  /* No I/O time-out of libsoup's: the request's deadline bounds it all. A
+   * child made by fork() connects where its parent last posted: looking
+   * the name up would wait for GLib's resolver threads, which did not come
+   * along, until close() gave up on every span. Not for https, whose
+   * certificate is checked against the connectable: an address would not
+   * match a certificate for the name. */
   self->session = soup_session_new_with_options ("idle-timeout", IDLE_TIMEOUT_S,
                                                  "user-agent", USER_AGENT,
+                                                 "remote-connectable", self->inherited_collector,
                                                  NULL);
   /* No proxy: the system's proxy resolver (libproxy) answers from GLib's
    * worker threads, which a child made by fork() does not have, so a
@@ -597,6 +610,15 @@ abandon (HttpSender *self,
     GLUETOOL_DEBUG ("%s", error->message);
 }
 
+/* No answer from where the parent process last posted: the collector may
+ * have moved, and the next try looks its name up, on a new session. */
+static void
+forget_inherited_collector (HttpSender *self)
+{
+  g_clear_object (&self->inherited_collector);
+  drop_session (self);
+}
+
 /* Posts @body once, waiting for the answer until REQUEST_TIMEOUT_S or
  * close()'s deadline; @retry_after_us: what the answer asked to wait before
  * the next try, or -1. */
@@ -650,6 +672,11 @@ post_once (HttpSender *self,
   if (request->has_closing)
     g_cancellable_release_fd (self->parent.cancellable);
   outcome = judge (self, request, n_spans, retry_after_us, error);
+  if (outcome == POSTED)
+    gluetool_peer_address_publish (&self->published_collector,
+                                   soup_message_get_remote_address (request->message));
+  else if (request->stream == NULL && self->inherited_collector != NULL)
+    forget_inherited_collector (self);
   if (!request->abandoned)
     request_free (request);
   return outcome;
@@ -863,6 +890,7 @@ http_free (GluetoolSender *sender)
   g_free (self->authorization);
   g_free (self->tls_ca_file);
   g_clear_pointer (&self->tags, g_ptr_array_unref);
+  g_clear_object (&self->inherited_collector);
   g_free (self);
 }
 
@@ -902,6 +930,7 @@ http_sender_new (const char                  *service_name,
                  const char                  *tls_ca_file,
                  const char                  *client_uuid,
                  GPtrArray                   *tags,
+                 GSocketAddress              *inherited_collector,
                  const GluetoolSenderContext *context)
 {
   HttpSender *self = g_new0 (HttpSender, 1);
@@ -915,6 +944,9 @@ http_sender_new (const char                  *service_name,
   self->client_uuid = g_strdup (client_uuid);
   self->tags = tags != NULL ? g_ptr_array_ref (tags) : NULL;
   self->next_seq_no = 1;
+  self->inherited_collector = inherited_collector != NULL ? g_object_ref (inherited_collector)
+                                                          : NULL;
+  atomic_init (&self->published_collector.version, 0);
   gluetool_buffer_init (&self->body, NULL, 0);
   return &self->parent;
 }
@@ -940,20 +972,27 @@ gluetool_http_sender_new (const GluetoolHttpSenderSettings *settings,
     }
   return http_sender_new (settings->service_name, settings->endpoint, settings->max_batch_size,
                           authorization, settings->tls_ca_file, settings->client_uuid,
-                          settings->tags, context);
+                          settings->tags, NULL, context);
 }
 
 /* Settings are never written after creation, so the copies in the
  * inherited memory are whole, whatever its threads were doing. The new
- * sender makes its session in the child's flush thread. */
+ * sender makes its session in the child's flush thread, starting from the
+ * collector's address when the parent had posted to it over plain HTTP
+ * (see make_session()). */
 static GluetoolSender *
 http_new_for_child (GluetoolSender              *inherited,
                     const char                  *client_uuid,
                     const GluetoolSenderContext *context)
 {
   HttpSender *parent = http (inherited);
+  g_autoptr(GSocketAddress) collector = NULL;
 
+  /* Compared by hand: g_uri_peek_scheme() interns the scheme, under a lock
+   * of GLib's a thread fork() did not copy may hold. */
+  if (g_ascii_strncasecmp (parent->endpoint, "http:", 5) == 0)
+    collector = gluetool_peer_address_dup (&parent->published_collector);
   return http_sender_new (parent->service_name, parent->endpoint, parent->max_batch_size,
                           parent->authorization, parent->tls_ca_file, client_uuid, parent->tags,
-                          context);
+                          collector, context);
 }

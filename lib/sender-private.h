@@ -20,6 +20,7 @@
 #pragma once
 
 #include <stdatomic.h>
+#include <sys/socket.h>
 
 #include <gio/gio.h>
 
@@ -43,6 +44,22 @@ gluetool_send_count (_Atomic guint64 *counter,
 {
   atomic_fetch_add_explicit (counter, n, memory_order_relaxed);
 }
+
+/* Where a sender's peer was when it last reached it, for a child process
+ * made by fork() to start from without a lookup: a child's lookup would
+ * wait for GLib's resolver threads, which did not come along. Published by
+ * the flush thread alone; @version is odd while it writes, so a child whose
+ * fork() caught it halfway finds nothing (sender-peer.c). */
+typedef struct {
+  atomic_uint             version;      /* (atomic) 0: nothing published yet */
+  struct sockaddr_storage native;
+  gsize                   native_len;
+} GluetoolPeerAddress;
+
+void            gluetool_peer_address_publish (GluetoolPeerAddress *self,
+                                               GSocketAddress      *address);
+/* (transfer full) (nullable) */
+GSocketAddress *gluetool_peer_address_dup     (GluetoolPeerAddress *self);
 
 /* What a sender asks of its reporter. */
 typedef struct {

@@ -54,12 +54,8 @@ typedef struct {
   GSocketAddress  *inherited_agent;
 
   /* The agent's address once connected, for a child process made by fork()
-   * to start from. Written by the flush thread only; @agent_version is odd
-   * while it writes, so a child whose fork() caught it halfway knows to
-   * look the host up instead. */
-  atomic_uint      agent_version;    /* (atomic) */
-  struct sockaddr_storage agent_native;
-  gsize            agent_native_len;
+   * to start from. */
+  GluetoolPeerAddress published_agent;
 } UdpSender;
 
 static inline UdpSender *
@@ -109,36 +105,13 @@ connect_to (GSocketAddress *agent,
   return g_steal_pointer (&socket);
 }
 
-/* For a child process made by fork() (see dup_published_agent()). */
+/* For a child process made by fork() (see udp_new_for_child()). */
 static void
 publish_agent (UdpSender *self)
 {
   g_autoptr(GSocketAddress) agent = g_socket_get_remote_address (self->socket, NULL);
-  gssize len = agent != NULL ? g_socket_address_get_native_size (agent) : -1;
-  guint version = atomic_load_explicit (&self->agent_version, memory_order_relaxed);
 
-  if (len <= 0 || (gsize) len > sizeof self->agent_native)
-    return;
-  atomic_store_explicit (&self->agent_version, version + 1, memory_order_relaxed);
-  /* The odd version must be in memory before the address changes: a fork()
-   * that copies the new bytes then copies the odd number too. */
-  atomic_thread_fence (memory_order_release);
-  if (g_socket_address_to_native (agent, &self->agent_native, (gsize) len, NULL))
-    self->agent_native_len = (gsize) len;
-  atomic_store_explicit (&self->agent_version, version + 2, memory_order_release);
-}
-
-/* In a forked child: where the parent's flush thread had last connected,
- * or NULL when it had not, or was writing it when the process was forked.
- * (transfer full) */
-static GSocketAddress *
-dup_published_agent (UdpSender *self)
-{
-  guint version = atomic_load_explicit (&self->agent_version, memory_order_acquire);
-
-  if (version == 0 || version % 2 != 0)
-    return NULL;
-  return g_socket_address_new_from_native (&self->agent_native, self->agent_native_len);
+  gluetool_peer_address_publish (&self->published_agent, agent);
 }
 
 static void check_in_doubt (UdpSender *self);
@@ -507,7 +480,7 @@ gluetool_udp_sender_new (const GluetoolUdpSenderSettings *settings,
   self->tags = settings->tags != NULL ? g_ptr_array_ref (settings->tags) : NULL;
   self->inherited_agent = inherited_agent != NULL ? g_object_ref (inherited_agent) : NULL;
   self->next_seq_no = 1;
-  atomic_init (&self->agent_version, 0);
+  atomic_init (&self->published_agent.version, 0);
   gluetool_batch_init (&self->batch, settings->max_packet_size);
   return &self->parent;
 }
@@ -524,7 +497,7 @@ udp_new_for_child (GluetoolSender              *inherited,
     parent->service_name, parent->host, parent->port, (guint) parent->batch.max_bytes,
     client_uuid, parent->tags,
   };
-  g_autoptr(GSocketAddress) agent = dup_published_agent (parent);
+  g_autoptr(GSocketAddress) agent = gluetool_peer_address_dup (&parent->published_agent);
 
   return gluetool_udp_sender_new (&settings, agent, context);
 }

@@ -343,14 +343,16 @@ END_TEST
 /* ---- Settings refused ------------------------------------------------------------------ */
 
 /* The receiver's TLS options: both or neither, files that can be used, a
- * key that belongs to the certificate; else status 2, as other bad
- * options, naming what was wrong. */
+ * certificate and key that complete a handshake together; else status 2,
+ * as other bad options, naming what was wrong. */
 START_TEST (test_listen_bad_tls_options)
 {
   g_autofree char *certificate = data_path ("server.pem");
   g_autofree char *key = data_path ("server-key.pem");
   g_autofree char *not_pem = data_path ("README");
   g_autofree char *other_key = data_path ("untrusted-key.pem");
+  g_autofree char *ca = data_path ("ca.pem");
+  g_autofree char *ca_key = data_path ("ca-key.pem");
   const struct {
     const char *args[6];
     const char *said;
@@ -364,7 +366,10 @@ START_TEST (test_listen_bad_tls_options)
     { { "--tls-certificate", certificate, "--tls-key", not_pem, NULL },
       "No PEM-encoded private key" },
     { { "--tls-certificate", certificate, "--tls-key", other_key, NULL },
-      "does not belong to the certificate" },
+      "fail a TLS handshake with each other" },
+    /* A CA's certificate may sign certificates, not serve TLS. */
+    { { "--tls-certificate", ca, "--tls-key", ca_key, NULL },
+      "fail a TLS handshake with each other" },
   };
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)

@@ -106,9 +106,10 @@ trace_http_listen_socket (GInetAddress  *address,
  * handshake: each client then refuses the signature. So the pair is tried
  * once, before anything listens, in a handshake with itself over a socket
  * pair, whose client accepts any certificate (who signed it is the
- * clients' concern, not the receiver's) but checks the signature. Over a
- * socket pair that takes milliseconds; the deadline is for a TLS backend
- * gone wrong. */
+ * clients' concern, not the receiver's) but checks the signature. A
+ * certificate whose key usage does not allow TLS (a CA's, say) fails there
+ * too, as it would with every client. Over a socket pair that takes
+ * milliseconds; a handshake that stalls is cancelled at the deadline. */
 #define SELF_HANDSHAKE_TIMEOUT_S 10
 
 typedef struct {
@@ -175,7 +176,7 @@ make_tls_pair (GTlsCertificate  *certificate,
       int saved_errno = errno;
 
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                   "no socket pair to try it on: %s", g_strerror (saved_errno));
+                   "no socket pair to try them on: %s", g_strerror (saved_errno));
       return FALSE;
     }
   server_end = stream_from_fd (fds[0], error);
@@ -244,9 +245,12 @@ handshake_with_itself (GTlsCertificate  *certificate,
     failed = server_side.error != NULL ? &server_side.error : &client_side.error;
   if (timed_out)
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                 "a TLS handshake with it did not end within %d s", SELF_HANDSHAKE_TIMEOUT_S);
+                 "a TLS handshake between them did not end within %d s",
+                 SELF_HANDSHAKE_TIMEOUT_S);
   else
-    g_propagate_prefixed_error (error, g_steal_pointer (failed), "a TLS handshake with it failed: ");
+    g_propagate_prefixed_error (error, g_steal_pointer (failed),
+                                "they fail a TLS handshake with each other, as when the key is "
+                                "not the certificate's or the certificate may not serve TLS: ");
   g_clear_error (&client_side.error);
   g_clear_error (&server_side.error);
   return FALSE;
@@ -281,8 +285,8 @@ trace_http_load_certificate (const char  *certificate_path,
   if (!handshake_with_itself (certificate, &local_error))
     {
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                  "the key %s does not belong to the certificate %s: ",
-                                  key_path, certificate_path);
+                                  "cannot use the certificate %s with the key %s: ",
+                                  certificate_path, key_path);
       g_object_unref (certificate);
       return NULL;
     }

@@ -74,8 +74,7 @@ typedef struct _TraceHttpServing TraceHttpServing;
 
 /* The certificate and key in @certificate_path and @key_path (PEM), for
  * serving over TLS, tried in a handshake with each other; an error names
- * the file that could not be used, or the key that is not the
- * certificate's. */
+ * the files and says why they cannot be used. */
 GTlsCertificate    *trace_http_load_certificate  (const char   *certificate_path,
                                                   const char   *key_path,
                                                   GError      **error);
