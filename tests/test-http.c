@@ -29,6 +29,7 @@
 #include "listen-process.h"
 #include "test-expect.h"
 #include "test-log.h"
+#include "test-resolver.h"
 #include "check-tap.h"
 
 #define WAIT_S 20.0
@@ -378,140 +379,10 @@ tracer_to (const char *endpoint)
   return tracer;
 }
 
-/* ---- A name looked up on GLib's worker threads ------------------------------------ */
-
-/* GLib answers "localhost" (and names under it) itself, with no lookup; any
- * other name goes to the default resolver, which looks it up on GLib's
- * worker threads. This one does the same for TEST_COLLECTOR_NAME, answered
- * with 127.0.0.1 without asking the system, so that a test meets what a
- * real collector's name meets, in a child made by fork() too. */
+/* A name the test resolver answers with 127.0.0.1 (test-resolver.h), on
+ * GLib's worker threads as the system's resolver would: GLib answers
+ * "localhost" itself, with no lookup. */
 #define TEST_COLLECTOR_NAME "collector.test"
-
-#define TEST_TYPE_RESOLVER (test_resolver_get_type ())
-G_DECLARE_FINAL_TYPE (TestResolver, test_resolver, TEST, RESOLVER, GResolver)
-
-struct _TestResolver {
-  GResolver parent_instance;
-};
-
-G_DEFINE_FINAL_TYPE (TestResolver, test_resolver, G_TYPE_RESOLVER)
-
-typedef struct {
-  char                     *hostname;
-  GResolverNameLookupFlags  flags;
-} Lookup;
-
-static void
-lookup_free (Lookup *lookup)
-{
-  g_free (lookup->hostname);
-  g_free (lookup);
-}
-
-static GList *
-resolve (const char                *hostname,
-         GResolverNameLookupFlags   flags,
-         GError                   **error)
-{
-  if (!g_str_equal (hostname, TEST_COLLECTOR_NAME)
-      || (flags & G_RESOLVER_NAME_LOOKUP_FLAGS_IPV6_ONLY) != 0)
-    {
-      g_set_error (error, G_RESOLVER_ERROR, G_RESOLVER_ERROR_NOT_FOUND, "no address for %s",
-                   hostname);
-      return NULL;
-    }
-  return g_list_prepend (NULL, g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4));
-}
-
-/* Only the wait is on a worker thread: the answer is made in _finish(), by
- * the thread that asked, so nothing of the test's crosses threads behind
- * GLib's back (ThreadSanitizer sees no hand-over in GLib's pool). */
-static void
-answer_in_thread (GTask        *task,
-                  gpointer      source,
-                  gpointer      data,
-                  GCancellable *cancellable)
-{
-  g_task_return_boolean (task, TRUE);
-}
-
-static GList *
-test_resolver_lookup_by_name_with_flags (GResolver                 *resolver,
-                                         const char                *hostname,
-                                         GResolverNameLookupFlags   flags,
-                                         GCancellable              *cancellable,
-                                         GError                   **error)
-{
-  return resolve (hostname, flags, error);
-}
-
-static void
-test_resolver_lookup_by_name_with_flags_async (GResolver                *resolver,
-                                               const char               *hostname,
-                                               GResolverNameLookupFlags  flags,
-                                               GCancellable             *cancellable,
-                                               GAsyncReadyCallback       callback,
-                                               gpointer                  user_data)
-{
-  g_autoptr(GTask) task = g_task_new (resolver, cancellable, callback, user_data);
-  Lookup *lookup = g_new (Lookup, 1);
-
-  lookup->hostname = g_strdup (hostname);
-  lookup->flags = flags;
-  g_task_set_task_data (task, lookup, (GDestroyNotify) lookup_free);
-  g_task_run_in_thread (task, answer_in_thread);
-}
-
-static GList *
-test_resolver_lookup_by_name_with_flags_finish (GResolver     *resolver,
-                                                GAsyncResult  *result,
-                                                GError       **error)
-{
-  Lookup *lookup = g_task_get_task_data (G_TASK (result));
-
-  if (!g_task_propagate_boolean (G_TASK (result), error))
-    return NULL;
-  return resolve (lookup->hostname, lookup->flags, error);
-}
-
-static GList *
-test_resolver_lookup_by_name (GResolver     *resolver,
-                              const char    *hostname,
-                              GCancellable  *cancellable,
-                              GError       **error)
-{
-  return resolve (hostname, G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT, error);
-}
-
-static void
-test_resolver_lookup_by_name_async (GResolver           *resolver,
-                                    const char          *hostname,
-                                    GCancellable        *cancellable,
-                                    GAsyncReadyCallback  callback,
-                                    gpointer             user_data)
-{
-  test_resolver_lookup_by_name_with_flags_async (resolver, hostname,
-                                                 G_RESOLVER_NAME_LOOKUP_FLAGS_DEFAULT,
-                                                 cancellable, callback, user_data);
-}
-
-static void
-test_resolver_class_init (TestResolverClass *klass)
-{
-  GResolverClass *resolver_class = G_RESOLVER_CLASS (klass);
-
-  resolver_class->lookup_by_name = test_resolver_lookup_by_name;
-  resolver_class->lookup_by_name_async = test_resolver_lookup_by_name_async;
-  resolver_class->lookup_by_name_finish = test_resolver_lookup_by_name_with_flags_finish;
-  resolver_class->lookup_by_name_with_flags = test_resolver_lookup_by_name_with_flags;
-  resolver_class->lookup_by_name_with_flags_async = test_resolver_lookup_by_name_with_flags_async;
-  resolver_class->lookup_by_name_with_flags_finish = test_resolver_lookup_by_name_with_flags_finish;
-}
-
-static void
-test_resolver_init (TestResolver *self)
-{
-}
 
 /* ---- Through the real receiver ---------------------------------------------------- */
 
@@ -622,8 +493,7 @@ START_TEST (test_fork_child_posts)
 {
   const char *args[] = { "--count", "2", "--json", NULL };
   g_autoptr(ListenProcess) l = start_listener (args);
-  g_autoptr(GResolver) system_resolver = g_resolver_get_default ();
-  g_autoptr(GResolver) resolver = g_object_new (TEST_TYPE_RESOLVER, NULL);
+  TestResolver *resolver = NULL;
   g_autofree char *endpoint = NULL;
   g_autoptr(GluetoolTracer) tracer = NULL;
   g_autofree char *out = NULL;
@@ -636,7 +506,7 @@ START_TEST (test_fork_child_posts)
     endpoint = listener_endpoint (l);
   else
     {
-      g_resolver_set_default (resolver);
+      resolver = test_resolver_install ();
       endpoint = g_strdup_printf ("http://" TEST_COLLECTOR_NAME ":%u/api/traces", l->http_port);
     }
   tracer = tracer_to (endpoint);
@@ -672,7 +542,8 @@ START_TEST (test_fork_child_posts)
   ck_assert_int_eq (waitpid (pid, &status, 0), pid);
   ck_assert_int_eq (child_verdict, 0);
   test_expect_close (tracer, WAIT_S);
-  g_resolver_set_default (system_resolver);
+  if (resolver != NULL)
+    test_resolver_uninstall (resolver);
   ck_assert_int_eq (listen_process_finish (l), 0);
   out = listen_process_stdout (l);
   ck_assert_msg (strstr (out, "before the fork") != NULL && strstr (out, "in the child") != NULL,

@@ -9,7 +9,10 @@
  *     test_resolver_unblock();
  *   - "moving.test" is ::1 for the first lookup and 127.0.0.1 after;
  *   - any other name is 127.0.0.1.
- * IP literals never reach a resolver: GIO answers those itself.
+ * IP literals never reach a resolver: GIO answers those itself, and GLib
+ * answers "localhost" with no lookup. Asynchronous lookups (GSocketClient's,
+ * libsoup's) wait for a task on GLib's worker threads first, as GLib's own
+ * resolver's do.
  */
 
 #pragma once
