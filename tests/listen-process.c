@@ -61,16 +61,6 @@ port_at_end (const char *line)
   return (guint16) port;
 }
 
-static void
-write_file (const char *path,
-            const char *text)
-{
-  g_autoptr(GError) error = NULL;
-
-  ck_assert_msg (g_file_set_contents (path, text, -1, &error), "%s: %s", path,
-                 error ? error->message : "");
-}
-
 /* The command line. The limit on descriptors is set by prlimit(1), which
  * then runs the program: under valgrind, a setrlimit() between fork() and
  * exec() would only change valgrind's idea of the limit. The strings are
@@ -181,7 +171,7 @@ listen_process_start (const ListenProcessOptions *options)
   if (options->sampling_strategies != NULL)
     {
       self->strategies_path = g_build_filename (self->dir, "strategies.json", NULL);
-      write_file (self->strategies_path, options->sampling_strategies);
+      listen_process_write_file (self->strategies_path, options->sampling_strategies);
     }
 
   argv = make_argv (self, options, keep);
@@ -289,6 +279,18 @@ remove_dir (const char *path)
       g_remove (file);
     }
   g_rmdir (path);
+}
+
+void
+listen_process_write_file (const char *path,
+                           const char *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* g_file_set_contents() writes a new file (a new inode every time) and
+   * renames it over the old one. */
+  ck_assert_msg (g_file_set_contents (path, text, -1, &error), "%s: %s", path,
+                 error ? error->message : "");
 }
 
 void

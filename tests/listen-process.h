@@ -86,6 +86,12 @@ int            listen_process_stop                  (ListenProcess *self);
  * after listen_process_finish() to get everything. */
 char          *listen_process_stdout                (ListenProcess *self);
 
+/* Writes @text to @path (a strategies file, say) whole, as a new file
+ * renamed over the old one, so that a listener rereading it on change
+ * never reads half; fails the test if it cannot. */
+void           listen_process_write_file            (const char    *path,
+                                                     const char    *text);
+
 /* Kills the program if it still runs, and removes its temporary files. */
 void           listen_process_free                  (ListenProcess *self);
 

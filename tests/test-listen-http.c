@@ -608,17 +608,6 @@ static const char strategies_v2[] =
 static const char strategies_v3[] =
   "{\"default_strategy\": {\"type\": \"ratelimiting\", \"param\": 7}}";
 
-static void
-write_file (const char *path,
-            const char *text)
-{
-  g_autoptr(GError) error = NULL;
-
-  /* A new file renamed over the old one: a new inode every time. */
-  ck_assert_msg (g_file_set_contents (path, text, -1, &error), "%s: %s", path,
-                 error ? error->message : "");
-}
-
 /* The answer for @service, parsed; fails the test unless it is 200 and a
  * JSON object. */
 static JsonObject *
@@ -770,18 +759,18 @@ START_TEST (test_sampling_reread)
 
   assert_probabilistic (first, 1.0);
 
-  write_file (l->strategies_path, strategies_v2);
+  listen_process_write_file (l->strategies_path, strategies_v2);
   second = get_strategy (l->sampling_port, "ServiceA");
   assert_rate_limiting (second, 42);
 
-  write_file (l->strategies_path,
+  listen_process_write_file (l->strategies_path,
               "{\"default_strategy\": {\"type\": \"probabilistic\", \"param\": ");
   kept = get_strategy (l->sampling_port, "ServiceA");
   assert_rate_limiting (kept, 42);
   kept_again = get_strategy (l->sampling_port, "ServiceA");
   assert_rate_limiting (kept_again, 42);
 
-  write_file (l->strategies_path, strategies_v3);
+  listen_process_write_file (l->strategies_path, strategies_v3);
   third = get_strategy (l->sampling_port, "ServiceA");
   assert_rate_limiting (third, 7);
 
@@ -866,7 +855,7 @@ START_TEST (test_sampling_bad_file)
       g_autofree char *err = NULL;
 
       if (i < G_N_ELEMENTS (cases))
-        write_file (path, cases[i].text);
+        listen_process_write_file (path, cases[i].text);
       ck_assert_int_eq (run_listen (args, &err), 1);
       ck_assert_msg (strstr (err, i < G_N_ELEMENTS (cases) ? cases[i].says : "missing.json")
                      != NULL, "case %u: %s", i, err);
@@ -983,7 +972,7 @@ START_TEST (test_connection_limit)
 
   ck_assert_msg (dir != NULL, "%s", error ? error->message : "");
   path = g_build_filename (dir, "strategies.json", NULL);
-  write_file (path, strategies_v1);
+  listen_process_write_file (path, strategies_v1);
   args[5] = path;
   l = listen_process_start_with_args (args);
   datagram = gluetool_reference_encode_datagram (udp_batch, 1, &error);

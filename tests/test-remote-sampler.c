@@ -44,11 +44,7 @@ static void
 write_strategies (ListenProcess *l,
                   const char    *text)
 {
-  g_autoptr(GError) error = NULL;
-
-  /* Written whole and renamed over: the listener rereads it on change. */
-  ck_assert_msg (g_file_set_contents (l->strategies_path, text, -1, &error), "%s",
-                 error ? error->message : "");
+  listen_process_write_file (l->strategies_path, text);
 }
 
 /* ---- The tracer --------------------------------------------------------------------- */
