@@ -16,6 +16,7 @@
 #include "process-private.h"
 #include "remote-sampler-private.h"
 #include "sync-private.h"
+#include "thread-types-private.h"
 
 /* A request not done this long after it started fails, however its
  * answer trickles in; never longer than the interval, so a slow endpoint
@@ -629,6 +630,7 @@ gluetool_remote_sampler_new_full (const char *endpoint,
   g_cond_init (&self->wake);
   self->cancellable = g_cancellable_new ();
   self->generation = gluetool_process_get_generation ();
+  gluetool_thread_types_ensure_http ();
   self->thread = g_thread_try_new ("gluetool-sampler", poll_thread, self, &error);
   if (self->thread == NULL)
     g_message ("Sampling strategy from %s will not be asked: %s; sampling with probability %g",

@@ -22,6 +22,7 @@
 #include "reporter-private.h"
 #include "sender-private.h"
 #include "sync-private.h"
+#include "thread-types-private.h"
 
 /* Bytes a datagram needs beyond one span: the smallest envelope and the
  * smallest Process there can be. A span longer than the max packet size minus
@@ -265,6 +266,7 @@ gluetool_reporter_new (const GluetoolConfig *config)
         config->user, config->password, config->tls_ca_file, self->client_uuid, config->tags,
       };
 
+      gluetool_thread_types_ensure_http ();
       sender = gluetool_http_sender_new (&http_settings, &context);
 #else
       /* config.c refuses an endpoint then. */
@@ -273,6 +275,7 @@ gluetool_reporter_new (const GluetoolConfig *config)
     }
   else
     {
+      gluetool_thread_types_ensure_network ();
       udp_settings = (GluetoolUdpSenderSettings) {
         self->service_name, self->host, self->port, self->max_packet_size, self->client_uuid,
         .tags = config->tags,

@@ -24,6 +24,13 @@
 #include "test-expect.h"
 #include "check-tap.h"
 
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #define WAIT_S 20.0
 #define REFRESH_S 0.05
 
@@ -594,6 +601,110 @@ START_TEST (test_fork_keeps_strategy)
 }
 END_TEST
 
+/* ---- Fresh processes ------------------------------------------------------------- */
+
+/* Processes, each making a tracer with a remote sampler as its first use
+ * of GIO's sockets and of libsoup, so that the sampler's thread and the
+ * flush thread meet those types for the first time together; eight at a
+ * time. Without the types made first, about one process in a thousand
+ * hung so here. Fewer under the sanitizers, whose processes start slowly,
+ * and under valgrind, whose one CPU runs a thread at a time. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UNDER_SANITIZER 1
+#endif
+#endif
+#ifdef UNDER_SANITIZER
+#define FRESH_PROCESSES 80u
+#else
+#define FRESH_PROCESSES (RUNNING_ON_VALGRIND ? 4u : 400u)
+#endif
+#define FRESH_AT_ONCE 8u
+#define FRESH_WAIT_S (RUNNING_ON_VALGRIND ? 60.0 : 5.0)
+
+/* The child: exits 0 once the strategy came, 1 if it did not within
+ * FRESH_WAIT_S, without close() or the flush at exit, which a stuck flush
+ * thread would hold up. */
+static int
+run_fresh_process (const char *endpoint,
+                   const char *udp_port)
+{
+  g_autoptr(GError) error = NULL;
+  GluetoolTracer *tracer;
+  gint64 deadline;
+
+  tracer = g_initable_new (GLUETOOL_TYPE_TRACER, NULL, &error,
+                           "service-name", "fresh-test",
+                           "reporting-host", "127.0.0.1",
+                           "reporting-port", (guint) g_ascii_strtoull (udp_port, NULL, 10),
+                           "sampler-type", GLUETOOL_SAMPLER_TYPE_REMOTE,
+                           "sampler-param", 0.0,
+                           "sampling-endpoint", endpoint,
+                           "sampler-refresh-interval", REFRESH_S,
+                           NULL);
+  if (tracer == NULL)
+    {
+      g_printerr ("tracer: %s\n", error->message);
+      _exit (2);
+    }
+  /* A span, so the flush thread connects while the sampler asks. */
+  gluetool_action_release (gluetool_action_new ("fresh", NULL));
+  deadline = g_get_monotonic_time () + (gint64) (FRESH_WAIT_S * G_USEC_PER_SEC);
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *strategy = gluetool_tracer_dup_sampling_strategy (tracer);
+
+      if (g_str_equal (strategy, "probabilistic 1"))
+        _exit (0);
+      g_usleep (1000);
+    }
+  _exit (1);
+}
+
+/* A thread making a SoupSession while another makes its first socket
+ * address once left both waiting on each other inside GLib 2.74's type
+ * system, and the strategy never came (thread-types-private.h). */
+START_TEST (test_fresh_processes_get_their_strategy)
+{
+  g_autoptr(ListenProcess) listener = start_listener (
+    "{\"service_strategies\": [{\"service\": \"fresh-test\", \"type\": \"probabilistic\", "
+    "\"param\": 1.0}]}");
+  g_autofree char *endpoint = endpoint_for (listener->sampling_port);
+  g_autofree char *udp_port = g_strdup_printf ("%u", listener->udp_port);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", &error);
+  guint n_without = 0;
+
+  ck_assert_msg (self != NULL, "/proc/self/exe: %s", error != NULL ? error->message : "");
+  for (guint started = 0; started < FRESH_PROCESSES; started += FRESH_AT_ONCE)
+    {
+      GSubprocess *children[FRESH_AT_ONCE];
+
+      for (guint i = 0; i < FRESH_AT_ONCE; i++)
+        {
+          children[i] = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, self, "--fresh",
+                                          endpoint, udp_port, NULL);
+          ck_assert_msg (children[i] != NULL, "spawn: %s", error != NULL ? error->message : "");
+        }
+      for (guint i = 0; i < FRESH_AT_ONCE; i++)
+        {
+          g_autoptr(GSubprocess) child = children[i];
+
+          ck_assert (g_subprocess_wait (child, NULL, NULL));
+          ck_assert_msg (g_subprocess_get_if_exited (child)
+                         && g_subprocess_get_exit_status (child) <= 1,
+                         "a child ended otherwise: wait status 0x%x",
+                         (guint) g_subprocess_get_status (child));
+          n_without += g_subprocess_get_exit_status (child) == 1;
+        }
+    }
+  ck_assert_msg (n_without == 0, "%u of %u processes had no strategy within %g s",
+                 n_without, FRESH_PROCESSES, FRESH_WAIT_S);
+}
+END_TEST
+
 static Suite *
 remote_sampler_suite (void)
 {
@@ -606,6 +717,7 @@ remote_sampler_suite (void)
   tcase_add_test (tc, test_per_operation_by_label);
   tcase_add_test (tc, test_endpoint_down_keeps_initial);
   tcase_add_test (tc, test_fork_keeps_strategy);
+  tcase_add_test (tc, test_fresh_processes_get_their_strategy);
   suite_add_tcase (suite, tc);
 
   tc = tcase_create ("misbehaving");
@@ -618,8 +730,12 @@ remote_sampler_suite (void)
 }
 
 int
-main (void)
+main (int   argc,
+      char *argv[])
 {
+  if (argc == 4 && g_str_equal (argv[1], "--fresh"))
+    return run_fresh_process (argv[2], argv[3]);
+
   test_unset_tracing_environment ();
   return test_run_suite_tap (remote_sampler_suite ());
 }
