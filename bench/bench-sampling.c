@@ -134,17 +134,6 @@ run (Mode     mode,
   return (double) (end - start) / N_ACTIONS;
 }
 
-static double
-median_of_runs (Mode     mode,
-                gboolean roots)
-{
-  double ns[N_RUNS];
-
-  for (guint r = 0; r < N_RUNS; r++)
-    ns[r] = run (mode, roots);
-  return bench_median (ns, N_RUNS);
-}
-
 /* The remote sampler's one message per failure streak, at each tracer's
  * first request, is expected here. */
 static GLogWriterOutput
@@ -163,6 +152,8 @@ quiet_writer (GLogLevelFlags   level,
 int
 main (void)
 {
+  double children_ns[G_N_ELEMENTS (mode_names)][N_RUNS];
+  double roots_ns[G_N_ELEMENTS (mode_names)][N_RUNS];
   double children[G_N_ELEMENTS (mode_names)];
   double roots[G_N_ELEMENTS (mode_names)];
 
@@ -170,13 +161,22 @@ main (void)
   bench_wait_when_queue_full ();
   run (MODE_SAMPLED, FALSE); /* warm up */
 
-  /* Interleaved by run would be fairer on a busy machine; by mode keeps
-   * each mode's tracer warm. Both workloads, every mode. */
+  /* Interleaved: each run measures every mode and workload once, one
+   * after the other, so that a shared machine slowing down or speeding up
+   * in the middle weighs on every mode alike, and the ratios hold. Each
+   * run makes its tracer anew, so no mode is warmer for coming later. */
+  for (guint r = 0; r < N_RUNS; r++)
+    for (guint m = 0; m < G_N_ELEMENTS (mode_names); m++)
+      {
+        if (m < MODE_UNSAMPLED_PROBABILISTIC)
+          children_ns[m][r] = run (m, FALSE);
+        roots_ns[m][r] = run (m, TRUE);
+      }
   for (guint m = 0; m < G_N_ELEMENTS (mode_names); m++)
     {
       if (m < MODE_UNSAMPLED_PROBABILISTIC)
-        children[m] = median_of_runs (m, FALSE);
-      roots[m] = median_of_runs (m, TRUE);
+        children[m] = bench_median (children_ns[m], N_RUNS);
+      roots[m] = bench_median (roots_ns[m], N_RUNS);
     }
 
   for (guint m = 0; m < G_N_ELEMENTS (mode_names); m++)
