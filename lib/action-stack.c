@@ -5,6 +5,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "action-stack-private.h"
 #include "process-private.h"
@@ -19,8 +20,14 @@ typedef struct {
 struct _GluetoolActionStack {
   gatomicrefcount ref_count;
   atomic_bool     locked;   /* see stack_lock() */
-  GArray         *entries;  /* (element-type Entry) under the lock */
+  /* Under the lock: a plain vector, not a GArray, so that a push and the
+   * usual pop from the top are a few instructions inline, not calls. */
+  Entry          *entries;
+  guint           n_entries;
+  guint           capacity;
 };
+
+#define STACK_INITIAL_CAPACITY 8
 
 /* The stack's lock. Its thread is nearly always the only one to take it
  * (another takes it only to take off an action that finishes or goes away
@@ -63,6 +70,19 @@ stack_unlock (GluetoolActionStack *stack)
 
 static void thread_stack_free (gpointer data);
 
+/* Caller holds the lock, or the stack is its own. */
+static inline void
+append_entry (GluetoolActionStack *stack,
+              const Entry         *entry)
+{
+  if (G_UNLIKELY (stack->n_entries == stack->capacity))
+    {
+      stack->capacity = MAX (stack->capacity * 2, STACK_INITIAL_CAPACITY);
+      stack->entries = g_renew (Entry, stack->entries, stack->capacity);
+    }
+  stack->entries[stack->n_entries++] = *entry;
+}
+
 
 static GluetoolActionStack *
 gluetool_action_stack_new (void)
@@ -71,7 +91,8 @@ gluetool_action_stack_new (void)
 
   g_atomic_ref_count_init (&stack->ref_count);
   atomic_init (&stack->locked, false);
-  stack->entries = g_array_sized_new (FALSE, FALSE, sizeof (Entry), 8);
+  stack->capacity = STACK_INITIAL_CAPACITY;
+  stack->entries = g_new (Entry, stack->capacity);
   return stack;
 }
 
@@ -91,7 +112,7 @@ gluetool_action_stack_unref (GluetoolActionStack *stack)
   /* Only owned entries can be left: a borrowed one belongs to an action,
    * and that action holds a reference to this stack. */
   gluetool_action_stack_reset (stack, NULL, 0);
-  g_array_unref (stack->entries);
+  g_free (stack->entries);
   g_free (stack);
 }
 
@@ -128,7 +149,7 @@ gluetool_action_stack_push (GluetoolActionStack *stack,
   Entry entry = { action, span_id, FALSE };
 
   stack_lock (stack);
-  g_array_append_val (stack->entries, entry);
+  append_entry (stack, &entry);
   stack_unlock (stack);
 }
 
@@ -143,14 +164,16 @@ gluetool_action_stack_remove (GluetoolActionStack *stack,
   stack_lock (stack);
   /* From the top down: the action finishing is nearly always the last one
    * started. */
-  for (guint i = stack->entries->len; i > 0; i--)
+  for (guint i = stack->n_entries; i > 0; i--)
     {
-      Entry *entry = &g_array_index (stack->entries, Entry, i - 1);
+      Entry *entry = &stack->entries[i - 1];
 
       if (entry->action == action)
         {
           removed = *entry;
-          g_array_remove_index (stack->entries, i - 1);
+          if (i < stack->n_entries)
+            memmove (entry, entry + 1, (stack->n_entries - i) * sizeof (Entry));
+          stack->n_entries--;
           found = TRUE;
           break;
         }
@@ -169,8 +192,8 @@ gluetool_action_stack_peek (GluetoolActionStack *stack)
   GObject *top = NULL;
 
   stack_lock (stack);
-  if (stack->entries->len > 0)
-    top = g_array_index (stack->entries, Entry, stack->entries->len - 1).action;
+  if (stack->n_entries > 0)
+    top = stack->entries[stack->n_entries - 1].action;
   stack_unlock (stack);
   return top;
 }
@@ -184,8 +207,8 @@ gluetool_action_stack_dup_top (GluetoolActionStack *stack)
   stack_lock (stack);
   /* An action being disposed is still here until its dispose takes it off;
    * GObject allows a new reference then, and the action stays alive. */
-  if (stack->entries->len > 0)
-    top = g_object_ref (g_array_index (stack->entries, Entry, stack->entries->len - 1).action);
+  if (stack->n_entries > 0)
+    top = g_object_ref (stack->entries[stack->n_entries - 1].action);
   stack_unlock (stack);
   return top;
 }
@@ -196,9 +219,9 @@ static GObject *
 find_locked (GluetoolActionStack *stack,
              guint64              span_id)
 {
-  for (guint i = stack->entries->len; i > 0; i--)
+  for (guint i = stack->n_entries; i > 0; i--)
     {
-      Entry *entry = &g_array_index (stack->entries, Entry, i - 1);
+      Entry *entry = &stack->entries[i - 1];
 
       if (entry->span_id == span_id)
         return entry->action;
@@ -241,7 +264,8 @@ gluetool_action_stack_reset (GluetoolActionStack *stack,
                              GObject             *root,
                              guint64              root_span_id)
 {
-  g_autoptr(GArray) old_entries = NULL;
+  g_autofree Entry *old_entries = NULL;
+  guint n_old_entries;
   g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
 
   if (root != NULL)
@@ -250,20 +274,23 @@ gluetool_action_stack_reset (GluetoolActionStack *stack,
   region = gluetool_process_region_enter ();
   stack_lock (stack);
   old_entries = g_steal_pointer (&stack->entries);
-  stack->entries = g_array_sized_new (FALSE, FALSE, sizeof (Entry), 8);
+  n_old_entries = stack->n_entries;
+  stack->capacity = STACK_INITIAL_CAPACITY;
+  stack->entries = g_new (Entry, stack->capacity);
+  stack->n_entries = 0;
   if (root != NULL)
     {
       Entry entry = { root, root_span_id, TRUE };
-      g_array_append_val (stack->entries, entry);
+      append_entry (stack, &entry);
     }
   stack_unlock (stack);
   /* The old entries' owned references are dropped outside: their end may
    * run the program's code. */
   g_clear_pointer (&region, gluetool_process_region_leave);
 
-  for (guint i = 0; i < old_entries->len; i++)
+  for (guint i = 0; i < n_old_entries; i++)
     {
-      Entry *entry = &g_array_index (old_entries, Entry, i);
+      Entry *entry = &old_entries[i];
 
       if (entry->owned)
         g_object_unref (entry->action);

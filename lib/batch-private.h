@@ -14,6 +14,8 @@
 
 #pragma once
 
+#include <string.h>
+
 #include <gio/gio.h>
 
 #include "encoder-private.h"
@@ -45,8 +47,6 @@ gboolean gluetool_batch_has_process  (GluetoolBatch             *batch);
 
 /* Whether a span of @len fits in the batch as it is. FALSE for an empty
  * batch: see start(). */
-gboolean gluetool_batch_has_room     (GluetoolBatch             *batch,
-                                      gsize                      len);
 /* Starts an empty batch numbered @seq_no, carrying @stats; FALSE when a
  * span of @len would not fit in a datagram even alone. */
 gboolean gluetool_batch_start        (GluetoolBatch             *batch,
@@ -54,14 +54,46 @@ gboolean gluetool_batch_start        (GluetoolBatch             *batch,
                                       const GluetoolClientStats *stats,
                                       gsize                      len);
 /* Appends one encoded Span struct; the caller made sure it fits. */
-void     gluetool_batch_add          (GluetoolBatch             *batch,
-                                      const guint8              *span,
-                                      gsize                      len);
 /* Writes the head and tail around the spans and fills @vectors with the
  * three pieces of the datagram, in order; returns its length in bytes. */
 gsize    gluetool_batch_seal         (GluetoolBatch             *batch,
                                       GOutputVector              vectors[3]);
 /* Empties the batch, sent or not. */
 void     gluetool_batch_empty        (GluetoolBatch             *batch);
+
+/* The datagram's bytes with @n_spans spans of @spans_len bytes in all. */
+static inline gsize
+gluetool_batch_datagram_size (const GluetoolBatch *batch,
+                              guint                n_spans,
+                              gsize                spans_len)
+{
+  return batch->envelope_fixed + gluetool_list_header_size (n_spans) + batch->process.len
+         + spans_len;
+}
+
+/* Whether a started batch takes one more span of @len bytes. Inline, as
+ * are add() and the sizes they use: the flush thread calls them for
+ * every span, and the calls cost more than the sums. */
+static inline gboolean
+gluetool_batch_has_room (const GluetoolBatch *batch,
+                         gsize                len)
+{
+  return batch->n_spans > 0
+         && gluetool_batch_datagram_size (batch, batch->n_spans + 1, batch->spans.len + len)
+            <= batch->max_bytes;
+}
+
+/* Adds a span the batch has room for (start() or has_room() said so):
+ * the spans' buffer holds a whole datagram from init() on. */
+static inline void
+gluetool_batch_add (GluetoolBatch *batch,
+                    const guint8  *span,
+                    gsize          len)
+{
+  g_assert (batch->spans.len + len <= batch->spans.capacity);
+  memcpy (batch->spans.data + batch->spans.len, span, len);
+  batch->spans.len += len;
+  batch->n_spans++;
+}
 
 G_END_DECLS

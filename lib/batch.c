@@ -13,15 +13,6 @@ seqid_for (gint64 seq_no)
   return (gint32) (seq_no & G_MAXINT32);
 }
 
-/* The datagram's bytes with @n_spans spans of @spans_len bytes in all. */
-static gsize
-datagram_size (GluetoolBatch *batch,
-               guint          n_spans,
-               gsize          spans_len)
-{
-  return batch->envelope_fixed + gluetool_list_header_size (n_spans) + batch->process.len + spans_len;
-}
-
 void
 gluetool_batch_init (GluetoolBatch *batch,
                      gsize          max_bytes)
@@ -61,14 +52,6 @@ gluetool_batch_has_process (GluetoolBatch *batch)
 }
 
 gboolean
-gluetool_batch_has_room (GluetoolBatch *batch,
-                         gsize          len)
-{
-  return batch->n_spans > 0
-         && datagram_size (batch, batch->n_spans + 1, batch->spans.len + len) <= batch->max_bytes;
-}
-
-gboolean
 gluetool_batch_start (GluetoolBatch             *batch,
                       gint64                     seq_no,
                       const GluetoolClientStats *stats,
@@ -81,16 +64,7 @@ gluetool_batch_start (GluetoolBatch             *batch,
   /* Whatever the batch's length, its seqNo and stats are these. */
   batch->envelope_fixed = gluetool_batch_envelope_size_without_list (seqid_for (seq_no), seq_no,
                                                                      stats);
-  return datagram_size (batch, 1, len) <= batch->max_bytes;
-}
-
-void
-gluetool_batch_add (GluetoolBatch *batch,
-                    const guint8  *span,
-                    gsize          len)
-{
-  gluetool_buffer_append (&batch->spans, span, len);
-  batch->n_spans++;
+  return gluetool_batch_datagram_size (batch, 1, len) <= batch->max_bytes;
 }
 
 gsize

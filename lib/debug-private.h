@@ -15,14 +15,39 @@
 
 #pragma once
 
+#include <stdatomic.h>
+
 #include <glib.h>
 
 G_BEGIN_DECLS
 
+typedef enum {
+  GLUETOOL_DEBUG_UNKNOWN,
+  GLUETOOL_DEBUG_ON,
+  GLUETOOL_DEBUG_OFF,
+} GluetoolDebugState;
+
+/* The answer; only through the functions below. Relaxed: a stale answer
+ * only shows or hides one more message. */
+extern atomic_int gluetool_debug_state_;
+
 /* Asks GLib again whether debug messages of this library are shown. */
 void     gluetool_debug_refresh (void);
-/* The last answer; any thread. */
-gboolean gluetool_debug_enabled (void);
+
+/* The last answer, asked the first time; any thread. Inline: every
+ * action's start and end ask. */
+static inline gboolean
+gluetool_debug_enabled (void)
+{
+  int state = atomic_load_explicit (&gluetool_debug_state_, memory_order_relaxed);
+
+  if (G_UNLIKELY (state == GLUETOOL_DEBUG_UNKNOWN))
+    {
+      gluetool_debug_refresh ();
+      state = atomic_load_explicit (&gluetool_debug_state_, memory_order_relaxed);
+    }
+  return state == GLUETOOL_DEBUG_ON;
+}
 
 /* g_debug(), or later when inside a region; for GLUETOOL_DEBUG(). */
 void     gluetool_debug_write (const char *file,

@@ -33,12 +33,37 @@ typedef struct {
   gsize   inline_capacity; /* so that clear() can go back to it at full size */
 } GluetoolBuffer;
 
-/* Starts @buf on @inline_storage (may be NULL with capacity 0). */
-void     gluetool_buffer_init    (GluetoolBuffer *buf,
-                                  guint8         *inline_storage,
-                                  gsize           inline_capacity);
+/* Starts @buf on @inline_storage (may be NULL with capacity 0). Inline,
+ * as this and clear() run a few times for every span. */
+static inline void
+gluetool_buffer_init (GluetoolBuffer *buf,
+                      guint8         *inline_storage,
+                      gsize           inline_capacity)
+{
+  g_return_if_fail (buf != NULL);
+  g_return_if_fail (inline_storage != NULL || inline_capacity == 0);
+
+  buf->data = inline_storage;
+  buf->len = 0;
+  buf->capacity = inline_capacity;
+  buf->inline_storage = inline_storage;
+  buf->inline_capacity = inline_capacity;
+}
+
 /* Frees any heap block and goes back to the inline storage, empty. */
-void     gluetool_buffer_clear   (GluetoolBuffer *buf);
+static inline void
+gluetool_buffer_clear (GluetoolBuffer *buf)
+{
+  g_return_if_fail (buf != NULL);
+
+  if (buf->data != buf->inline_storage)
+    {
+      g_free (buf->data);
+      buf->data = buf->inline_storage;
+      buf->capacity = buf->inline_capacity;
+    }
+  buf->len = 0;
+}
 /* Makes room for @n more bytes and returns where they go; len is unchanged. */
 guint8  *gluetool_buffer_reserve (GluetoolBuffer *buf,
                                   gsize           n);
@@ -52,8 +77,28 @@ void     gluetool_buffer_erase   (GluetoolBuffer *buf,
 
 /* ---- Primitives (exposed for tests and for exact sizing) ------------------ */
 
-/* Bytes a plain (unsigned LEB128) varint of @value takes: 1..10. */
-guint    gluetool_varint_size    (guint64 value);
+/* Bytes a plain (unsigned LEB128) varint of @value takes: 1..10. Inline,
+ * as the flush thread sizes a batch with it at every span. */
+static inline guint
+gluetool_varint_size (guint64 value)
+{
+#if defined(__GNUC__) || defined(__clang__)
+  /* 7 payload bits a byte: ceil (significant bits / 7), and 0 takes one. */
+  guint bits = 64 - (guint) __builtin_clzll (value | 1);
+
+  return (bits + 6) / 7;
+#else
+  guint n = 1;
+
+  while (value >= 0x80)
+    {
+      value >>= 7;
+      n++;
+    }
+  return n;
+#endif
+}
+
 /* zigzag for i64: 0->0, -1->1, 1->2, -2->3 ... */
 guint64  gluetool_zigzag64       (gint64  value);
 
@@ -122,14 +167,43 @@ typedef struct {
   guint64             span_id;
 } GluetoolSpanRef;
 
+/* A Span's four id fields (1: traceIdLow, 2: traceIdHigh, 3: spanId,
+ * 4: parentSpanId), encoded as they begin the struct. Random ids take 9
+ * or 10 bytes each as varints, most of a span's encoding; but a child has
+ * its parent's trace ids, and its parent's span id for a parent, each
+ * field written the same way (a one-byte header, delta 1, then the
+ * varint). So an action encodes its ids once, when it starts, copying
+ * its parent's, and its span only copies them. */
+#define GLUETOOL_SPAN_IDS_MAX (4 * (1 + 10))
+
+typedef struct {
+  guint8 bytes[GLUETOOL_SPAN_IDS_MAX];
+  guint8 trace_len;  /* of the first two fields */
+  guint8 span_len;   /* of the third */
+  guint8 len;        /* of all four */
+} GluetoolSpanIds;
+
+void gluetool_span_ids_encode       (GluetoolSpanIds       *ids,
+                                     guint64                trace_id_low,
+                                     guint64                trace_id_high,
+                                     guint64                span_id,
+                                     guint64                parent_span_id);
+/* The ids of a child of the span @parent encodes, with @span_id. */
+void gluetool_span_ids_encode_child (GluetoolSpanIds       *ids,
+                                     const GluetoolSpanIds *parent,
+                                     guint64                span_id);
+
 /* The fields of a Span. Tags come in two runs, written as one list in this
  * order: @tags_head (e.g. the sampler's tags) then @tags. Optional lists are
- * written only when they have elements, as c_glib does for unset fields. */
+ * written only when they have elements, as c_glib does for unset fields.
+ * The ids are written from @ids when it is set (it must encode the four
+ * values), else encoded from the values. */
 typedef struct {
   guint64                trace_id_low;
   guint64                trace_id_high;
   guint64                span_id;
   guint64                parent_span_id;
+  const GluetoolSpanIds *ids;
   const char            *operation_name;
   gsize                  operation_name_len;
   const GluetoolSpanRef *references;
@@ -190,7 +264,12 @@ gsize gluetool_batch_envelope_size   (gint32                     seqid,
 gsize gluetool_batch_envelope_size_without_list (gint32                     seqid,
                                                  gint64                     seq_no,
                                                  const GluetoolClientStats *stats);
-/* The bytes of a list header for @n_elements. */
-gsize gluetool_list_header_size      (guint                      n_elements);
+/* The bytes of a list header for @n_elements: the size shares the type's
+ * byte up to 14, and follows it as a varint from 15. */
+static inline gsize
+gluetool_list_header_size (guint n_elements)
+{
+  return n_elements <= 14 ? 1 : 1 + gluetool_varint_size (n_elements);
+}
 
 G_END_DECLS

@@ -54,41 +54,6 @@ static const char emit_batch_name[] = "emitBatch";
 
 /* ---- Buffer ------------------------------------------------------------------ */
 
-void
-gluetool_buffer_init (GluetoolBuffer *buf,
-                      guint8         *inline_storage,
-                      gsize           inline_capacity)
-{
-  g_return_if_fail (buf != NULL);
-  g_return_if_fail (inline_storage != NULL || inline_capacity == 0);
-
-  buf->data = inline_storage;
-  buf->len = 0;
-  buf->capacity = inline_capacity;
-  buf->inline_storage = inline_storage;
-  buf->inline_capacity = inline_capacity;
-}
-
-static gboolean
-buffer_is_inline (const GluetoolBuffer *buf)
-{
-  return buf->data == buf->inline_storage;
-}
-
-void
-gluetool_buffer_clear (GluetoolBuffer *buf)
-{
-  g_return_if_fail (buf != NULL);
-
-  if (!buffer_is_inline (buf))
-    {
-      g_free (buf->data);
-      buf->data = buf->inline_storage;
-      buf->capacity = buf->inline_capacity;
-    }
-  buf->len = 0;
-}
-
 /* The slow path of every reservation: kept out of line so that the checks
  * the encoders inline stay small. */
 static G_GNUC_NO_INLINE void
@@ -114,7 +79,7 @@ buffer_grow (GluetoolBuffer *buf,
       capacity *= 2;
     }
 
-  if (buffer_is_inline (buf))
+  if (buf->data == buf->inline_storage)
     {
       guint8 *block = g_malloc (capacity);
 
@@ -190,26 +155,6 @@ gluetool_buffer_erase (GluetoolBuffer *buf,
 }
 
 /* ---- Primitives ------------------------------------------------------------------ */
-
-guint
-gluetool_varint_size (guint64 value)
-{
-#if defined(__GNUC__) || defined(__clang__)
-  /* 7 payload bits a byte: ceil (significant bits / 7), and 0 takes one. */
-  guint bits = 64 - (guint) __builtin_clzll (value | 1);
-
-  return (bits + 6) / 7;
-#else
-  guint n = 1;
-
-  while (value >= 0x80)
-    {
-      value >>= 7;
-      n++;
-    }
-  return n;
-#endif
-}
 
 guint64
 gluetool_zigzag64 (gint64 value)
@@ -295,7 +240,7 @@ put_list_header (guint8 *p,
 static inline gsize
 list_header_size (guint size)
 {
-  return size <= 14 ? 1 : 1 + gluetool_varint_size (size);
+  return gluetool_list_header_size (size);
 }
 
 /* ---- Tag ------------------------------------------------------------------------- */
@@ -453,9 +398,58 @@ gluetool_encode_log (GluetoolBuffer *buf,
                         + 1 + VARINT32_MAX + 3 * (1 + LIST_HEADER_MAX) + 1)
 
 void
+gluetool_span_ids_encode (GluetoolSpanIds *ids,
+                          guint64          trace_id_low,
+                          guint64          trace_id_high,
+                          guint64          span_id,
+                          guint64          parent_span_id)
+{
+  guint8 *p = ids->bytes;
+
+  g_return_if_fail (ids != NULL);
+
+  *p++ = FIELD (1, CT_I64);
+  p = put_i64 (p, (gint64) trace_id_low);
+  *p++ = FIELD (1, CT_I64);
+  p = put_i64 (p, (gint64) trace_id_high);
+  ids->trace_len = (guint8) (p - ids->bytes);
+  *p++ = FIELD (1, CT_I64);
+  p = put_i64 (p, (gint64) span_id);
+  ids->span_len = (guint8) (p - ids->bytes - ids->trace_len);
+  *p++ = FIELD (1, CT_I64);
+  p = put_i64 (p, (gint64) parent_span_id);
+  ids->len = (guint8) (p - ids->bytes);
+}
+
+void
+gluetool_span_ids_encode_child (GluetoolSpanIds       *ids,
+                                const GluetoolSpanIds *parent,
+                                guint64                span_id)
+{
+  guint8 *p;
+
+  g_return_if_fail (ids != NULL);
+  g_return_if_fail (parent != NULL);
+
+  /* Whole arrays and a field's most, sizes copied inline: the parent's
+   * trace fields are at most 22 bytes, the span field 11. */
+  memcpy (ids->bytes, parent->bytes, 2 * (1 + VARINT64_MAX));
+  ids->trace_len = parent->trace_len;
+  p = ids->bytes + ids->trace_len;
+  *p++ = FIELD (1, CT_I64);
+  p = put_i64 (p, (gint64) span_id);
+  ids->span_len = (guint8) (p - ids->bytes - ids->trace_len);
+  memcpy (p, parent->bytes + parent->trace_len, 1 + VARINT64_MAX);
+  p += parent->span_len;
+  ids->len = (guint8) (p - ids->bytes);
+}
+
+void
 gluetool_encode_span (GluetoolBuffer           *buf,
                       const GluetoolSpanFields *span)
 {
+  const GluetoolSpanIds *span_ids = span->ids;
+  GluetoolSpanIds ids;
   guint n_tags;
   gsize bound;
   guint8 *p;
@@ -473,14 +467,16 @@ gluetool_encode_span (GluetoolBuffer           *buf,
 
   p = buffer_reserve (buf, bound);
 
-  *p++ = FIELD (1, CT_I64);
-  p = put_i64 (p, (gint64) span->trace_id_low);
-  *p++ = FIELD (1, CT_I64);
-  p = put_i64 (p, (gint64) span->trace_id_high);
-  *p++ = FIELD (1, CT_I64);
-  p = put_i64 (p, (gint64) span->span_id);
-  *p++ = FIELD (1, CT_I64);
-  p = put_i64 (p, (gint64) span->parent_span_id);
+  if (span->ids == NULL)
+    {
+      gluetool_span_ids_encode (&ids, span->trace_id_low, span->trace_id_high, span->span_id,
+                                span->parent_span_id);
+      span_ids = &ids;
+    }
+  /* The whole array, a size the compiler copies inline: the bound reserves
+   * every id field's most. */
+  memcpy (p, span_ids->bytes, sizeof span_ids->bytes);
+  p += span_ids->len;
   *p++ = FIELD (1, CT_BINARY);
   p = put_bytes (p, span->operation_name, span->operation_name_len);
   last = 5;
@@ -633,12 +629,6 @@ gluetool_encode_batch_tail (GluetoolBuffer            *buf,
   *p++ = CT_STOP;  /* Batch */
   *p++ = CT_STOP;  /* emitBatch_args */
   buffer_commit (buf, p);
-}
-
-gsize
-gluetool_list_header_size (guint n_elements)
-{
-  return list_header_size (n_elements);
 }
 
 gsize

@@ -467,8 +467,9 @@ drain (GluetoolFlushThread *self)
             remember_loss (self, error);
         }
 
+      /* A send may lose the peer; then prepare again at the next record. */
       if (ready)
-        gluetool_sender_add_span (sender, record, len);
+        ready = gluetool_sender_add_span (sender, record, len);
       else
         gluetool_send_count (&sender->counts->failed_to_send, 1);
       gluetool_lanes_release_sc (self->lanes);
@@ -479,9 +480,6 @@ drain (GluetoolFlushThread *self)
           announce_room (self);
           released_bytes = 0;
         }
-
-      /* A send may have lost the peer; prepare again at the next record. */
-      ready = ready && gluetool_sender_is_ready (sender);
     }
 
   /* Blocks of idle threads go back to the pool if a push found it empty:

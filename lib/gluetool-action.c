@@ -13,6 +13,7 @@
 #include "gluetool-tracer-private.h"
 #include "handler-flag-private.h"
 #include "ids-private.h"
+#include "monotonic-clock-private.h"
 #include "process-private.h"
 #include "quiet-end-private.h"
 #include "recycler-private.h"
@@ -96,6 +97,8 @@ struct _GluetoolAction {
   guint64              trace_id_low;
   guint64              span_id;
   guint64              parent_span_id;     /* 0 for a root */
+  GluetoolSpanIds      ids;                /* the four, encoded at start */
+  gboolean             ids_encoded;        /* else the span encodes them */
   gboolean             parent_is_local;    /* an action of this process, given to new() */
   guint8               flags;              /* Jaeger's, GLUETOOL_SPAN_CONTEXT_FLAG_* */
   /* A trace root's sampler, for its sampler.* tags: GluetoolSamplerTag. */
@@ -160,19 +163,34 @@ G_DEFINE_QUARK (gluetool-action-error-quark, gluetool_action_error)
  * refused, so the span still arrives, and the caller is told. Labels and
  * tag names are mostly ASCII: their bytes are passed over one test each,
  * and GLib's validation starts at the first that is not, which begins a
- * character. */
-static char *
-dup_valid_utf8 (const char *what,
-                const char *text)
+ * character. Returns @text, or its repaired copy (then put in *@repaired
+ * for the caller to free), with its length in *@len: the check found the
+ * end, so nobody needs strlen() after it. */
+static const char *
+valid_utf8 (const char  *what,
+            const char  *text,
+            char       **repaired,
+            gsize       *len)
 {
   const guchar *rest = (const guchar *) text;
+  const char *end;
 
   while (*rest != '\0' && *rest < 0x80)
     rest++;
-  if (G_LIKELY (*rest == '\0' || g_utf8_validate ((const char *) rest, -1, NULL)))
-    return NULL;
+  if (G_LIKELY (*rest == '\0'))
+    {
+      *len = (gsize) ((const char *) rest - text);
+      return text;
+    }
+  if (g_utf8_validate ((const char *) rest, -1, &end))
+    {
+      *len = (gsize) (end - text);
+      return text;
+    }
   g_warning ("%s is not valid UTF-8; invalid bytes were replaced", what);
-  return g_utf8_make_valid (text, -1);
+  *repaired = g_utf8_make_valid (text, -1);
+  *len = strlen (*repaired);
+  return *repaired;
 }
 
 /* ---- The span -------------------------------------------------------------- */
@@ -198,6 +216,7 @@ gluetool_action_real_finished (GluetoolAction *self)
     .trace_id_high = self->trace_id_high,
     .span_id = self->span_id,
     .parent_span_id = self->parent_span_id,
+    .ids = self->ids_encoded ? &self->ids : NULL,
     .operation_name = self->label,
     .operation_name_len = self->label_len,
     .flags = self->flags,
@@ -214,17 +233,21 @@ gluetool_action_real_finished (GluetoolAction *self)
 /* What may warn, and so run the program's log writer, is done before the
  * region that starts an action: the label's UTF-8 check, and reading
  * TRACEPARENT on first use. So is what may wait for another thread doing
- * it once: the probe of GLib's handler flag and the recycler's self-check,
- * which must have run before the first action is made (see
- * handler-flag-private.h, recycler-private.h). Returns the label
- * repaired, or NULL when it was valid. */
-static char *
-prepare_to_start (const char *label)
+ * it once: the probe of GLib's handler flag, the recycler's self-check
+ * and the clock's probe, which must have run before the first action is
+ * made (see handler-flag-private.h, recycler-private.h,
+ * monotonic-clock-private.h). Returns the label to use, as valid_utf8()
+ * does. */
+static const char *
+prepare_to_start (const char  *label,
+                  char       **repaired_label,
+                  gsize       *label_len)
 {
   gluetool_handler_flag_ensure_probed ();
   gluetool_recycler_ensure_checked ();
   gluetool_remote_parent_ensure_read ();
-  return dup_valid_utf8 ("Action label", label);
+  gluetool_monotonic_clock_ensure_probed ();
+  return valid_utf8 ("Action label", label, repaired_label, label_len);
 }
 
 /* A new trace's root asks the default tracer's sampler; with no tracer,
@@ -254,9 +277,10 @@ decide_sampling (GluetoolAction *self)
 /* The label, in the action's own storage when it fits. */
 static inline void
 set_label (GluetoolAction *self,
-           const char     *label)
+           const char     *label,
+           gsize           label_len)
 {
-  self->label_len = strlen (label);
+  self->label_len = label_len;
   if (self->label_len < sizeof self->label_storage)
     self->label = memcpy (self->label_storage, label, self->label_len + 1);
   else
@@ -330,6 +354,28 @@ set_trace (GluetoolAction            *self,
   decide_sampling (self);
 }
 
+/* The span's four id fields, encoded once (see GluetoolSpanIds), a child
+ * copying its parent's; only for a span that will be encoded, sampled with
+ * a tracer to report it. Else, should a tracer come before the action
+ * finishes, its span encodes them from the ids. */
+static inline void
+encode_ids (GluetoolAction *self,
+            GluetoolAction *parent)
+{
+  self->ids_encoded = FALSE;
+  if (!(self->flags & GLUETOOL_SPAN_CONTEXT_FLAG_SAMPLED))
+    return;
+  /* A child of a parent that had a tracer needs no look for one. */
+  if (parent != NULL && parent->ids_encoded)
+    gluetool_span_ids_encode_child (&self->ids, &parent->ids, self->span_id);
+  else if (gluetool_tracer_get_reporting_default () != NULL)
+    gluetool_span_ids_encode (&self->ids, self->trace_id_low, self->trace_id_high, self->span_id,
+                              self->parent_span_id);
+  else
+    return;
+  self->ids_encoded = TRUE;
+}
+
 /* Actions made by gluetool_action_new() start there, not in constructed():
  * an action is made for every unit of work, and GObject's construct-property
  * machinery (a notify queue, a GValue per property) would cost more than the
@@ -340,17 +386,19 @@ set_trace (GluetoolAction            *self,
 static void
 start (GluetoolAction            *self,
        const char                *label,
+       gsize                      label_len,
        GluetoolAction            *parent,
        const GluetoolSpanContext *remote_parent)
 {
-  set_label (self, label);
+  set_label (self, label, label_len);
   take_home_stack (self);
 
-  self->start_monotonic_us = g_get_monotonic_time ();
+  self->start_monotonic_us = gluetool_monotonic_clock_now_us ();
   self->start_time_us = gluetool_wall_clock_at (self->start_monotonic_us);
 
   set_trace (self, parent, remote_parent);
   self->span_id = gluetool_ids_next_span_id ();
+  encode_ids (self, parent);
 
   gluetool_action_stack_push (self->home_stack, G_OBJECT (self), self->span_id);
   self->started = TRUE;
@@ -481,6 +529,8 @@ gluetool_action_constructed (GObject *object)
   g_autofree char *label = g_steal_pointer (&self->construct_label);
   g_autoptr(GluetoolAction) parent = g_steal_pointer (&self->construct_parent);
   g_autofree char *repaired_label = NULL;
+  const char *valid_label;
+  gsize label_len;
   /* Last, so it ends before @parent is dropped. */
   g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
 
@@ -494,9 +544,9 @@ gluetool_action_constructed (GObject *object)
       label = g_strdup ("");
     }
   /* Prepared, then started in a region, as in new_action(). */
-  repaired_label = prepare_to_start (label);
+  valid_label = prepare_to_start (label, &repaired_label, &label_len);
   region = gluetool_process_region_enter ();
-  start (self, repaired_label != NULL ? repaired_label : label, parent, NULL);
+  start (self, valid_label, label_len, parent, NULL);
   g_clear_pointer (&region, gluetool_process_region_leave);
   gluetool_tracer_drop_stale_default ();
 }
@@ -650,6 +700,7 @@ init_contents (GluetoolAction *self)
   self->trace_id_low = 0;
   self->span_id = 0;
   self->parent_span_id = 0;
+  self->ids_encoded = FALSE;
   self->parent_is_local = FALSE;
   self->flags = 0;
   self->sampler_tag = GLUETOOL_SAMPLER_TAG_CONST;
@@ -703,7 +754,9 @@ new_action (const char                *label,
             const GluetoolSpanContext *remote_parent,
             GVariant                  *tags)
 {
-  g_autofree char *repaired_label = prepare_to_start (label);
+  g_autofree char *repaired_label = NULL;
+  gsize label_len;
+  const char *valid_label = prepare_to_start (label, &repaired_label, &label_len);
   g_autoptr(GObject) stale = NULL;
   g_autoptr(GluetoolProcessRegion) region G_GNUC_UNUSED = NULL;
   GluetoolAction *self;
@@ -715,7 +768,7 @@ new_action (const char                *label,
    * after it, and @stale is dropped after it. */
   region = gluetool_process_region_enter ();
   self = make_action (&stale);
-  start (self, repaired_label != NULL ? repaired_label : label, parent, remote_parent);
+  start (self, valid_label, label_len, parent, remote_parent);
   g_clear_pointer (&region, gluetool_process_region_leave);
   gluetool_tracer_drop_stale_default ();
 
@@ -945,7 +998,8 @@ finish_action (GluetoolAction  *self,
    * may wait for room in the queue, which a region must never do. */
   region = gluetool_process_region_enter ();
   gluetool_process_count_unfinished (-1);
-  self->duration_us = g_get_monotonic_time () - self->start_monotonic_us;
+  /* At least 0: another thread's clock may be a little behind. */
+  self->duration_us = MAX (gluetool_monotonic_clock_now_us () - self->start_monotonic_us, 0);
   was_active = take_off_stacks (self, &root_ref, &home_root_ref);
   GLUETOOL_DEBUG ("Action '%s' finished after %" G_GINT64_FORMAT " us", self->label, self->duration_us);
   emit = look_for_handlers (self, &may_have_handlers);
@@ -1088,7 +1142,8 @@ gluetool_action_set_tag (GluetoolAction *self,
                          GVariant       *value)
 {
   g_autoptr(GVariant) owned_value = NULL;
-  g_autofree char *valid_name = NULL;
+  g_autofree char *repaired_name = NULL;
+  gsize name_len;
 
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (name != NULL);
@@ -1097,8 +1152,8 @@ gluetool_action_set_tag (GluetoolAction *self,
   owned_value = g_variant_ref_sink (value);
   RETURN_IF_FINISHED (self);
   RETURN_IF_UNSAMPLED (self);
-  valid_name = dup_valid_utf8 ("Tag name", name);
-  gluetool_tag_set_add_variant (&self->tags, valid_name != NULL ? valid_name : name, owned_value);
+  name = valid_utf8 ("Tag name", name, &repaired_name, &name_len);
+  gluetool_tag_set_add_variant (&self->tags, name, owned_value);
 }
 
 /**
@@ -1147,8 +1202,9 @@ gluetool_action_set_tag_string (GluetoolAction *self,
                                 const char     *name,
                                 const char     *value)
 {
-  g_autofree char *valid_name = NULL;
-  g_autofree char *valid_value = NULL;
+  g_autofree char *repaired_name = NULL;
+  g_autofree char *repaired_value = NULL;
+  gsize name_len, value_len;
 
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (name != NULL);
@@ -1156,10 +1212,9 @@ gluetool_action_set_tag_string (GluetoolAction *self,
   RETURN_IF_FINISHED (self);
   RETURN_IF_UNSAMPLED (self);
 
-  valid_name = dup_valid_utf8 ("Tag name", name);
-  valid_value = dup_valid_utf8 ("Tag value", value);
-  gluetool_tag_set_add_string (&self->tags, valid_name != NULL ? valid_name : name,
-                               valid_value != NULL ? valid_value : value);
+  name = valid_utf8 ("Tag name", name, &repaired_name, &name_len);
+  value = valid_utf8 ("Tag value", value, &repaired_value, &value_len);
+  gluetool_tag_set_add_string (&self->tags, name, name_len, value, value_len);
 }
 
 /**
@@ -1177,15 +1232,16 @@ gluetool_action_set_tag_int64 (GluetoolAction *self,
                                const char     *name,
                                gint64          value)
 {
-  g_autofree char *valid_name = NULL;
+  g_autofree char *repaired_name = NULL;
+  gsize name_len;
 
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (name != NULL);
   RETURN_IF_FINISHED (self);
   RETURN_IF_UNSAMPLED (self);
 
-  valid_name = dup_valid_utf8 ("Tag name", name);
-  gluetool_tag_set_add_long (&self->tags, valid_name != NULL ? valid_name : name, value);
+  name = valid_utf8 ("Tag name", name, &repaired_name, &name_len);
+  gluetool_tag_set_add_long (&self->tags, name, name_len, value);
 }
 
 /**
@@ -1203,15 +1259,16 @@ gluetool_action_set_tag_double (GluetoolAction *self,
                                 const char     *name,
                                 double          value)
 {
-  g_autofree char *valid_name = NULL;
+  g_autofree char *repaired_name = NULL;
+  gsize name_len;
 
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (name != NULL);
   RETURN_IF_FINISHED (self);
   RETURN_IF_UNSAMPLED (self);
 
-  valid_name = dup_valid_utf8 ("Tag name", name);
-  gluetool_tag_set_add_double (&self->tags, valid_name != NULL ? valid_name : name, value);
+  name = valid_utf8 ("Tag name", name, &repaired_name, &name_len);
+  gluetool_tag_set_add_double (&self->tags, name, name_len, value);
 }
 
 /**
@@ -1229,15 +1286,16 @@ gluetool_action_set_tag_boolean (GluetoolAction *self,
                                  const char     *name,
                                  gboolean        value)
 {
-  g_autofree char *valid_name = NULL;
+  g_autofree char *repaired_name = NULL;
+  gsize name_len;
 
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
   g_return_if_fail (name != NULL);
   RETURN_IF_FINISHED (self);
   RETURN_IF_UNSAMPLED (self);
 
-  valid_name = dup_valid_utf8 ("Tag name", name);
-  gluetool_tag_set_add_bool (&self->tags, valid_name != NULL ? valid_name : name, value);
+  name = valid_utf8 ("Tag name", name, &repaired_name, &name_len);
+  gluetool_tag_set_add_bool (&self->tags, name, name_len, value);
 }
 
 /**

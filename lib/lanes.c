@@ -769,6 +769,42 @@ give_back_block (GluetoolLanes *lanes,
   gluetool_mutex_unlock (&lanes->pool_lock);
 }
 
+/* Points the peek at the record at @lane's head_read. */
+static inline void
+peek_record (GluetoolLanes *lanes,
+             Lane          *lane)
+{
+  RecordHeader header;
+  gboolean is_heap;
+
+  memcpy (&header, lane->head->data + lane->head_read, sizeof header);
+  lanes->peeked_lane = lane;
+  lanes->peeked_len = header.len;
+  lanes->peeked_heap = header.is_heap;
+  lanes->peeked_size = record_size (lanes, header.len, &is_heap);
+}
+
+/* The peeked record's bytes: in the block, or on the heap it points to. */
+static inline void
+hand_out_peeked (GluetoolLanes  *lanes,
+                 Lane           *lane,
+                 const guint8  **record,
+                 gsize          *len)
+{
+  guint8 *at = lane->head->data + lane->head_read + sizeof (RecordHeader);
+
+  if (G_UNLIKELY (lanes->peeked_heap))
+    {
+      guint8 *heap;
+
+      memcpy (&heap, at, sizeof heap);
+      *record = heap;
+    }
+  else
+    *record = at;
+  *len = lanes->peeked_len;
+}
+
 /* The next record of @lane, left in place. */
 static gboolean
 lane_peek (GluetoolLanes *lanes,
@@ -804,14 +840,7 @@ lane_peek (GluetoolLanes *lanes,
         }
       if (lane->head_read < committed)
         {
-          RecordHeader header;
-          gboolean is_heap;
-
-          memcpy (&header, block->data + lane->head_read, sizeof header);
-          lanes->peeked_lane = lane;
-          lanes->peeked_len = header.len;
-          lanes->peeked_heap = header.is_heap;
-          lanes->peeked_size = record_size (lanes, header.len, &is_heap);
+          peek_record (lanes, lane);
           return TRUE;
         }
 
@@ -835,18 +864,15 @@ lane_peek (GluetoolLanes *lanes,
     }
 }
 
-gboolean
-gluetool_lanes_peek_sc (GluetoolLanes  *lanes,
-                        const guint8  **record,
-                        gsize          *len)
+/* Looks for the next record in every lane, from the cursor. */
+static G_GNUC_NO_INLINE gboolean
+peek_slow (GluetoolLanes  *lanes,
+           const guint8  **record,
+           gsize          *len)
 {
   Lane *start;
   Lane *lane;
   gboolean wrapped = FALSE;
-
-  g_return_val_if_fail (lanes != NULL, FALSE);
-  g_return_val_if_fail (record != NULL, FALSE);
-  g_return_val_if_fail (len != NULL, FALSE);
 
   if (lanes->cursor == NULL || lanes->read_from_cursor >= MAX_READ_IN_A_ROW)
     {
@@ -863,18 +889,7 @@ gluetool_lanes_peek_sc (GluetoolLanes  *lanes,
     {
       if (lane_peek (lanes, lane))
         {
-          guint8 *at = lane->head->data + lane->head_read + sizeof (RecordHeader);
-
-          if (lanes->peeked_heap)
-            {
-              guint8 *heap;
-
-              memcpy (&heap, at, sizeof heap);
-              *record = heap;
-            }
-          else
-            *record = at;
-          *len = lanes->peeked_len;
+          hand_out_peeked (lanes, lane, record, len);
           lanes->cursor = lane;
           lanes->read_from_cursor++;
           return TRUE;
@@ -894,6 +909,39 @@ gluetool_lanes_peek_sc (GluetoolLanes  *lanes,
   lanes->cursor = NULL;
   lanes->peeked_lane = NULL;
   return FALSE;
+}
+
+gboolean
+gluetool_lanes_peek_sc (GluetoolLanes  *lanes,
+                        const guint8  **record,
+                        gsize          *len)
+{
+  Lane *lane;
+
+  g_return_val_if_fail (lanes != NULL, FALSE);
+  g_return_val_if_fail (record != NULL, FALSE);
+  g_return_val_if_fail (len != NULL, FALSE);
+
+  /* The usual case, without the slow path's registers and loops: the
+   * lane read last has its next record in the block it is reading, as
+   * lane_peek() would find it (pair A, then pair H, in its order). */
+  lane = lanes->cursor;
+  if (G_LIKELY (lane != NULL && lanes->read_from_cursor < MAX_READ_IN_A_ROW && lane->head != NULL))
+    {
+      Block *block = lane->head;
+      /* Acquire, pair A. */
+      gsize committed = atomic_load_explicit (&block->committed, memory_order_acquire);
+      guint restarts = atomic_load_explicit (&block->restarts, memory_order_relaxed);
+
+      if (G_LIKELY (restarts == lane->head_restarts && lane->head_read < committed))
+        {
+          peek_record (lanes, lane);
+          hand_out_peeked (lanes, lane, record, len);
+          lanes->read_from_cursor++;
+          return TRUE;
+        }
+    }
+  return peek_slow (lanes, record, len);
 }
 
 void

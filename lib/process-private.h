@@ -48,15 +48,17 @@
 
 G_BEGIN_DECLS
 
-/* The per-thread variables the hot path reads. The library is built with
- * TLS descriptors where the compiler has them (-mtls-dialect=gnu2, see
- * lib/meson.build): in a shared library the default model calls
- * __tls_get_addr() at every access (measured: a fifth of an action's
- * instructions once regions were added), while a descriptor costs about a
- * load for a library loaded at start-up. The initial-exec model would be
- * cheaper still, but a library loaded with dlopen() (as language bindings
- * load it) then fails when the C library has no static TLS to spare. */
-#define GLUETOOL_THREAD_LOCAL _Thread_local
+/* The per-thread variables the hot path reads. In a shared library the
+ * default TLS model calls __tls_get_addr() at every access (measured: a
+ * fifth of an action's instructions once regions were added), and a TLS
+ * descriptor (-mtls-dialect=gnu2) still calls a resolver, twenty times an
+ * action (100 instructions of its 2,840, see bench/RESULTS.md). The
+ * initial-exec model reads them at a fixed offset from the thread pointer.
+ * A library loaded with dlopen() (as language bindings load it) gets that
+ * offset from the C library's reserve for such libraries, 512 bytes by
+ * default in glibc: the library's thread-locals must stay well within it
+ * (144 bytes now; nothing large, such as a buffer, is a thread-local). */
+#define GLUETOOL_THREAD_LOCAL _Thread_local __attribute__ ((tls_model ("initial-exec")))
 
 /* 1 in the process that loaded the library, one more in each child made by
  * fork() since. Relaxed: only the forking thread exists when it changes,

@@ -251,12 +251,6 @@ http_prepare (GluetoolSender *sender,
   return TRUE;
 }
 
-static gboolean
-http_is_ready (GluetoolSender *sender)
-{
-  return http (sender)->session != NULL;
-}
-
 static void
 drop_session (HttpSender *self)
 {
@@ -807,8 +801,8 @@ http_send (GluetoolSender *sender)
 
 /* Transcodes the span onto the end of the body; when the body is then too
  * large, sends what was there before and moves the span to the front of
- * the next batch. */
-static void
+ * the next batch. Whether the session is still there after. */
+static gboolean
 http_add_span (GluetoolSender *sender,
                const guint8   *span,
                gsize           len)
@@ -825,7 +819,7 @@ http_add_span (GluetoolSender *sender,
       /* The library encoded it: a bug, not bad input. */
       g_critical ("A queued span is not a compact struct: %s", error->message);
       gluetool_send_count (&self->parent.counts->failed_to_send, 1);
-      return;
+      return self->session != NULL;
     }
   span_len = self->body.len - before;
 
@@ -840,9 +834,10 @@ http_add_span (GluetoolSender *sender,
     {
       gluetool_send_count (&self->parent.counts->dropped_too_large, 1);
       self->body.len = self->head_len;
-      return;
+      return self->session != NULL;
     }
   self->n_spans++;
+  return self->session != NULL;
 }
 
 static void
@@ -910,7 +905,6 @@ http_forget_inherited (GluetoolSender *inherited)
 
 static const GluetoolSenderVTable http_vtable = {
   .prepare = http_prepare,
-  .is_ready = http_is_ready,
   .add_span = http_add_span,
   .send = http_send,
   .settle = http_settle,

@@ -84,11 +84,10 @@ typedef struct {
    * when it cannot yet, and the spans that come meanwhile fail. Cheap once
    * ready, and after a failure until the sender's back-off has passed. */
   gboolean (*prepare)     (GluetoolSender *self, GError **error);
-  /* Whether it still has a peer: a send may lose it. */
-  gboolean (*is_ready)    (GluetoolSender *self);
   /* Packs one encoded Span struct, sending what was packed first when it
-   * would not fit with it. Counts it as too large when no batch can. */
-  void     (*add_span)    (GluetoolSender *self, const guint8 *span, gsize len);
+   * would not fit with it. Counts it as too large when no batch can.
+   * Returns whether it still has a peer: a send may lose it. */
+  gboolean (*add_span)    (GluetoolSender *self, const guint8 *span, gsize len);
   /* Sends what is packed now. */
   void     (*send)        (GluetoolSender *self);
   /* At the end of a pass: settles what the transport could not tell yet
@@ -140,17 +139,11 @@ gluetool_sender_prepare (GluetoolSender *self,
 }
 
 static inline gboolean
-gluetool_sender_is_ready (GluetoolSender *self)
-{
-  return self->vtable->is_ready (self);
-}
-
-static inline void
 gluetool_sender_add_span (GluetoolSender *self,
                           const guint8   *span,
                           gsize           len)
 {
-  self->vtable->add_span (self, span, len);
+  return self->vtable->add_span (self, span, len);
 }
 
 static inline void

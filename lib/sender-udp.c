@@ -212,12 +212,6 @@ udp_prepare (GluetoolSender *sender,
   return TRUE;
 }
 
-static gboolean
-udp_is_ready (GluetoolSender *sender)
-{
-  return udp (sender)->socket != NULL;
-}
-
 /* ---- Was it refused? --------------------------------------------------------- */
 
 /* A connected UDP socket hears that nothing listens at the agent's port from
@@ -371,7 +365,7 @@ udp_send (GluetoolSender *sender)
 
 /* Adds one span to the datagram, sending it first when the span would not
  * fit in it. */
-static void
+static gboolean
 udp_add_span (GluetoolSender *sender,
               const guint8   *span,
               gsize           len)
@@ -391,10 +385,11 @@ udp_add_span (GluetoolSender *sender,
       if (!gluetool_batch_start (&self->batch, self->next_seq_no, &stats, len))
         {
           gluetool_send_count (&self->parent.counts->dropped_too_large, 1);
-          return;
+          return self->socket != NULL;
         }
     }
   gluetool_batch_add (&self->batch, span, len);
+  return self->socket != NULL;
 }
 
 static void
@@ -453,7 +448,6 @@ udp_forget_inherited (GluetoolSender *inherited)
 
 static const GluetoolSenderVTable udp_vtable = {
   .prepare = udp_prepare,
-  .is_ready = udp_is_ready,
   .add_span = udp_add_span,
   .send = udp_send,
   .settle = udp_settle,

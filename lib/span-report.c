@@ -11,10 +11,12 @@
 #include "span-report-private.h"
 #include "sync-private.h"
 
-/* Where a finishing thread encodes its span: big enough for nearly every
- * span, so encoding allocates only for unusually large ones. */
+/* Where a finishing thread encodes its span, on its stack: big enough for
+ * nearly every span, so encoding allocates only for unusually large ones.
+ * Not a thread-local: the library's thread-locals are few bytes, so that
+ * they fit the C library's reserve for a library loaded with dlopen() in
+ * the initial-exec model (see GLUETOOL_THREAD_LOCAL). */
 #define SCRATCH_BYTES 2048
-static _Thread_local guint8 scratch_storage[SCRATCH_BYTES];
 
 /* The default sampler's tags, which other clients put on every root span:
  * sampler.type = "const" and sampler.param = true. Encoded once. */
@@ -67,6 +69,7 @@ gluetool_span_report (GluetoolTracer     *tracer,
                       double              sampler_param)
 {
   guint8 sampler_tags_storage[64];
+  guint8 scratch_storage[SCRATCH_BYTES];
   GluetoolBuffer sampler_tags;
   GluetoolBuffer buffer;
 

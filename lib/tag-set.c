@@ -8,30 +8,9 @@
 #include "tag-set-private.h"
 
 void
-gluetool_tag_set_init (GluetoolTagSet *set)
-{
-  gluetool_buffer_init (&set->buffer, set->inline_bytes, sizeof set->inline_bytes);
-  set->entries = set->inline_entries;
-  set->n_entries = 0;
-  set->capacity = G_N_ELEMENTS (set->inline_entries);
-}
-
-void
-gluetool_tag_set_clear (GluetoolTagSet *set)
-{
-  gluetool_buffer_clear (&set->buffer);
-  if (set->entries != set->inline_entries)
-    g_free (set->entries);
-  set->entries = set->inline_entries;
-  set->n_entries = 0;
-  set->capacity = G_N_ELEMENTS (set->inline_entries);
-}
-
-/* Cuts out the tag with @key, if there is one. */
-static void
-remove_key (GluetoolTagSet *set,
-            const char     *key,
-            gsize           key_len)
+gluetool_tag_set_remove_key_ (GluetoolTagSet *set,
+                              const char     *key,
+                              gsize           key_len)
 {
   for (guint i = 0; i < set->n_entries; i++)
     {
@@ -54,93 +33,19 @@ remove_key (GluetoolTagSet *set,
     }
 }
 
-/* Called before a tag is encoded at the end of the buffer. */
-static gsize
-begin_tag (GluetoolTagSet *set,
-           const char     *key,
-           gsize           key_len)
+void
+gluetool_tag_set_grow_entries_ (GluetoolTagSet *set)
 {
-  if (set->n_entries > 0)
-    remove_key (set, key, key_len);
-  return set->buffer.len;
-}
+  guint capacity = set->capacity * 2;
 
-/* Called after: records where the tag and its key are. */
-static void
-end_tag (GluetoolTagSet *set,
-         gsize           offset,
-         gsize           key_len)
-{
-  GluetoolTagEntry *entry;
-
-  if (set->n_entries == set->capacity)
+  if (set->entries == set->inline_entries)
     {
-      guint capacity = set->capacity * 2;
-
-      if (set->entries == set->inline_entries)
-        {
-          set->entries = g_new (GluetoolTagEntry, capacity);
-          memcpy (set->entries, set->inline_entries, sizeof set->inline_entries);
-        }
-      else
-        set->entries = g_renew (GluetoolTagEntry, set->entries, capacity);
-      set->capacity = capacity;
+      set->entries = g_new (GluetoolTagEntry, capacity);
+      memcpy (set->entries, set->inline_entries, sizeof set->inline_entries);
     }
-
-  entry = &set->entries[set->n_entries++];
-  entry->offset = (guint32) offset;
-  entry->len = (guint32) (set->buffer.len - offset);
-  /* A Tag starts with field 1's header byte and the key's length. */
-  entry->key_offset = (guint32) (offset + 1 + gluetool_varint_size (key_len));
-  entry->key_len = (guint32) key_len;
-}
-
-void
-gluetool_tag_set_add_string (GluetoolTagSet *set,
-                             const char     *key,
-                             const char     *value)
-{
-  gsize key_len = strlen (key);
-  gsize offset = begin_tag (set, key, key_len);
-
-  gluetool_encode_tag_string (&set->buffer, key, key_len, value, strlen (value));
-  end_tag (set, offset, key_len);
-}
-
-void
-gluetool_tag_set_add_long (GluetoolTagSet *set,
-                           const char     *key,
-                           gint64          value)
-{
-  gsize key_len = strlen (key);
-  gsize offset = begin_tag (set, key, key_len);
-
-  gluetool_encode_tag_long (&set->buffer, key, key_len, value);
-  end_tag (set, offset, key_len);
-}
-
-void
-gluetool_tag_set_add_double (GluetoolTagSet *set,
-                             const char     *key,
-                             double          value)
-{
-  gsize key_len = strlen (key);
-  gsize offset = begin_tag (set, key, key_len);
-
-  gluetool_encode_tag_double (&set->buffer, key, key_len, value);
-  end_tag (set, offset, key_len);
-}
-
-void
-gluetool_tag_set_add_bool (GluetoolTagSet *set,
-                           const char     *key,
-                           gboolean        value)
-{
-  gsize key_len = strlen (key);
-  gsize offset = begin_tag (set, key, key_len);
-
-  gluetool_encode_tag_bool (&set->buffer, key, key_len, value);
-  end_tag (set, offset, key_len);
+  else
+    set->entries = g_renew (GluetoolTagEntry, set->entries, capacity);
+  set->capacity = capacity;
 }
 
 void
@@ -151,6 +56,7 @@ gluetool_tag_set_add_variant (GluetoolTagSet *set,
   /* A tag's value may come wrapped in a variant ("v"), as a{sv} values do
    * when they are variants themselves. */
   g_autoptr(GVariant) unboxed = g_variant_ref (value);
+  gsize key_len = strlen (key);
 
   while (g_variant_is_of_type (unboxed, G_VARIANT_TYPE_VARIANT))
     {
@@ -163,28 +69,28 @@ gluetool_tag_set_add_variant (GluetoolTagSet *set,
   switch (g_variant_classify (unboxed))
     {
     case G_VARIANT_CLASS_BOOLEAN:
-      gluetool_tag_set_add_bool (set, key, g_variant_get_boolean (unboxed));
+      gluetool_tag_set_add_bool (set, key, key_len, g_variant_get_boolean (unboxed));
       break;
     case G_VARIANT_CLASS_BYTE:
-      gluetool_tag_set_add_long (set, key, g_variant_get_byte (unboxed));
+      gluetool_tag_set_add_long (set, key, key_len, g_variant_get_byte (unboxed));
       break;
     case G_VARIANT_CLASS_INT16:
-      gluetool_tag_set_add_long (set, key, g_variant_get_int16 (unboxed));
+      gluetool_tag_set_add_long (set, key, key_len, g_variant_get_int16 (unboxed));
       break;
     case G_VARIANT_CLASS_UINT16:
-      gluetool_tag_set_add_long (set, key, g_variant_get_uint16 (unboxed));
+      gluetool_tag_set_add_long (set, key, key_len, g_variant_get_uint16 (unboxed));
       break;
     case G_VARIANT_CLASS_INT32:
-      gluetool_tag_set_add_long (set, key, g_variant_get_int32 (unboxed));
+      gluetool_tag_set_add_long (set, key, key_len, g_variant_get_int32 (unboxed));
       break;
     case G_VARIANT_CLASS_UINT32:
-      gluetool_tag_set_add_long (set, key, g_variant_get_uint32 (unboxed));
+      gluetool_tag_set_add_long (set, key, key_len, g_variant_get_uint32 (unboxed));
       break;
     case G_VARIANT_CLASS_INT64:
-      gluetool_tag_set_add_long (set, key, g_variant_get_int64 (unboxed));
+      gluetool_tag_set_add_long (set, key, key_len, g_variant_get_int64 (unboxed));
       break;
     case G_VARIANT_CLASS_HANDLE:
-      gluetool_tag_set_add_long (set, key, g_variant_get_handle (unboxed));
+      gluetool_tag_set_add_long (set, key, key_len, g_variant_get_handle (unboxed));
       break;
     case G_VARIANT_CLASS_UINT64:
       {
@@ -193,23 +99,28 @@ gluetool_tag_set_add_variant (GluetoolTagSet *set,
         /* Jaeger's LONG is signed; a larger value keeps its digits as text
          * rather than turning negative. */
         if (number <= G_MAXINT64)
-          gluetool_tag_set_add_long (set, key, (gint64) number);
+          gluetool_tag_set_add_long (set, key, key_len, (gint64) number);
         else
           {
             char text[24];
 
             g_snprintf (text, sizeof text, "%" G_GUINT64_FORMAT, number);
-            gluetool_tag_set_add_string (set, key, text);
+            gluetool_tag_set_add_string (set, key, key_len, text, strlen (text));
           }
       }
       break;
     case G_VARIANT_CLASS_DOUBLE:
-      gluetool_tag_set_add_double (set, key, g_variant_get_double (unboxed));
+      gluetool_tag_set_add_double (set, key, key_len, g_variant_get_double (unboxed));
       break;
     case G_VARIANT_CLASS_STRING:
     case G_VARIANT_CLASS_OBJECT_PATH:
     case G_VARIANT_CLASS_SIGNATURE:
-      gluetool_tag_set_add_string (set, key, g_variant_get_string (unboxed, NULL));
+      {
+        gsize len;
+        const char *text = g_variant_get_string (unboxed, &len);
+
+        gluetool_tag_set_add_string (set, key, key_len, text, len);
+      }
       break;
     case G_VARIANT_CLASS_VARIANT:
     case G_VARIANT_CLASS_MAYBE:
@@ -220,14 +131,8 @@ gluetool_tag_set_add_variant (GluetoolTagSet *set,
       {
         g_autofree char *text = g_variant_print (unboxed, FALSE);
 
-        gluetool_tag_set_add_string (set, key, text);
+        gluetool_tag_set_add_string (set, key, key_len, text, strlen (text));
       }
       break;
     }
-}
-
-GluetoolEncodedList
-gluetool_tag_set_as_list (const GluetoolTagSet *set)
-{
-  return (GluetoolEncodedList) { set->buffer.data, set->buffer.len, set->n_entries };
 }

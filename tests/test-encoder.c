@@ -153,9 +153,12 @@ our_log (GluetoolBuffer *buf,
   gluetool_buffer_clear (&fields);
 }
 
+/* With @ids (when not NULL) for the four id fields, as an action has
+ * them encoded. */
 static void
-our_span (GluetoolBuffer *buf,
-          const TestSpan *s)
+our_span_with_ids (GluetoolBuffer        *buf,
+                   const TestSpan        *s,
+                   const GluetoolSpanIds *ids)
 {
   GluetoolBuffer head, tags, logs;
   GluetoolSpanFields f = { 0 };
@@ -172,6 +175,7 @@ our_span (GluetoolBuffer *buf,
   f.trace_id_high = s->trace_id_high;
   f.span_id = s->span_id;
   f.parent_span_id = s->parent_span_id;
+  f.ids = ids;
   f.operation_name = s->operation_name;
   f.operation_name_len = strlen (s->operation_name);
   f.references = s->refs;
@@ -187,6 +191,13 @@ our_span (GluetoolBuffer *buf,
   gluetool_buffer_clear (&head);
   gluetool_buffer_clear (&tags);
   gluetool_buffer_clear (&logs);
+}
+
+static void
+our_span (GluetoolBuffer *buf,
+          const TestSpan *s)
+{
+  our_span_with_ids (buf, s, NULL);
 }
 
 /* The datagram in the three pieces the reporter writes, checking on the way
@@ -440,10 +451,12 @@ describe_difference (const guint8 *ours,
     assert_bytes_eq (_o, _ol, _t, _tl, (what)); \
   } G_STMT_END
 
-/* Encodes @s both ways, as a Span struct on its own, and compares. */
+/* Encodes @s both ways, as a Span struct on its own, and compares; with
+ * @ids (when not NULL) for our four id fields, as an action has them. */
 static void
-check_span_matches (const TestSpan *s,
-                    const char     *what)
+check_span_with_ids_matches (const TestSpan        *s,
+                             const GluetoolSpanIds *ids,
+                             const char            *what)
 {
   GluetoolBuffer ours;
   g_autoptr(JaegerSpan) span = ref_span (s);
@@ -452,9 +465,16 @@ check_span_matches (const TestSpan *s,
   const guint8 *theirs_data = g_bytes_get_data (theirs, &theirs_len);
 
   gluetool_buffer_init (&ours, NULL, 0);
-  our_span (&ours, s);
+  our_span_with_ids (&ours, s, ids);
   assert_bytes_eq (ours.data, ours.len, theirs_data, theirs_len, what);
   gluetool_buffer_clear (&ours);
+}
+
+static void
+check_span_matches (const TestSpan *s,
+                    const char     *what)
+{
+  check_span_with_ids_matches (s, NULL, what);
 }
 
 static void
@@ -878,30 +898,32 @@ START_TEST (test_long_strings)
 }
 END_TEST
 
+static const guint64 extreme_ids[] = {
+  0, 1, 63, 64, G_MAXINT64, (guint64) G_MAXINT64 + 1, G_MAXUINT64,
+  G_GUINT64_CONSTANT (0x8000000000000001), G_GUINT64_CONSTANT (0xdeadbeefcafebabe),
+  /* zigzagged, each side of 8, 9 and 10 bytes */
+  G_GUINT64_CONSTANT (0x007FFFFFFFFFFFFF), G_GUINT64_CONSTANT (0x0080000000000000),
+  G_GUINT64_CONSTANT (0xFF80000000000000), G_GUINT64_CONSTANT (0xFF7FFFFFFFFFFFFF),
+  G_GUINT64_CONSTANT (0x3FFFFFFFFFFFFFFF), G_GUINT64_CONSTANT (0x4000000000000000),
+  G_GUINT64_CONSTANT (0xC000000000000000), G_GUINT64_CONSTANT (0xBFFFFFFFFFFFFFFF),
+  G_GUINT64_CONSTANT (0x0123456789ABCDEF), G_GUINT64_CONSTANT (0xFEDCBA9876543210),
+};
+
 START_TEST (test_extreme_integers)
 {
-  static const guint64 ids[] = {
-    0, 1, 63, 64, G_MAXINT64, (guint64) G_MAXINT64 + 1, G_MAXUINT64,
-    G_GUINT64_CONSTANT (0x8000000000000001), G_GUINT64_CONSTANT (0xdeadbeefcafebabe),
-    /* zigzagged, each side of 8, 9 and 10 bytes */
-    G_GUINT64_CONSTANT (0x007FFFFFFFFFFFFF), G_GUINT64_CONSTANT (0x0080000000000000),
-    G_GUINT64_CONSTANT (0xFF80000000000000), G_GUINT64_CONSTANT (0xFF7FFFFFFFFFFFFF),
-    G_GUINT64_CONSTANT (0x3FFFFFFFFFFFFFFF), G_GUINT64_CONSTANT (0x4000000000000000),
-    G_GUINT64_CONSTANT (0xC000000000000000), G_GUINT64_CONSTANT (0xBFFFFFFFFFFFFFFF),
-    G_GUINT64_CONSTANT (0x0123456789ABCDEF), G_GUINT64_CONSTANT (0xFEDCBA9876543210),
-  };
+  const guint64 *ids = extreme_ids;
   static const gint64 times[] = {
     0, -1, 1, G_MININT64, G_MAXINT64, G_MININT64 + 1, G_GINT64_CONSTANT (1700000000000000),
   };
   static const gint32 flags[] = { 0, 1, 2, 3, -1, G_MININT32, G_MAXINT32 };
 
-  for (gsize i = 0; i < G_N_ELEMENTS (ids); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (extreme_ids); i++)
     {
       TestSpan s = plain_span;
       g_autofree gchar *what = g_strdup_printf ("id %" G_GUINT64_FORMAT, ids[i]);
 
       s.trace_id_low = ids[i];
-      s.trace_id_high = ids[G_N_ELEMENTS (ids) - 1 - i];
+      s.trace_id_high = ids[G_N_ELEMENTS (extreme_ids) - 1 - i];
       s.span_id = ids[i];
       s.parent_span_id = ~ids[i];
       check_span_matches (&s, what);
@@ -925,6 +947,48 @@ START_TEST (test_extreme_integers)
 
       s.flags = flags[i];
       check_span_matches (&s, what);
+    }
+}
+END_TEST
+
+/* Ids encoded once, as an action does when it starts, and a child's and
+ * a grandchild's copied from them: the span is the same as with the ids
+ * encoded from their values, byte for byte with c_glib's. */
+START_TEST (test_span_ids_encoded_once)
+{
+  const gsize n = G_N_ELEMENTS (extreme_ids);
+
+  for (gsize i = 0; i < n; i++)
+    {
+      TestSpan parent = plain_span;
+      TestSpan child, grandchild;
+      GluetoolSpanIds parent_ids, child_ids, grandchild_ids;
+      g_autofree gchar *what = g_strdup_printf ("ids from %" G_GUINT64_FORMAT, extreme_ids[i]);
+
+      /* Garbage past every encoding: none of it may reach the span. */
+      memset (&parent_ids, 0xa5, sizeof parent_ids);
+      memset (&child_ids, 0x5a, sizeof child_ids);
+      memset (&grandchild_ids, 0xff, sizeof grandchild_ids);
+
+      parent.trace_id_low = extreme_ids[i];
+      parent.trace_id_high = extreme_ids[n - 1 - i];
+      parent.span_id = extreme_ids[(i + 1) % n];
+      parent.parent_span_id = extreme_ids[(i + 3) % n];
+      gluetool_span_ids_encode (&parent_ids, parent.trace_id_low, parent.trace_id_high,
+                                parent.span_id, parent.parent_span_id);
+      check_span_with_ids_matches (&parent, &parent_ids, what);
+
+      child = parent;
+      child.span_id = extreme_ids[(i + 5) % n];
+      child.parent_span_id = parent.span_id;
+      gluetool_span_ids_encode_child (&child_ids, &parent_ids, child.span_id);
+      check_span_with_ids_matches (&child, &child_ids, what);
+
+      grandchild = child;
+      grandchild.span_id = extreme_ids[(i + 7) % n];
+      grandchild.parent_span_id = child.span_id;
+      gluetool_span_ids_encode_child (&grandchild_ids, &child_ids, grandchild.span_id);
+      check_span_with_ids_matches (&grandchild, &grandchild_ids, what);
     }
 }
 END_TEST
@@ -2021,6 +2085,7 @@ encoder_suite (void)
   tcase_add_test (tc, test_span_many_tags);
   tcase_add_test (tc, test_long_strings);
   tcase_add_test (tc, test_extreme_integers);
+  tcase_add_test (tc, test_span_ids_encoded_once);
   tcase_add_test (tc, test_logs);
   tcase_add_test (tc, test_references);
   tcase_add_test (tc, test_process);
