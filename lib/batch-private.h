@@ -45,15 +45,12 @@ void     gluetool_batch_set_process  (GluetoolBatch             *batch,
                                       gsize                      len);
 gboolean gluetool_batch_has_process  (GluetoolBatch             *batch);
 
-/* Whether a span of @len fits in the batch as it is. FALSE for an empty
- * batch: see start(). */
 /* Starts an empty batch numbered @seq_no, carrying @stats; FALSE when a
  * span of @len would not fit in a datagram even alone. */
 gboolean gluetool_batch_start        (GluetoolBatch             *batch,
                                       gint64                     seq_no,
                                       const GluetoolClientStats *stats,
                                       gsize                      len);
-/* Appends one encoded Span struct; the caller made sure it fits. */
 /* Writes the head and tail around the spans and fills @vectors with the
  * three pieces of the datagram, in order; returns its length in bytes. */
 gsize    gluetool_batch_seal         (GluetoolBatch             *batch,
@@ -71,9 +68,10 @@ gluetool_batch_datagram_size (const GluetoolBatch *batch,
          + spans_len;
 }
 
-/* Whether a started batch takes one more span of @len bytes. Inline, as
- * are add() and the sizes they use: the flush thread calls them for
- * every span, and the calls cost more than the sums. */
+/* Whether a span of @len fits in the batch as it is; FALSE for an empty
+ * batch (see start()). Inline, as are add() and the sizes they use: the
+ * flush thread calls them for every span, and the calls cost more than
+ * the sums. */
 static inline gboolean
 gluetool_batch_has_room (const GluetoolBatch *batch,
                          gsize                len)
@@ -83,8 +81,9 @@ gluetool_batch_has_room (const GluetoolBatch *batch,
             <= batch->max_bytes;
 }
 
-/* Adds a span the batch has room for (start() or has_room() said so):
- * the spans' buffer holds a whole datagram from init() on. */
+/* Appends one encoded Span struct the batch has room for (start() or
+ * has_room() said so): the spans' buffer holds a whole datagram from
+ * init() on. */
 static inline void
 gluetool_batch_add (GluetoolBatch *batch,
                     const guint8  *span,

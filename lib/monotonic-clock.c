@@ -34,8 +34,10 @@ static _Atomic guint64 shared_scale;
  * never wrong. */
 static atomic_bool counter_allowed;
 static atomic_bool forced_system;
+#ifdef GLUETOOL_MONOTONIC_CLOCK_HAS_COUNTER
 /* Whether counter_allowed is decided. */
 static atomic_bool probed;
+#endif
 
 /* A measured scale outside this is not a counter's rate (100 MHz to
  * 20 GHz), but an interval the two clocks did not both count, as across
@@ -101,9 +103,13 @@ measure_scale (guint64 from_ticks,
                guint64 to_ticks,
                gint64  to_ns)
 {
+  GluetoolUint128 scale;
+
   if (to_ticks <= from_ticks || to_ns <= from_ns)
     return 0;
-  return (guint64) (((GluetoolUint128) (to_ns - from_ns) << 32) / (to_ticks - from_ticks));
+  scale = ((GluetoolUint128) (to_ns - from_ns) << 32) / (to_ticks - from_ticks);
+  /* Beyond 64 bits is no counter's rate: 0, which the caller throws away. */
+  return scale <= G_MAXUINT64 ? (guint64) scale : 0;
 }
 
 /* Starts the thread's next interval at (@ticks, @ns) with @scale. */
@@ -121,22 +127,32 @@ set_base (GluetoolMonotonicClock *clock,
                               : 0;
 }
 
-/* With a scale: checks it against the interval that ends. More than 1 us
- * off a millisecond (the counter's rate changed, or the interval spans a
- * suspend the two clocks counted differently), and the scale is dropped,
- * for every thread that has not moved on to a newer one, and measured
- * again. */
+/* With a scale: checks it against the interval that ends. Off by more
+ * than 1 us a millisecond, beyond what pairing the clocks can miss (each
+ * base's tick within half of PAIR_MAX_TICKS), and the counter's rate
+ * changed, or the interval spans a suspend the two clocks counted
+ * differently, or the counter went back: the scale is dropped, for every
+ * thread that has not moved on to a newer one, and measured again. */
 static void
 rebase_with_scale (GluetoolMonotonicClock *clock,
                    guint64                 ticks,
                    gint64                  ns)
 {
-  gint64 interval_ns = ns - clock->base_ns;
-  gint64 predicted_ns = clock->base_ns
-                        + (gint64) (((GluetoolUint128) (ticks - clock->base_ticks) * clock->scale) >> 32);
   guint64 scale = clock->scale;
+  gint64 pairing_ns = (gint64) (((GluetoolUint128) PAIR_MAX_TICKS * scale) >> 32);
+  gboolean off = TRUE;
 
-  if (ticks < clock->base_ticks || ABS (predicted_ns - ns) > interval_ns / 1000)
+  /* Predicted only for a counter that went forward, by less than 2^63
+   * nanoseconds' worth: no product can overflow. */
+  if (ticks >= clock->base_ticks && ns >= clock->base_ns)
+    {
+      GluetoolUint128 elapsed_ns = ((GluetoolUint128) (ticks - clock->base_ticks) * scale) >> 32;
+      gint64 interval_ns = ns - clock->base_ns;
+
+      if (elapsed_ns < (GluetoolUint128) G_MAXINT64 / 2)
+        off = ABS ((gint64) elapsed_ns - interval_ns) > interval_ns / 1000 + pairing_ns;
+    }
+  if (off)
     {
       guint64 dropped = scale;
 

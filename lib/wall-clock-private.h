@@ -38,7 +38,8 @@ void gluetool_wall_clock_refresh (GluetoolWallClock *clock,
                                   gint64             monotonic_us);
 
 /* The wall-clock time, in microseconds since the epoch, at @monotonic_us,
- * an instant of g_get_monotonic_time() just read by the caller. */
+ * an instant on g_get_monotonic_time()'s timeline just read by the caller
+ * (from gluetool_monotonic_clock_now_us()). */
 static inline gint64
 gluetool_wall_clock_at (gint64 monotonic_us)
 {

@@ -608,7 +608,7 @@ END_TEST
  * flush thread meet those types for the first time together; eight at a
  * time. Without the types made first, about one process in a thousand
  * hung so here. Fewer under the sanitizers, whose processes start slowly,
- * and under valgrind, whose one CPU runs a thread at a time. */
+ * and under valgrind (one round), whose one CPU runs a thread at a time. */
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define UNDER_SANITIZER 1
 #elif defined(__has_feature)
@@ -619,7 +619,7 @@ END_TEST
 #ifdef UNDER_SANITIZER
 #define FRESH_PROCESSES 80u
 #else
-#define FRESH_PROCESSES (RUNNING_ON_VALGRIND ? 4u : 400u)
+#define FRESH_PROCESSES (RUNNING_ON_VALGRIND ? 8u : 400u)
 #endif
 #define FRESH_AT_ONCE 8u
 #define FRESH_WAIT_S (RUNNING_ON_VALGRIND ? 60.0 : 5.0)
