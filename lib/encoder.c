@@ -237,12 +237,6 @@ put_list_header (guint8 *p,
   return put_varint (p, size);
 }
 
-static inline gsize
-list_header_size (guint size)
-{
-  return gluetool_list_header_size (size);
-}
-
 /* ---- Tag ------------------------------------------------------------------------- */
 
 /* Key and vType, the two fields every Tag starts with. The caller reserved
@@ -404,10 +398,11 @@ gluetool_span_ids_encode (GluetoolSpanIds *ids,
                           guint64          span_id,
                           guint64          parent_span_id)
 {
-  guint8 *p = ids->bytes;
+  guint8 *p;
 
   g_return_if_fail (ids != NULL);
 
+  p = ids->bytes;
   *p++ = FIELD (1, CT_I64);
   p = put_i64 (p, (gint64) trace_id_low);
   *p++ = FIELD (1, CT_I64);
@@ -638,7 +633,7 @@ gluetool_batch_envelope_size (gint32                     seqid,
                               const GluetoolClientStats *stats)
 {
   return gluetool_batch_envelope_size_without_list (seqid, seq_no, stats)
-         + list_header_size (n_spans);
+         + gluetool_list_header_size (n_spans);
 }
 
 gsize

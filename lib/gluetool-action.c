@@ -1153,7 +1153,7 @@ gluetool_action_set_tag (GluetoolAction *self,
   RETURN_IF_FINISHED (self);
   RETURN_IF_UNSAMPLED (self);
   name = valid_utf8 ("Tag name", name, &repaired_name, &name_len);
-  gluetool_tag_set_add_variant (&self->tags, name, owned_value);
+  gluetool_tag_set_add_variant (&self->tags, name, name_len, owned_value);
 }
 
 /**
@@ -1183,7 +1183,7 @@ gluetool_action_set_tags (GluetoolAction *self,
 
   g_variant_iter_init (&iter, owned_tags);
   while (g_variant_iter_loop (&iter, "{&sv}", &name, &value))
-    gluetool_tag_set_add_variant (&self->tags, name, value);
+    gluetool_tag_set_add_variant (&self->tags, name, strlen (name), value);
 }
 
 /**
@@ -1329,7 +1329,7 @@ gluetool_action_add_log (GluetoolAction *self,
   gluetool_tag_set_init (&encoded_fields);
   g_variant_iter_init (&iter, owned_fields);
   while (g_variant_iter_loop (&iter, "{&sv}", &name, &value))
-    gluetool_tag_set_add_variant (&encoded_fields, name, value);
+    gluetool_tag_set_add_variant (&encoded_fields, name, strlen (name), value);
 
   list = gluetool_tag_set_as_list (&encoded_fields);
   gluetool_encode_log (&self->logs, g_get_real_time (), list.data, list.len, list.count);

@@ -50,16 +50,14 @@ gluetool_tag_set_init (GluetoolTagSet *set)
   set->key_lengths = 0;
 }
 
+/* Frees what grew onto the heap, and starts over as init() does. */
 static inline void
 gluetool_tag_set_clear (GluetoolTagSet *set)
 {
   gluetool_buffer_clear (&set->buffer);
   if (set->entries != set->inline_entries)
     g_free (set->entries);
-  set->entries = set->inline_entries;
-  set->n_entries = 0;
-  set->capacity = G_N_ELEMENTS (set->inline_entries);
-  set->key_lengths = 0;
+  gluetool_tag_set_init (set);
 }
 
 /* The slow paths of the additions below. */
@@ -157,6 +155,7 @@ gluetool_tag_set_add_bool (GluetoolTagSet *set,
  * gluetool_action_set_tag(). */
 void gluetool_tag_set_add_variant (GluetoolTagSet *set,
                                    const char     *key,
+                                   gsize           key_len,
                                    GVariant       *value);
 
 /* The tags as list elements, for gluetool_encode_span(). */

@@ -51,12 +51,12 @@ gluetool_tag_set_grow_entries_ (GluetoolTagSet *set)
 void
 gluetool_tag_set_add_variant (GluetoolTagSet *set,
                               const char     *key,
+                              gsize           key_len,
                               GVariant       *value)
 {
   /* A tag's value may come wrapped in a variant ("v"), as a{sv} values do
    * when they are variants themselves. */
   g_autoptr(GVariant) unboxed = g_variant_ref (value);
-  gsize key_len = strlen (key);
 
   while (g_variant_is_of_type (unboxed, G_VARIANT_TYPE_VARIANT))
     {
