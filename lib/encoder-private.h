@@ -19,6 +19,8 @@
 
 #pragma once
 
+#include <string.h>
+
 #include <glib.h>
 
 G_BEGIN_DECLS
@@ -76,6 +78,47 @@ void     gluetool_buffer_erase   (GluetoolBuffer *buf,
                                   gsize           n);
 
 /* ---- Primitives (exposed for tests and for exact sizing) ------------------ */
+
+/* memcpy(), with its contract (no overlap), for the short strings an
+ * action is made of: labels, tag names and values, mostly 16 bytes or
+ * fewer. Those take two overlapping loads and stores (three single bytes
+ * below 4) instead of a call into the C library, which costs more than the
+ * copy at these lengths. Longer copies call memcpy(). */
+static inline void
+gluetool_copy_bytes (guint8     *to,
+                     const void *from,
+                     gsize       n)
+{
+  const guint8 *src = from;
+
+  if (n >= 8 && n <= 16)
+    {
+      guint64 head, tail;
+
+      memcpy (&head, src, 8);
+      memcpy (&tail, src + n - 8, 8);
+      memcpy (to, &head, 8);
+      memcpy (to + n - 8, &tail, 8);
+    }
+  else if (n >= 4 && n < 8)
+    {
+      guint32 head, tail;
+
+      memcpy (&head, src, 4);
+      memcpy (&tail, src + n - 4, 4);
+      memcpy (to, &head, 4);
+      memcpy (to + n - 4, &tail, 4);
+    }
+  else if (n > 0 && n < 4)
+    {
+      /* 1, 2 or 3 bytes: first, middle and last cover them all. */
+      to[0] = src[0];
+      to[n / 2] = src[n / 2];
+      to[n - 1] = src[n - 1];
+    }
+  else if (n > 16)
+    memcpy (to, src, n);
+}
 
 /* Bytes a plain (unsigned LEB128) varint of @value takes: 1..10. Inline,
  * as the flush thread sizes a batch with it at every span. */

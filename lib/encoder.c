@@ -204,8 +204,7 @@ put_bytes (guint8       *p,
            gsize         len)
 {
   p = put_varint (p, len);
-  if (len > 0)
-    memcpy (p, bytes, len);
+  gluetool_copy_bytes (p, bytes, len);
   return p + len;
 }
 

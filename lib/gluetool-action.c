@@ -159,6 +159,12 @@ G_DEFINE_FINAL_TYPE (GluetoolAction, gluetool_action, G_TYPE_OBJECT)
  */
 G_DEFINE_QUARK (gluetool-action-error-quark, gluetool_action_error)
 
+/* What valid_utf8() repaired, owned by the caller; almost always %NULL,
+ * so it is freed at scope exit only when set: g_autofree would call
+ * g_free(NULL) for every name and label. */
+typedef char *RepairedText;
+G_DEFINE_AUTO_CLEANUP_FREE_FUNC (RepairedText, g_free, NULL)
+
 /* Jaeger requires UTF-8. Invalid bytes are replaced rather than the text
  * refused, so the span still arrives, and the caller is told. Labels and
  * tag names are mostly ASCII: their bytes are passed over one test each,
@@ -282,7 +288,11 @@ set_label (GluetoolAction *self,
 {
   self->label_len = label_len;
   if (self->label_len < sizeof self->label_storage)
-    self->label = memcpy (self->label_storage, label, self->label_len + 1);
+    {
+      gluetool_copy_bytes ((guint8 *) self->label_storage, label, self->label_len);
+      self->label_storage[self->label_len] = '\0';
+      self->label = self->label_storage;
+    }
   else
     self->label = g_strndup (label, self->label_len);
 }
@@ -528,7 +538,7 @@ gluetool_action_constructed (GObject *object)
   GluetoolAction *self = GLUETOOL_ACTION (object);
   g_autofree char *label = g_steal_pointer (&self->construct_label);
   g_autoptr(GluetoolAction) parent = g_steal_pointer (&self->construct_parent);
-  g_autofree char *repaired_label = NULL;
+  g_auto (RepairedText) repaired_label = NULL;
   const char *valid_label;
   gsize label_len;
   /* Last, so it ends before @parent is dropped. */
@@ -754,7 +764,7 @@ new_action (const char                *label,
             const GluetoolSpanContext *remote_parent,
             GVariant                  *tags)
 {
-  g_autofree char *repaired_label = NULL;
+  g_auto (RepairedText) repaired_label = NULL;
   gsize label_len;
   const char *valid_label = prepare_to_start (label, &repaired_label, &label_len);
   g_autoptr(GObject) stale = NULL;
@@ -1142,7 +1152,7 @@ gluetool_action_set_tag (GluetoolAction *self,
                          GVariant       *value)
 {
   g_autoptr(GVariant) owned_value = NULL;
-  g_autofree char *repaired_name = NULL;
+  g_auto (RepairedText) repaired_name = NULL;
   gsize name_len;
 
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
@@ -1202,8 +1212,8 @@ gluetool_action_set_tag_string (GluetoolAction *self,
                                 const char     *name,
                                 const char     *value)
 {
-  g_autofree char *repaired_name = NULL;
-  g_autofree char *repaired_value = NULL;
+  g_auto (RepairedText) repaired_name = NULL;
+  g_auto (RepairedText) repaired_value = NULL;
   gsize name_len, value_len;
 
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
@@ -1232,7 +1242,7 @@ gluetool_action_set_tag_int64 (GluetoolAction *self,
                                const char     *name,
                                gint64          value)
 {
-  g_autofree char *repaired_name = NULL;
+  g_auto (RepairedText) repaired_name = NULL;
   gsize name_len;
 
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
@@ -1259,7 +1269,7 @@ gluetool_action_set_tag_double (GluetoolAction *self,
                                 const char     *name,
                                 double          value)
 {
-  g_autofree char *repaired_name = NULL;
+  g_auto (RepairedText) repaired_name = NULL;
   gsize name_len;
 
   g_return_if_fail (GLUETOOL_IS_ACTION (self));
@@ -1286,7 +1296,7 @@ gluetool_action_set_tag_boolean (GluetoolAction *self,
                                  const char     *name,
                                  gboolean        value)
 {
-  g_autofree char *repaired_name = NULL;
+  g_auto (RepairedText) repaired_name = NULL;
   gsize name_len;
 
   g_return_if_fail (GLUETOOL_IS_ACTION (self));

@@ -716,8 +716,10 @@ remove_at (Recycler *recycler,
 {
   GObject *object = recycler->kept[i];
 
-  memmove (&recycler->kept[i], &recycler->kept[i + 1],
-           (recycler->n_kept - i - 1) * sizeof recycler->kept[0]);
+  /* Usually the newest (gluetool_recycler_take()): nothing to move. */
+  if (i + 1 < recycler->n_kept)
+    memmove (&recycler->kept[i], &recycler->kept[i + 1],
+             (recycler->n_kept - i - 1) * sizeof recycler->kept[0]);
   recycler->kept[--recycler->n_kept] = NULL;
   /* The entries after it moved down one: the next to check moves with them. */
   if (i < recycler->next_to_check)

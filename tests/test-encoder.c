@@ -534,6 +534,34 @@ START_TEST (test_zigzag)
 }
 END_TEST
 
+/* Every length the short copy has a case for, and the longer ones it hands
+ * to memcpy(), at every offset in a word: exactly the bytes asked for,
+ * nothing either side. */
+START_TEST (test_copy_bytes)
+{
+  guint8 from[80];
+  guint8 to[96];
+
+  for (guint i = 0; i < sizeof from; i++)
+    from[i] = (guint8) (i + 1);
+
+  for (gsize n = 0; n <= 64; n++)
+    for (gsize offset = 0; offset < 8; offset++)
+      {
+        memset (to, 0xEE, sizeof to);
+        gluetool_copy_bytes (to + 8 + offset, from + offset, n);
+        for (gsize i = 0; i < sizeof to; i++)
+          {
+            gboolean inside = i >= 8 + offset && i < 8 + offset + n;
+            guint8 expected = inside ? from[i - 8] : 0xEE;
+
+            ck_assert_msg (to[i] == expected, "n %" G_GSIZE_FORMAT ", offset %" G_GSIZE_FORMAT
+                           ": byte %" G_GSIZE_FORMAT " is %u, not %u", n, offset, i, to[i], expected);
+          }
+      }
+}
+END_TEST
+
 /* ---- Buffer ------------------------------------------------------------------------------ */
 
 START_TEST (test_buffer_inline_then_heap)
@@ -2068,6 +2096,7 @@ encoder_suite (void)
   tcase_set_timeout (tc, 30);
   tcase_add_test (tc, test_varint_size);
   tcase_add_test (tc, test_zigzag);
+  tcase_add_test (tc, test_copy_bytes);
   tcase_add_test (tc, test_buffer_inline_then_heap);
   tcase_add_test (tc, test_buffer_no_storage);
   tcase_add_test (tc, test_buffer_erase);
