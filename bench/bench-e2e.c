@@ -18,7 +18,8 @@
  * marginal figure, the extra CPU per extra span between N=10k and N=100k,
  * leaves them out.
  *
- * Prints plain figures, medians over several runs; asserts no time.
+ * Prints plain figures, medians over several runs; asserts no time. With
+ * --once N, one run of N spans on one line (see bench/alternate).
  */
 
 #include <gluetool/gluetool.h>
@@ -116,8 +117,28 @@ run (guint n_spans)
   return result;
 }
 
+/* One run of @n_spans after the warm-up, on one line: the whole process
+ * less the sink and the caller alone, in ns a span, and whether every span
+ * arrived. For bench/alternate, which runs two builds turn about: on a
+ * machine whose speed changes from one minute to the next, short runs
+ * close together compare two builds better than medians taken minutes
+ * apart. */
+static int
+run_once (guint n_spans)
+{
+  RunResult result;
+
+  run (2000);
+  result = run (n_spans);
+  g_print ("e2e-once: N=%u whole %.0f ns/span, caller %.0f ns/span, every span received: %s\n",
+           n_spans, result.cpu_ns / n_spans, result.caller_ns / n_spans,
+           result.received == n_spans + 1 && result.lost == 0 && result.bad == 0 ? "yes" : "NO");
+  return 0;
+}
+
 int
-main (void)
+main (int    argc,
+      char **argv)
 {
   const guint sizes[] = { 10000, 100000 };
   double cpu_totals[G_N_ELEMENTS (sizes)];
@@ -128,6 +149,17 @@ main (void)
 
   g_unsetenv ("GLUETOOL_TRACING_DISABLE");
   bench_wait_when_queue_full ();
+  if (argc == 3 && g_str_equal (argv[1], "--once"))
+    {
+      guint64 n_spans;
+
+      if (!g_ascii_string_to_unsigned (argv[2], 10, 1, G_MAXUINT32 - 1, &n_spans, NULL))
+        {
+          g_printerr ("usage: %s [--once N_SPANS]\n", argv[0]);
+          return 2;
+        }
+      return run_once ((guint) n_spans);
+    }
   run (2000); /* warm up: page in the code, the queue and the allocator */
 
   for (guint s = 0; s < G_N_ELEMENTS (sizes); s++)
