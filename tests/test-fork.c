@@ -2025,18 +2025,20 @@ END_TEST
 
 /* ---- fork() while a thread drops finished actions with g_object_unref() ---- */
 
-/* With recycling off, the program's own g_object_unref() of a finished
- * action is its last: GObject's dispose() destroys its handlers under
- * GLib's global signal lock, and takes it again before finalize(). The
- * action's dispose() keeps that stretch in a region. Each child needs only
- * that lock: it connects a handler to a new object. */
-#define UNREF_FORKS (RUNNING_ON_VALGRIND ? 40u : 500u)
-#define UNREF_CHILD_ALARM_S (RUNNING_ON_VALGRIND ? 60u : 5u)
-
 static void
 on_notify_ignored (void)
 {
 }
+
+/* With recycling off, the program's own g_object_unref() of a finished
+ * action is its last: GObject's dispose() destroys its handlers under
+ * GLib's global signal lock, and takes it again before finalize(). The
+ * action's dispose() keeps that stretch in a region. Each child needs only
+ * that lock: it connects a handler to a new object. Not run under the
+ * sanitizers: see fork_suite(). */
+#if !defined(UNDER_ADDRESS_SANITIZER) && !defined(UNDER_THREAD_SANITIZER)
+#define UNREF_FORKS (RUNNING_ON_VALGRIND ? 40u : 500u)
+#define UNREF_CHILD_ALARM_S (RUNNING_ON_VALGRIND ? 60u : 5u)
 
 static gpointer
 finish_and_unref_actions (gpointer data)
@@ -2096,6 +2098,7 @@ START_TEST (test_fork_while_thread_unrefs_actions)
   ck_assert_uint_eq (n_failed, 0);
 }
 END_TEST
+#endif
 
 /* ---- fork() while threads' recyclers let go of actions --------------------- */
 
@@ -2919,7 +2922,17 @@ fork_suite (void)
 
   tc = tcase_create ("unreffing");
   tcase_set_timeout (tc, 120);
+#if !defined(UNDER_ADDRESS_SANITIZER) && !defined(UNDER_THREAD_SANITIZER)
+  /* The unreffing thread's last g_object_unref() frees each action after
+   * the region dispose() keeps (only the signal lock's stretch is in it),
+   * and makes the next one: the sanitizers' allocators take no lock around
+   * fork(), and a child forked while that thread refills or drains its
+   * allocator cache waits for ever on the allocator's own lock (under
+   * AddressSanitizer, 1 child of 500 in 1 run of 92 on a loaded machine,
+   * stopped in the sanitizer's SizeClassAllocator64::GetFromAllocator(),
+   * as in the "closing" case). The test runs in every other setup. */
   tcase_add_test (tc, test_fork_while_thread_unrefs_actions);
+#endif
   suite_add_tcase (suite, tc);
 
   tc = tcase_create ("releasing");
