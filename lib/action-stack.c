@@ -70,7 +70,8 @@ stack_unlock (GluetoolActionStack *stack)
 
 static void thread_stack_free (gpointer data);
 
-/* Caller holds the lock, or the stack is its own. */
+/* Caller holds the lock, or the stack is its own. Makes the vector on
+ * the first push into an empty stack, and doubles it when full. */
 static inline void
 append_entry (GluetoolActionStack *stack,
               const Entry         *entry)
@@ -91,8 +92,7 @@ gluetool_action_stack_new (void)
 
   g_atomic_ref_count_init (&stack->ref_count);
   atomic_init (&stack->locked, false);
-  stack->capacity = STACK_INITIAL_CAPACITY;
-  stack->entries = g_new (Entry, stack->capacity);
+  /* Empty, with no vector: the first push makes one (append_entry()). */
   return stack;
 }
 
@@ -275,8 +275,7 @@ gluetool_action_stack_reset (GluetoolActionStack *stack,
   stack_lock (stack);
   old_entries = g_steal_pointer (&stack->entries);
   n_old_entries = stack->n_entries;
-  stack->capacity = STACK_INITIAL_CAPACITY;
-  stack->entries = g_new (Entry, stack->capacity);
+  stack->capacity = 0;
   stack->n_entries = 0;
   if (root != NULL)
     {

@@ -390,6 +390,21 @@ gluetool_encode_log (GluetoolBuffer *buf,
 #define SPAN_FIXED_MAX (6 * (1 + VARINT64_MAX) + 1 + VARINT64_MAX \
                         + 1 + VARINT32_MAX + 3 * (1 + LIST_HEADER_MAX) + 1)
 
+/* The span id field at @p, just after the trace fields; its length goes
+ * in @ids. */
+static inline guint8 *
+put_span_id_field (GluetoolSpanIds *ids,
+                   guint8          *p,
+                   guint64          span_id)
+{
+  guint8 *field = p;
+
+  *p++ = FIELD (1, CT_I64);
+  p = put_i64 (p, (gint64) span_id);
+  ids->span_len = (guint8) (p - field);
+  return p;
+}
+
 void
 gluetool_span_ids_encode (GluetoolSpanIds *ids,
                           guint64          trace_id_low,
@@ -407,9 +422,7 @@ gluetool_span_ids_encode (GluetoolSpanIds *ids,
   *p++ = FIELD (1, CT_I64);
   p = put_i64 (p, (gint64) trace_id_high);
   ids->trace_len = (guint8) (p - ids->bytes);
-  *p++ = FIELD (1, CT_I64);
-  p = put_i64 (p, (gint64) span_id);
-  ids->span_len = (guint8) (p - ids->bytes - ids->trace_len);
+  p = put_span_id_field (ids, p, span_id);
   *p++ = FIELD (1, CT_I64);
   p = put_i64 (p, (gint64) parent_span_id);
   ids->len = (guint8) (p - ids->bytes);
@@ -429,10 +442,7 @@ gluetool_span_ids_encode_child (GluetoolSpanIds       *ids,
    * trace fields are at most 22 bytes, the span field 11. */
   memcpy (ids->bytes, parent->bytes, 2 * (1 + VARINT64_MAX));
   ids->trace_len = parent->trace_len;
-  p = ids->bytes + ids->trace_len;
-  *p++ = FIELD (1, CT_I64);
-  p = put_i64 (p, (gint64) span_id);
-  ids->span_len = (guint8) (p - ids->bytes - ids->trace_len);
+  p = put_span_id_field (ids, ids->bytes + ids->trace_len, span_id);
   memcpy (p, parent->bytes + parent->trace_len, 1 + VARINT64_MAX);
   p += parent->span_len;
   ids->len = (guint8) (p - ids->bytes);

@@ -85,6 +85,20 @@ void     gluetool_monotonic_clock_force_system   (gboolean force);
  * changes under a running program. */
 void     gluetool_monotonic_clock_skew           (guint    per_thousand);
 
+/* @ns in microseconds, or the latest time the thread returned when that
+ * is later: a thread's times never go back. */
+static inline gint64
+gluetool_monotonic_clock_settle_ (GluetoolMonotonicClock *clock,
+                                  gint64                  ns)
+{
+  gint64 us = ns / 1000;
+
+  if (G_UNLIKELY (us < clock->last_us))
+    return clock->last_us;
+  clock->last_us = us;
+  return us;
+}
+
 /* Now, in g_get_monotonic_time()'s microseconds. */
 static inline gint64
 gluetool_monotonic_clock_now_us (void)
@@ -101,15 +115,8 @@ gluetool_monotonic_clock_now_us (void)
       guint64 elapsed = __rdtsc () - clock->base_ticks;
 
       if (G_LIKELY (elapsed < clock->rebase_after_ticks))
-        {
-          gint64 ns = clock->base_ns + (gint64) (((GluetoolUint128) elapsed * clock->scale) >> 32);
-          gint64 us = ns / 1000;
-
-          if (G_UNLIKELY (us < clock->last_us))
-            return clock->last_us;
-          clock->last_us = us;
-          return us;
-        }
+        return gluetool_monotonic_clock_settle_ (clock, clock->base_ns
+                                                 + (gint64) (((GluetoolUint128) elapsed * clock->scale) >> 32));
     }
   return gluetool_monotonic_clock_rebase (clock);
 #else

@@ -232,7 +232,6 @@ gint64
 gluetool_monotonic_clock_rebase (GluetoolMonotonicClock *clock)
 {
   gint64 ns;
-  gint64 us;
 
 #ifdef GLUETOOL_MONOTONIC_CLOCK_HAS_COUNTER
   guint64 ticks;
@@ -254,11 +253,7 @@ gluetool_monotonic_clock_rebase (GluetoolMonotonicClock *clock)
   ns = system_now_ns ();
 #endif
 
-  us = ns / 1000;
-  if (G_UNLIKELY (us < clock->last_us))
-    return clock->last_us;
-  clock->last_us = us;
-  return us;
+  return gluetool_monotonic_clock_settle_ (clock, ns);
 }
 
 gboolean

@@ -364,7 +364,7 @@ udp_send (GluetoolSender *sender)
 }
 
 /* Adds one span to the datagram, sending it first when the span would not
- * fit in it. */
+ * fit in it. Whether the socket is still there after. */
 static gboolean
 udp_add_span (GluetoolSender *sender,
               const guint8   *span,
