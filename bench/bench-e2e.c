@@ -20,8 +20,11 @@
  *
  * Prints plain figures, medians over several runs; asserts no time. With
  * --once N, one run of N spans on one line, and exit status 1 if a span
- * went missing (see bench/alternate).
+ * went missing. With --serve, chunks of spans on request, for
+ * bench/alternate (see run_serve()).
  */
+
+#include <stdio.h>
 
 #include <gluetool/gluetool.h>
 
@@ -146,6 +149,85 @@ run_once (guint n_spans)
   return arrived ? 0 : 1;
 }
 
+/* For bench/alternate, which compares two builds by running one server
+ * with each build's library and asking them for chunks in turn: the two
+ * see the machine in the same state, which whole runs a second apart do
+ * not (a core whose other hyperthread the host gives to another guest
+ * runs this code at half speed, for seconds at a time). One tracer, made
+ * once; for each line N read from standard input, N spans, flushed, and
+ * one line out: the whole process less the sink, and the caller alone, in
+ * ns a span. The flush puts each chunk's sending in its own figure. At 0
+ * or the end of input, closes the tracer and prints whether every span
+ * arrived, with exit status 1 if one went missing (2 after a line that is
+ * not a count). */
+static int
+run_serve (void)
+{
+  g_autoptr(BenchSink) sink = bench_sink_new (FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GluetoolTracer) tracer = gluetool_tracer_new ("bench", "127.0.0.1",
+                                                          bench_sink_get_port (sink), &error);
+  g_autoptr(GluetoolAction) root = NULL;
+  GluetoolTracerStats stats;
+  guint64 reported = 0;
+  char line[64];
+  gboolean arrived;
+  int status = 0;
+
+  g_assert_no_error (error);
+  root = gluetool_action_new ("root", NULL);
+  for (guint i = 0; i < 2000; i++)
+    bench_report_span (root, reported++);
+
+  while (fgets (line, sizeof line, stdin) != NULL)
+    {
+      gint64 cpu_start, sink_start, caller_start, cpu_end, sink_end, caller_end;
+      guint64 n_spans;
+
+      g_strstrip (line);
+      if (!g_ascii_string_to_unsigned (line, 10, 0, G_MAXUINT32 - 1, &n_spans, NULL))
+        {
+          g_printerr ("bench-e2e --serve: not a count of spans: '%s'\n", line);
+          status = 2;
+          break;
+        }
+      if (n_spans == 0)
+        break;
+
+      cpu_start = bench_process_cpu_ns ();
+      sink_start = bench_sink_get_cpu_ns (sink);
+      caller_start = bench_thread_cpu_ns ();
+      for (guint64 i = 0; i < n_spans; i++)
+        bench_report_span (root, reported++);
+      caller_end = bench_thread_cpu_ns ();
+      if (!gluetool_tracer_flush (tracer, 60, &error))
+        {
+          g_printerr ("bench-e2e --serve: flush: %s\n", error->message);
+          g_clear_error (&error);
+          status = 1;
+          break;
+        }
+      cpu_end = bench_process_cpu_ns ();
+      sink_end = bench_sink_get_cpu_ns (sink);
+      g_print ("%.1f %.1f\n", (double) ((cpu_end - cpu_start) - (sink_end - sink_start)) / n_spans,
+               (double) (caller_end - caller_start) / n_spans);
+      fflush (stdout);
+    }
+
+  gluetool_action_finish (root, NULL);
+  if (!gluetool_tracer_close (tracer, 60, &error))
+    g_printerr ("bench-e2e --serve: close: %s\n", error->message);
+  gluetool_tracer_get_stats (tracer, &stats);
+  bench_sink_wait_for_datagrams (sink, stats.datagrams_sent, 10);
+  bench_sink_stop (sink);
+  /* Every span and the root, by the sink's count. */
+  arrived = bench_sink_get_n_spans (sink) == reported + 1 && bench_sink_get_n_bad (sink) == 0
+            && gluetool_tracer_stats_get_lost (&stats) == 0;
+  g_print ("e2e-serve: %" G_GUINT64_FORMAT " spans, every span received: %s\n", reported + 1,
+           arrived ? "yes" : "NO");
+  return status != 0 ? status : arrived ? 0 : 1;
+}
+
 int
 main (int    argc,
       char **argv)
@@ -163,11 +245,13 @@ main (int    argc,
     {
       guint64 n_spans;
 
+      if (argc == 2 && g_str_equal (argv[1], "--serve"))
+        return run_serve ();
       /* At most one less than a guint holds: the run reports the root too. */
       if (argc != 3 || !g_str_equal (argv[1], "--once")
           || !g_ascii_string_to_unsigned (argv[2], 10, 1, G_MAXUINT32 - 1, &n_spans, NULL))
         {
-          g_printerr ("usage: %s [--once N_SPANS]\n", argv[0]);
+          g_printerr ("usage: %s [--once N_SPANS | --serve]\n", argv[0]);
           return 2;
         }
       return run_once ((guint) n_spans);
