@@ -123,10 +123,7 @@ run (guint n_spans)
 
 /* One run of @n_spans after the warm-up, on one line: the whole process
  * less the sink and the caller alone, in ns a span, and whether every span
- * arrived. For bench/alternate, which runs two builds turn about: on a
- * machine whose speed changes from one minute to the next, short runs
- * close together compare two builds better than medians taken minutes
- * apart. */
+ * arrived. */
 static int
 run_once (guint n_spans)
 {
@@ -150,16 +147,16 @@ run_once (guint n_spans)
 }
 
 /* For bench/alternate, which compares two builds by running one server
- * with each build's library and asking them for chunks in turn: the two
- * see the machine in the same state, which whole runs a second apart do
- * not (a core whose other hyperthread the host gives to another guest
- * runs this code at half speed, for seconds at a time). One tracer, made
- * once; for each line N read from standard input, N spans, flushed, and
- * one line out: the whole process less the sink, and the caller alone, in
- * ns a span. The flush puts each chunk's sending in its own figure. At 0
- * or the end of input, closes the tracer and prints whether every span
- * arrived, with exit status 1 if one went missing (2 after a line that is
- * not a count). */
+ * with each build's library and asking them for chunks in turn: two chunks
+ * some milliseconds apart see the machine in the same state, which whole
+ * runs a second apart may not on a shared machine. One tracer, made once
+ * and warmed up; for each line N read from standard input, N spans,
+ * flushed (so each chunk's figure holds its own sending), and one line
+ * out: the whole process less the sink, and the caller alone, in ns a
+ * span. "ready" is answered "ready", once the warm-up is sent. At 0 or the
+ * end of input, closes the tracer and prints whether every span arrived,
+ * with exit status 1 if one went missing (2 after a line that is neither
+ * a count nor "ready"). */
 static int
 run_serve (void)
 {
@@ -176,15 +173,30 @@ run_serve (void)
 
   g_assert_no_error (error);
   root = gluetool_action_new ("root", NULL);
+  /* As main(): pages in the code, the queue and the allocator. Flushed, so
+   * that its sending is in no chunk's figure. */
   for (guint i = 0; i < 2000; i++)
     bench_report_span (root, reported++);
+  if (!gluetool_tracer_flush (tracer, 60, &error))
+    {
+      g_printerr ("bench-e2e --serve: flush: %s\n", error->message);
+      g_clear_error (&error);
+      status = 1;
+    }
 
-  while (fgets (line, sizeof line, stdin) != NULL)
+  while (status == 0 && fgets (line, sizeof line, stdin) != NULL)
     {
       gint64 cpu_start, sink_start, caller_start, cpu_end, sink_end, caller_end;
       guint64 n_spans;
 
       g_strstrip (line);
+      if (g_str_equal (line, "ready"))
+        {
+          g_print ("ready\n");
+          fflush (stdout);
+          continue;
+        }
+      /* A chunk at most as --once takes; the total is a guint64. */
       if (!g_ascii_string_to_unsigned (line, 10, 0, G_MAXUINT32 - 1, &n_spans, NULL))
         {
           g_printerr ("bench-e2e --serve: not a count of spans: '%s'\n", line);
