@@ -24,8 +24,9 @@
  * bench/alternate (see run_serve()).
  *
  * The root is held by a plain pointer, not g_autoptr(): its cleanup,
- * gluetool_action_release(), came after the tree that set the target, and
- * bench/alternate runs this program with that tree's library too.
+ * gluetool_action_release(), came after the last tree known to meet the
+ * target, and bench/alternate runs this program with that tree's library
+ * too.
  */
 
 #include <stdio.h>
