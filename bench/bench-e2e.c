@@ -152,6 +152,18 @@ run_once (guint n_spans)
   return arrived ? 0 : 1;
 }
 
+/* Flushes what the server reported; says why not on standard error. */
+static gboolean
+serve_flush (GluetoolTracer *tracer)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (gluetool_tracer_flush (tracer, 60, &error))
+    return TRUE;
+  g_printerr ("bench-e2e --serve: flush: %s\n", error->message);
+  return FALSE;
+}
+
 /* For bench/alternate, which compares two builds by running one server
  * with each build's library and asking them for chunks in turn: two chunks
  * some milliseconds apart see the machine in the same state, which whole
@@ -183,12 +195,8 @@ run_serve (void)
    * that its sending is in no chunk's figure. */
   for (guint i = 0; i < 2000; i++)
     bench_report_span (root, reported++);
-  if (!gluetool_tracer_flush (tracer, 60, &error))
-    {
-      g_printerr ("bench-e2e --serve: flush: %s\n", error->message);
-      g_clear_error (&error);
-      status = 1;
-    }
+  if (!serve_flush (tracer))
+    status = 1;
 
   while (status == 0 && fgets (line, sizeof line, stdin) != NULL)
     {
@@ -218,10 +226,8 @@ run_serve (void)
       for (guint64 i = 0; i < n_spans; i++)
         bench_report_span (root, reported++);
       caller_end = bench_thread_cpu_ns ();
-      if (!gluetool_tracer_flush (tracer, 60, &error))
+      if (!serve_flush (tracer))
         {
-          g_printerr ("bench-e2e --serve: flush: %s\n", error->message);
-          g_clear_error (&error);
           status = 1;
           break;
         }
